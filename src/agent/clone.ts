@@ -1,0 +1,235 @@
+import { spawn } from "node:child_process";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
+import { HapressError } from "../errors.js";
+import { runProgramChecked } from "../util/process.js";
+import { encodeDataFrame, encodeEndFrame, FrameDecoder } from "./frames.js";
+import { removeStaleWorkDirs } from "./initdb.js";
+
+const GREETING = "HAPRESS-CLONE 1 ";
+const MAX_GREETING_BYTES = 512;
+
+/** Written into a cloned data folder: where it came from and the GTID to replicate from. */
+export interface CloneInfo {
+  donor: string;
+  gtid: string;
+  bytes: number;
+  seconds: number;
+  clonedAt: string;
+}
+
+export const CLONE_INFO_FILE = "hapress-clone.json";
+
+export interface BackupServerOptions {
+  address: string;
+  port: number;
+  /** The donor server's Unix socket; mariadb-backup connects as root through it. */
+  socket: string;
+  token: string;
+  log: (line: string) => void;
+}
+
+function tokensMatch(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Serves physical backup streams to peers (the tutorial's xtrabackup + ncat sidecar on 3307):
+ * a peer presents the site's clone token, then receives `mariadb-backup --stream=xbstream` in frames.
+ */
+export function serveBackups(options: BackupServerOptions): Promise<Server> {
+  const server = createServer((socket) => handleBackupRequest(socket, options));
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.address, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+function handleBackupRequest(socket: Socket, options: BackupServerOptions): void {
+  let greeting = "";
+  socket.setTimeout(10_000, () => socket.destroy());
+  const onData = (chunk: Buffer) => {
+    greeting += chunk.toString("latin1");
+    const newline = greeting.indexOf("\n");
+    if (newline < 0) {
+      if (greeting.length > MAX_GREETING_BYTES) socket.destroy();
+      return;
+    }
+    socket.off("data", onData);
+    socket.setTimeout(0);
+    const line = greeting.slice(0, newline);
+    if (!line.startsWith(GREETING) || !tokensMatch(line.slice(GREETING.length), options.token)) {
+      options.log(`refused a backup request from ${socket.remoteAddress ?? "?"}: bad token`);
+      socket.end("ERR bad token\n");
+      return;
+    }
+    socket.write("OK\n");
+    streamBackup(socket, options);
+  };
+  socket.on("data", onData);
+  socket.on("error", () => undefined);
+}
+
+function streamBackup(socket: Socket, options: BackupServerOptions): void {
+  const started = Date.now();
+  options.log(`streaming a backup to ${socket.remoteAddress ?? "?"}`);
+  const backup = spawn(
+    "mariadb-backup",
+    ["--backup", "--stream=xbstream", `--socket=${options.socket}`, "--user=root", "--target-dir=/tmp"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stderrTail = "";
+  let bytes = 0;
+  backup.stderr.on("data", (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString()).slice(-4000)));
+  backup.stdout.on("data", (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (!socket.write(encodeDataFrame(chunk))) {
+      backup.stdout.pause();
+      socket.once("drain", () => backup.stdout.resume());
+    }
+  });
+  socket.on("close", () => {
+    if (backup.exitCode === null) backup.kill("SIGKILL");
+  });
+  backup.on("close", (code) => {
+    const seconds = (Date.now() - started) / 1000;
+    if (code === 0) options.log(`backup streamed: ${bytes} bytes in ${seconds.toFixed(1)} s`);
+    else options.log(`backup failed (exit ${code}): ${stderrTail.trim().split("\n").slice(-3).join(" | ")}`);
+    socket.end(encodeEndFrame(code === 0 ? 0 : 1));
+  });
+}
+
+export interface CloneOptions {
+  donor: { name: string; address: string; port: number };
+  token: string;
+  dataDir: string;
+  timeoutMs?: number;
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * Clones a new instance from a donor's backup stream into `dataDir`: unpack into a temporary folder,
+ * prepare it, record the GTID position, then rename into place. A failure leaves no data folder.
+ */
+export async function cloneFromDonor(options: CloneOptions): Promise<CloneInfo> {
+  await removeStaleWorkDirs(options.dataDir);
+  const workDir = `${options.dataDir}.clone-${randomBytes(4).toString("hex")}`;
+  const started = Date.now();
+  try {
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
+    const bytes = await receiveStream(options, workDir);
+    await runProgramChecked("mariadb-backup", ["--prepare", `--target-dir=${workDir}`], {
+      timeoutMs: options.timeoutMs ?? 600_000,
+    });
+    const gtid = await readBackupGtid(workDir);
+    const info: CloneInfo = {
+      donor: options.donor.name,
+      gtid,
+      bytes,
+      seconds: (Date.now() - started) / 1000,
+      clonedAt: new Date().toISOString(),
+    };
+    await writeFile(join(workDir, CLONE_INFO_FILE), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+    await rename(workDir, options.dataDir);
+    return info;
+  } catch (error) {
+    await rm(workDir, { recursive: true, force: true });
+    throw new HapressError(`cloning from ${options.donor.name} (${options.donor.address}) failed`, {
+      cause: error,
+    });
+  }
+}
+
+/** `xtrabackup_binlog_info` holds "file position gtid"; the GTID is what a replica starts from. */
+export function parseBinlogInfo(text: string): string {
+  const fields = text.trim().split(/\s+/);
+  return fields[2] ?? "";
+}
+
+async function readBackupGtid(workDir: string): Promise<string> {
+  try {
+    return parseBinlogInfo(await readFile(join(workDir, "xtrabackup_binlog_info"), "utf8"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "";
+    throw error;
+  }
+}
+
+function receiveStream(options: CloneOptions, workDir: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const unpack = spawn("mbstream", ["-x", "-C", workDir], { stdio: ["pipe", "ignore", "pipe"] });
+    const socket = createConnection({ host: options.donor.address, port: options.donor.port });
+    const decoder = new FrameDecoder();
+    let stage: "greeting" | "stream" = "greeting";
+    let greetingBuffer = "";
+    let bytes = 0;
+    let status: number | null = null;
+    let unpackError = "";
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      unpack.kill("SIGKILL");
+      reject(error);
+    };
+    const timer = setTimeout(
+      () => fail(new Error("the clone did not finish in time")),
+      options.timeoutMs ?? 600_000,
+    );
+    unpack.stderr.on("data", (chunk: Buffer) => (unpackError = (unpackError + chunk.toString()).slice(-2000)));
+    unpack.stdin.on("error", (error) => fail(new Error("mbstream stopped reading", { cause: error })));
+    unpack.on("error", (error) => fail(new Error("cannot run mbstream", { cause: error })));
+    unpack.on("close", (code) => {
+      if (settled) return;
+      if (code !== 0) return fail(new Error(`mbstream exited with ${code}: ${unpackError.trim()}`));
+      if (status !== 0) return fail(new Error("the backup stream ended before the donor finished"));
+      settled = true;
+      clearTimeout(timer);
+      resolve(bytes);
+    });
+    socket.on("connect", () => socket.write(`${GREETING}${options.token}\n`));
+    socket.on("error", (error) => fail(new Error("the connection to the donor's agent failed", { cause: error })));
+    socket.on("data", (chunk: Buffer) => {
+      let rest = chunk;
+      if (stage === "greeting") {
+        greetingBuffer += chunk.toString("latin1");
+        const newline = greetingBuffer.indexOf("\n");
+        if (newline < 0) return;
+        const line = greetingBuffer.slice(0, newline);
+        if (line !== "OK") return fail(new Error(`the donor's agent refused: ${line}`));
+        stage = "stream";
+        rest = Buffer.from(greetingBuffer.slice(newline + 1), "latin1");
+      }
+      try {
+        for (const event of decoder.push(rest)) {
+          if (event.kind === "data") {
+            bytes += event.payload.length;
+            options.onProgress?.(bytes);
+            if (!unpack.stdin.write(event.payload)) {
+              socket.pause();
+              unpack.stdin.once("drain", () => socket.resume());
+            }
+          } else {
+            status = event.status;
+            if (status !== 0) return fail(new Error("the donor's backup failed; see the donor's log"));
+            unpack.stdin.end();
+          }
+        }
+      } catch (error) {
+        fail(error as Error);
+      }
+    });
+    socket.on("close", () => {
+      if (!decoder.complete) fail(new Error("the donor closed the stream before its end"));
+    });
+  });
+}

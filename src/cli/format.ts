@@ -1,0 +1,35 @@
+import type { SiteStatus } from "../platform/local/status.js";
+
+/** A human-readable status table. */
+export function formatStatus(status: SiteStatus): string {
+  const lines = [
+    `site ${status.site} (${status.stateDir}): ${status.running ? (status.ready ? "ready" : "not ready") : "stopped"}`,
+    `primary: ${status.primary ?? "none"}${status.primaryEpoch ? ` (epoch ${status.primaryEpoch})` : ""}`,
+    `semi-sync: ${status.database.semiSync} (${status.database.semiSyncDetail})`,
+    `mysql-primary: ${status.endpoints.mysqlPrimary}   mysql-replicas: ${status.endpoints.mysqlReplicas}${status.endpoints.http ? `   http: ${status.endpoints.http}` : ""}`,
+    "",
+  ];
+  const header = ["POD", "ROLE", "ADDRESS", "READY", "PHASE", "RESTARTS", "GTID", "LAG", "SEMISYNC", "PIDS"];
+  const rows = status.pods.map((p) => [
+    p.name,
+    p.role ?? "-",
+    p.port ? `${p.address}:${p.port}` : p.address,
+    p.ready ? "yes" : "no",
+    p.phase,
+    String(p.restarts),
+    p.gtid || "-",
+    p.lagSeconds === null ? "-" : `${p.lagSeconds}s`,
+    p.semiSync === null ? "-" : p.semiSync ? "on" : "off",
+    p.pids.join(",") || "-",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const render = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  lines.push(render(header), ...rows.map(render));
+  const messages = status.pods.filter((p) => p.message && !p.ready).map((p) => `  ${p.name}: ${p.message}`);
+  if (messages.length > 0) lines.push("", "messages:", ...messages);
+  if (status.credentials) {
+    const c = status.credentials;
+    lines.push("", `app user: ${c.app.user} / ${c.app.password} (database ${c.app.database})`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,233 @@
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { createReadStream, existsSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { serveBackups } from "../agent/clone.js";
+import { describeErrorChain, EXIT_FAILURE, EXIT_USAGE, HapressError, InputError, errorMessage } from "../errors.js";
+import {
+  down,
+  liveStatus,
+  offlineStatus,
+  scaleMysql,
+  up,
+  withCredentials,
+  type SelfCommand,
+} from "../platform/local/site-control.js";
+import { Supervisor } from "../platform/local/supervisor.js";
+import { loadSpec } from "../spec/load.js";
+import { statePaths } from "../state/files.js";
+import { sleep } from "../util/process.js";
+import { formatStatus } from "./format.js";
+
+interface GlobalOptions {
+  file?: string;
+  dir: string;
+  debug?: boolean;
+}
+
+/** How the supervisor runs this CLI again: the same node, flags and script. */
+function selfCommand(): SelfCommand {
+  return { command: process.execPath, args: [...process.execArgv, process.argv[1] ?? ""] };
+}
+
+function stateDirOf(options: GlobalOptions): string {
+  return resolve(options.dir);
+}
+
+function parseCount(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}, for example ${Math.max(min, 3)}`);
+    }
+    return Number(value);
+  };
+}
+
+function parseSeconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be a whole number of seconds, e.g. 600");
+  return Number(value);
+}
+
+const report = (line: string) => process.stderr.write(`${line}\n`);
+
+function buildProgram(): Command {
+  const program = new Command("hapress")
+    .description("Highly available WordPress with a replicated MariaDB tier, from one spec file")
+    .option("-f, --file <file>", "site spec (default: hapress.yaml in the current folder; none means all defaults)")
+    .option("--dir <dir>", "state folder of the site", ".hapress")
+    .option("--debug", "show the chain of causes of an error")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .exitOverride();
+
+  const globals = () => program.opts<GlobalOptions>();
+
+  program
+    .command("up")
+    .description("start the site locally (or reconcile a running one to the spec) and wait until it is ready")
+    .option("--timeout <seconds>", "how long to wait for readiness", parseSeconds, 600)
+    .option("--json", "print the final status as JSON")
+    .action(async (options: { timeout: number; json?: boolean }) => {
+      const g = globals();
+      const file = g.file ?? "hapress.yaml";
+      const spec = await loadSpec(file, { explicit: g.file !== undefined });
+      const stateDir = stateDirOf(g);
+      const started = Date.now();
+      const status = await up(spec, stateDir, selfCommand(), report, options.timeout * 1000);
+      if (options.json) return console.log(JSON.stringify(status, null, 2));
+      console.log(`site ${status.site} is ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(`  primary:          ${status.primary ?? "?"}`);
+      console.log(`  mysql-primary:    ${status.endpoints.mysqlPrimary}   (writes)`);
+      console.log(`  mysql-replicas:   ${status.endpoints.mysqlReplicas}   (reads)`);
+      console.log(`  semi-sync:        ${status.database.semiSync} (${status.database.semiSyncDetail})`);
+      console.log(`  credentials:      ${statePaths(stateDir).secrets} (mode 0600; or 'hapress status --show-secrets')`);
+    });
+
+  program
+    .command("down")
+    .description("stop every process of the site and wait for them; --volumes also deletes its data")
+    .option("--volumes", "delete the data, secrets and logs too")
+    .option("-y, --yes", "do not ask before deleting data")
+    .action(async (options: { volumes?: boolean; yes?: boolean }) => {
+      const stateDir = stateDirOf(globals());
+      if (options.volumes && !options.yes) {
+        if (!process.stdin.isTTY) {
+          throw new InputError("down --volumes deletes all data: confirm with --yes (no terminal to ask on)");
+        }
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        const answer = await rl.question(`Delete all data, secrets and logs in ${stateDir}? Type 'yes': `);
+        rl.close();
+        if (answer.trim() !== "yes") throw new InputError("not confirmed; nothing deleted");
+      }
+      await down(stateDir, { volumes: options.volumes === true }, report);
+    });
+
+  program
+    .command("status")
+    .description("show the site's pods, roles, replication and endpoints")
+    .option("--json", "machine-readable output (a stable contract, see README)")
+    .option("--show-secrets", "include credentials")
+    .action(async (options: { json?: boolean; showSecrets?: boolean }) => {
+      const stateDir = stateDirOf(globals());
+      let status = (await liveStatus(stateDir)) ?? (await offlineStatus(stateDir));
+      if (options.showSecrets) status = await withCredentials(status, stateDir);
+      console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+    });
+
+  program
+    .command("logs")
+    .description("print a pod's log (mysql-0, haproxy, supervisor, ...)")
+    .argument("<pod>", "pod name")
+    .option("-f, --follow", "keep printing new lines until interrupted")
+    .action(async (pod: string, options: { follow?: boolean }) => {
+      const paths = statePaths(stateDirOf(globals()));
+      if (!/^[a-z0-9-]+$/.test(pod) || !existsSync(paths.podLog(pod))) {
+        const available = (await readdir(paths.logs).catch(() => [] as string[]))
+          .filter((f) => f.endsWith(".log"))
+          .map((f) => f.slice(0, -4));
+        throw new InputError(`no log for pod '${pod}'; pods with logs: ${available.join(", ") || "none"}`);
+      }
+      await printLog(paths.podLog(pod), options.follow === true);
+    });
+
+  const scale = program.command("scale").description("change the number of replicas of a tier");
+  scale
+    .command("mysql")
+    .description("scale the database tier: up clones new replicas; down removes the highest ordinals, never the primary")
+    .argument("<replicas>", "number of database instances (1-9)", parseCount(1, 9))
+    .option("--timeout <seconds>", "how long to wait for readiness", parseSeconds, 600)
+    .action(async (replicas: number, options: { timeout: number }) => {
+      const status = await scaleMysql(stateDirOf(globals()), replicas, report, options.timeout * 1000);
+      console.log(`database tier at ${status.database.replicas} instance(s); primary ${status.primary ?? "?"}`);
+    });
+  scale
+    .command("wordpress")
+    .description("scale the WordPress tier (not available in this version)")
+    .argument("<replicas>")
+    .action(() => {
+      throw new InputError("the WordPress tier is not part of this version yet: only 'scale mysql N' works");
+    });
+
+  program
+    .command("supervise", { hidden: true })
+    .description("run the site's supervisor in the foreground (started by 'up')")
+    .action(async () => {
+      const stateDir = stateDirOf(globals());
+      const supervisor = new Supervisor({
+        stateDir,
+        selfCommand: selfCommand(),
+        runAsRoot: process.getuid?.() === 0,
+      });
+      process.on("SIGTERM", () => void supervisor.shutdown());
+      process.on("SIGINT", () => void supervisor.shutdown());
+      await supervisor.start();
+      await new Promise<never>(() => undefined);
+    });
+
+  const agent = program.command("agent").description("per-database-instance helper (runs beside mariadbd)");
+  agent
+    .command("serve-backups")
+    .description("serve physical backup streams of the local instance to peers that present the clone token")
+    .requiredOption("--address <address>", "loopback address to listen on")
+    .requiredOption("--port <port>", "port", parseCount(1, 65535))
+    .requiredOption("--socket <path>", "the instance's Unix socket")
+    .action(async (options: { address: string; port: number; socket: string }) => {
+      const token = process.env.HAPRESS_CLONE_TOKEN;
+      if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
+      if (!options.address.startsWith("127.")) throw new InputError(`--address ${options.address}: only loopback addresses`);
+      const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
+      const server = await serveBackups({ ...options, token, log });
+      log(`serving backup streams on ${options.address}:${options.port}`);
+      const stop = () => server.close(() => process.exit(0));
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
+      await new Promise<never>(() => undefined);
+    });
+
+  return program;
+}
+
+async function printLog(path: string, follow: boolean): Promise<void> {
+  let position = 0;
+  const printFrom = async (start: number) => {
+    const size = (await stat(path)).size;
+    if (size < start) start = 0;
+    if (size === start) return size;
+    await new Promise<void>((done, fail) => {
+      createReadStream(path, { start, end: size - 1 })
+        .on("data", (chunk) => process.stdout.write(chunk))
+        .on("end", done)
+        .on("error", fail);
+    });
+    return size;
+  };
+  position = await printFrom(0);
+  if (!follow) return;
+  let interrupted = false;
+  process.on("SIGINT", () => (interrupted = true));
+  while (!interrupted) {
+    await sleep(500);
+    position = await printFrom(position);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.help" || error.code === "commander.version")
+        return 0;
+      return EXIT_USAGE;
+    }
+    const debug = argv.includes("--debug");
+    process.stderr.write(`hapress: ${debug ? describeErrorChain(error) : errorMessage(error)}\n`);
+    if (!debug && error instanceof Error && error.cause !== undefined) process.stderr.write("(--debug shows the causes)\n");
+    return error instanceof HapressError ? error.exitCode : EXIT_FAILURE;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,133 @@
+import mysql from "mysql2/promise";
+import type { RowDataPacket } from "mysql2/promise";
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+export interface SqlOptions {
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
+  database?: string;
+}
+
+export type Row = Record<string, unknown>;
+
+/** A short-lived SQL session; every query is bounded by a timeout so a hung server never stalls a caller. */
+export interface SqlSession {
+  query(sql: string, values?: unknown[]): Promise<Row[]>;
+  close(): Promise<void>;
+}
+
+/** Opens a TCP connection with connect and query timeouts. */
+export async function connectSql(
+  endpoint: Endpoint,
+  credentials: Credentials,
+  options: SqlOptions = {},
+): Promise<SqlSession> {
+  const connection = await mysql.createConnection({
+    host: endpoint.host,
+    port: endpoint.port,
+    user: credentials.user,
+    password: credentials.password,
+    database: options.database,
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+    multipleStatements: false,
+  });
+  const queryTimeout = options.queryTimeoutMs ?? 5000;
+  return {
+    async query(sql, values) {
+      const [rows] = await connection.query<RowDataPacket[]>({ sql, timeout: queryTimeout, values });
+      return Array.isArray(rows) ? (rows as Row[]) : [];
+    },
+    async close() {
+      try {
+        await connection.end();
+      } catch {
+        connection.destroy();
+      }
+    },
+  };
+}
+
+/** Runs `work` with a session that is always closed afterwards. */
+export async function withSql<T>(
+  endpoint: Endpoint,
+  credentials: Credentials,
+  work: (session: SqlSession) => Promise<T>,
+  options: SqlOptions = {},
+): Promise<T> {
+  const session = await connectSql(endpoint, credentials, options);
+  try {
+    return await work(session);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Replication and role facts of one instance, read in one round of queries. */
+export interface InstanceState {
+  readOnly: boolean;
+  gtidCurrentPos: string;
+  gtidBinlogPos: string;
+  gtidSlavePos: string;
+  /** null when the instance has no replication configured. */
+  replication: {
+    masterHost: string;
+    ioRunning: string;
+    sqlRunning: boolean;
+    secondsBehindMaster: number | null;
+    lastIoError: string;
+    lastSqlError: string;
+  } | null;
+  semiSyncMasterEnabled: boolean;
+  semiSyncMasterActive: boolean;
+  semiSyncMasterClients: number;
+  semiSyncSlaveActive: boolean;
+}
+
+function asString(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (Buffer.isBuffer(value)) return value.toString("utf8");
+  return String(value as string | number);
+}
+
+/** Reads an instance's role and replication state over an open session. */
+export async function readInstanceState(session: SqlSession): Promise<InstanceState> {
+  const [variables] = await session.query(
+    "SELECT @@global.read_only AS readOnly, @@global.gtid_current_pos AS current, @@global.gtid_binlog_pos AS binlog, @@global.gtid_slave_pos AS slave, @@global.rpl_semi_sync_master_enabled AS semiMaster",
+  );
+  const statusRows = await session.query(
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_slave_status', 'Rpl_semi_sync_master_clients')",
+  );
+  const status = new Map(statusRows.map((row) => [asString(row.Variable_name), asString(row.Value)]));
+  const slaveRows = await session.query("SHOW SLAVE STATUS");
+  const slave = slaveRows[0];
+  const lag = slave ? slave.Seconds_Behind_Master : null;
+  return {
+    readOnly: Number(variables?.readOnly) === 1,
+    gtidCurrentPos: asString(variables?.current),
+    gtidBinlogPos: asString(variables?.binlog),
+    gtidSlavePos: asString(variables?.slave),
+    replication: slave
+      ? {
+          masterHost: asString(slave.Master_Host),
+          ioRunning: asString(slave.Slave_IO_Running),
+          sqlRunning: asString(slave.Slave_SQL_Running) === "Yes",
+          secondsBehindMaster: lag === null || lag === undefined ? null : Number(lag),
+          lastIoError: asString(slave.Last_IO_Error),
+          lastSqlError: asString(slave.Last_SQL_Error),
+        }
+      : null,
+    semiSyncMasterEnabled: Number(variables?.semiMaster) === 1,
+    semiSyncMasterActive: status.get("Rpl_semi_sync_master_status") === "ON",
+    semiSyncMasterClients: Number(status.get("Rpl_semi_sync_master_clients") ?? 0),
+    semiSyncSlaveActive: status.get("Rpl_semi_sync_slave_status") === "ON",
+  };
+}

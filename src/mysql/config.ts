@@ -1,0 +1,109 @@
+import type { Secrets } from "../state/secrets.js";
+
+export interface ServerConfigInput {
+  ordinal: number;
+  address: string;
+  port: number;
+  dataDir: string;
+  socket: string;
+  pidFile: string;
+  errorLog: string;
+  bufferPoolMB: number;
+  semiSyncTimeoutMs: number;
+  /** Run as root: mariadbd refuses to start as root unless told `user=root`. */
+  runAsRoot: boolean;
+}
+
+/** server-id from the ordinal, offset by 100 as in the tutorial (0 is reserved). */
+export function serverId(ordinal: number): number {
+  return 100 + ordinal;
+}
+
+/**
+ * The MariaDB configuration of one instance. Every instance starts read-only, whatever its role:
+ * only the controller makes the recorded primary writable, so a restarted old primary is fenced
+ * by default. Primary and replica share one configuration, since any replica may be promoted.
+ */
+export function renderServerConfig(input: ServerConfigInput): string {
+  const lines = [
+    "# Written by hapress; changes are overwritten at the next start.",
+    "[mysqld]",
+    ...(input.runAsRoot ? ["user=root"] : []),
+    `datadir=${input.dataDir}`,
+    `socket=${input.socket}`,
+    `pid-file=${input.pidFile}`,
+    `log-error=${input.errorLog}`,
+    `bind-address=${input.address}`,
+    `port=${input.port}`,
+    `server-id=${serverId(input.ordinal)}`,
+    `report-host=${input.address}`,
+    "skip-name-resolve",
+    "skip-host-cache",
+    // GTID replication: every instance logs, so any replica can become the primary.
+    "log-bin=mysql-bin",
+    "log-slave-updates=ON",
+    "binlog-format=ROW",
+    "gtid-strict-mode=ON",
+    "sync-binlog=1",
+    "innodb-flush-log-at-trx-commit=1",
+    "expire-logs-days=7",
+    // Fenced until the controller says otherwise; users lack READ_ONLY ADMIN, so this holds for them.
+    "read-only=ON",
+    // Semi-sync: the primary waits for a replica's acknowledgement before the commit returns
+    // (AFTER_SYNC, so no client sees a write a replica lacks). Enabled at run time on the primary
+    // once a replica is connected; the long timeout keeps it from silently going asynchronous.
+    "rpl-semi-sync-master-enabled=OFF",
+    "rpl-semi-sync-slave-enabled=ON",
+    "rpl-semi-sync-master-wait-point=AFTER_SYNC",
+    `rpl-semi-sync-master-timeout=${input.semiSyncTimeoutMs}`,
+    // A replica applies what it has relayed and does not keep a stale relay log across restarts.
+    "relay-log=relay-bin",
+    "relay-log-recovery=ON",
+    "slave-net-timeout=10",
+    `innodb-buffer-pool-size=${input.bufferPoolMB}M`,
+    "innodb-log-file-size=48M",
+    "max-connections=300",
+    "character-set-server=utf8mb4",
+    "collation-server=utf8mb4_unicode_ci",
+    "",
+  ];
+  return lines.join("\n");
+}
+
+/** Quotes a string for a single-quoted SQL literal. */
+export function sqlString(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
+/** Hosts from which the site's users may connect: loopback only. */
+export const LOOPBACK_HOST_PATTERN = "127.%";
+
+/**
+ * SQL run once in bootstrap mode on a new primary's data folder. Least privilege:
+ * root only through the Unix socket and without READ_ONLY ADMIN (so read-only binds it too),
+ * replication user with REPLICATION SLAVE only, the controller's admin user with the replication
+ * and read-only administration privileges but no access to data, the app user limited to its database.
+ */
+export function renderBootstrapSql(secrets: Secrets): string {
+  const host = sqlString(LOOPBACK_HOST_PATTERN);
+  const repl = `${sqlString(secrets.replicationUser)}@${host}`;
+  const admin = `${sqlString(secrets.adminUser)}@${host}`;
+  const app = `${sqlString(secrets.appUser)}@${host}`;
+  const db = `\`${secrets.appDatabase.replace(/`/g, "")}\``;
+  return [
+    // Bootstrap mode starts without grant tables; loading them enables account management.
+    "FLUSH PRIVILEGES;",
+    // mariadb-install-db makes passwordless root accounts for TCP and the host name, and anonymous users.
+    "DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host <> 'localhost');",
+    "FLUSH PRIVILEGES;",
+    "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'localhost';",
+    `CREATE USER ${repl} IDENTIFIED BY ${sqlString(secrets.replicationPassword)};`,
+    `GRANT REPLICATION SLAVE ON *.* TO ${repl};`,
+    `CREATE USER ${admin} IDENTIFIED BY ${sqlString(secrets.adminPassword)};`,
+    `GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD ON *.* TO ${admin};`,
+    `CREATE DATABASE ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;`,
+    `CREATE USER ${app} IDENTIFIED BY ${sqlString(secrets.appPassword)};`,
+    `GRANT ALL PRIVILEGES ON ${db}.* TO ${app};`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,42 @@
+import { readFile } from "node:fs/promises";
+import { readJsonFile, writeJsonFile } from "../../state/files.js";
+import { processExists, sleep } from "../../util/process.js";
+import type { ProcessInfo } from "./processes.js";
+
+interface PidRecord {
+  pid: number;
+  name: string;
+}
+
+/** Records the PIDs of the site's processes, so they can be stopped even if the supervisor dies. */
+export async function recordPids(path: string, processes: ProcessInfo[]): Promise<void> {
+  const records: PidRecord[] = processes
+    .filter((p) => p.pid !== null)
+    .map((p) => ({ pid: p.pid as number, name: p.name }));
+  await writeJsonFile(path, records).catch(() => undefined);
+}
+
+async function commandLine(pid: number): Promise<string> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, "utf8")).replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Stops processes recorded by a supervisor that is gone. A PID is only signalled when its command
+ * line still names this site's state folder, so a recycled PID of another program is never hit.
+ */
+export async function killRecordedOrphans(path: string, stateDir: string): Promise<number[]> {
+  const records = (await readJsonFile<PidRecord[]>(path)) ?? [];
+  const ours: number[] = [];
+  for (const record of records) {
+    if (processExists(record.pid) && (await commandLine(record.pid)).includes(stateDir)) ours.push(record.pid);
+  }
+  for (const pid of ours) process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 300 && ours.some(processExists); i++) await sleep(100);
+  for (const pid of ours.filter(processExists)) process.kill(pid, "SIGKILL");
+  await writeJsonFile(path, []).catch(() => undefined);
+  return ours;
+}

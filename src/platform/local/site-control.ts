@@ -1,0 +1,276 @@
+import { spawn } from "node:child_process";
+import { existsSync, openSync, closeSync } from "node:fs";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { HapressError, InputError } from "../../errors.js";
+import type { Spec } from "../../spec/schema.js";
+import { readJsonFile, statePaths, writeJsonFile } from "../../state/files.js";
+import { readPrimaryRecord } from "../../state/primary.js";
+import { loadOrCreateSecrets, loadSecrets } from "../../state/secrets.js";
+import { mysqlOrdinal, planTopology } from "../../topology/topology.js";
+import { processExists, runProgram, sleep } from "../../util/process.js";
+import { killRecordedOrphans } from "./orphans.js";
+import { callRpc, SupervisorUnreachable } from "./rpc.js";
+import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
+import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
+
+/** Programs the local target needs, with the Debian package that provides each. */
+const REQUIRED_PROGRAMS: [string, string][] = [
+  ["mariadbd", "mariadb-server"],
+  ["mariadb-install-db", "mariadb-server"],
+  ["mariadb-backup", "mariadb-backup"],
+  ["mbstream", "mariadb-backup"],
+  ["haproxy", "haproxy"],
+];
+
+/** Unix socket paths are limited to 107 bytes; the longest we make is under the pods folder. */
+const MAX_STATE_DIR_LENGTH = 70;
+
+export interface SelfCommand {
+  command: string;
+  args: string[];
+}
+
+export type Reporter = (line: string) => void;
+
+async function findMissingPrograms(): Promise<string[]> {
+  const missing: string[] = [];
+  for (const [program, pkg] of REQUIRED_PROGRAMS) {
+    const result = await runProgram("sh", ["-c", `command -v ${program}`]).catch(() => null);
+    if (!result || result.code !== 0) missing.push(pkg);
+  }
+  return [...new Set(missing)];
+}
+
+/** Checks the machine and the state folder before anything is started. */
+export async function preflight(stateDir: string): Promise<void> {
+  if (stateDir.length > MAX_STATE_DIR_LENGTH) {
+    throw new InputError(
+      `--dir ${stateDir}: the path is ${stateDir.length} characters; at most ${MAX_STATE_DIR_LENGTH} fit in Unix socket paths. Example: --dir /var/tmp/mysite`,
+    );
+  }
+  const missing = await findMissingPrograms();
+  if (missing.length > 0) {
+    throw new HapressError(
+      `missing programs; install them with: sudo apt-get install -y ${missing.join(" ")} (or run scripts/install.sh)`,
+    );
+  }
+}
+
+/** Asks the supervisor for the site's status; null when no supervisor runs. */
+export async function liveStatus(stateDir: string): Promise<SiteStatus | null> {
+  try {
+    return await callRpc<SiteStatus>(statePaths(stateDir).socket, { method: "status" }, 15_000);
+  } catch (error) {
+    if (error instanceof SupervisorUnreachable) return null;
+    throw error;
+  }
+}
+
+/** Status of a stopped site, built from its state files alone. */
+export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
+  const paths = statePaths(stateDir);
+  const spec = await readJsonFile<Spec>(paths.spec);
+  const site = await readSiteRecord(paths.site);
+  if (!spec || !site) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first`);
+  const topology = planTopology(spec, site.subnet);
+  const record = await readPrimaryRecord(paths.primary);
+  const stopped = (name: string, component: PodStatus["component"], address: string, port: number | null) => ({
+    name,
+    component,
+    role: component === "mysql" && record ? (record.primary === name ? ("primary" as const) : ("replica" as const)) : null,
+    address,
+    port,
+    pids: [],
+    ready: false,
+    restarts: 0,
+    phase: "stopped",
+    gtid: null,
+    lagSeconds: null,
+    semiSync: null,
+    readOnly: null,
+    message: null,
+  });
+  return {
+    site: spec.name,
+    stateDir,
+    running: false,
+    ready: false,
+    supervisorPid: null,
+    primary: record?.primary ?? null,
+    primaryEpoch: record?.epoch ?? null,
+    endpoints: {
+      mysqlPrimary: `${topology.services.mysqlPrimary.address}:${topology.services.mysqlPrimary.port}`,
+      mysqlReplicas: `${topology.services.mysqlReplicas.address}:${topology.services.mysqlReplicas.port}`,
+    },
+    database: { replicas: spec.database.replicas, semiSync: "off", semiSyncDetail: "site stopped" },
+    pods: [
+      ...topology.mysql.map((p) => stopped(p.name, "mysql", p.address, p.port)),
+      stopped("haproxy", "loadbalancer", topology.loadBalancer.address, null),
+    ],
+  };
+}
+
+/** Adds the credentials a user needs to connect (for --show-secrets). */
+export async function withCredentials(status: SiteStatus, stateDir: string): Promise<SiteStatus> {
+  const secrets = await loadSecrets(statePaths(stateDir).secrets);
+  return {
+    ...status,
+    credentials: {
+      app: { user: secrets.appUser, password: secrets.appPassword, database: secrets.appDatabase },
+      replication: { user: secrets.replicationUser, password: secrets.replicationPassword },
+      admin: { user: secrets.adminUser, password: secrets.adminPassword },
+    },
+  };
+}
+
+async function refuseRemovingPrimary(stateDir: string, replicas: number): Promise<void> {
+  const record = await readPrimaryRecord(statePaths(stateDir).primary);
+  const ordinal = record ? mysqlOrdinal(record.primary) : null;
+  if (record && ordinal !== null && ordinal >= replicas) {
+    throw new InputError(
+      `database.replicas: ${replicas} would remove ${record.primary}, the current primary; keep at least ${ordinal + 1} instances (or switch over first)`,
+    );
+  }
+}
+
+function startSupervisor(stateDir: string, self: SelfCommand): number {
+  const paths = statePaths(stateDir);
+  const log = openSync(`${paths.logs}/supervisor.log`, "a", 0o600);
+  try {
+    const child = spawn(self.command, [...self.args, "supervise", "--dir", stateDir], {
+      detached: true,
+      stdio: ["ignore", log, log],
+    });
+    child.unref();
+    if (!child.pid) throw new HapressError("could not start the supervisor");
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+async function waitForSupervisor(stateDir: string, pid: number): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if ((await liveStatus(stateDir).catch(() => null)) !== null) return;
+    if (!processExists(pid)) break;
+    await sleep(100);
+  }
+  const tail = await readFile(`${statePaths(stateDir).logs}/supervisor.log`, "utf8").catch(() => "");
+  throw new HapressError(
+    `the supervisor did not start; last lines of ${stateDir}/logs/supervisor.log:\n${tail.trim().split("\n").slice(-8).join("\n")}`,
+  );
+}
+
+function describeEvent(event: ProgressEvent): string {
+  return `${event.pod ? `[${event.pod}] ` : ""}${event.message}`;
+}
+
+/** Waits for the site to be ready, reporting progress; fails on the first error the supervisor reports. */
+export async function waitUntilReady(
+  stateDir: string,
+  since: number,
+  report: Reporter,
+  timeoutMs: number,
+): Promise<SiteStatus> {
+  const socket = statePaths(stateDir).socket;
+  const deadline = Date.now() + timeoutMs;
+  let cursor = since;
+  let last: SiteStatus | null = null;
+  while (Date.now() < deadline) {
+    const { events, status } = await callRpc<{ events: ProgressEvent[]; status: SiteStatus }>(socket, {
+      method: "progress",
+      params: { since: cursor },
+    });
+    for (const event of events) {
+      cursor = event.seq;
+      if (event.level === "error") throw new HapressError(describeEvent(event));
+      if (event.pod !== null || !/ (started|exited|killed)/.test(event.message)) report(describeEvent(event));
+    }
+    last = status;
+    if (status.ready) return status;
+    await sleep(300);
+  }
+  const pending = last?.pods.filter((p) => !p.ready).map((p) => `${p.name} (${p.phase}${p.message ? `: ${p.message}` : ""})`);
+  throw new HapressError(
+    `the site was not ready after ${Math.round(timeoutMs / 1000)} s; not ready: ${pending?.join(", ") ?? "?"}; see 'hapress logs POD'`,
+  );
+}
+
+/** `hapress up`: writes the desired state, starts or updates the supervisor, waits until ready. */
+export async function up(
+  spec: Spec,
+  stateDir: string,
+  self: SelfCommand,
+  report: Reporter,
+  timeoutMs: number,
+): Promise<SiteStatus> {
+  await preflight(stateDir);
+  const paths = statePaths(stateDir);
+  await mkdir(paths.logs, { recursive: true, mode: 0o700 });
+  await refuseRemovingPrimary(stateDir, spec.database.replicas);
+  const site = await ensureSiteRecord(paths.site, spec.name, stateDir);
+  if (site.name !== spec.name) {
+    throw new InputError(
+      `name: the state folder ${stateDir} holds site '${site.name}', not '${spec.name}'; use another --dir or name: ${site.name}`,
+    );
+  }
+  await loadOrCreateSecrets(paths.secrets);
+  await writeJsonFile(paths.spec, spec);
+  let since = 0;
+  const running = await liveStatus(stateDir);
+  if (running) {
+    report(`supervisor ${running.supervisorPid ?? "?"} is running: applying the spec`);
+    const { seq } = await callRpc<{ seq: number }>(paths.socket, { method: "apply" });
+    since = seq - 1;
+  } else {
+    report(existsSync(`${paths.pods}/mysql-0/data`) ? "restarting the site from its data" : "creating the site");
+    const pid = startSupervisor(stateDir, self);
+    await waitForSupervisor(stateDir, pid);
+    report(`supervisor started (pid ${pid})`);
+  }
+  return waitUntilReady(stateDir, since, report, timeoutMs);
+}
+
+/** `hapress scale mysql N`. */
+export async function scaleMysql(
+  stateDir: string,
+  replicas: number,
+  report: Reporter,
+  timeoutMs: number,
+): Promise<SiteStatus> {
+  const paths = statePaths(stateDir);
+  const spec = await readJsonFile<Spec>(paths.spec);
+  if (!spec) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first`);
+  await refuseRemovingPrimary(stateDir, replicas);
+  if ((await liveStatus(stateDir)) === null) throw new HapressError(`the site in ${stateDir} is not running: run 'hapress up'`);
+  await writeJsonFile(paths.spec, { ...spec, database: { ...spec.database, replicas } });
+  const { seq } = await callRpc<{ seq: number }>(paths.socket, { method: "apply" });
+  return waitUntilReady(stateDir, seq - 1, report, timeoutMs);
+}
+
+/** `hapress down`: stops every process by PID and waits; with `volumes`, deletes the state folder. */
+export async function down(stateDir: string, options: { volumes: boolean }, report: Reporter): Promise<void> {
+  const paths = statePaths(stateDir);
+  try {
+    const { pid } = await callRpc<{ pid: number }>(paths.socket, { method: "shutdown" });
+    report(`stopping the site (supervisor ${pid})`);
+    for (let i = 0; i < 1200 && processExists(pid); i++) await sleep(100);
+    if (processExists(pid)) throw new HapressError(`supervisor ${pid} did not stop within 120 s`);
+  } catch (error) {
+    if (!(error instanceof SupervisorUnreachable)) throw error;
+  }
+  const leftovers = await killRecordedOrphans(paths.pids, stateDir);
+  if (leftovers.length > 0) report(`stopped ${leftovers.length} leftover process(es): ${leftovers.join(", ")}`);
+  if (options.volumes) {
+    const isSite = await stat(paths.site).then(
+      () => true,
+      () => false,
+    );
+    if (!isSite) {
+      report(`nothing to delete: ${stateDir} holds no site`);
+      return;
+    }
+    await rm(stateDir, { recursive: true, force: true });
+    report(`deleted ${stateDir} (data, secrets, logs)`);
+  }
+}

@@ -1,0 +1,551 @@
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import type { Server } from "node:net";
+import { join } from "node:path";
+import { cloneFromDonor, CLONE_INFO_FILE, type CloneInfo } from "../../agent/clone.js";
+import { initializePrimaryDataDir } from "../../agent/initdb.js";
+import { errorMessage } from "../../errors.js";
+import { connectSql, readInstanceState, type InstanceState } from "../../mysql/client.js";
+import { renderServerConfig, sqlString } from "../../mysql/config.js";
+import type { Spec } from "../../spec/schema.js";
+import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
+import { readPrimaryRecord, writePrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
+import { loadOrCreateSecrets, type Secrets } from "../../state/secrets.js";
+import {
+  AGENT_PORT,
+  mysqlOrdinal,
+  planTopology,
+  type PodPlan,
+  type Topology,
+} from "../../topology/topology.js";
+import { sleep } from "../../util/process.js";
+import { renderHaproxyConfig } from "./haproxy.js";
+import { killRecordedOrphans, recordPids } from "./orphans.js";
+import { ProcessManager } from "./processes.js";
+import { serveRpc, type RpcRequest } from "./rpc.js";
+import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
+import { readSiteRecord } from "./site-record.js";
+
+export interface SupervisorOptions {
+  stateDir: string;
+  /** How to run this program again (node, its flags, the CLI script), for the agent sidecars. */
+  selfCommand: { command: string; args: string[] };
+  runAsRoot: boolean;
+  reconcileIntervalMs?: number;
+}
+
+interface Observation {
+  reachable: boolean;
+  state: InstanceState | null;
+  error: string | null;
+}
+
+const MAX_PROGRESS_EVENTS = 500;
+
+/**
+ * The local "kubelet": owns every process of one site, reconciles them to the spec, restarts
+ * crashed ones with backoff, and answers the CLI over a Unix socket. Runs detached from the CLI.
+ */
+export class Supervisor {
+  private readonly paths: StatePaths;
+  private readonly processes: ProcessManager;
+  private spec!: Spec;
+  private topology!: Topology;
+  private secrets!: Secrets;
+  private record: PrimaryRecord | null = null;
+  private observations = new Map<string, Observation>();
+  private phases = new Map<string, { phase: string; message: string | null }>();
+  private progress: ProgressEvent[] = [];
+  private seq = 0;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private haproxyConfig = "";
+  private server: Server | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.paths = statePaths(options.stateDir);
+    this.processes = new ProcessManager({ initialMs: 1000, maxMs: 60_000, resetAfterMs: 60_000 }, (event) => {
+      this.log(null, event);
+      void recordPids(this.paths.pids, this.processes.list());
+    });
+  }
+
+  /** Loads state, kills leftovers of a crashed supervisor, opens the socket and starts reconciling. */
+  async start(): Promise<void> {
+    await killRecordedOrphans(this.paths.pids, this.options.stateDir);
+    await this.loadDesiredState();
+    await writeFile(this.paths.supervisorPid, `${process.pid}\n`, { mode: 0o600 });
+    this.server = await serveRpc(this.paths.socket, (request) => this.handle(request));
+    this.log(null, `supervisor ${process.pid} serving ${this.paths.socket}`);
+    this.loopDone = this.loop();
+  }
+
+  private async loadDesiredState(): Promise<void> {
+    const spec = await readJsonFile<Spec>(this.paths.spec);
+    const site = await readSiteRecord(this.paths.site);
+    if (!spec || !site) throw new Error(`no site in ${this.options.stateDir}: run 'hapress up'`);
+    this.spec = spec;
+    this.topology = planTopology(spec, site.subnet);
+    this.secrets = await loadOrCreateSecrets(this.paths.secrets);
+    this.record = await readPrimaryRecord(this.paths.primary);
+  }
+
+  private log(pod: string | null, message: string, level: "info" | "error" = "info"): void {
+    const event: ProgressEvent = { seq: ++this.seq, time: new Date().toISOString(), level, pod, message };
+    this.progress.push(event);
+    if (this.progress.length > MAX_PROGRESS_EVENTS) this.progress.shift();
+    console.log(`${event.time} ${level} ${pod ? `[${pod}] ` : ""}${message}`);
+  }
+
+  private setPhase(pod: string, phase: string, message: string | null = null): void {
+    this.phases.set(pod, { phase, message });
+  }
+
+  private async handle(request: RpcRequest): Promise<unknown> {
+    switch (request.method) {
+      case "status":
+        return this.status();
+      case "progress": {
+        const since = Number(request.params?.since ?? 0);
+        return { events: this.progress.filter((e) => e.seq > since), status: await this.status() };
+      }
+      case "apply":
+        await this.loadDesiredState();
+        this.log(null, `applying spec: ${this.spec.database.replicas} database instance(s)`);
+        this.nudge();
+        return { seq: this.seq };
+      case "shutdown":
+        setImmediate(() => void this.shutdown());
+        return { stopping: true, pid: process.pid };
+      default:
+        throw new Error(`unknown method '${request.method}'`);
+    }
+  }
+
+  private nudge(): void {
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    const interval = this.options.reconcileIntervalMs ?? 1000;
+    while (!this.stopping) {
+      try {
+        await this.reconcileOnce();
+      } catch (error) {
+        this.log(null, `reconcile failed: ${errorMessage(error)}`, "error");
+      }
+      if (this.stopping) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, interval);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  /** Stops every process by PID, waits for them, removes the socket and exits. */
+  async shutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.nudge();
+    this.log(null, "stopping every process of the site");
+    await this.processes.stopAll(30_000);
+    await recordPids(this.paths.pids, []);
+    this.server?.close();
+    await rm(this.paths.socket, { force: true });
+    await unlink(this.paths.supervisorPid).catch(() => undefined);
+    // A clone in progress is abandoned: its temporary folder is removed at the next start.
+    await Promise.race([this.loopDone, sleep(2000)]);
+    this.log(null, "stopped");
+    process.exit(0);
+  }
+
+  // ---- reconciliation -------------------------------------------------------------------
+
+  private async reconcileOnce(): Promise<void> {
+    await this.observeAll();
+    const primaryName = this.record?.primary ?? "mysql-0";
+    await this.removeSurplusPods(primaryName);
+    this.ensureLoadBalancer(primaryName);
+    for (const pod of this.topology.mysql) {
+      if (this.stopping) return;
+      const proceed = await this.ensureMysqlPod(pod);
+      if (!proceed) break;
+    }
+    await this.configurePrimary();
+  }
+
+  private async observeAll(): Promise<void> {
+    const pods = this.topology.mysql;
+    await Promise.all(
+      pods.map(async (pod) => {
+        if (!this.processes.isRunning(`${pod.name}/mariadbd`)) {
+          this.observations.set(pod.name, { reachable: false, state: null, error: "not running" });
+          return;
+        }
+        this.observations.set(pod.name, await this.observe(pod));
+      }),
+    );
+  }
+
+  private async observe(pod: PodPlan): Promise<Observation> {
+    try {
+      const session = await connectSql(
+        { host: pod.address, port: pod.port },
+        { user: this.secrets.adminUser, password: this.secrets.adminPassword },
+        { connectTimeoutMs: 1000, queryTimeoutMs: 2000 },
+      );
+      try {
+        return { reachable: true, state: await readInstanceState(session), error: null };
+      } finally {
+        await session.close();
+      }
+    } catch (error) {
+      return { reachable: false, state: null, error: errorMessage(error) };
+    }
+  }
+
+  private isReady(pod: string): boolean {
+    const observation = this.observations.get(pod);
+    if (!observation?.reachable || !observation.state) return false;
+    if (pod === this.record?.primary) return !observation.state.readOnly;
+    const replication = observation.state.replication;
+    return replication !== null && replication.ioRunning === "Yes" && replication.sqlRunning;
+  }
+
+  private dataDir(pod: string): string {
+    return join(this.paths.podDir(pod), "data");
+  }
+
+  /** Returns false when later pods must wait (OrderedReady, as a StatefulSet creates pods). */
+  private async ensureMysqlPod(pod: PodPlan): Promise<boolean> {
+    const dataDir = this.dataDir(pod.name);
+    if (!existsSync(dataDir)) {
+      const lowerReady = this.topology.mysql.filter((p) => p.ordinal < pod.ordinal).every((p) => this.isReady(p.name));
+      if (!lowerReady) return false;
+      const created = await this.createDataDir(pod, dataDir);
+      if (!created) return false;
+    }
+    await this.startMysqlProcesses(pod);
+    const observation = this.observations.get(pod.name);
+    if (observation?.reachable && existsSync(join(dataDir, CLONE_INFO_FILE))) {
+      await this.startReplication(pod, dataDir);
+    }
+    const ready = this.isReady(pod.name);
+    const info = this.processes.info(`${pod.name}/mariadbd`);
+    if (ready) this.setPhase(pod.name, "running");
+    else if (info?.state === "backoff") this.setPhase(pod.name, "crashloop", info.lastExit);
+    else this.setPhase(pod.name, "starting", observation?.error ?? null);
+    return true;
+  }
+
+  private async createDataDir(pod: PodPlan, dataDir: string): Promise<boolean> {
+    await mkdir(this.paths.podDir(pod.name), { recursive: true, mode: 0o700 });
+    if (!this.record) {
+      if (pod.ordinal !== 0) return false;
+      this.setPhase(pod.name, "initializing");
+      this.log(pod.name, "initialising a new primary (users, app database)");
+      try {
+        await initializePrimaryDataDir(dataDir, this.secrets, { runAsRoot: this.options.runAsRoot });
+      } catch (error) {
+        this.failPod(pod.name, error);
+        return false;
+      }
+      this.record = await writePrimaryRecord(this.paths.primary, pod.name, "bootstrap");
+      this.log(pod.name, "initialised; recorded as the primary");
+      return true;
+    }
+    const donor = this.pickDonor();
+    if (!donor) {
+      this.setPhase(pod.name, "waiting", "no ready donor to clone from");
+      return false;
+    }
+    this.setPhase(pod.name, "cloning", `from ${donor.name}`);
+    this.log(pod.name, `cloning from ${donor.name} (backup stream on ${donor.address}:${AGENT_PORT})`);
+    let lastReport = Date.now();
+    try {
+      const info: CloneInfo = await cloneFromDonor({
+        donor: { name: donor.name, address: donor.address, port: AGENT_PORT },
+        token: this.secrets.cloneToken,
+        dataDir,
+        onProgress: (bytes) => {
+          if (Date.now() - lastReport < 1000) return;
+          lastReport = Date.now();
+          const message = `received ${(bytes / 1e6).toFixed(1)} MB from ${donor.name}`;
+          this.setPhase(pod.name, "cloning", message);
+          this.log(pod.name, message);
+        },
+      });
+      const rate = info.seconds > 0 ? info.bytes / 1e6 / info.seconds : 0;
+      this.log(
+        pod.name,
+        `cloned ${(info.bytes / 1e6).toFixed(1)} MB in ${info.seconds.toFixed(1)} s (${rate.toFixed(1)} MB/s) at GTID '${info.gtid}'`,
+      );
+      return true;
+    } catch (error) {
+      this.failPod(pod.name, error);
+      return false;
+    }
+  }
+
+  private failPod(pod: string, error: unknown): void {
+    const message = `${errorMessage(error)} (log: ${this.paths.podLog(pod)})`;
+    this.setPhase(pod, "failed", message);
+    this.log(pod, message, "error");
+  }
+
+  /** The primary when ready, else any ready replica: a live peer with complete data. */
+  private pickDonor(): PodPlan | null {
+    const primary = this.topology.mysql.find((p) => p.name === this.record?.primary);
+    if (primary && this.isReady(primary.name)) return primary;
+    return this.topology.mysql.find((p) => this.isReady(p.name) && existsSync(this.dataDir(p.name))) ?? null;
+  }
+
+  private async startMysqlProcesses(pod: PodPlan): Promise<void> {
+    const podDir = this.paths.podDir(pod.name);
+    const runDir = join(podDir, "run");
+    const socket = join(runDir, "mysqld.sock");
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    const configPath = join(podDir, "my.cnf");
+    const config = renderServerConfig({
+      ordinal: pod.ordinal,
+      address: pod.address,
+      port: pod.port,
+      dataDir: this.dataDir(pod.name),
+      socket,
+      pidFile: join(runDir, "mysqld.pid"),
+      errorLog: this.paths.podLog(pod.name),
+      bufferPoolMB: this.spec.database.bufferPoolMB,
+      semiSyncTimeoutMs: this.spec.database.semiSyncTimeoutMs,
+      runAsRoot: this.options.runAsRoot,
+    });
+    if (!this.processes.isRunning(`${pod.name}/mariadbd`)) await writeFileAtomic(configPath, config, 0o600);
+    this.processes.ensure({
+      name: `${pod.name}/mariadbd`,
+      pod: pod.name,
+      command: "mariadbd",
+      args: [`--defaults-file=${configPath}`],
+      logFile: this.paths.podLog(pod.name),
+    });
+    this.processes.ensure({
+      name: `${pod.name}/agent`,
+      pod: pod.name,
+      command: this.options.selfCommand.command,
+      args: [
+        ...this.options.selfCommand.args,
+        "agent",
+        "serve-backups",
+        "--address",
+        pod.address,
+        "--port",
+        String(AGENT_PORT),
+        "--socket",
+        socket,
+      ],
+      env: { HAPRESS_CLONE_TOKEN: this.secrets.cloneToken },
+      logFile: this.paths.podLog(pod.name),
+    });
+  }
+
+  /** Points a freshly cloned replica at the primary from the backup's GTID, then drops the marker. */
+  private async startReplication(pod: PodPlan, dataDir: string): Promise<void> {
+    const primary = this.topology.mysql.find((p) => p.name === this.record?.primary);
+    if (!primary || primary.name === pod.name) return;
+    const markerPath = join(dataDir, CLONE_INFO_FILE);
+    const info = JSON.parse(await readFile(markerPath, "utf8")) as CloneInfo;
+    const session = await connectSql(
+      { host: pod.address, port: pod.port },
+      { user: this.secrets.adminUser, password: this.secrets.adminPassword },
+      { connectTimeoutMs: 1000, queryTimeoutMs: 10_000 },
+    );
+    try {
+      await session.query("STOP SLAVE");
+      await session.query("RESET SLAVE ALL");
+      await session.query(`SET GLOBAL gtid_slave_pos = ${sqlString(info.gtid)}`);
+      await session.query(
+        `CHANGE MASTER TO MASTER_HOST=${sqlString(primary.address)}, MASTER_PORT=${primary.port}, ` +
+          `MASTER_USER=${sqlString(this.secrets.replicationUser)}, MASTER_PASSWORD=${sqlString(this.secrets.replicationPassword)}, ` +
+          "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1",
+      );
+      await session.query("START SLAVE");
+    } finally {
+      await session.close();
+    }
+    await unlink(markerPath);
+    this.log(pod.name, `replicating from ${primary.name} starting at GTID '${info.gtid}'`);
+  }
+
+  /** Makes the recorded primary writable and keeps semi-sync on while it has a replica to wait for. */
+  private async configurePrimary(): Promise<void> {
+    const primary = this.topology.mysql.find((p) => p.name === this.record?.primary);
+    const state = primary ? this.observations.get(primary.name)?.state : null;
+    if (!primary || !state) return;
+    const statements: string[] = [];
+    const replicaReady = this.topology.mysql.some((p) => p.name !== primary.name && this.isReady(p.name));
+    const wantSemiSync = this.topology.mysql.length > 1 && replicaReady;
+    if (wantSemiSync && !state.semiSyncMasterEnabled) statements.push("SET GLOBAL rpl_semi_sync_master_enabled = ON");
+    if (this.topology.mysql.length === 1 && state.semiSyncMasterEnabled)
+      statements.push("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
+    if (state.readOnly) statements.push("SET GLOBAL read_only = OFF");
+    if (statements.length === 0) return;
+    const session = await connectSql(
+      { host: primary.address, port: primary.port },
+      { user: this.secrets.adminUser, password: this.secrets.adminPassword },
+      { connectTimeoutMs: 1000, queryTimeoutMs: 5000 },
+    );
+    try {
+      for (const statement of statements) await session.query(statement);
+    } finally {
+      await session.close();
+    }
+    this.log(primary.name, statements.map((s) => s.replace("SET GLOBAL ", "")).join("; "));
+    this.observations.set(primary.name, await this.observe(primary));
+  }
+
+  /** Scale-down: highest ordinals first; never the primary. Their data goes, as a new replica is cloned afresh. */
+  private async removeSurplusPods(primaryName: string): Promise<void> {
+    let entries: string[] = [];
+    try {
+      entries = await readdir(this.paths.pods);
+    } catch {
+      return;
+    }
+    const surplus = entries
+      .map((name) => ({ name, ordinal: mysqlOrdinal(name) }))
+      .filter((e): e is { name: string; ordinal: number } => e.ordinal !== null && e.ordinal >= this.topology.mysql.length)
+      .sort((a, b) => b.ordinal - a.ordinal);
+    for (const pod of surplus) {
+      if (pod.name === primaryName) {
+        this.setPhase(pod.name, "kept", "it is the primary: switch over before scaling below it");
+        continue;
+      }
+      this.log(pod.name, "scaling down: stopping and removing its data");
+      await this.processes.stopPod(pod.name);
+      await rm(this.paths.podDir(pod.name), { recursive: true, force: true });
+      this.phases.delete(pod.name);
+      this.observations.delete(pod.name);
+      this.log(pod.name, "removed");
+    }
+  }
+
+  private ensureLoadBalancer(primaryName: string): void {
+    const config = renderHaproxyConfig({
+      topology: this.topology,
+      primary: primaryName,
+      adminSocket: this.paths.haproxySocket,
+    });
+    if (config === this.haproxyConfig && this.processes.isRunning("haproxy/haproxy")) return;
+    const changed = config !== this.haproxyConfig;
+    this.haproxyConfig = config;
+    void this.restartLoadBalancer(config, changed);
+  }
+
+  private async restartLoadBalancer(config: string, changed: boolean): Promise<void> {
+    await writeFileAtomic(this.paths.haproxyConfig, config, 0o600);
+    if (changed) await this.processes.stop("haproxy/haproxy", 5000);
+    this.processes.ensure({
+      name: "haproxy/haproxy",
+      pod: "haproxy",
+      command: "haproxy",
+      args: ["-db", "-f", this.paths.haproxyConfig],
+      logFile: this.paths.podLog("haproxy"),
+    });
+  }
+
+  // ---- status ---------------------------------------------------------------------------
+
+  private async status(): Promise<SiteStatus> {
+    const record = this.record;
+    const pods: PodStatus[] = this.topology.mysql.map((pod) => this.mysqlPodStatus(pod));
+    const lb = this.topology.loadBalancer;
+    const lbInfo = this.processes.info("haproxy/haproxy");
+    pods.push({
+      name: lb.name,
+      component: "loadbalancer",
+      role: null,
+      address: lb.address,
+      port: null,
+      pids: lbInfo?.pid ? [lbInfo.pid] : [],
+      ready: lbInfo?.state === "running",
+      restarts: lbInfo?.restarts ?? 0,
+      phase: lbInfo?.state ?? "stopped",
+      gtid: null,
+      lagSeconds: null,
+      semiSync: null,
+      readOnly: null,
+      message: lbInfo?.lastExit ?? null,
+    });
+    const primaryState = record ? this.observations.get(record.primary)?.state : null;
+    const single = this.topology.mysql.length === 1;
+    const semiSyncOn = primaryState?.semiSyncMasterActive === true;
+    const extra = await this.surplusPodNames();
+    // Ready: every pod ready, nothing left to remove, and (with replicas) writes semi-synchronous.
+    const ready =
+      !this.stopping && record !== null && extra.length === 0 && pods.every((pod) => pod.ready) && (single || semiSyncOn);
+    return {
+      site: this.spec.name,
+      stateDir: this.options.stateDir,
+      running: !this.stopping,
+      ready,
+      supervisorPid: process.pid,
+      primary: record?.primary ?? null,
+      primaryEpoch: record?.epoch ?? null,
+      endpoints: {
+        mysqlPrimary: `${this.topology.services.mysqlPrimary.address}:${this.topology.services.mysqlPrimary.port}`,
+        mysqlReplicas: `${this.topology.services.mysqlReplicas.address}:${this.topology.services.mysqlReplicas.port}`,
+      },
+      database: {
+        replicas: this.topology.mysql.length,
+        semiSync: semiSyncOn ? "on" : "off",
+        semiSyncDetail: single
+          ? "single instance: nobody to acknowledge, writes are asynchronous"
+          : semiSyncOn
+            ? `primary waits for a replica's acknowledgement (AFTER_SYNC, ${primaryState?.semiSyncMasterClients ?? 0} replica(s) connected)`
+            : "primary is not semi-synchronous right now: no replica acknowledging",
+      },
+      pods,
+    };
+  }
+
+  private async surplusPodNames(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.paths.pods);
+      return entries.filter((name) => {
+        const ordinal = mysqlOrdinal(name);
+        return ordinal !== null && ordinal >= this.topology.mysql.length;
+      });
+    } catch {
+      return [];
+    }
+  }
+
+  private mysqlPodStatus(pod: PodPlan): PodStatus {
+    const observation = this.observations.get(pod.name);
+    const state = observation?.state ?? null;
+    const infos = [this.processes.info(`${pod.name}/mariadbd`), this.processes.info(`${pod.name}/agent`)];
+    const phase = this.phases.get(pod.name);
+    const isPrimary = pod.name === this.record?.primary;
+    return {
+      name: pod.name,
+      component: "mysql",
+      role: this.record ? (isPrimary ? "primary" : "replica") : null,
+      address: pod.address,
+      port: pod.port,
+      pids: infos.map((i) => i?.pid).filter((pid): pid is number => typeof pid === "number"),
+      ready: this.isReady(pod.name),
+      restarts: infos.reduce((sum, i) => sum + (i?.restarts ?? 0), 0),
+      phase: phase?.phase ?? "pending",
+      gtid: state ? state.gtidCurrentPos : null,
+      lagSeconds: state?.replication?.secondsBehindMaster ?? null,
+      semiSync: state ? (isPrimary ? state.semiSyncMasterActive : state.semiSyncSlaveActive) : null,
+      readOnly: state ? state.readOnly : null,
+      message:
+        phase?.message ??
+        (state?.replication?.lastIoError || state?.replication?.lastSqlError || observation?.error || null),
+    };
+  }
+}

@@ -1,0 +1,62 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+
+/** Writes a file atomically: a temporary file is written, flushed and renamed over the target. */
+export async function writeFileAtomic(path: string, content: string, mode = 0o600): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const temporary = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const handle = await open(temporary, "w", mode);
+  try {
+    await handle.writeFile(content);
+    await handle.chmod(mode);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** Reads a JSON file; null when it does not exist. */
+export async function readJsonFile<T>(path: string): Promise<T | null> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+  return JSON.parse(text) as T;
+}
+
+/** Writes JSON atomically with mode 0600. */
+export async function writeJsonFile(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Every path inside a site's state folder, in one place. */
+export function statePaths(stateDir: string) {
+  return {
+    root: stateDir,
+    site: join(stateDir, "site.json"),
+    spec: join(stateDir, "spec.json"),
+    secrets: join(stateDir, "secrets.json"),
+    primary: join(stateDir, "primary.json"),
+    socket: join(stateDir, "supervisor.sock"),
+    supervisorPid: join(stateDir, "supervisor.pid"),
+    pids: join(stateDir, "pids.json"),
+    logs: join(stateDir, "logs"),
+    pods: join(stateDir, "pods"),
+    haproxyConfig: join(stateDir, "haproxy", "haproxy.cfg"),
+    haproxySocket: join(stateDir, "haproxy", "admin.sock"),
+    podDir: (pod: string) => join(stateDir, "pods", pod),
+    podLog: (pod: string) => join(stateDir, "logs", `${pod}.log`),
+  };
+}
+
+export type StatePaths = ReturnType<typeof statePaths>;

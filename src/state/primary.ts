@@ -1,0 +1,35 @@
+import { readJsonFile, writeJsonFile } from "./files.js";
+
+/**
+ * The durable record of which database instance is the primary. One record, written atomically;
+ * the routing of `mysql-primary` derives from it. `epoch` grows with every change, so a reader
+ * can tell an old decision from a new one.
+ */
+export interface PrimaryRecord {
+  primary: string;
+  epoch: number;
+  changedAt: string;
+  reason: string;
+}
+
+export async function readPrimaryRecord(path: string): Promise<PrimaryRecord | null> {
+  return readJsonFile<PrimaryRecord>(path);
+}
+
+/** Records a new primary with the next epoch. */
+export async function writePrimaryRecord(
+  path: string,
+  primary: string,
+  reason: string,
+  now: Date = new Date(),
+): Promise<PrimaryRecord> {
+  const previous = await readPrimaryRecord(path);
+  const record: PrimaryRecord = {
+    primary,
+    epoch: (previous?.epoch ?? 0) + 1,
+    changedAt: now.toISOString(),
+    reason,
+  };
+  await writeJsonFile(path, record);
+  return record;
+}

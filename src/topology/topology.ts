@@ -1,0 +1,85 @@
+import { createHash } from "node:crypto";
+import type { Spec } from "../spec/schema.js";
+
+/** A per-site loopback /24, written as its first three octets: "127.A.B". */
+export type Subnet = string;
+
+export type Component = "mysql" | "wordpress" | "loadbalancer";
+
+/** One "pod" of the desired topology: plain data, consumed by both platforms. */
+export interface PodPlan {
+  name: string;
+  component: Component;
+  ordinal: number;
+  address: string;
+  port: number;
+}
+
+/** A stable endpoint, like a Kubernetes Service, served by the site's load balancer. */
+export interface ServicePlan {
+  name: "mysql-primary" | "mysql-replicas";
+  address: string;
+  port: number;
+}
+
+export interface Topology {
+  site: string;
+  subnet: Subnet;
+  mysql: PodPlan[];
+  loadBalancer: PodPlan;
+  services: { mysqlPrimary: ServicePlan; mysqlReplicas: ServicePlan };
+}
+
+export const MYSQL_PORT = 3306;
+/** The agent's backup-stream port, the tutorial's ncat sidecar port. */
+export const AGENT_PORT = 3307;
+
+const MYSQL_HOST_OFFSET = 10;
+
+/**
+ * Derives a stable per-site subnet from the state folder's absolute path, avoiding 127.0.x
+ * (127.0.0.1 and Debian's 127.0.1.1 hostname entry) so several sites coexist on one machine.
+ */
+export function subnetForStateDir(absoluteStateDir: string): Subnet {
+  const digest = createHash("sha256").update(absoluteStateDir).digest();
+  const a = 2 + ((digest[0] ?? 0) % 253);
+  const b = digest[1] ?? 0;
+  return `127.${a}.${b}`;
+}
+
+/** The address of database instance `ordinal` in the subnet. */
+export function mysqlAddress(subnet: Subnet, ordinal: number): string {
+  return `${subnet}.${MYSQL_HOST_OFFSET + ordinal}`;
+}
+
+/** The name of database instance `ordinal`, as a StatefulSet would name it. */
+export function mysqlPodName(ordinal: number): string {
+  return `mysql-${ordinal}`;
+}
+
+/** Parses "mysql-3" into 3; null when the name is not a database pod. */
+export function mysqlOrdinal(name: string): number | null {
+  const match = /^mysql-(\d+)$/.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/** The desired topology: a pure function of the spec and the site's subnet. */
+export function planTopology(spec: Spec, subnet: Subnet): Topology {
+  const mysql = Array.from({ length: spec.database.replicas }, (_, ordinal) => ({
+    name: mysqlPodName(ordinal),
+    component: "mysql" as const,
+    ordinal,
+    address: mysqlAddress(subnet, ordinal),
+    port: MYSQL_PORT,
+  }));
+  return {
+    site: spec.name,
+    subnet,
+    mysql,
+    loadBalancer: { name: "haproxy", component: "loadbalancer", ordinal: 0, address: `${subnet}.1`, port: 0 },
+    services: {
+      mysqlPrimary: { name: "mysql-primary", address: `${subnet}.2`, port: MYSQL_PORT },
+      mysqlReplicas: { name: "mysql-replicas", address: `${subnet}.3`, port: MYSQL_PORT },
+    },
+  };
+}
