@@ -27,10 +27,12 @@ export function describeErrorChain(error: unknown): string {
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 10; depth++) {
     if (current instanceof Error) {
-      lines.push(depth === 0 ? (current.stack ?? current.message) : `caused by: ${current.stack ?? current.message}`);
+      lines.push(
+        depth === 0 ? (current.stack ?? current.message) : `caused by: ${current.stack ?? current.message}`,
+      );
       current = current.cause;
     } else {
-      lines.push(`caused by: ${String(current)}`);
+      lines.push(`caused by: ${JSON.stringify(current)}`);
       break;
     }
   }

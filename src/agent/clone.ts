@@ -185,7 +185,10 @@ function receiveStream(options: CloneOptions, workDir: string): Promise<number> 
       () => fail(new Error("the clone did not finish in time")),
       options.timeoutMs ?? 600_000,
     );
-    unpack.stderr.on("data", (chunk: Buffer) => (unpackError = (unpackError + chunk.toString()).slice(-2000)));
+    unpack.stderr.on(
+      "data",
+      (chunk: Buffer) => (unpackError = (unpackError + chunk.toString()).slice(-2000)),
+    );
     unpack.stdin.on("error", (error) => fail(new Error("mbstream stopped reading", { cause: error })));
     unpack.on("error", (error) => fail(new Error("cannot run mbstream", { cause: error })));
     unpack.on("close", (code) => {
@@ -197,7 +200,9 @@ function receiveStream(options: CloneOptions, workDir: string): Promise<number> 
       resolve(bytes);
     });
     socket.on("connect", () => socket.write(`${GREETING}${options.token}\n`));
-    socket.on("error", (error) => fail(new Error("the connection to the donor's agent failed", { cause: error })));
+    socket.on("error", (error) =>
+      fail(new Error("the connection to the donor's agent failed", { cause: error })),
+    );
     socket.on("data", (chunk: Buffer) => {
       let rest = chunk;
       if (stage === "greeting") {

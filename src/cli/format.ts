@@ -23,7 +23,11 @@ export function formatStatus(status: SiteStatus): string {
     p.pids.join(",") || "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const render = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const render = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   lines.push(render(header), ...rows.map(render));
   const messages = status.pods.filter((p) => p.message && !p.ready).map((p) => `  ${p.name}: ${p.message}`);
   if (messages.length > 0) lines.push("", "messages:", ...messages);

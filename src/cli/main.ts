@@ -4,7 +4,14 @@ import { readdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { serveBackups } from "../agent/clone.js";
-import { describeErrorChain, EXIT_FAILURE, EXIT_USAGE, HapressError, InputError, errorMessage } from "../errors.js";
+import {
+  describeErrorChain,
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  HapressError,
+  InputError,
+  errorMessage,
+} from "../errors.js";
 import {
   down,
   liveStatus,
@@ -38,14 +45,17 @@ function stateDirOf(options: GlobalOptions): string {
 function parseCount(min: number, max: number) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}, for example ${Math.max(min, 3)}`);
+      throw new InvalidArgumentError(
+        `must be a whole number from ${min} to ${max}, for example ${Math.max(min, 3)}`,
+      );
     }
     return Number(value);
   };
 }
 
 function parseSeconds(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be a whole number of seconds, e.g. 600");
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new InvalidArgumentError("must be a whole number of seconds, e.g. 600");
   return Number(value);
 }
 
@@ -54,7 +64,10 @@ const report = (line: string) => process.stderr.write(`${line}\n`);
 function buildProgram(): Command {
   const program = new Command("hapress")
     .description("Highly available WordPress with a replicated MariaDB tier, from one spec file")
-    .option("-f, --file <file>", "site spec (default: hapress.yaml in the current folder; none means all defaults)")
+    .option(
+      "-f, --file <file>",
+      "site spec (default: hapress.yaml in the current folder; none means all defaults)",
+    )
     .option("--dir <dir>", "state folder of the site", ".hapress")
     .option("--debug", "show the chain of causes of an error")
     .version("0.1.0")
@@ -81,7 +94,9 @@ function buildProgram(): Command {
       console.log(`  mysql-primary:    ${status.endpoints.mysqlPrimary}   (writes)`);
       console.log(`  mysql-replicas:   ${status.endpoints.mysqlReplicas}   (reads)`);
       console.log(`  semi-sync:        ${status.database.semiSync} (${status.database.semiSyncDetail})`);
-      console.log(`  credentials:      ${statePaths(stateDir).secrets} (mode 0600; or 'hapress status --show-secrets')`);
+      console.log(
+        `  credentials:      ${statePaths(stateDir).secrets} (mode 0600; or 'hapress status --show-secrets')`,
+      );
     });
 
   program
@@ -134,12 +149,16 @@ function buildProgram(): Command {
   const scale = program.command("scale").description("change the number of replicas of a tier");
   scale
     .command("mysql")
-    .description("scale the database tier: up clones new replicas; down removes the highest ordinals, never the primary")
+    .description(
+      "scale the database tier: up clones new replicas; down removes the highest ordinals, never the primary",
+    )
     .argument("<replicas>", "number of database instances (1-9)", parseCount(1, 9))
     .option("--timeout <seconds>", "how long to wait for readiness", parseSeconds, 600)
     .action(async (replicas: number, options: { timeout: number }) => {
       const status = await scaleMysql(stateDirOf(globals()), replicas, report, options.timeout * 1000);
-      console.log(`database tier at ${status.database.replicas} instance(s); primary ${status.primary ?? "?"}`);
+      console.log(
+        `database tier at ${status.database.replicas} instance(s); primary ${status.primary ?? "?"}`,
+      );
     });
   scale
     .command("wordpress")
@@ -175,7 +194,8 @@ function buildProgram(): Command {
     .action(async (options: { address: string; port: number; socket: string }) => {
       const token = process.env.HAPRESS_CLONE_TOKEN;
       if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
-      if (!options.address.startsWith("127.")) throw new InputError(`--address ${options.address}: only loopback addresses`);
+      if (!options.address.startsWith("127."))
+        throw new InputError(`--address ${options.address}: only loopback addresses`);
       const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
       const server = await serveBackups({ ...options, token, log });
       log(`serving backup streams on ${options.address}:${options.port}`);
@@ -219,13 +239,18 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.help" || error.code === "commander.version")
+      if (
+        error.code === "commander.helpDisplayed" ||
+        error.code === "commander.help" ||
+        error.code === "commander.version"
+      )
         return 0;
       return EXIT_USAGE;
     }
     const debug = argv.includes("--debug");
     process.stderr.write(`hapress: ${debug ? describeErrorChain(error) : errorMessage(error)}\n`);
-    if (!debug && error instanceof Error && error.cause !== undefined) process.stderr.write("(--debug shows the causes)\n");
+    if (!debug && error instanceof Error && error.cause !== undefined)
+      process.stderr.write("(--debug shows the causes)\n");
     return error instanceof HapressError ? error.exitCode : EXIT_FAILURE;
   }
 }

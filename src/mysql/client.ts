@@ -44,7 +44,7 @@ export async function connectSql(
   return {
     async query(sql, values) {
       const [rows] = await connection.query<RowDataPacket[]>({ sql, timeout: queryTimeout, values });
-      return Array.isArray(rows) ? (rows as Row[]) : [];
+      return Array.isArray(rows) ? rows : [];
     },
     async close() {
       try {
@@ -95,7 +95,10 @@ export interface InstanceState {
 function asString(value: unknown): string {
   if (value === null || value === undefined) return "";
   if (Buffer.isBuffer(value)) return value.toString("utf8");
-  return String(value as string | number);
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean")
+    return String(value);
+  return JSON.stringify(value);
 }
 
 /** Reads an instance's role and replication state over an open session. */

@@ -43,7 +43,9 @@ export function parseSpecText(text: string, source: string): Spec {
   }
   const value: unknown = document.toJS();
   if (value !== null && value !== undefined && (typeof value !== "object" || Array.isArray(value))) {
-    throw new InputError(`${source}: the document must be a mapping of fields, for example:\n    name: myblog`);
+    throw new InputError(
+      `${source}: the document must be a mapping of fields, for example:\n    name: myblog`,
+    );
   }
   return parseSpec(value, source);
 }

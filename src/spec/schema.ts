@@ -3,7 +3,10 @@ import { z } from "zod";
 /** A DNS-label-like name, usable as a Kubernetes object name and a folder name. */
 const siteName = z
   .string()
-  .regex(/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/, "must be lowercase letters, digits and '-', start with a letter");
+  .regex(
+    /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/,
+    "must be lowercase letters, digits and '-', start with a letter",
+  );
 
 /** The site spec (`hapress.yaml`). Every field has a default, so no file at all is a valid spec. */
 export const specSchema = z

@@ -47,7 +47,9 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "  balance leastconn",
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
     ...replicas.map((pod) => `  server ${pod.name} ${pod.address}:${pod.port} check`),
-    ...(primaryPod ? [`  server ${primaryPod.name} ${primaryPod.address}:${primaryPod.port} check backup`] : []),
+    ...(primaryPod
+      ? [`  server ${primaryPod.name} ${primaryPod.address}:${primaryPod.port} check backup`]
+      : []),
     "",
   ];
   return lines.join("\n");

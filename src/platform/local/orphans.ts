@@ -32,7 +32,8 @@ export async function killRecordedOrphans(path: string, stateDir: string): Promi
   const records = (await readJsonFile<PidRecord[]>(path)) ?? [];
   const ours: number[] = [];
   for (const record of records) {
-    if (processExists(record.pid) && (await commandLine(record.pid)).includes(stateDir)) ours.push(record.pid);
+    if (processExists(record.pid) && (await commandLine(record.pid)).includes(stateDir))
+      ours.push(record.pid);
   }
   for (const pid of ours) process.kill(pid, "SIGTERM");
   for (let i = 0; i < 300 && ours.some(processExists); i++) await sleep(100);

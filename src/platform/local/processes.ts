@@ -162,7 +162,9 @@ export class ProcessManager {
   }
 
   list(): ProcessInfo[] {
-    return [...this.entries.keys()].map((name) => this.info(name)).filter((i): i is ProcessInfo => i !== null);
+    return [...this.entries.keys()]
+      .map((name) => this.info(name))
+      .filter((i): i is ProcessInfo => i !== null);
   }
 
   isRunning(name: string): boolean {

@@ -75,13 +75,14 @@ export function callRpc<T>(socketPath: string, request: RpcRequest, timeoutMs = 
     });
     socket.on("close", () => {
       clearTimeout(timer);
-      if (!buffer) return reject(new Error(`the supervisor closed the connection during '${request.method}'`));
+      if (!buffer)
+        return reject(new Error(`the supervisor closed the connection during '${request.method}'`));
       try {
         const response = JSON.parse(buffer) as RpcResponse;
         if (response.ok) resolve(response.result as T);
         else reject(new Error(response.error));
       } catch (error) {
-        reject(error as Error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
   });

@@ -74,10 +74,20 @@ export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
   if (!spec || !site) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first`);
   const topology = planTopology(spec, site.subnet);
   const record = await readPrimaryRecord(paths.primary);
-  const stopped = (name: string, component: PodStatus["component"], address: string, port: number | null) => ({
+  const stopped = (
+    name: string,
+    component: PodStatus["component"],
+    address: string,
+    port: number | null,
+  ) => ({
     name,
     component,
-    role: component === "mysql" && record ? (record.primary === name ? ("primary" as const) : ("replica" as const)) : null,
+    role:
+      component === "mysql" && record
+        ? record.primary === name
+          ? ("primary" as const)
+          : ("replica" as const)
+        : null,
     address,
     port,
     pids: [],
@@ -190,7 +200,9 @@ export async function waitUntilReady(
     if (status.ready) return status;
     await sleep(300);
   }
-  const pending = last?.pods.filter((p) => !p.ready).map((p) => `${p.name} (${p.phase}${p.message ? `: ${p.message}` : ""})`);
+  const pending = last?.pods
+    .filter((p) => !p.ready)
+    .map((p) => `${p.name} (${p.phase}${p.message ? `: ${p.message}` : ""})`);
   throw new HapressError(
     `the site was not ready after ${Math.round(timeoutMs / 1000)} s; not ready: ${pending?.join(", ") ?? "?"}; see 'hapress logs POD'`,
   );
@@ -223,7 +235,9 @@ export async function up(
     const { seq } = await callRpc<{ seq: number }>(paths.socket, { method: "apply" });
     since = seq - 1;
   } else {
-    report(existsSync(`${paths.pods}/mysql-0/data`) ? "restarting the site from its data" : "creating the site");
+    report(
+      existsSync(`${paths.pods}/mysql-0/data`) ? "restarting the site from its data" : "creating the site",
+    );
     const pid = startSupervisor(stateDir, self);
     await waitForSupervisor(stateDir, pid);
     report(`supervisor started (pid ${pid})`);
@@ -242,7 +256,8 @@ export async function scaleMysql(
   const spec = await readJsonFile<Spec>(paths.spec);
   if (!spec) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first`);
   await refuseRemovingPrimary(stateDir, replicas);
-  if ((await liveStatus(stateDir)) === null) throw new HapressError(`the site in ${stateDir} is not running: run 'hapress up'`);
+  if ((await liveStatus(stateDir)) === null)
+    throw new HapressError(`the site in ${stateDir} is not running: run 'hapress up'`);
   await writeJsonFile(paths.spec, { ...spec, database: { ...spec.database, replicas } });
   const { seq } = await callRpc<{ seq: number }>(paths.socket, { method: "apply" });
   return waitUntilReady(stateDir, seq - 1, report, timeoutMs);
@@ -260,7 +275,8 @@ export async function down(stateDir: string, options: { volumes: boolean }, repo
     if (!(error instanceof SupervisorUnreachable)) throw error;
   }
   const leftovers = await killRecordedOrphans(paths.pids, stateDir);
-  if (leftovers.length > 0) report(`stopped ${leftovers.length} leftover process(es): ${leftovers.join(", ")}`);
+  if (leftovers.length > 0)
+    report(`stopped ${leftovers.length} leftover process(es): ${leftovers.join(", ")}`);
   if (options.volumes) {
     const isSite = await stat(paths.site).then(
       () => true,

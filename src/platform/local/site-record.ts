@@ -16,7 +16,11 @@ export async function readSiteRecord(path: string): Promise<SiteRecord | null> {
 export async function ensureSiteRecord(path: string, name: string, stateDir: string): Promise<SiteRecord> {
   const existing = await readSiteRecord(path);
   if (existing) return existing;
-  const record: SiteRecord = { name, subnet: subnetForStateDir(stateDir), createdAt: new Date().toISOString() };
+  const record: SiteRecord = {
+    name,
+    subnet: subnetForStateDir(stateDir),
+    createdAt: new Date().toISOString(),
+  };
   await writeJsonFile(path, record);
   return record;
 }

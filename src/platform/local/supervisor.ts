@@ -225,7 +225,9 @@ export class Supervisor {
   private async ensureMysqlPod(pod: PodPlan): Promise<boolean> {
     const dataDir = this.dataDir(pod.name);
     if (!existsSync(dataDir)) {
-      const lowerReady = this.topology.mysql.filter((p) => p.ordinal < pod.ordinal).every((p) => this.isReady(p.name));
+      const lowerReady = this.topology.mysql
+        .filter((p) => p.ordinal < pod.ordinal)
+        .every((p) => this.isReady(p.name));
       if (!lowerReady) return false;
       const created = await this.createDataDir(pod, dataDir);
       if (!created) return false;
@@ -387,7 +389,8 @@ export class Supervisor {
     const statements: string[] = [];
     const replicaReady = this.topology.mysql.some((p) => p.name !== primary.name && this.isReady(p.name));
     const wantSemiSync = this.topology.mysql.length > 1 && replicaReady;
-    if (wantSemiSync && !state.semiSyncMasterEnabled) statements.push("SET GLOBAL rpl_semi_sync_master_enabled = ON");
+    if (wantSemiSync && !state.semiSyncMasterEnabled)
+      statements.push("SET GLOBAL rpl_semi_sync_master_enabled = ON");
     if (this.topology.mysql.length === 1 && state.semiSyncMasterEnabled)
       statements.push("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
     if (state.readOnly) statements.push("SET GLOBAL read_only = OFF");
@@ -416,7 +419,10 @@ export class Supervisor {
     }
     const surplus = entries
       .map((name) => ({ name, ordinal: mysqlOrdinal(name) }))
-      .filter((e): e is { name: string; ordinal: number } => e.ordinal !== null && e.ordinal >= this.topology.mysql.length)
+      .filter(
+        (e): e is { name: string; ordinal: number } =>
+          e.ordinal !== null && e.ordinal >= this.topology.mysql.length,
+      )
       .sort((a, b) => b.ordinal - a.ordinal);
     for (const pod of surplus) {
       if (pod.name === primaryName) {
@@ -485,7 +491,11 @@ export class Supervisor {
     const extra = await this.surplusPodNames();
     // Ready: every pod ready, nothing left to remove, and (with replicas) writes semi-synchronous.
     const ready =
-      !this.stopping && record !== null && extra.length === 0 && pods.every((pod) => pod.ready) && (single || semiSyncOn);
+      !this.stopping &&
+      record !== null &&
+      extra.length === 0 &&
+      pods.every((pod) => pod.ready) &&
+      (single || semiSyncOn);
     return {
       site: this.spec.name,
       stateDir: this.options.stateDir,

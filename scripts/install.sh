@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what hapress needs on Debian (bookworm): the Debian packages of the local target,
+# the npm dependencies, and the compiled CLI. Idempotent and quiet: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy)
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "hapress needs these Debian packages: ${missing[*]}" >&2
+    echo "install them as root, then run this script again:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # The packages' own services are not wanted: hapress runs its own instances on loopback.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "installing npm dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+npx tsc -p tsconfig.json

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { renderBootstrapSql, renderServerConfig, serverId, sqlString } from "./config.js";
+
+const secrets = {
+  replicationUser: "repl",
+  replicationPassword: "r'pw",
+  adminUser: "hapress_admin",
+  adminPassword: "apw",
+  appUser: "wordpress",
+  appPassword: "wpw",
+  appDatabase: "wordpress",
+  cloneToken: "t",
+};
+
+describe("server config", () => {
+  const config = renderServerConfig({
+    ordinal: 2,
+    address: "127.8.8.12",
+    port: 3306,
+    dataDir: "/d",
+    socket: "/s",
+    pidFile: "/p",
+    errorLog: "/e",
+    bufferPoolMB: 64,
+    semiSyncTimeoutMs: 30000,
+    runAsRoot: true,
+  });
+  it("derives server-id from the ordinal, offset by 100", () => {
+    assert.equal(serverId(2), 102);
+    assert.match(config, /^server-id=102$/m);
+  });
+  it("binds the pod's loopback address and starts read-only (fenced)", () => {
+    assert.match(config, /^bind-address=127\.8\.8\.12$/m);
+    assert.match(config, /^read-only=ON$/m);
+  });
+  it("enables GTID binlogs on every instance and semi-sync AFTER_SYNC", () => {
+    for (const line of [
+      "log-bin=mysql-bin",
+      "log-slave-updates=ON",
+      "gtid-strict-mode=ON",
+      "rpl-semi-sync-master-wait-point=AFTER_SYNC",
+      "rpl-semi-sync-slave-enabled=ON",
+      "rpl-semi-sync-master-timeout=30000",
+    ]) {
+      assert.ok(config.split("\n").includes(line), `missing ${line}`);
+    }
+  });
+});
+
+describe("bootstrap SQL", () => {
+  const sql = renderBootstrapSql(secrets);
+  it("escapes passwords", () => {
+    assert.equal(sqlString("r'pw"), "'r\\'pw'");
+    assert.ok(sql.includes("IDENTIFIED BY 'r\\'pw'"));
+  });
+  it("drops TCP and anonymous root accounts and takes READ_ONLY ADMIN from root", () => {
+    assert.match(
+      sql,
+      /DELETE FROM mysql\.global_priv WHERE User = '' OR \(User = 'root' AND Host <> 'localhost'\)/,
+    );
+    assert.match(sql, /REVOKE READ_ONLY ADMIN ON \*\.\* FROM 'root'@'localhost'/);
+  });
+  it("limits the app user to its database and users to loopback", () => {
+    assert.match(sql, /GRANT ALL PRIVILEGES ON `wordpress`\.\* TO 'wordpress'@'127\.%'/);
+    assert.doesNotMatch(sql, /ON \*\.\* TO 'wordpress'/);
+    assert.match(sql, /GRANT REPLICATION SLAVE ON \*\.\* TO 'repl'@'127\.%'/);
+  });
+});

@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseSpec } from "../../spec/load.js";
+import { planTopology } from "../../topology/topology.js";
+import { renderHaproxyConfig } from "./haproxy.js";
+
+function backend(config: string, name: string): string[] {
+  const start = config.indexOf(`\nbackend ${name}\n`);
+  assert.ok(start >= 0, `backend ${name} missing`);
+  const rest = config.slice(start).split("\n\n")[0] ?? "";
+  return rest.split("\n").filter((line) => line.trim().startsWith("server "));
+}
+
+describe("load balancer config", () => {
+  const topology = planTopology(parseSpec({}, "test"), "127.5.6");
+
+  it("routes mysql-primary to the recorded primary only", () => {
+    const config = renderHaproxyConfig({ topology, primary: "mysql-1", adminSocket: "/x/admin.sock" });
+    assert.deepEqual(backend(config, "mysql-primary"), ["  server mysql-1 127.5.6.11:3306 check"]);
+  });
+
+  it("balances reads over the replicas, with the primary as a backup", () => {
+    const config = renderHaproxyConfig({ topology, primary: "mysql-1", adminSocket: "/x/admin.sock" });
+    const servers = backend(config, "mysql-replicas");
+    assert.deepEqual(servers, [
+      "  server mysql-0 127.5.6.10:3306 check",
+      "  server mysql-2 127.5.6.12:3306 check",
+      "  server mysql-1 127.5.6.11:3306 check backup",
+    ]);
+  });
+
+  it("binds only loopback service addresses and keeps the admin socket private", () => {
+    const config = renderHaproxyConfig({ topology, primary: "mysql-0", adminSocket: "/x/admin.sock" });
+    const binds = config.split("\n").filter((l) => l.trim().startsWith("bind "));
+    assert.deepEqual(binds, ["  bind 127.5.6.2:3306", "  bind 127.5.6.3:3306"]);
+    assert.match(config, /stats socket \/x\/admin.sock mode 600 level admin/);
+  });
+});
