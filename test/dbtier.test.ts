@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { runProgram } from "../src/util/process.js";
+import { eventually, makeSiteDir, processesMentioning, TestSite } from "./helpers/site.js";
+
+const MYSQL_READ_ONLY = 1290;
+
+function sqlErrorNumber(error: unknown): number | undefined {
+  return (error as { errno?: number }).errno;
+}
+
+describe("database tier with 3 instances (real mariadbd)", () => {
+  const site = new TestSite(makeSiteDir("db"));
+
+  before(async () => {
+    await site.up();
+  });
+
+  after(async () => {
+    const result = await site.cli(["down", "--volumes", "--yes"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(existsSync(site.stateDir), false, "down --volumes removes the state folder");
+    await site.destroy();
+  });
+
+  it("reports the status contract", async () => {
+    const status = await site.status();
+    assert.equal(status.site, "hapress");
+    assert.equal(status.stateDir, site.stateDir);
+    assert.equal(status.primary, "mysql-0");
+    assert.equal(status.ready, true);
+    assert.match(status.endpoints.mysqlPrimary, /^127\.\d+\.\d+\.2:3306$/);
+    assert.match(status.endpoints.mysqlReplicas, /^127\.\d+\.\d+\.3:3306$/);
+    const mysql = status.pods.filter((p) => p.component === "mysql");
+    assert.deepEqual(
+      mysql.map((p) => [p.name, p.role, p.ready]),
+      [
+        ["mysql-0", "primary", true],
+        ["mysql-1", "replica", true],
+        ["mysql-2", "replica", true],
+      ],
+    );
+    for (const pod of mysql) {
+      assert.match(pod.address, /^127\./);
+      assert.equal(pod.pids.length, 2, "mariadbd and its agent");
+      assert.equal(typeof pod.restarts, "number");
+      assert.equal(pod.semiSync, true, `${pod.name} semi-sync`);
+    }
+    assert.equal(status.database.semiSync, "on");
+    const withSecrets = await site.cli(["status", "--json", "--show-secrets"]);
+    const credentials = (
+      JSON.parse(withSecrets.stdout) as { credentials: { app: { user: string; password: string } } }
+    ).credentials;
+    assert.equal(credentials.app.user, "wordpress");
+    assert.ok(credentials.app.password.length >= 24, "generated, non-empty password");
+    assert.equal(statSync(join(site.stateDir, "secrets.json")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(site.stateDir, "supervisor.sock")).mode & 0o777, 0o600);
+    const human = await site.cli(["status"]);
+    assert.match(human.stdout, /mysql-1\s+replica/);
+  });
+
+  it("replicates a write through mysql-primary to both replicas with equal GTIDs", async () => {
+    const status = await site.status();
+    await site.sqlAsApp(status.endpoints.mysqlPrimary, "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)");
+    await site.sqlAsApp(status.endpoints.mysqlPrimary, "INSERT INTO notes VALUES (1, 'hello')");
+    for (const replica of ["mysql-1", "mysql-2"]) {
+      const rows = await site.sqlAsApp(await site.podAddress(replica), "SELECT body FROM notes WHERE id = 1");
+      assert.deepEqual(rows, [{ body: "hello" }], `${replica} has the row (semi-sync, then applied)`);
+    }
+    await eventually("equal GTID positions", async () => {
+      const gtids = (await site.status()).pods.filter((p) => p.component === "mysql").map((p) => p.gtid);
+      return gtids.every((g) => g && g === gtids[0]);
+    });
+  });
+
+  it("refuses writes on replicas, even for root on the Unix socket", async () => {
+    const status = await site.status();
+    await assert.rejects(
+      site.sqlAsApp(await site.podAddress("mysql-1"), "INSERT INTO notes VALUES (2, 'no')"),
+      (error) => sqlErrorNumber(error) === MYSQL_READ_ONLY,
+    );
+    await assert.rejects(
+      site.sqlAsApp(status.endpoints.mysqlReplicas, "INSERT INTO notes VALUES (3, 'no')"),
+      (error) => sqlErrorNumber(error) === MYSQL_READ_ONLY,
+    );
+    const socket = join(site.stateDir, "pods", "mysql-2", "run", "mysqld.sock");
+    const asRoot = await runProgram("mariadb", [
+      "--socket",
+      socket,
+      "-uroot",
+      "wordpress",
+      "-e",
+      "INSERT INTO notes VALUES (4, 'no')",
+    ]);
+    assert.notEqual(asRoot.code, 0);
+    assert.match(asRoot.stderr, /read-only/);
+  });
+
+  it("gives the app user its database only, and no root over TCP", async () => {
+    const primary = (await site.status()).endpoints.mysqlPrimary;
+    await assert.rejects(site.sqlAsApp(primary, "CREATE DATABASE other"), /denied/);
+    await assert.rejects(site.sqlAsApp(primary, "SELECT * FROM mysql.user"), /denied/);
+    const [host, port] = primary.split(":");
+    const rootTcp = await runProgram("mariadb", [
+      "-h",
+      host ?? "",
+      "-P",
+      port ?? "",
+      "-uroot",
+      "-e",
+      "SELECT 1",
+    ]);
+    assert.notEqual(rootTcp.code, 0, "root has no TCP account");
+  });
+
+  it("restarts a replica's mariadbd killed with SIGKILL; it catches up with restart count 1", async () => {
+    const before = (await site.status()).pods.find((p) => p.name === "mysql-2");
+    assert.ok(before?.pids[0]);
+    process.kill(before.pids[0], "SIGKILL");
+    const primary = (await site.status()).endpoints.mysqlPrimary;
+    await site.sqlAsApp(primary, "INSERT INTO notes VALUES (10, 'while mysql-2 was down')");
+    await eventually(
+      "mysql-2 back and caught up",
+      async () => {
+        const pod = (await site.status()).pods.find((p) => p.name === "mysql-2");
+        if (!pod?.ready || pod.restarts !== 1) return false;
+        const rows = await site.sqlAsApp(
+          `${pod.address}:3306`,
+          "SELECT COUNT(*) AS n FROM notes WHERE id = 10",
+        );
+        return Number(rows[0]?.n) === 1;
+      },
+      90_000,
+    );
+    const after = (await site.status()).pods.find((p) => p.name === "mysql-2");
+    assert.notEqual(after?.pids[0], before.pids[0]);
+    assert.equal(after?.restarts, 1);
+  });
+
+  it("scales 3 -> 1 -> 3 keeping the data; new replicas are cloned afresh with all 10,000 rows", async () => {
+    const down = await site.cli(["scale", "mysql", "1"]);
+    assert.equal(down.code, 0, down.stderr);
+    const single = await site.status();
+    assert.deepEqual(
+      single.pods.filter((p) => p.component === "mysql").map((p) => p.name),
+      ["mysql-0"],
+    );
+    assert.equal(existsSync(join(site.stateDir, "pods", "mysql-1")), false, "removed replica's data is gone");
+    assert.equal(single.database.semiSync, "off");
+    assert.match(single.database.semiSyncDetail, /single instance/);
+
+    const primary = single.endpoints.mysqlPrimary;
+    await site.sqlAsApp(primary, "CREATE TABLE bulk (id INT PRIMARY KEY, payload VARCHAR(100))");
+    for (let batch = 0; batch < 10; batch++) {
+      const values = Array.from({ length: 1000 }, (_, i) => `(${batch * 1000 + i}, REPEAT('x', 80))`).join(
+        ",",
+      );
+      await site.sqlAsApp(primary, `INSERT INTO bulk VALUES ${values}`);
+    }
+
+    const up = await site.cli(["scale", "mysql", "3"]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stderr, /\[mysql-1\] cloning from mysql-0/);
+    assert.match(up.stderr, /\[mysql-2\] cloning from mysql-0/);
+    const checksums: string[] = [];
+    for (const pod of ["mysql-0", "mysql-1", "mysql-2"]) {
+      const address = await site.podAddress(pod);
+      const [count] = await site.sqlAsApp(address, "SELECT COUNT(*) AS n FROM bulk");
+      assert.equal(Number(count?.n), 10_000, `${pod} has every row`);
+      const [checksum] = await site.sqlAsApp(address, "CHECKSUM TABLE bulk");
+      checksums.push(String(checksum?.Checksum));
+    }
+    assert.equal(new Set(checksums).size, 1, `checksums equal: ${checksums.join(", ")}`);
+    const [notes] = await site.sqlAsApp(await site.podAddress("mysql-2"), "SELECT COUNT(*) AS n FROM notes");
+    assert.equal(Number(notes?.n), 2, "earlier rows were cloned too");
+  });
+
+  it("keeps all data across down and up", async () => {
+    const down = await site.cli(["down"]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(processesMentioning(site.workDir), [], "down stops every process");
+    const stopped = await site.status();
+    assert.equal(stopped.running, false);
+    await site.up();
+    const status = await site.status();
+    assert.equal(status.primary, "mysql-0");
+    for (const pod of ["mysql-0", "mysql-1", "mysql-2"]) {
+      const [count] = await site.sqlAsApp(await site.podAddress(pod), "SELECT COUNT(*) AS n FROM bulk");
+      assert.equal(Number(count?.n), 10_000, `${pod} kept its rows`);
+    }
+    await site.sqlAsApp(status.endpoints.mysqlPrimary, "INSERT INTO notes VALUES (20, 'after restart')");
+    const rows = await site.sqlAsApp(
+      await site.podAddress("mysql-1"),
+      "SELECT body FROM notes WHERE id = 20",
+    );
+    assert.deepEqual(rows, [{ body: "after restart" }]);
+  });
+});

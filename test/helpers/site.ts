@@ -1,0 +1,136 @@
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { SiteStatus } from "../../src/platform/local/status.js";
+import type { Secrets } from "../../src/state/secrets.js";
+import { connectSql, type Row } from "../../src/mysql/client.js";
+import { sleep } from "../../src/util/process.js";
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const cli = join(repoRoot, "bin", "hapress");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `hapress` command (the compiled CLI), as a user would. */
+export function runCli(
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd: options.cwd ?? repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 300_000);
+    child.on("error", fail);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A short-path temporary folder for one site (Unix socket paths must stay short). */
+export function makeSiteDir(label: string): string {
+  return mkdtempSync(join("/tmp", `hpt-${label}-`));
+}
+
+/** A site under test: its state folder and helpers over the CLI and SQL. */
+export class TestSite {
+  readonly stateDir: string;
+  constructor(readonly workDir: string) {
+    this.stateDir = join(workDir, "state");
+  }
+
+  cli(args: string[], timeoutMs?: number): Promise<CliResult> {
+    return runCli(["--dir", this.stateDir, ...args], { cwd: this.workDir, timeoutMs });
+  }
+
+  async up(extra: string[] = []): Promise<CliResult> {
+    const result = await this.cli(["up", ...extra]);
+    if (result.code !== 0)
+      throw new Error(`hapress up failed (${result.code}):\n${result.stderr}\n${result.stdout}`);
+    return result;
+  }
+
+  async status(): Promise<SiteStatus> {
+    const result = await this.cli(["status", "--json"]);
+    if (result.code !== 0) throw new Error(`hapress status failed: ${result.stderr}`);
+    return JSON.parse(result.stdout) as SiteStatus;
+  }
+
+  secrets(): Secrets {
+    return JSON.parse(readFileSync(join(this.stateDir, "secrets.json"), "utf8")) as Secrets;
+  }
+
+  /** Runs SQL as the app user against "HOST:PORT". */
+  async sqlAsApp(endpoint: string, sql: string, values?: unknown[]): Promise<Row[]> {
+    const [host, port] = endpoint.split(":");
+    const s = this.secrets();
+    const session = await connectSql(
+      { host: host ?? "", port: Number(port) },
+      { user: s.appUser, password: s.appPassword },
+      { database: s.appDatabase, queryTimeoutMs: 60_000 },
+    );
+    try {
+      return await session.query(sql, values);
+    } finally {
+      await session.close();
+    }
+  }
+
+  async podAddress(name: string): Promise<string> {
+    const pod = (await this.status()).pods.find((p) => p.name === name);
+    if (!pod) throw new Error(`no pod ${name}`);
+    return `${pod.address}:${pod.port ?? 3306}`;
+  }
+
+  /** Stops the site and deletes its data; then checks no process of it is left. */
+  async destroy(): Promise<void> {
+    await this.cli(["down", "--volumes", "--yes"]);
+    rmSync(this.workDir, { recursive: true, force: true });
+    const left = processesMentioning(this.workDir);
+    if (left.length > 0) {
+      for (const pid of left) process.kill(pid, "SIGKILL");
+      throw new Error(`processes left running after down: ${left.join(", ")}`);
+    }
+  }
+}
+
+/** PIDs whose command line mentions `text` (our processes all name their state folder). */
+export function processesMentioning(text: string): number[] {
+  const result = spawnSync("pgrep", ["-f", text], { encoding: "utf8" });
+  return result.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
+}
+
+/** Polls until `check` returns true or the deadline passes. */
+export async function eventually(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}`, { cause: lastError });
+}
