@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { parseSpec } from "../../spec/load.js";
 import { planTopology } from "../../topology/topology.js";
 import { renderHaproxyConfig } from "./haproxy.js";
+import { parseShowStat } from "./haproxy-admin.js";
 
 function backend(config: string, name: string): string[] {
   const start = config.indexOf(`\nbackend ${name}\n`);
@@ -34,5 +35,22 @@ describe("load balancer config", () => {
     const binds = config.split("\n").filter((l) => l.trim().startsWith("bind "));
     assert.deepEqual(binds, ["  bind 127.5.6.2:3306", "  bind 127.5.6.3:3306"]);
     assert.match(config, /stats socket \/x\/admin.sock mode 600 level admin/);
+  });
+});
+
+describe("HAProxy stats", () => {
+  it("reads server states from show stat", () => {
+    const csv = [
+      "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight",
+      "mysql-primary,FRONTEND,,,0,0,4096,0,0,0,0,0,0,,,,,OPEN,",
+      "mysql-primary,mysql-0,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1",
+      "mysql-primary,BACKEND,0,0,0,0,410,0,0,0,0,0,,0,0,0,0,UP,1",
+      "mysql-replicas,mysql-1,0,0,0,0,,0,0,0,,0,,0,0,0,0,DOWN,1",
+      "",
+    ].join("\n");
+    assert.deepEqual(parseShowStat(csv), [
+      { backend: "mysql-primary", server: "mysql-0", status: "UP" },
+      { backend: "mysql-replicas", server: "mysql-1", status: "DOWN" },
+    ]);
   });
 });

@@ -33,6 +33,11 @@ describe("process manager", () => {
       });
       const firstPid = manager.info("pod/sleeper")?.pid;
       assert.ok(firstPid);
+      const log = () => readFileSync(join(dir, "pod.log"), "utf8");
+      await waitFor("the first output", () => Promise.resolve(log() === "hello\n" || null), {
+        timeoutMs: 5000,
+        intervalMs: 20,
+      });
       process.kill(firstPid, "SIGKILL");
       const secondPid = await waitFor(
         "a restart",
@@ -45,7 +50,7 @@ describe("process manager", () => {
       assert.equal(manager.info("pod/sleeper")?.restarts, 1);
       await waitFor(
         "the restarted process's output",
-        () => Promise.resolve(/hello\nhello/.test(readFileSync(join(dir, "pod.log"), "utf8")) || null),
+        () => Promise.resolve(log() === "hello\nhello\n" || null),
         { timeoutMs: 5000, intervalMs: 20 },
       );
       await manager.stop("pod/sleeper", 2000);

@@ -20,6 +20,7 @@ import {
 } from "../../topology/topology.js";
 import { sleep } from "../../util/process.js";
 import { renderHaproxyConfig } from "./haproxy.js";
+import { haproxyCommand, parseShowStat, type ServerState } from "./haproxy-admin.js";
 import { killRecordedOrphans, recordPids } from "./orphans.js";
 import { ProcessManager } from "./processes.js";
 import { serveRpc, type RpcRequest } from "./rpc.js";
@@ -60,6 +61,7 @@ export class Supervisor {
   private stopping = false;
   private wake: (() => void) | null = null;
   private haproxyConfig = "";
+  private routing: ServerState[] = [];
   private server: Server | null = null;
   private loopDone: Promise<void> = Promise.resolve();
 
@@ -128,7 +130,7 @@ export class Supervisor {
   }
 
   private async loop(): Promise<void> {
-    const interval = this.options.reconcileIntervalMs ?? 1000;
+    const steadyInterval = this.options.reconcileIntervalMs ?? 1000;
     while (!this.stopping) {
       try {
         await this.reconcileOnce();
@@ -136,6 +138,9 @@ export class Supervisor {
         this.log(null, `reconcile failed: ${errorMessage(error)}`, "error");
       }
       if (this.stopping) break;
+      // Converging (starting, cloning, restarting): look again soon; steady: once a second.
+      const converged = this.topology.mysql.every((pod) => this.isReady(pod.name)) && this.primaryRouted();
+      const interval = converged ? steadyInterval : Math.min(200, steadyInterval);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, interval);
         this.wake = () => {
@@ -177,6 +182,27 @@ export class Supervisor {
       if (!proceed) break;
     }
     await this.configurePrimary();
+    await this.observeRouting();
+  }
+
+  /** What the load balancer currently routes to, from its admin socket. */
+  private async observeRouting(): Promise<void> {
+    if (!this.processes.isRunning("haproxy/haproxy")) {
+      this.routing = [];
+      return;
+    }
+    try {
+      this.routing = parseShowStat(await haproxyCommand(this.paths.haproxySocket, "show stat"));
+    } catch {
+      this.routing = [];
+    }
+  }
+
+  /** The endpoint is ready when the load balancer has marked the recorded primary UP. */
+  private primaryRouted(): boolean {
+    return this.routing.some(
+      (s) => s.backend === "mysql-primary" && s.server === this.record?.primary && s.status.startsWith("UP"),
+    );
   }
 
   private async observeAll(): Promise<void> {
@@ -476,7 +502,7 @@ export class Supervisor {
       address: lb.address,
       port: null,
       pids: lbInfo?.pid ? [lbInfo.pid] : [],
-      ready: lbInfo?.state === "running",
+      ready: lbInfo?.state === "running" && this.primaryRouted(),
       restarts: lbInfo?.restarts ?? 0,
       phase: lbInfo?.state ?? "stopped",
       gtid: null,

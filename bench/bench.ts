@@ -1,0 +1,115 @@
+// Benchmarks of the local database tier; prints figures, asserts nothing.
+// HAPRESS_BENCH_MB sets the size of the database cloned (default 1024), HAPRESS_BENCH_UP_RUNS the runs of `up`.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connectSql } from "../src/mysql/client.js";
+import type { SiteStatus } from "../src/platform/local/status.js";
+import type { Secrets } from "../src/state/secrets.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const cli = join(root, "bin", "hapress");
+
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", fail);
+    child.on("close", (code) => done({ code, stdout, stderr }));
+  });
+}
+
+async function hapress(dir: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const result = await run(process.execPath, [cli, "--dir", join(dir, "state"), ...args], dir);
+  if (result.code !== 0) throw new Error(`hapress ${args.join(" ")} failed: ${result.stderr}`);
+  return result;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+async function benchUp(runs: number): Promise<void> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const dir = mkdtempSync("/tmp/hpb-up-");
+    try {
+      const started = process.hrtime.bigint();
+      await hapress(dir, ["up"]);
+      times.push(Number(process.hrtime.bigint() - started) / 1e9);
+    } finally {
+      await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  console.log(
+    `up (empty state -> 3 instances replicating, semi-sync on): ${times.map((t) => t.toFixed(2)).join(" s, ")} s; median ${median(times).toFixed(2)} s`,
+  );
+}
+
+async function benchClone(megabytes: number): Promise<void> {
+  const dir = mkdtempSync("/tmp/hpb-clone-");
+  try {
+    writeFileSync(join(dir, "hapress.yaml"), "database:\n  replicas: 1\n  bufferPoolMB: 256\n");
+    await hapress(dir, ["up"]);
+    const status = JSON.parse((await hapress(dir, ["status", "--json"])).stdout) as SiteStatus;
+    const secrets = JSON.parse(readFileSync(join(dir, "state", "secrets.json"), "utf8")) as Secrets;
+    const [host, port] = status.endpoints.mysqlPrimary.split(":");
+    const session = await connectSql(
+      { host: host ?? "", port: Number(port) },
+      { user: secrets.appUser, password: secrets.appPassword },
+      { database: secrets.appDatabase, queryTimeoutMs: 600_000 },
+    );
+    const loadStarted = Date.now();
+    await session.query(
+      "CREATE TABLE filler (id INT AUTO_INCREMENT PRIMARY KEY, payload VARCHAR(1000)) ENGINE=InnoDB",
+    );
+    // ~1 KB rows from MariaDB's sequence engine, 100,000 rows per statement.
+    const targetRows = megabytes * 1100;
+    for (let done = 0; done < targetRows; done += 100_000) {
+      const rows = Math.min(100_000, targetRows - done);
+      await session.query(
+        `INSERT INTO filler (payload) SELECT REPEAT(SHA2(seq + ${done}, 512), 7) FROM seq_1_to_${rows}`,
+      );
+    }
+    await session.close();
+    const dataDir = join(dir, "state", "pods", "mysql-0", "data");
+    const du = await run("du", ["-sm", dataDir], dir);
+    console.log(
+      `loaded the primary in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s; data folder ${du.stdout.split("\t")[0] ?? "?"} MB`,
+    );
+
+    const copyTarget = join(dir, "copy");
+    const copyStarted = process.hrtime.bigint();
+    await run("cp", ["-r", dataDir, copyTarget], dir);
+    const copySeconds = Number(process.hrtime.bigint() - copyStarted) / 1e9;
+    const copied = Number((await run("du", ["-sm", copyTarget], dir)).stdout.split("\t")[0]);
+    rmSync(copyTarget, { recursive: true, force: true });
+
+    const scaled = await hapress(dir, ["scale", "mysql", "2"]);
+    const match = /cloned ([\d.]+) MB in ([\d.]+) s \(([\d.]+) MB\/s\)/.exec(scaled.stderr);
+    console.log(
+      `clone of a replica (backup stream + unpack + prepare): ${match ? `${match[1]} MB in ${match[2]} s = ${match[3]} MB/s` : "not reported"}`,
+    );
+    console.log(
+      `cp -r of the same data folder: ${copied} MB in ${copySeconds.toFixed(2)} s = ${(copied / copySeconds).toFixed(1)} MB/s`,
+    );
+  } finally {
+    await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const megabytes = Number(process.env.HAPRESS_BENCH_MB ?? 1024);
+const upRuns = Number(process.env.HAPRESS_BENCH_UP_RUNS ?? 3);
+await benchUp(upRuns);
+await benchClone(megabytes);

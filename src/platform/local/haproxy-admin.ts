@@ -1,0 +1,46 @@
+import { createConnection } from "node:net";
+
+/** One server line of HAProxy's `show stat`: which backend, which server, UP or DOWN. */
+export interface ServerState {
+  backend: string;
+  server: string;
+  status: string;
+}
+
+/** Parses `show stat` CSV output into server states (frontend and backend summary rows are skipped). */
+export function parseShowStat(csv: string): ServerState[] {
+  const lines = csv.split("\n").filter((line) => line.trim() !== "");
+  const header = (lines[0] ?? "").replace(/^# /, "").split(",");
+  const statusIndex = header.indexOf("status");
+  return lines
+    .slice(1)
+    .map((line) => line.split(","))
+    .filter((fields) => fields[1] !== "FRONTEND" && fields[1] !== "BACKEND")
+    .map((fields) => ({
+      backend: fields[0] ?? "",
+      server: fields[1] ?? "",
+      status: fields[statusIndex] ?? "",
+    }));
+}
+
+/** Sends one command to HAProxy's admin socket and returns its answer. */
+export function haproxyCommand(socketPath: string, command: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(socketPath);
+    let answer = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`HAProxy did not answer '${command}' in ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on("connect", () => socket.write(`${command}\n`));
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString("utf8")));
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+  });
+}
