@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createReadStream, existsSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { serveBackups } from "../agent/clone.js";
@@ -26,6 +26,9 @@ import { loadSpec } from "../spec/load.js";
 import { statePaths } from "../state/files.js";
 import { sleep } from "../util/process.js";
 import { formatStatus } from "./format.js";
+import { runController } from "./controller-command.js";
+import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
+import type { RecordedEvent } from "../platform/local/local-platform.js";
 
 interface GlobalOptions {
   file?: string;
@@ -182,6 +185,52 @@ function buildProgram(): Command {
       process.on("SIGINT", () => void supervisor.shutdown());
       await supervisor.start();
       await new Promise<never>(() => undefined);
+    });
+
+  program
+    .command("controller")
+    .description("run the database HA controller in the foreground (the supervisor starts it)")
+    .action(async () => {
+      await runController(stateDirOf(globals()));
+    });
+
+  program
+    .command("switchover")
+    .description("planned switchover: make a replica the primary with no acknowledged write lost")
+    .option("--to <pod>", "the replica to promote (default: the most advanced)")
+    .option("--timeout <seconds>", "how long the target may take to catch up before rolling back", parseSeconds, 10)
+    .action(async (options: { to?: string; timeout: number }) => {
+      const paths = statePaths(stateDirOf(globals()));
+      if (options.to !== undefined && !/^mysql-\d+$/.test(options.to)) {
+        throw new InputError(`--to ${options.to}: must name a database pod, for example --to mysql-1`);
+      }
+      const result = await callRpc<{ ok: boolean; message: string }>(
+        paths.controllerSocket,
+        { method: "switchover", params: { to: options.to ?? null, deadlineMs: options.timeout * 1000 } },
+        options.timeout * 1000 + 60_000,
+      ).catch((error: unknown) => {
+        if (error instanceof SupervisorUnreachable) throw new HapressError("the controller is not running: run 'hapress up'");
+        throw error;
+      });
+      if (!result.ok) throw new HapressError(`switchover failed: ${result.message}`);
+      console.log(result.message);
+    });
+
+  program
+    .command("events")
+    .description("the controller's decisions, with their reasons")
+    .option("--json", "one JSON array")
+    .option("-n, --last <count>", "only the last N events", parseCount(1, 100000))
+    .action(async (options: { json?: boolean; last?: number }) => {
+      const paths = statePaths(stateDirOf(globals()));
+      const text = await readFile(paths.events, "utf8").catch(() => "");
+      let events = text
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as RecordedEvent);
+      if (options.last !== undefined) events = events.slice(-options.last);
+      if (options.json) return console.log(JSON.stringify(events, null, 2));
+      for (const e of events) console.log(`${e.time}  ${e.kind.padEnd(18)} ${e.message}`);
     });
 
   const agent = program.command("agent").description("per-database-instance helper (runs beside mariadbd)");

@@ -85,6 +85,11 @@ export interface InstanceState {
     secondsBehindMaster: number | null;
     lastIoError: string;
     lastSqlError: string;
+    lastIoErrno: number;
+    lastSqlErrno: number;
+    gtidIoPos: string;
+    /** The SQL thread has applied everything the IO thread received. */
+    relayApplied: boolean;
   } | null;
   semiSyncMasterEnabled: boolean;
   semiSyncMasterActive: boolean;
@@ -126,6 +131,12 @@ export async function readInstanceState(session: SqlSession): Promise<InstanceSt
           secondsBehindMaster: lag === null || lag === undefined ? null : Number(lag),
           lastIoError: asString(slave.Last_IO_Error),
           lastSqlError: asString(slave.Last_SQL_Error),
+          lastIoErrno: Number(slave.Last_IO_Errno ?? 0),
+          lastSqlErrno: Number(slave.Last_SQL_Errno ?? 0),
+          gtidIoPos: asString(slave.Gtid_IO_Pos),
+          relayApplied:
+            asString(slave.Master_Log_File) === asString(slave.Relay_Master_Log_File) &&
+            Number(slave.Read_Master_Log_Pos) === Number(slave.Exec_Master_Log_Pos),
         }
       : null,
     semiSyncMasterEnabled: Number(variables?.semiMaster) === 1,

@@ -59,7 +59,7 @@ export function renderServerConfig(input: ServerConfigInput): string {
     // A replica applies what it has relayed and does not keep a stale relay log across restarts.
     "relay-log=relay-bin",
     "relay-log-recovery=ON",
-    "slave-net-timeout=10",
+    "slave-net-timeout=4",
     `innodb-buffer-pool-size=${input.bufferPoolMB}M`,
     "innodb-log-file-size=48M",
     "max-connections=300",

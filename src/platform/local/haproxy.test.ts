@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseSpec } from "../../spec/load.js";
 import { planTopology } from "../../topology/topology.js";
-import { renderHaproxyConfig } from "./haproxy.js";
+import { planLoadBalancer, renderHaproxyConfig, runtimeSwitchCommands } from "./haproxy.js";
 import { parseShowStat } from "./haproxy-admin.js";
 
 function backend(config: string, name: string): string[] {
@@ -17,17 +17,26 @@ describe("load balancer config", () => {
 
   it("routes mysql-primary to the recorded primary only", () => {
     const config = renderHaproxyConfig({ topology, primary: "mysql-1", adminSocket: "/x/admin.sock" });
-    assert.deepEqual(backend(config, "mysql-primary"), ["  server mysql-1 127.5.6.11:3306 check"]);
+    assert.deepEqual(backend(config, "mysql-primary"), [
+      "  server mysql-0 127.5.6.10:3306 check disabled",
+      "  server mysql-1 127.5.6.11:3306 check",
+      "  server mysql-2 127.5.6.12:3306 check disabled",
+    ]);
   });
 
-  it("balances reads over the replicas, with the primary as a backup", () => {
+  it("balances reads over the replicas, not the primary", () => {
     const config = renderHaproxyConfig({ topology, primary: "mysql-1", adminSocket: "/x/admin.sock" });
-    const servers = backend(config, "mysql-replicas");
-    assert.deepEqual(servers, [
+    assert.deepEqual(backend(config, "mysql-replicas"), [
       "  server mysql-0 127.5.6.10:3306 check",
+      "  server mysql-1 127.5.6.11:3306 check disabled",
       "  server mysql-2 127.5.6.12:3306 check",
-      "  server mysql-1 127.5.6.11:3306 check backup",
     ]);
+  });
+
+  it("reads from the primary when it is alone", () => {
+    const single = planTopology(parseSpec({ database: { replicas: 1 } }, "test"), "127.5.6");
+    const config = renderHaproxyConfig({ topology: single, primary: "mysql-0", adminSocket: "/x/admin.sock" });
+    assert.deepEqual(backend(config, "mysql-replicas"), ["  server mysql-0 127.5.6.10:3306 check"]);
   });
 
   it("binds only loopback service addresses and keeps the admin socket private", () => {
@@ -35,6 +44,25 @@ describe("load balancer config", () => {
     const binds = config.split("\n").filter((l) => l.trim().startsWith("bind "));
     assert.deepEqual(binds, ["  bind 127.5.6.2:3306", "  bind 127.5.6.3:3306"]);
     assert.match(config, /stats socket \/x\/admin.sock mode 600 level admin/);
+  });
+
+  it("switches the primary at run time: old one disabled and its sessions cut before the new one is enabled", () => {
+    const commands = runtimeSwitchCommands(planLoadBalancer(topology, "mysql-0"), planLoadBalancer(topology, "mysql-1"));
+    assert.deepEqual(commands, [
+      "disable server mysql-primary/mysql-0",
+      "shutdown sessions server mysql-primary/mysql-0",
+      "disable server mysql-replicas/mysql-1",
+      "shutdown sessions server mysql-replicas/mysql-1",
+      "enable server mysql-primary/mysql-1",
+      "enable server mysql-replicas/mysql-0",
+    ]);
+    const same = runtimeSwitchCommands(planLoadBalancer(topology, "mysql-0"), planLoadBalancer(topology, "mysql-0"));
+    assert.deepEqual(same, []);
+  });
+
+  it("asks for a restart when the set of servers changes", () => {
+    const smaller = planTopology(parseSpec({ database: { replicas: 2 } }, "test"), "127.5.6");
+    assert.equal(runtimeSwitchCommands(planLoadBalancer(topology, "mysql-0"), planLoadBalancer(smaller, "mysql-0")), null);
   });
 });
 

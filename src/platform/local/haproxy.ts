@@ -1,23 +1,55 @@
 import type { Topology } from "../../topology/topology.js";
 
+/** One server line of a backend, and whether it takes traffic. */
+export interface ServerPlan {
+  backend: "mysql-primary" | "mysql-replicas";
+  server: string;
+  address: string;
+  port: number;
+  enabled: boolean;
+}
+
+/**
+ * Which instance each endpoint routes to. Every instance is listed in both backends so a change of
+ * primary is a runtime switch (no reload, no dropped listener): `mysql-primary` enables only the
+ * recorded primary, so writes can never reach a replica; `mysql-replicas` enables the others
+ * (the primary too when it is alone).
+ */
+export function planLoadBalancer(topology: Topology, primary: string): ServerPlan[] {
+  const single = topology.mysql.length === 1;
+  return [
+    ...topology.mysql.map((pod) => ({
+      backend: "mysql-primary" as const,
+      server: pod.name,
+      address: pod.address,
+      port: pod.port,
+      enabled: pod.name === primary,
+    })),
+    ...topology.mysql.map((pod) => ({
+      backend: "mysql-replicas" as const,
+      server: pod.name,
+      address: pod.address,
+      port: pod.port,
+      enabled: single || pod.name !== primary,
+    })),
+  ];
+}
+
 export interface LoadBalancerInput {
   topology: Topology;
-  /** Name of the recorded primary; the only server `mysql-primary` routes to. */
   primary: string;
   adminSocket: string;
 }
 
-/**
- * HAProxy configuration for the site's stable endpoints (our Kubernetes Services), in TCP mode.
- * `mysql-primary` has exactly one server, the recorded primary, so writes can never reach a replica;
- * `mysql-replicas` balances over the replicas and falls back to the primary only when none is up.
- */
+/** HAProxy configuration for the site's stable endpoints (our Kubernetes Services), in TCP mode. */
 export function renderHaproxyConfig(input: LoadBalancerInput): string {
-  const { topology, primary } = input;
-  const primaryPod = topology.mysql.find((pod) => pod.name === primary);
-  const replicas = topology.mysql.filter((pod) => pod.name !== primary);
-  const { mysqlPrimary, mysqlReplicas } = topology.services;
-  const lines = [
+  const { mysqlPrimary, mysqlReplicas } = input.topology.services;
+  const plan = planLoadBalancer(input.topology, input.primary);
+  const servers = (backend: ServerPlan["backend"]) =>
+    plan
+      .filter((s) => s.backend === backend)
+      .map((s) => `  server ${s.server} ${s.address}:${s.port} check${s.enabled ? "" : " disabled"}`);
+  return [
     "# Written by hapress from the primary record; do not edit.",
     "global",
     "  maxconn 4096",
@@ -35,9 +67,9 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "  default_backend mysql-primary",
     "",
     "backend mysql-primary",
-    // Cut client sessions as soon as the primary is marked down: they must reconnect to the new one.
+    // Cut client sessions as soon as a server is marked down: they must reconnect to the new primary.
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
-    ...(primaryPod ? [`  server ${primaryPod.name} ${primaryPod.address}:${primaryPod.port} check`] : []),
+    ...servers("mysql-primary"),
     "",
     "frontend mysql-replicas",
     `  bind ${mysqlReplicas.address}:${mysqlReplicas.port}`,
@@ -46,11 +78,24 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "backend mysql-replicas",
     "  balance leastconn",
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
-    ...replicas.map((pod) => `  server ${pod.name} ${pod.address}:${pod.port} check`),
-    ...(primaryPod
-      ? [`  server ${primaryPod.name} ${primaryPod.address}:${primaryPod.port} check backup`]
-      : []),
+    ...servers("mysql-replicas"),
     "",
+  ].join("\n");
+}
+
+/**
+ * Admin-socket commands that turn the routing `from` into `to` without a reload, or null when the
+ * set of servers differs (then HAProxy must be restarted with the new configuration).
+ * Disabling comes first, with the sessions cut, so two primaries are never routed at once.
+ */
+export function runtimeSwitchCommands(from: ServerPlan[], to: ServerPlan[]): string[] | null {
+  const key = (s: ServerPlan) => `${s.backend}/${s.server}`;
+  const before = new Map(from.map((s) => [key(s), s]));
+  if (from.length !== to.length || to.some((s) => before.get(key(s))?.address !== s.address)) return null;
+  const disable = to.filter((s) => !s.enabled && before.get(key(s))?.enabled);
+  const enable = to.filter((s) => s.enabled && !before.get(key(s))?.enabled);
+  return [
+    ...disable.flatMap((s) => [`disable server ${key(s)}`, `shutdown sessions server ${key(s)}`]),
+    ...enable.map((s) => `enable server ${key(s)}`),
   ];
-  return lines.join("\n");
 }

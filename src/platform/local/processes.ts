@@ -137,6 +137,19 @@ export class ProcessManager {
     this.entries.delete(name);
   }
 
+  /** Kills a process at once (SIGKILL, even when it is stopped or hung) and keeps it down. */
+  async kill(name: string): Promise<void> {
+    const entry = this.entries.get(name);
+    if (!entry) return;
+    entry.wanted = false;
+    if (entry.restartTimer) clearTimeout(entry.restartTimer);
+    entry.restartTimer = null;
+    if (entry.child && entry.child.exitCode === null && entry.child.signalCode === null) {
+      entry.child.kill("SIGKILL");
+      await entry.exited;
+    }
+  }
+
   /** Stops every process of a pod. */
   async stopPod(pod: string, graceMs?: number): Promise<void> {
     const names = [...this.entries.values()].filter((e) => e.spec.pod === pod).map((e) => e.spec.name);

@@ -113,9 +113,11 @@ export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
       mysqlReplicas: `${topology.services.mysqlReplicas.address}:${topology.services.mysqlReplicas.port}`,
     },
     database: { replicas: spec.database.replicas, semiSync: "off", semiSyncDetail: "site stopped" },
+    controller: { running: false, state: "stopped", lastEvent: null },
     pods: [
       ...topology.mysql.map((p) => stopped(p.name, "mysql", p.address, p.port)),
       stopped("haproxy", "loadbalancer", topology.loadBalancer.address, null),
+      stopped("controller", "controller", "", null),
     ],
   };
 }

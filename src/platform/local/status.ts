@@ -1,7 +1,7 @@
 /** The `hapress status --json` contract. Keep it stable: scripts depend on it (see README). */
 export interface PodStatus {
   name: string;
-  component: "mysql" | "wordpress" | "loadbalancer";
+  component: "mysql" | "wordpress" | "loadbalancer" | "controller";
   role: "primary" | "replica" | null;
   address: string;
   port: number | null;
@@ -27,6 +27,12 @@ export interface SiteStatus {
   primaryEpoch: number | null;
   endpoints: { mysqlPrimary: string; mysqlReplicas: string; http?: string };
   database: { replicas: number; semiSync: "on" | "off"; semiSyncDetail: string };
+  controller: {
+    running: boolean;
+    /** "watching", or "failing over from mysql-N". */
+    state: string;
+    lastEvent: { time: string; kind: string; message: string } | null;
+  };
   pods: PodStatus[];
   credentials?: {
     app: { user: string; password: string; database: string };

@@ -7,6 +7,7 @@ import { initializePrimaryDataDir } from "../../agent/initdb.js";
 import { errorMessage } from "../../errors.js";
 import { connectSql, readInstanceState, type InstanceState } from "../../mysql/client.js";
 import { renderServerConfig, sqlString } from "../../mysql/config.js";
+import type { DatabaseInstance } from "../platform.js";
 import type { Spec } from "../../spec/schema.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
 import { readPrimaryRecord, writePrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
@@ -19,7 +20,7 @@ import {
   type Topology,
 } from "../../topology/topology.js";
 import { sleep } from "../../util/process.js";
-import { renderHaproxyConfig } from "./haproxy.js";
+import { planLoadBalancer, renderHaproxyConfig, runtimeSwitchCommands, type ServerPlan } from "./haproxy.js";
 import { haproxyCommand, parseShowStat, type ServerState } from "./haproxy-admin.js";
 import { killRecordedOrphans, recordPids } from "./orphans.js";
 import { ProcessManager } from "./processes.js";
@@ -61,6 +62,11 @@ export class Supervisor {
   private stopping = false;
   private wake: (() => void) | null = null;
   private haproxyConfig = "";
+  private haproxyPlan: ServerPlan[] = [];
+  /** Pods fenced by the controller: killed and not restarted until released. */
+  private held = new Set<string>();
+  /** Pods whose data is being thrown away and cloned again. */
+  private recloning = new Set<string>();
   private routing: ServerState[] = [];
   private server: Server | null = null;
   private loopDone: Promise<void> = Promise.resolve();
@@ -117,12 +123,64 @@ export class Supervisor {
         this.log(null, `applying spec: ${this.spec.database.replicas} database instance(s)`);
         this.nudge();
         return { seq: this.seq };
+      case "instances":
+        return this.instances();
+      case "route":
+        this.record = await readPrimaryRecord(this.paths.primary);
+        await this.ensureLoadBalancer(this.record?.primary ?? "mysql-0");
+        this.log(null, `mysql-primary routes to ${this.record?.primary ?? "?"} (epoch ${this.record?.epoch ?? "?"})`);
+        return { routed: this.record?.primary };
+      case "fence": {
+        const pod = this.podParam(request);
+        this.held.add(pod);
+        await this.processes.kill(`${pod}/mariadbd`);
+        this.log(pod, "fenced: mariadbd killed and held down until the controller releases it");
+        return { fenced: pod };
+      }
+      case "release": {
+        const pod = this.podParam(request);
+        if (this.held.delete(pod)) this.log(pod, "released: it will start again, read-only");
+        this.nudge();
+        return { released: pod };
+      }
+      case "reclone": {
+        const pod = this.podParam(request);
+        await this.reclone(pod, String(request.params?.reason ?? "requested"));
+        return { recloning: pod };
+      }
       case "shutdown":
         setImmediate(() => void this.shutdown());
         return { stopping: true, pid: process.pid };
       default:
         throw new Error(`unknown method '${request.method}'`);
     }
+  }
+
+  private podParam(request: RpcRequest): string {
+    const pod = String(request.params?.pod ?? "");
+    if (!this.topology.mysql.some((p) => p.name === pod)) throw new Error(`no database pod named '${pod}'`);
+    return pod;
+  }
+
+  /** The database instances, for the controller; provisioning ones are not its to touch. */
+  private instances(): DatabaseInstance[] {
+    return this.topology.mysql.map((pod) => {
+      const dataDir = this.dataDir(pod.name);
+      const provisioning =
+        this.recloning.has(pod.name) || !existsSync(dataDir) || existsSync(join(dataDir, CLONE_INFO_FILE));
+      return { name: pod.name, ordinal: pod.ordinal, address: pod.address, port: pod.port, provisioning };
+    });
+  }
+
+  /** Stops an instance, deletes its data and lets reconciliation clone it again from a healthy peer. */
+  private async reclone(pod: string, reason: string): Promise<void> {
+    if (pod === this.record?.primary) throw new Error(`${pod} is the primary: it cannot be re-cloned`);
+    this.recloning.add(pod);
+    this.log(pod, `re-cloning: ${reason}`);
+    await this.processes.stopPod(pod, 10_000);
+    await rm(this.dataDir(pod), { recursive: true, force: true });
+    this.held.delete(pod);
+    this.nudge();
   }
 
   private nudge(): void {
@@ -172,17 +230,30 @@ export class Supervisor {
   // ---- reconciliation -------------------------------------------------------------------
 
   private async reconcileOnce(): Promise<void> {
+    // The controller changes the record; the routing and the roles always follow the file.
+    this.record = await readPrimaryRecord(this.paths.primary);
     await this.observeAll();
     const primaryName = this.record?.primary ?? "mysql-0";
     await this.removeSurplusPods(primaryName);
-    this.ensureLoadBalancer(primaryName);
+    await this.ensureLoadBalancer(primaryName);
     for (const pod of this.topology.mysql) {
       if (this.stopping) return;
       const proceed = await this.ensureMysqlPod(pod);
       if (!proceed) break;
     }
-    await this.configurePrimary();
+    if (this.record) this.ensureController();
     await this.observeRouting();
+  }
+
+  /** The database HA controller runs as its own supervised process. */
+  private ensureController(): void {
+    this.processes.ensure({
+      name: "controller/controller",
+      pod: "controller",
+      command: this.options.selfCommand.command,
+      args: [...this.options.selfCommand.args, "--dir", this.options.stateDir, "controller"],
+      logFile: this.paths.podLog("controller"),
+    });
   }
 
   /** What the load balancer currently routes to, from its admin socket. */
@@ -407,34 +478,6 @@ export class Supervisor {
     this.log(pod.name, `replicating from ${primary.name} starting at GTID '${info.gtid}'`);
   }
 
-  /** Makes the recorded primary writable and keeps semi-sync on while it has a replica to wait for. */
-  private async configurePrimary(): Promise<void> {
-    const primary = this.topology.mysql.find((p) => p.name === this.record?.primary);
-    const state = primary ? this.observations.get(primary.name)?.state : null;
-    if (!primary || !state) return;
-    const statements: string[] = [];
-    const replicaReady = this.topology.mysql.some((p) => p.name !== primary.name && this.isReady(p.name));
-    const wantSemiSync = this.topology.mysql.length > 1 && replicaReady;
-    if (wantSemiSync && !state.semiSyncMasterEnabled)
-      statements.push("SET GLOBAL rpl_semi_sync_master_enabled = ON");
-    if (this.topology.mysql.length === 1 && state.semiSyncMasterEnabled)
-      statements.push("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
-    if (state.readOnly) statements.push("SET GLOBAL read_only = OFF");
-    if (statements.length === 0) return;
-    const session = await connectSql(
-      { host: primary.address, port: primary.port },
-      { user: this.secrets.adminUser, password: this.secrets.adminPassword },
-      { connectTimeoutMs: 1000, queryTimeoutMs: 5000 },
-    );
-    try {
-      for (const statement of statements) await session.query(statement);
-    } finally {
-      await session.close();
-    }
-    this.log(primary.name, statements.map((s) => s.replace("SET GLOBAL ", "")).join("; "));
-    this.observations.set(primary.name, await this.observe(primary));
-  }
-
   /** Scale-down: highest ordinals first; never the primary. Their data goes, as a new replica is cloned afresh. */
   private async removeSurplusPods(primaryName: string): Promise<void> {
     let entries: string[] = [];
@@ -464,21 +507,34 @@ export class Supervisor {
     }
   }
 
-  private ensureLoadBalancer(primaryName: string): void {
+  /**
+   * Keeps HAProxy's routing equal to the primary record: a change of primary is applied through the
+   * admin socket (no reload, existing sessions to the old primary cut); a change of topology restarts it.
+   */
+  private async ensureLoadBalancer(primaryName: string): Promise<void> {
     const config = renderHaproxyConfig({
       topology: this.topology,
       primary: primaryName,
       adminSocket: this.paths.haproxySocket,
     });
-    if (config === this.haproxyConfig && this.processes.isRunning("haproxy/haproxy")) return;
-    const changed = config !== this.haproxyConfig;
-    this.haproxyConfig = config;
-    void this.restartLoadBalancer(config, changed);
-  }
-
-  private async restartLoadBalancer(config: string, changed: boolean): Promise<void> {
+    const plan = planLoadBalancer(this.topology, primaryName);
+    const running = this.processes.isRunning("haproxy/haproxy");
+    if (config === this.haproxyConfig && running) return;
+    const commands = running ? runtimeSwitchCommands(this.haproxyPlan, plan) : null;
     await writeFileAtomic(this.paths.haproxyConfig, config, 0o600);
-    if (changed) await this.processes.stop("haproxy/haproxy", 5000);
+    if (commands !== null) {
+      try {
+        for (const command of commands) await haproxyCommand(this.paths.haproxySocket, command);
+        this.haproxyConfig = config;
+        this.haproxyPlan = plan;
+        return;
+      } catch (error) {
+        this.log("haproxy", `runtime switch failed, restarting instead: ${errorMessage(error)}`);
+      }
+    }
+    if (running) await this.processes.stop("haproxy/haproxy", 5000);
+    this.haproxyConfig = config;
+    this.haproxyPlan = plan;
     this.processes.ensure({
       name: "haproxy/haproxy",
       pod: "haproxy",
@@ -510,6 +566,23 @@ export class Supervisor {
       semiSync: null,
       readOnly: null,
       message: lbInfo?.lastExit ?? null,
+    });
+    const controllerInfo = this.processes.info("controller/controller");
+    pods.push({
+      name: "controller",
+      component: "controller",
+      role: null,
+      address: "",
+      port: null,
+      pids: controllerInfo?.pid ? [controllerInfo.pid] : [],
+      ready: controllerInfo?.state === "running",
+      restarts: controllerInfo?.restarts ?? 0,
+      phase: controllerInfo?.state ?? "stopped",
+      gtid: null,
+      lagSeconds: null,
+      semiSync: null,
+      readOnly: null,
+      message: controllerInfo?.lastExit ?? null,
     });
     const primaryState = record ? this.observations.get(record.primary)?.state : null;
     const single = this.topology.mysql.length === 1;
@@ -543,7 +616,20 @@ export class Supervisor {
             ? `primary waits for a replica's acknowledgement (AFTER_SYNC, ${primaryState?.semiSyncMasterClients ?? 0} replica(s) connected)`
             : "primary is not semi-synchronous right now: no replica acknowledging",
       },
+      controller: await this.controllerStatus(),
       pods,
+    };
+  }
+
+  private async controllerStatus(): Promise<SiteStatus["controller"]> {
+    const memory = await readJsonFile<{ failover: { from: string } | null }>(this.paths.controller).catch(() => null);
+    const events = await readFile(this.paths.events, "utf8").catch(() => "");
+    const lastLine = events.trimEnd().split("\n").at(-1);
+    const lastEvent = lastLine ? (JSON.parse(lastLine) as { time: string; kind: string; message: string }) : null;
+    return {
+      running: this.processes.isRunning("controller/controller"),
+      state: memory?.failover ? `failing over from ${memory.failover.from}` : "watching",
+      lastEvent,
     };
   }
 

@@ -1,0 +1,90 @@
+import { connectSql, type Credentials, type Endpoint, type SqlSession } from "../mysql/client.js";
+
+export interface WriterReport {
+  /** Ids whose INSERT returned OK to the client: these must never be lost. */
+  acknowledged: number[];
+  failedAttempts: number;
+  /** Longest time between two acknowledged inserts, in ms: the write outage a user feels. */
+  longestGapMs: number;
+  durationMs: number;
+}
+
+/**
+ * A client that inserts rows one at a time through an endpoint and remembers which ones were
+ * acknowledged. It reconnects after any error, so it measures what an application would see.
+ */
+export class Writer {
+  private stopping = false;
+  private running: Promise<WriterReport> | null = null;
+
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly credentials: Credentials,
+    private readonly database: string,
+    private readonly table = "hapress_chaos_writes",
+  ) {}
+
+  async prepare(): Promise<void> {
+    const session = await connectSql(this.endpoint, this.credentials, { database: this.database });
+    try {
+      await session.query(`CREATE TABLE IF NOT EXISTS ${this.table} (id INT PRIMARY KEY, written_at TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP(3))`);
+    } finally {
+      await session.close();
+    }
+  }
+
+  start(maxDurationMs = 300_000): void {
+    this.running = this.loop(maxDurationMs);
+  }
+
+  async stop(): Promise<WriterReport> {
+    this.stopping = true;
+    if (!this.running) throw new Error("the writer was not started");
+    return this.running;
+  }
+
+  private async loop(maxDurationMs: number): Promise<WriterReport> {
+    const started = Date.now();
+    const acknowledged: number[] = [];
+    let failedAttempts = 0;
+    let lastAck = started;
+    let longestGapMs = 0;
+    let session: SqlSession | null = null;
+    let nextId = Date.now() % 1_000_000_000;
+    // Bounded by the stop flag and by maxDurationMs.
+    while (!this.stopping && Date.now() - started < maxDurationMs) {
+      const id = nextId++;
+      try {
+        session ??= await connectSql(this.endpoint, this.credentials, {
+          database: this.database,
+          connectTimeoutMs: 1000,
+          queryTimeoutMs: 5000,
+        });
+        await session.query(`INSERT INTO ${this.table} (id) VALUES (?)`, [id]);
+        const now = Date.now();
+        longestGapMs = Math.max(longestGapMs, now - lastAck);
+        lastAck = now;
+        acknowledged.push(id);
+      } catch {
+        failedAttempts++;
+        await session?.close().catch(() => undefined);
+        session = null;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    await session?.close().catch(() => undefined);
+    return { acknowledged, failedAttempts, longestGapMs, durationMs: Date.now() - started };
+  }
+
+  /** The acknowledged ids missing from an instance. */
+  async missingOn(endpoint: Endpoint, acknowledged: number[]): Promise<number[]> {
+    const session = await connectSql(endpoint, this.credentials, { database: this.database, queryTimeoutMs: 30_000 });
+    try {
+      const rows = await session.query(`SELECT id FROM ${this.table}`);
+      const present = new Set(rows.map((r) => Number(r.id)));
+      return acknowledged.filter((id) => !present.has(id));
+    } finally {
+      await session.close();
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import { existsSync, writeFileSync } from "node:fs";
+import { Controller } from "../controller/controller.js";
+import { defaultControllerConfig } from "../controller/decide.js";
+import type { Action } from "../controller/types.js";
+import { LocalPlatform } from "../platform/local/local-platform.js";
+import { serveRpc } from "../platform/local/rpc.js";
+import { statePaths } from "../state/files.js";
+import { loadSecrets } from "../state/secrets.js";
+import { sleep } from "../util/process.js";
+
+/** Loop interval and probe timeouts: sub-second, so a dead primary is noticed in about a second. */
+const ROUND_INTERVAL_MS = 250;
+const PROBE = { connectTimeoutMs: 500, queryTimeoutMs: 1000 };
+
+/**
+ * Test hook: HAPRESS_TEST_CRASH_AFTER=<action kind> makes the controller exit right after that action,
+ * once (HAPRESS_TEST_CRASH_MARKER names the file that remembers it crashed), to prove a restarted
+ * controller completes what its predecessor began.
+ */
+function crashHook(): ((action: Action) => void) | undefined {
+  const kind = process.env.HAPRESS_TEST_CRASH_AFTER;
+  const marker = process.env.HAPRESS_TEST_CRASH_MARKER;
+  if (!kind || !marker) return undefined;
+  return (action) => {
+    if (action.kind !== kind || existsSync(marker)) return;
+    writeFileSync(marker, `${new Date().toISOString()} crashed after ${kind}\n`);
+    console.log(`test hook: crashing after '${kind}'`);
+    process.exit(70);
+  };
+}
+
+/** Runs the database HA controller of a local site until SIGTERM. */
+export async function runController(stateDir: string): Promise<void> {
+  const paths = statePaths(stateDir);
+  const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  const controller = new Controller({
+    platform: new LocalPlatform(stateDir),
+    secrets: await loadSecrets(paths.secrets),
+    config: defaultControllerConfig,
+    now: () => Date.now(),
+    sleep,
+    log,
+    probe: PROBE,
+    afterAction: crashHook(),
+  });
+  let stopping = false;
+  const server = await serveRpc(paths.controllerSocket, async (request) => {
+    if (request.method === "switchover") {
+      const target = typeof request.params?.to === "string" ? request.params.to : null;
+      const deadlineMs = Number(request.params?.deadlineMs ?? 10_000);
+      return controller.requestSwitchover(target, deadlineMs);
+    }
+    if (request.method === "observation") return controller.lastObservation;
+    throw new Error(`unknown method '${request.method}'`);
+  });
+  const stop = () => {
+    stopping = true;
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  log(`controller ${process.pid} watching the database tier`);
+  await controller.run(ROUND_INTERVAL_MS, () => stopping);
+  server.close();
+  log("controller stopped");
+  process.exit(0);
+}

@@ -1,0 +1,261 @@
+import { errorMessage, HapressError } from "../errors.js";
+import { connectSql, readInstanceState } from "../mysql/client.js";
+import type { DatabaseInstance, Platform } from "../platform/platform.js";
+import type { Secrets } from "../state/secrets.js";
+import { decide, pickCandidate } from "./decide.js";
+import { gtidContains } from "./gtid.js";
+import { InstanceSql } from "./sql-actions.js";
+import {
+  emptyMemory,
+  type Action,
+  type ControllerConfig,
+  type ControllerEvent,
+  type InstanceView,
+  type Memory,
+  type Observation,
+} from "./types.js";
+
+export interface ControllerDeps {
+  platform: Platform;
+  secrets: Secrets;
+  config: ControllerConfig;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  log: (line: string) => void;
+  /** Probe timeouts: short, so a hung server never stalls the loop. */
+  probe: { connectTimeoutMs: number; queryTimeoutMs: number };
+  /** Called after each action; tests use it to crash the controller at a chosen step. */
+  afterAction?: (action: Action) => void;
+}
+
+/** The database HA controller: observe every instance, decide (pure), act through SQL and the platform. */
+export class Controller {
+  private memory: Memory = emptyMemory();
+  private readonly sql: InstanceSql;
+  private instances: DatabaseInstance[] = [];
+  private switchoverQueue: {
+    target: string | null;
+    deadlineMs: number;
+    done: (result: { ok: boolean; message: string }) => void;
+  }[] = [];
+  lastObservation: Observation | null = null;
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.sql = new InstanceSql(deps.secrets);
+  }
+
+  /** Restores a failover in progress from durable memory (a restarted controller resumes it). */
+  async restore(): Promise<void> {
+    const saved = await this.deps.platform.loadMemory();
+    if (saved) this.memory = { ...this.memory, ...saved };
+    if (this.memory.failover) this.deps.log(`resuming the failover from ${this.memory.failover.from}`);
+  }
+
+  async observe(): Promise<Observation> {
+    this.instances = await this.deps.platform.listInstances();
+    const primary = await this.deps.platform.readPrimary();
+    const replicas = this.instances.filter((i) => i.name !== primary);
+    // Replicas first, the primary last: the primary's position is then at least what any replica saw,
+    // so a replica can never look ahead of it (which would read as an errant transaction).
+    const views = await Promise.all(replicas.map((i) => this.probe(i)));
+    const primaryInstance = this.instances.find((i) => i.name === primary);
+    if (primaryInstance) views.push(await this.probe(primaryInstance));
+    views.sort((a, b) => a.ordinal - b.ordinal);
+    return { at: this.deps.now(), primary, instances: views };
+  }
+
+  private async probe(instance: DatabaseInstance): Promise<InstanceView> {
+    const base = { ...instance, readOnly: true, gtidCurrent: "", gtidBinlog: "", replication: null, semiSyncMasterEnabled: false };
+    try {
+      const session = await connectSql(
+        { host: instance.address, port: instance.port },
+        { user: this.deps.secrets.adminUser, password: this.deps.secrets.adminPassword },
+        this.deps.probe,
+      );
+      try {
+        const state = await readInstanceState(session);
+        return {
+          ...instance,
+          reachable: true,
+          error: null,
+          readOnly: state.readOnly,
+          gtidCurrent: state.gtidCurrentPos,
+          gtidBinlog: state.gtidBinlogPos,
+          semiSyncMasterEnabled: state.semiSyncMasterEnabled,
+          replication: state.replication
+            ? {
+                masterHost: state.replication.masterHost,
+                ioRunning: state.replication.ioRunning,
+                sqlRunning: state.replication.sqlRunning,
+                lastIoErrno: state.replication.lastIoErrno,
+                lastSqlErrno: state.replication.lastSqlErrno,
+                gtidIoPos: state.replication.gtidIoPos,
+                relayApplied: state.replication.relayApplied,
+              }
+            : null,
+        };
+      } finally {
+        await session.close();
+      }
+    } catch (error) {
+      return { ...base, reachable: false, error: errorMessage(error) };
+    }
+  }
+
+  private instance(name: string): DatabaseInstance {
+    const found = this.instances.find((i) => i.name === name);
+    if (!found) throw new HapressError(`no instance named ${name}`);
+    return found;
+  }
+
+  private async event(event: ControllerEvent): Promise<void> {
+    this.deps.log(`${event.kind}: ${event.message}`);
+    await this.deps.platform.recordEvent(event).catch(() => undefined);
+  }
+
+  /** Executes one action; each is idempotent. */
+  async act(action: Action): Promise<void> {
+    const { platform } = this.deps;
+    switch (action.kind) {
+      case "fence":
+        if (action.how === "kill") await platform.killInstance(action.instance);
+        else await this.sql.fenceReadOnly(this.instance(action.instance));
+        break;
+      case "release":
+        await platform.releaseInstance(action.instance);
+        break;
+      case "stopReplicationIo":
+        // Best effort: an instance that does not answer cannot acknowledge the old primary either.
+        await Promise.all(
+          action.instances.map((name) => this.sql.stopReplicationIo(this.instance(name)).catch(() => undefined)),
+        );
+        break;
+      case "promote":
+        await this.sql.promote(this.instance(action.instance), action.semiSync);
+        break;
+      case "repoint":
+        await this.sql.repoint(this.instance(action.instance), this.instance(action.to), action.usePos);
+        break;
+      case "startReplication":
+        await this.sql.startReplication(this.instance(action.instance));
+        break;
+      case "recordPrimary":
+        await platform.recordPrimary(action.instance, action.reason);
+        break;
+      case "route":
+        await platform.routePrimary(action.instance);
+        break;
+      case "setWritable":
+        await this.sql.setWritable(this.instance(action.instance));
+        break;
+      case "setSemiSync":
+        await this.sql.setSemiSync(this.instance(action.instance), action.enabled);
+        break;
+      case "reclone":
+        await platform.recloneInstance(action.instance, action.reason);
+        break;
+    }
+    this.deps.afterAction?.(action);
+  }
+
+  /** One round: observe, decide, act. The decided memory is kept only if every action succeeded. */
+  async runOnce(): Promise<void> {
+    const observation = await this.observe();
+    this.lastObservation = observation;
+    const decision = decide(observation, this.memory, this.deps.config);
+    for (const event of decision.events) await this.event(event);
+    let failed = false;
+    for (const action of decision.actions) {
+      try {
+        await this.act(action);
+      } catch (error) {
+        failed = true;
+        await this.event({ kind: "action-failed", instance: "instance" in action ? action.instance : null, message: `${action.kind} failed: ${errorMessage(error)}` });
+        break;
+      }
+    }
+    const previous = this.memory;
+    this.memory = failed ? { ...previous, failures: decision.memory.failures } : decision.memory;
+    if (previous.failover !== this.memory.failover || previous.lastRecoveryAt !== this.memory.lastRecoveryAt) {
+      await this.deps.platform.saveMemory({ failover: this.memory.failover, lastRecoveryAt: this.memory.lastRecoveryAt });
+    }
+  }
+
+  /** Runs until `shouldStop` says so; every round is bounded by the probes' timeouts. */
+  async run(intervalMs: number, shouldStop: () => boolean): Promise<void> {
+    await this.restore();
+    while (!shouldStop()) {
+      const request = this.switchoverQueue.shift();
+      if (request) {
+        const result = await this.switchover(request.target, request.deadlineMs).then(
+          (message) => ({ ok: true, message }),
+          (error: unknown) => ({ ok: false, message: errorMessage(error) }),
+        );
+        request.done(result);
+        continue;
+      }
+      try {
+        await this.runOnce();
+      } catch (error) {
+        this.deps.log(`round failed: ${errorMessage(error)}`);
+      }
+      await this.deps.sleep(intervalMs);
+    }
+  }
+
+  /** Queues a planned switchover, run between two rounds so it never races a failover. */
+  requestSwitchover(target: string | null, deadlineMs: number): Promise<{ ok: boolean; message: string }> {
+    return new Promise((done) => this.switchoverQueue.push({ target, deadlineMs, done }));
+  }
+
+  /**
+   * Planned switchover: the primary goes read-only and its sessions are cut, the target catches up
+   * (within the deadline, else the primary is made writable again), is promoted, the rest follow it.
+   */
+  async switchover(target: string | null, deadlineMs: number): Promise<string> {
+    if (this.memory.failover) throw new HapressError("a failover is in progress");
+    const observation = await this.observe();
+    const primary = observation.instances.find((i) => i.name === observation.primary);
+    if (!primary?.reachable) throw new HapressError(`the primary ${observation.primary} is not reachable: nothing to switch over from`);
+    const followers = observation.instances.filter(
+      (i) => i.name !== primary.name && i.reachable && !i.provisioning && i.replication?.masterHost === primary.address && i.replication.ioRunning === "Yes",
+    );
+    const chosen = target === null ? pickCandidate(followers) : (followers.find((i) => i.name === target) ?? null);
+    if (!chosen) {
+      throw new HapressError(
+        target === null ? "no healthy replica to switch over to" : `${target} is not a healthy replica of ${primary.name}; healthy: ${followers.map((f) => f.name).join(", ") || "none"}`,
+      );
+    }
+    const started = this.deps.now();
+    await this.event({ kind: "switchover-started", instance: chosen.name, message: `switching over from ${primary.name} to ${chosen.name}` });
+    const old = this.instance(primary.name);
+    const next = this.instance(chosen.name);
+    await this.sql.fenceReadOnly(old);
+    const finalPosition = await this.sql.binlogPosition(old);
+    let caughtUp = false;
+    for (let waited = 0; waited <= deadlineMs; waited += 50) {
+      const view = await this.probe(next);
+      if (view.reachable && gtidContains(view.gtidCurrent, finalPosition)) {
+        caughtUp = true;
+        break;
+      }
+      await this.deps.sleep(50);
+    }
+    if (!caughtUp) {
+      await this.sql.setWritable(old);
+      await this.event({ kind: "switchover-failed", instance: chosen.name, message: `${chosen.name} did not reach ${finalPosition} within ${deadlineMs} ms: rolled back, ${primary.name} is writable again` });
+      throw new HapressError(`${chosen.name} did not catch up within ${deadlineMs} ms; rolled back`);
+    }
+    await this.sql.promote(next, observation.instances.length > 1);
+    for (const other of followers.filter((f) => f.name !== chosen.name)) {
+      await this.sql.repoint(this.instance(other.name), next, "slave_pos");
+    }
+    await this.sql.repoint(old, next, "current_pos");
+    await this.deps.platform.recordPrimary(chosen.name, `switchover from ${primary.name}`);
+    await this.deps.platform.routePrimary(chosen.name);
+    this.memory = { ...this.memory, lastRecoveryAt: this.deps.now() };
+    const message = `switched over from ${primary.name} to ${chosen.name} in ${((this.deps.now() - started) / 1000).toFixed(2)} s at GTID ${finalPosition || "empty"}`;
+    await this.event({ kind: "switchover-done", instance: chosen.name, message });
+    return message;
+  }
+}

@@ -1,0 +1,211 @@
+import { gtidProgress, hasErrantTransactions } from "./gtid.js";
+import type {
+  Action,
+  ControllerConfig,
+  ControllerEvent,
+  Decision,
+  InstanceView,
+  Memory,
+  Observation,
+} from "./types.js";
+
+/** MariaDB: the replica asked for a position the primary's binary logs no longer (or never) had. */
+const ER_MASTER_FATAL_ERROR_READING_BINLOG = 1236;
+
+export const defaultControllerConfig: ControllerConfig = {
+  failureThreshold: 3,
+  confirmationProbes: 2,
+  cooldownMs: 3000,
+};
+
+/**
+ * The controller's whole judgement, as a pure function of what it observed and what it remembers.
+ * Every action it returns is idempotent, so a controller that dies mid-way and runs again is safe.
+ */
+export function decide(observation: Observation, memory: Memory, config: ControllerConfig): Decision {
+  const failures: Record<string, number> = {};
+  for (const instance of observation.instances) {
+    failures[instance.name] = instance.reachable ? 0 : (memory.failures[instance.name] ?? 0) + 1;
+  }
+  const next: Memory = { ...memory, failures };
+  if (next.failover) return continueFailover(observation, next);
+  const primary = observation.instances.find((i) => i.name === observation.primary);
+  if (!primary) return notice(next, null, "no-primary", `the recorded primary ${observation.primary} is not an instance`);
+  if (primary.provisioning) return { actions: [], memory: next, events: [] };
+  if (!primary.reachable) return decideOnUnreachablePrimary(observation, primary, next, config);
+  return keepHealthy(observation, primary, next);
+}
+
+function notice(memory: Memory, instance: string | null, kind: string, message: string): Decision {
+  if (memory.lastNotice === message) return { actions: [], memory, events: [] };
+  return { actions: [], memory: { ...memory, lastNotice: message }, events: [{ kind, instance, message }] };
+}
+
+function isReplicaCandidate(instance: InstanceView, primary: string): boolean {
+  return instance.name !== primary && instance.reachable && !instance.provisioning;
+}
+
+function hasMajority(observation: Observation): boolean {
+  const reachable = observation.instances.filter((i) => i.reachable).length;
+  return reachable * 2 > observation.instances.length;
+}
+
+function decideOnUnreachablePrimary(
+  observation: Observation,
+  primary: InstanceView,
+  memory: Memory,
+  config: ControllerConfig,
+): Decision {
+  const failed = memory.failures[primary.name] ?? 0;
+  if (failed < config.failureThreshold) return { actions: [], memory, events: [] };
+  const replicas = observation.instances.filter((i) => isReplicaCandidate(i, primary.name));
+  // Replicas still streaming from the primary contradict our probes: ask for more evidence first.
+  const stillConnected = replicas.some((r) => r.replication?.ioRunning === "Yes" && r.replication.masterHost === primary.address);
+  if (stillConnected && failed < config.failureThreshold + config.confirmationProbes) {
+    return { actions: [], memory, events: [] };
+  }
+  if (memory.lastRecoveryAt !== null && observation.at - memory.lastRecoveryAt < config.cooldownMs) {
+    return notice(memory, primary.name, "cooldown", `${primary.name} is unreachable, but the last recovery was under ${config.cooldownMs} ms ago: waiting`);
+  }
+  if (!hasMajority(observation)) {
+    const reachable = observation.instances.filter((i) => i.reachable).map((i) => i.name);
+    return notice(
+      memory,
+      primary.name,
+      "failover-refused",
+      `${primary.name} is unreachable but only ${reachable.length} of ${observation.instances.length} instances are reachable (${reachable.join(", ") || "none"}): no majority, no promotion`,
+    );
+  }
+  if (replicas.length === 0) {
+    return notice(memory, primary.name, "failover-refused", `${primary.name} is unreachable and no healthy replica can take over`);
+  }
+  const actions: Action[] = [
+    // Fence first: the old primary must not come back writable while another is promoted.
+    { kind: "fence", instance: primary.name, how: "kill", reason: `unreachable for ${failed} probes` },
+    // Then no replica acknowledges it any more: nothing more can commit there semi-synchronously.
+    { kind: "stopReplicationIo", instances: replicas.map((r) => r.name) },
+  ];
+  const events: ControllerEvent[] = [
+    {
+      kind: "failover-started",
+      instance: primary.name,
+      message: `${primary.name} unreachable for ${failed} probes (${primary.error ?? "no answer"})${stillConnected ? "" : ", confirmed by the replicas"}: failing over`,
+    },
+  ];
+  return {
+    actions,
+    memory: { ...memory, failover: { from: primary.name, startedAt: observation.at }, lastNotice: null },
+    events,
+  };
+}
+
+/** How far an instance's data goes: what it executed, or received when it is a replica. */
+function receivedProgress(instance: InstanceView): number {
+  const executed = gtidProgress(instance.gtidCurrent);
+  const received = instance.replication ? gtidProgress(instance.replication.gtidIoPos) : 0;
+  return Math.max(executed, received);
+}
+
+/** The most advanced replica; ties go to one already promoted, then to the lowest ordinal. */
+export function pickCandidate(instances: InstanceView[]): InstanceView | null {
+  const sorted = [...instances].sort(
+    (a, b) =>
+      receivedProgress(b) - receivedProgress(a) ||
+      Number(a.readOnly) - Number(b.readOnly) ||
+      a.ordinal - b.ordinal,
+  );
+  return sorted[0] ?? null;
+}
+
+function continueFailover(observation: Observation, memory: Memory): Decision {
+  const failover = memory.failover;
+  if (!failover) return { actions: [], memory, events: [] };
+  const replicas = observation.instances.filter((i) => isReplicaCandidate(i, failover.from));
+  if (!hasMajority(observation) || replicas.length === 0) {
+    return notice(memory, failover.from, "failover-waiting", `failing over from ${failover.from}: waiting for a majority of instances to be reachable`);
+  }
+  const streaming = replicas.filter((r) => r.replication && r.replication.ioRunning !== "No");
+  if (streaming.length > 0) {
+    return { actions: [{ kind: "stopReplicationIo", instances: streaming.map((r) => r.name) }], memory, events: [] };
+  }
+  const candidate = pickCandidate(replicas);
+  if (!candidate) return { actions: [], memory, events: [] };
+  if (candidate.replication && !candidate.replication.relayApplied) {
+    return notice(memory, candidate.name, "failover-waiting", `waiting for ${candidate.name} to apply its relay log before promoting it`);
+  }
+  const others = replicas.filter((r) => r.name !== candidate.name);
+  const actions: Action[] = [
+    { kind: "promote", instance: candidate.name, semiSync: observation.instances.length > 1 },
+    ...others.map((r): Action => ({ kind: "repoint", instance: r.name, to: candidate.name, usePos: "slave_pos" })),
+    { kind: "recordPrimary", instance: candidate.name, reason: `failover from ${failover.from}` },
+    { kind: "route", instance: candidate.name },
+    { kind: "release", instance: failover.from },
+  ];
+  const seconds = ((observation.at - failover.startedAt) / 1000).toFixed(2);
+  return {
+    actions,
+    memory: { ...memory, failover: null, lastRecoveryAt: observation.at, lastNotice: null },
+    events: [
+      {
+        kind: "promoted",
+        instance: candidate.name,
+        message: `promoted ${candidate.name} (GTID ${candidate.gtidCurrent || "empty"}) in place of ${failover.from}, ${seconds} s after the failover began; ${others.map((o) => o.name).join(", ") || "no other replica"} re-pointed`,
+      },
+    ],
+  };
+}
+
+/** The primary answers: fence any other writable instance, keep replicas following it, repair what is broken. */
+function keepHealthy(observation: Observation, primary: InstanceView, memory: Memory): Decision {
+  const actions: Action[] = [];
+  const events: ControllerEvent[] = [];
+  const others = observation.instances.filter((i) => isReplicaCandidate(i, primary.name));
+  const writableOthers = others.filter((i) => !i.readOnly);
+  for (const rogue of writableOthers) {
+    actions.push({ kind: "fence", instance: rogue.name, how: "read-only", reason: `writable while ${primary.name} is the primary` });
+    events.push({ kind: "fenced", instance: rogue.name, message: `${rogue.name} was writable while ${primary.name} is the primary: made read-only, its connections cut` });
+  }
+  if (primary.readOnly) actions.push({ kind: "setWritable", instance: primary.name });
+  const wantSemiSync = observation.instances.length > 1;
+  if (primary.semiSyncMasterEnabled !== wantSemiSync) {
+    actions.push({ kind: "setSemiSync", instance: primary.name, enabled: wantSemiSync });
+  }
+  for (const replica of others) {
+    const repair = repairReplica(replica, primary);
+    if (!repair) continue;
+    actions.push(repair.action);
+    events.push(repair.event);
+  }
+  return { actions, memory: { ...memory, lastNotice: null }, events };
+}
+
+function repairReplica(replica: InstanceView, primary: InstanceView): { action: Action; event: ControllerEvent } | null {
+  if (hasErrantTransactions(replica.gtidBinlog, primary.gtidCurrent)) {
+    const reason = `${replica.name} has transactions ${primary.name} lacks (GTID ${replica.gtidBinlog} vs ${primary.gtidCurrent || "empty"})`;
+    return { action: { kind: "reclone", instance: replica.name, reason }, event: { kind: "quarantined", instance: replica.name, message: `${reason}: quarantined and re-cloned` } };
+  }
+  const replication = replica.replication;
+  if (!replication) {
+    return {
+      action: { kind: "repoint", instance: replica.name, to: primary.name, usePos: "current_pos" },
+      event: { kind: "rejoined", instance: replica.name, message: `${replica.name} rejoins as a replica of ${primary.name}` },
+    };
+  }
+  if (replication.masterHost !== primary.address) {
+    return {
+      action: { kind: "repoint", instance: replica.name, to: primary.name, usePos: "slave_pos" },
+      event: { kind: "repointed", instance: replica.name, message: `${replica.name} followed ${replication.masterHost || "nobody"}: re-pointed to ${primary.name}` },
+    };
+  }
+  if (replication.lastIoErrno === ER_MASTER_FATAL_ERROR_READING_BINLOG || replication.lastSqlErrno !== 0) {
+    const reason = `${replica.name} cannot resume replication (IO error ${replication.lastIoErrno}, SQL error ${replication.lastSqlErrno})`;
+    return { action: { kind: "reclone", instance: replica.name, reason }, event: { kind: "recloning", instance: replica.name, message: `${reason}: re-cloning` } };
+  }
+  if (replication.ioRunning === "No" || !replication.sqlRunning) {
+    return {
+      action: { kind: "startReplication", instance: replica.name },
+      event: { kind: "replication-started", instance: replica.name, message: `${replica.name}: replication threads were stopped; started` },
+    };
+  }
+  return null;
+}

@@ -1,0 +1,91 @@
+import { connectSql, type SqlSession } from "../mysql/client.js";
+import { sqlString } from "../mysql/config.js";
+import type { Secrets } from "../state/secrets.js";
+import type { DatabaseInstance } from "../platform/platform.js";
+
+/** SQL the controller runs on instances, each statement bounded by a timeout. */
+export class InstanceSql {
+  constructor(private readonly secrets: Secrets) {}
+
+  async session(instance: DatabaseInstance, queryTimeoutMs = 5000): Promise<SqlSession> {
+    return connectSql(
+      { host: instance.address, port: instance.port },
+      { user: this.secrets.adminUser, password: this.secrets.adminPassword },
+      { connectTimeoutMs: 1000, queryTimeoutMs },
+    );
+  }
+
+  async run(instance: DatabaseInstance, statements: string[], queryTimeoutMs = 5000): Promise<void> {
+    const session = await this.session(instance, queryTimeoutMs);
+    try {
+      for (const statement of statements) await session.query(statement);
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** Read-only, not semi-sync, and every client session cut: nothing more can be written there. */
+  async fenceReadOnly(instance: DatabaseInstance): Promise<void> {
+    const session = await this.session(instance);
+    try {
+      await session.query("SET GLOBAL read_only = ON");
+      await session.query("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
+      const clients = await session.query(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND USER NOT IN ('system user', 'event_scheduler', ?, ?)",
+        [this.secrets.adminUser, this.secrets.replicationUser],
+      );
+      for (const row of clients) {
+        await session.query(`KILL CONNECTION ${Number(row.ID)}`).catch(() => undefined);
+      }
+    } finally {
+      await session.close();
+    }
+  }
+
+  async stopReplicationIo(instance: DatabaseInstance): Promise<void> {
+    await this.run(instance, ["STOP SLAVE IO_THREAD"]);
+  }
+
+  async promote(instance: DatabaseInstance, semiSync: boolean): Promise<void> {
+    await this.run(instance, [
+      "STOP SLAVE",
+      "RESET SLAVE ALL",
+      `SET GLOBAL rpl_semi_sync_master_enabled = ${semiSync ? "ON" : "OFF"}`,
+      "SET GLOBAL read_only = OFF",
+    ]);
+  }
+
+  async repoint(instance: DatabaseInstance, to: DatabaseInstance, usePos: "slave_pos" | "current_pos"): Promise<void> {
+    await this.run(instance, [
+      "SET GLOBAL read_only = ON",
+      "SET GLOBAL rpl_semi_sync_master_enabled = OFF",
+      "STOP SLAVE",
+      `CHANGE MASTER TO MASTER_HOST=${sqlString(to.address)}, MASTER_PORT=${to.port}, ` +
+        `MASTER_USER=${sqlString(this.secrets.replicationUser)}, MASTER_PASSWORD=${sqlString(this.secrets.replicationPassword)}, ` +
+        `MASTER_USE_GTID=${usePos}, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1`,
+      "START SLAVE",
+    ]);
+  }
+
+  async startReplication(instance: DatabaseInstance): Promise<void> {
+    await this.run(instance, ["START SLAVE"]);
+  }
+
+  async setWritable(instance: DatabaseInstance): Promise<void> {
+    await this.run(instance, ["SET GLOBAL read_only = OFF"]);
+  }
+
+  async setSemiSync(instance: DatabaseInstance, enabled: boolean): Promise<void> {
+    await this.run(instance, [`SET GLOBAL rpl_semi_sync_master_enabled = ${enabled ? "ON" : "OFF"}`]);
+  }
+
+  async binlogPosition(instance: DatabaseInstance): Promise<string> {
+    const session = await this.session(instance);
+    try {
+      const [row] = await session.query("SELECT @@global.gtid_binlog_pos AS pos");
+      return String(row?.pos ?? "");
+    } finally {
+      await session.close();
+    }
+  }
+}

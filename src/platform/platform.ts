@@ -1,0 +1,32 @@
+import type { ControllerEvent, Memory } from "../controller/types.js";
+
+/** A database instance as the platform knows it (a pod of the StatefulSet). */
+export interface DatabaseInstance {
+  name: string;
+  ordinal: number;
+  address: string;
+  port: number;
+  /** Being created, cloned or re-cloned: not to be touched by the controller. */
+  provisioning: boolean;
+}
+
+/**
+ * The few things the controller needs from the world. The local supervisor implements it; so will
+ * Kubernetes (pods, labels, leases), and tests can too.
+ */
+export interface Platform {
+  listInstances(): Promise<DatabaseInstance[]>;
+  readPrimary(): Promise<string>;
+  /** Durably records the new primary (the source of truth for routing). */
+  recordPrimary(instance: string, reason: string): Promise<void>;
+  /** Routes the `mysql-primary` endpoint to the recorded primary and cuts sessions to any other. */
+  routePrimary(instance: string): Promise<void>;
+  /** Fences an instance that does not answer by stopping it, and holds it stopped until released. */
+  killInstance(instance: string): Promise<void>;
+  releaseInstance(instance: string): Promise<void>;
+  /** Throws the instance's data away and clones it again from a healthy peer. */
+  recloneInstance(instance: string, reason: string): Promise<void>;
+  recordEvent(event: ControllerEvent): Promise<void>;
+  loadMemory(): Promise<Pick<Memory, "failover" | "lastRecoveryAt"> | null>;
+  saveMemory(memory: Pick<Memory, "failover" | "lastRecoveryAt">): Promise<void>;
+}
