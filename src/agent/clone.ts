@@ -41,18 +41,34 @@ function tokensMatch(given: string, expected: string): boolean {
  * Serves physical backup streams to peers (the tutorial's xtrabackup + ncat sidecar on 3307):
  * a peer presents the site's clone token, then receives `mariadb-backup --stream=xbstream` in frames.
  */
-export function serveBackups(options: BackupServerOptions): Promise<Server> {
-  const server = createServer((socket) => handleBackupRequest(socket, options));
+export interface BackupServer {
+  /** Stops listening, kills backups in flight and cuts their connections. */
+  close(): void;
+}
+
+export function serveBackups(options: BackupServerOptions): Promise<BackupServer> {
+  const active = new Set<{ socket: Socket; kill: () => void }>();
+  const server: Server = createServer((socket) => handleBackupRequest(socket, options, active));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.address, () => {
       server.off("error", reject);
-      resolve(server);
+      resolve({
+        close() {
+          server.close();
+          for (const transfer of active) {
+            transfer.kill();
+            transfer.socket.destroy();
+          }
+        },
+      });
     });
   });
 }
 
-function handleBackupRequest(socket: Socket, options: BackupServerOptions): void {
+type ActiveTransfers = Set<{ socket: Socket; kill: () => void }>;
+
+function handleBackupRequest(socket: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
   let greeting = "";
   socket.setTimeout(10_000, () => socket.destroy());
   const onData = (chunk: Buffer) => {
@@ -71,13 +87,13 @@ function handleBackupRequest(socket: Socket, options: BackupServerOptions): void
       return;
     }
     socket.write("OK\n");
-    streamBackup(socket, options);
+    streamBackup(socket, options, active);
   };
   socket.on("data", onData);
   socket.on("error", () => undefined);
 }
 
-function streamBackup(socket: Socket, options: BackupServerOptions): void {
+function streamBackup(socket: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
   const started = Date.now();
   options.log(`streaming a backup to ${socket.remoteAddress ?? "?"}`);
   const backup = spawn(
@@ -85,6 +101,8 @@ function streamBackup(socket: Socket, options: BackupServerOptions): void {
     ["--backup", "--stream=xbstream", `--socket=${options.socket}`, "--user=root", "--target-dir=/tmp"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
+  const transfer = { socket, kill: () => backup.kill("SIGKILL") };
+  active.add(transfer);
   let stderrTail = "";
   let bytes = 0;
   backup.stderr.on("data", (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString()).slice(-4000)));
@@ -99,6 +117,7 @@ function streamBackup(socket: Socket, options: BackupServerOptions): void {
     if (backup.exitCode === null) backup.kill("SIGKILL");
   });
   backup.on("close", (code) => {
+    active.delete(transfer);
     const seconds = (Date.now() - started) / 1000;
     if (code === 0) options.log(`backup streamed: ${bytes} bytes in ${seconds.toFixed(1)} s`);
     else options.log(`backup failed (exit ${code}): ${stderrTail.trim().split("\n").slice(-3).join(" | ")}`);
@@ -112,6 +131,8 @@ export interface CloneOptions {
   dataDir: string;
   timeoutMs?: number;
   onProgress?: (bytes: number) => void;
+  /** Aborting kills the helper programs and fails the clone (its temporary folder is removed). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -127,6 +148,8 @@ export async function cloneFromDonor(options: CloneOptions): Promise<CloneInfo> 
     const bytes = await receiveStream(options, workDir);
     await runProgramChecked("mariadb-backup", ["--prepare", `--target-dir=${workDir}`], {
       timeoutMs: options.timeoutMs ?? 600_000,
+      signal: options.signal,
+      killSignal: "SIGKILL",
     });
     const gtid = await readBackupGtid(workDir);
     const info: CloneInfo = {
@@ -185,6 +208,10 @@ function receiveStream(options: CloneOptions, workDir: string): Promise<number> 
       () => fail(new Error("the clone did not finish in time")),
       options.timeoutMs ?? 600_000,
     );
+    if (options.signal?.aborted) fail(new Error("the clone was interrupted"));
+    options.signal?.addEventListener("abort", () => fail(new Error("the clone was interrupted")), {
+      once: true,
+    });
     unpack.stderr.on(
       "data",
       (chunk: Buffer) => (unpackError = (unpackError + chunk.toString()).slice(-2000)),

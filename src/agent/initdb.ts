@@ -31,23 +31,28 @@ export async function removeStaleWorkDirs(dataDir: string): Promise<void> {
 export async function initializePrimaryDataDir(
   dataDir: string,
   secrets: Secrets,
-  options: { runAsRoot: boolean },
+  options: { runAsRoot: boolean; signal?: AbortSignal },
 ): Promise<void> {
+  const abortable = { signal: options.signal, killSignal: "SIGKILL" as const };
   await removeStaleWorkDirs(dataDir);
   const workDir = `${dataDir}.init-${randomBytes(4).toString("hex")}`;
   const userArgs = options.runAsRoot ? ["--user=root"] : [];
   try {
-    await runProgramChecked("mariadb-install-db", [
-      "--no-defaults",
-      `--datadir=${workDir}`,
-      "--auth-root-authentication-method=socket",
-      "--skip-test-db",
-      ...userArgs,
-    ]);
+    await runProgramChecked(
+      "mariadb-install-db",
+      [
+        "--no-defaults",
+        `--datadir=${workDir}`,
+        "--auth-root-authentication-method=socket",
+        "--skip-test-db",
+        ...userArgs,
+      ],
+      abortable,
+    );
     await runProgramChecked(
       "mariadbd",
       ["--no-defaults", `--datadir=${workDir}`, ...userArgs, "--bootstrap", "--log-bin=0"],
-      { input: renderBootstrapSql(secrets) },
+      { input: renderBootstrapSql(secrets), ...abortable },
     );
     await rename(workDir, dataDir);
   } catch (error) {

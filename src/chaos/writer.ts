@@ -27,7 +27,9 @@ export class Writer {
   async prepare(): Promise<void> {
     const session = await connectSql(this.endpoint, this.credentials, { database: this.database });
     try {
-      await session.query(`CREATE TABLE IF NOT EXISTS ${this.table} (id INT PRIMARY KEY, written_at TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP(3))`);
+      await session.query(
+        `CREATE TABLE IF NOT EXISTS ${this.table} (id INT PRIMARY KEY, written_at TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP(3))`,
+      );
     } finally {
       await session.close();
     }
@@ -78,7 +80,10 @@ export class Writer {
 
   /** The acknowledged ids missing from an instance. */
   async missingOn(endpoint: Endpoint, acknowledged: number[]): Promise<number[]> {
-    const session = await connectSql(endpoint, this.credentials, { database: this.database, queryTimeoutMs: 30_000 });
+    const session = await connectSql(endpoint, this.credentials, {
+      database: this.database,
+      queryTimeoutMs: 30_000,
+    });
     try {
       const rows = await session.query(`SELECT id FROM ${this.table}`);
       const present = new Set(rows.map((r) => Number(r.id)));

@@ -198,7 +198,12 @@ function buildProgram(): Command {
     .command("switchover")
     .description("planned switchover: make a replica the primary with no acknowledged write lost")
     .option("--to <pod>", "the replica to promote (default: the most advanced)")
-    .option("--timeout <seconds>", "how long the target may take to catch up before rolling back", parseSeconds, 10)
+    .option(
+      "--timeout <seconds>",
+      "how long the target may take to catch up before rolling back",
+      parseSeconds,
+      10,
+    )
     .action(async (options: { to?: string; timeout: number }) => {
       const paths = statePaths(stateDirOf(globals()));
       if (options.to !== undefined && !/^mysql-\d+$/.test(options.to)) {
@@ -209,7 +214,8 @@ function buildProgram(): Command {
         { method: "switchover", params: { to: options.to ?? null, deadlineMs: options.timeout * 1000 } },
         options.timeout * 1000 + 60_000,
       ).catch((error: unknown) => {
-        if (error instanceof SupervisorUnreachable) throw new HapressError("the controller is not running: run 'hapress up'");
+        if (error instanceof SupervisorUnreachable)
+          throw new HapressError("the controller is not running: run 'hapress up'");
         throw error;
       });
       if (!result.ok) throw new HapressError(`switchover failed: ${result.message}`);
@@ -248,7 +254,10 @@ function buildProgram(): Command {
       const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
       const server = await serveBackups({ ...options, token, log });
       log(`serving backup streams on ${options.address}:${options.port}`);
-      const stop = () => server.close(() => process.exit(0));
+      const stop = () => {
+        server.close();
+        process.exit(0);
+      };
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);
       await new Promise<never>(() => undefined);

@@ -65,7 +65,14 @@ export class Controller {
   }
 
   private async probe(instance: DatabaseInstance): Promise<InstanceView> {
-    const base = { ...instance, readOnly: true, gtidCurrent: "", gtidBinlog: "", replication: null, semiSyncMasterEnabled: false };
+    const base = {
+      ...instance,
+      readOnly: true,
+      gtidCurrent: "",
+      gtidBinlog: "",
+      replication: null,
+      semiSyncMasterEnabled: false,
+    };
     try {
       const session = await connectSql(
         { host: instance.address, port: instance.port },
@@ -127,7 +134,9 @@ export class Controller {
       case "stopReplicationIo":
         // Best effort: an instance that does not answer cannot acknowledge the old primary either.
         await Promise.all(
-          action.instances.map((name) => this.sql.stopReplicationIo(this.instance(name)).catch(() => undefined)),
+          action.instances.map((name) =>
+            this.sql.stopReplicationIo(this.instance(name)).catch(() => undefined),
+          ),
         );
         break;
       case "promote":
@@ -170,14 +179,24 @@ export class Controller {
         await this.act(action);
       } catch (error) {
         failed = true;
-        await this.event({ kind: "action-failed", instance: "instance" in action ? action.instance : null, message: `${action.kind} failed: ${errorMessage(error)}` });
+        await this.event({
+          kind: "action-failed",
+          instance: "instance" in action ? action.instance : null,
+          message: `${action.kind} failed: ${errorMessage(error)}`,
+        });
         break;
       }
     }
     const previous = this.memory;
     this.memory = failed ? { ...previous, failures: decision.memory.failures } : decision.memory;
-    if (previous.failover !== this.memory.failover || previous.lastRecoveryAt !== this.memory.lastRecoveryAt) {
-      await this.deps.platform.saveMemory({ failover: this.memory.failover, lastRecoveryAt: this.memory.lastRecoveryAt });
+    if (
+      previous.failover !== this.memory.failover ||
+      previous.lastRecoveryAt !== this.memory.lastRecoveryAt
+    ) {
+      await this.deps.platform.saveMemory({
+        failover: this.memory.failover,
+        lastRecoveryAt: this.memory.lastRecoveryAt,
+      });
     }
   }
 
@@ -216,18 +235,33 @@ export class Controller {
     if (this.memory.failover) throw new HapressError("a failover is in progress");
     const observation = await this.observe();
     const primary = observation.instances.find((i) => i.name === observation.primary);
-    if (!primary?.reachable) throw new HapressError(`the primary ${observation.primary} is not reachable: nothing to switch over from`);
+    if (!primary?.reachable)
+      throw new HapressError(
+        `the primary ${observation.primary} is not reachable: nothing to switch over from`,
+      );
     const followers = observation.instances.filter(
-      (i) => i.name !== primary.name && i.reachable && !i.provisioning && i.replication?.masterHost === primary.address && i.replication.ioRunning === "Yes",
+      (i) =>
+        i.name !== primary.name &&
+        i.reachable &&
+        !i.provisioning &&
+        i.replication?.masterHost === primary.address &&
+        i.replication.ioRunning === "Yes",
     );
-    const chosen = target === null ? pickCandidate(followers) : (followers.find((i) => i.name === target) ?? null);
+    const chosen =
+      target === null ? pickCandidate(followers) : (followers.find((i) => i.name === target) ?? null);
     if (!chosen) {
       throw new HapressError(
-        target === null ? "no healthy replica to switch over to" : `${target} is not a healthy replica of ${primary.name}; healthy: ${followers.map((f) => f.name).join(", ") || "none"}`,
+        target === null
+          ? "no healthy replica to switch over to"
+          : `${target} is not a healthy replica of ${primary.name}; healthy: ${followers.map((f) => f.name).join(", ") || "none"}`,
       );
     }
     const started = this.deps.now();
-    await this.event({ kind: "switchover-started", instance: chosen.name, message: `switching over from ${primary.name} to ${chosen.name}` });
+    await this.event({
+      kind: "switchover-started",
+      instance: chosen.name,
+      message: `switching over from ${primary.name} to ${chosen.name}`,
+    });
     const old = this.instance(primary.name);
     const next = this.instance(chosen.name);
     await this.sql.fenceReadOnly(old);
@@ -243,7 +277,11 @@ export class Controller {
     }
     if (!caughtUp) {
       await this.sql.setWritable(old);
-      await this.event({ kind: "switchover-failed", instance: chosen.name, message: `${chosen.name} did not reach ${finalPosition} within ${deadlineMs} ms: rolled back, ${primary.name} is writable again` });
+      await this.event({
+        kind: "switchover-failed",
+        instance: chosen.name,
+        message: `${chosen.name} did not reach ${finalPosition} within ${deadlineMs} ms: rolled back, ${primary.name} is writable again`,
+      });
       throw new HapressError(`${chosen.name} did not catch up within ${deadlineMs} ms; rolled back`);
     }
     await this.sql.promote(next, observation.instances.length > 1);

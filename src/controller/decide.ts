@@ -30,7 +30,8 @@ export function decide(observation: Observation, memory: Memory, config: Control
   const next: Memory = { ...memory, failures };
   if (next.failover) return continueFailover(observation, next);
   const primary = observation.instances.find((i) => i.name === observation.primary);
-  if (!primary) return notice(next, null, "no-primary", `the recorded primary ${observation.primary} is not an instance`);
+  if (!primary)
+    return notice(next, null, "no-primary", `the recorded primary ${observation.primary} is not an instance`);
   if (primary.provisioning) return { actions: [], memory: next, events: [] };
   if (!primary.reachable) return decideOnUnreachablePrimary(observation, primary, next, config);
   return keepHealthy(observation, primary, next);
@@ -60,12 +61,19 @@ function decideOnUnreachablePrimary(
   if (failed < config.failureThreshold) return { actions: [], memory, events: [] };
   const replicas = observation.instances.filter((i) => isReplicaCandidate(i, primary.name));
   // Replicas still streaming from the primary contradict our probes: ask for more evidence first.
-  const stillConnected = replicas.some((r) => r.replication?.ioRunning === "Yes" && r.replication.masterHost === primary.address);
+  const stillConnected = replicas.some(
+    (r) => r.replication?.ioRunning === "Yes" && r.replication.masterHost === primary.address,
+  );
   if (stillConnected && failed < config.failureThreshold + config.confirmationProbes) {
     return { actions: [], memory, events: [] };
   }
   if (memory.lastRecoveryAt !== null && observation.at - memory.lastRecoveryAt < config.cooldownMs) {
-    return notice(memory, primary.name, "cooldown", `${primary.name} is unreachable, but the last recovery was under ${config.cooldownMs} ms ago: waiting`);
+    return notice(
+      memory,
+      primary.name,
+      "cooldown",
+      `${primary.name} is unreachable, but the last recovery was under ${config.cooldownMs} ms ago: waiting`,
+    );
   }
   if (!hasMajority(observation)) {
     const reachable = observation.instances.filter((i) => i.reachable).map((i) => i.name);
@@ -77,7 +85,12 @@ function decideOnUnreachablePrimary(
     );
   }
   if (replicas.length === 0) {
-    return notice(memory, primary.name, "failover-refused", `${primary.name} is unreachable and no healthy replica can take over`);
+    return notice(
+      memory,
+      primary.name,
+      "failover-refused",
+      `${primary.name} is unreachable and no healthy replica can take over`,
+    );
   }
   const actions: Action[] = [
     // Fence first: the old primary must not come back writable while another is promoted.
@@ -122,21 +135,40 @@ function continueFailover(observation: Observation, memory: Memory): Decision {
   if (!failover) return { actions: [], memory, events: [] };
   const replicas = observation.instances.filter((i) => isReplicaCandidate(i, failover.from));
   if (!hasMajority(observation) || replicas.length === 0) {
-    return notice(memory, failover.from, "failover-waiting", `failing over from ${failover.from}: waiting for a majority of instances to be reachable`);
+    return notice(
+      memory,
+      failover.from,
+      "failover-waiting",
+      `failing over from ${failover.from}: waiting for a majority of instances to be reachable`,
+    );
   }
   const streaming = replicas.filter((r) => r.replication && r.replication.ioRunning !== "No");
   if (streaming.length > 0) {
-    return { actions: [{ kind: "stopReplicationIo", instances: streaming.map((r) => r.name) }], memory, events: [] };
+    return {
+      actions: [{ kind: "stopReplicationIo", instances: streaming.map((r) => r.name) }],
+      memory,
+      events: [],
+    };
   }
   const candidate = pickCandidate(replicas);
   if (!candidate) return { actions: [], memory, events: [] };
   if (candidate.replication && !candidate.replication.relayApplied) {
-    return notice(memory, candidate.name, "failover-waiting", `waiting for ${candidate.name} to apply its relay log before promoting it`);
+    return notice(
+      memory,
+      candidate.name,
+      "failover-waiting",
+      `waiting for ${candidate.name} to apply its relay log before promoting it`,
+    );
   }
   const others = replicas.filter((r) => r.name !== candidate.name);
   const actions: Action[] = [
     { kind: "promote", instance: candidate.name, semiSync: observation.instances.length > 1 },
-    ...others.map((r): Action => ({ kind: "repoint", instance: r.name, to: candidate.name, usePos: "slave_pos" })),
+    ...others.map((r): Action => ({
+      kind: "repoint",
+      instance: r.name,
+      to: candidate.name,
+      usePos: "slave_pos",
+    })),
     { kind: "recordPrimary", instance: candidate.name, reason: `failover from ${failover.from}` },
     { kind: "route", instance: candidate.name },
     { kind: "release", instance: failover.from },
@@ -162,8 +194,17 @@ function keepHealthy(observation: Observation, primary: InstanceView, memory: Me
   const others = observation.instances.filter((i) => isReplicaCandidate(i, primary.name));
   const writableOthers = others.filter((i) => !i.readOnly);
   for (const rogue of writableOthers) {
-    actions.push({ kind: "fence", instance: rogue.name, how: "read-only", reason: `writable while ${primary.name} is the primary` });
-    events.push({ kind: "fenced", instance: rogue.name, message: `${rogue.name} was writable while ${primary.name} is the primary: made read-only, its connections cut` });
+    actions.push({
+      kind: "fence",
+      instance: rogue.name,
+      how: "read-only",
+      reason: `writable while ${primary.name} is the primary`,
+    });
+    events.push({
+      kind: "fenced",
+      instance: rogue.name,
+      message: `${rogue.name} was writable while ${primary.name} is the primary: made read-only, its connections cut`,
+    });
   }
   if (primary.readOnly) actions.push({ kind: "setWritable", instance: primary.name });
   const wantSemiSync = observation.instances.length > 1;
@@ -179,32 +220,53 @@ function keepHealthy(observation: Observation, primary: InstanceView, memory: Me
   return { actions, memory: { ...memory, lastNotice: null }, events };
 }
 
-function repairReplica(replica: InstanceView, primary: InstanceView): { action: Action; event: ControllerEvent } | null {
+function repairReplica(
+  replica: InstanceView,
+  primary: InstanceView,
+): { action: Action; event: ControllerEvent } | null {
   if (hasErrantTransactions(replica.gtidBinlog, primary.gtidCurrent)) {
     const reason = `${replica.name} has transactions ${primary.name} lacks (GTID ${replica.gtidBinlog} vs ${primary.gtidCurrent || "empty"})`;
-    return { action: { kind: "reclone", instance: replica.name, reason }, event: { kind: "quarantined", instance: replica.name, message: `${reason}: quarantined and re-cloned` } };
+    return {
+      action: { kind: "reclone", instance: replica.name, reason },
+      event: { kind: "quarantined", instance: replica.name, message: `${reason}: quarantined and re-cloned` },
+    };
   }
   const replication = replica.replication;
   if (!replication) {
     return {
       action: { kind: "repoint", instance: replica.name, to: primary.name, usePos: "current_pos" },
-      event: { kind: "rejoined", instance: replica.name, message: `${replica.name} rejoins as a replica of ${primary.name}` },
+      event: {
+        kind: "rejoined",
+        instance: replica.name,
+        message: `${replica.name} rejoins as a replica of ${primary.name}`,
+      },
     };
   }
   if (replication.masterHost !== primary.address) {
     return {
       action: { kind: "repoint", instance: replica.name, to: primary.name, usePos: "slave_pos" },
-      event: { kind: "repointed", instance: replica.name, message: `${replica.name} followed ${replication.masterHost || "nobody"}: re-pointed to ${primary.name}` },
+      event: {
+        kind: "repointed",
+        instance: replica.name,
+        message: `${replica.name} followed ${replication.masterHost || "nobody"}: re-pointed to ${primary.name}`,
+      },
     };
   }
   if (replication.lastIoErrno === ER_MASTER_FATAL_ERROR_READING_BINLOG || replication.lastSqlErrno !== 0) {
     const reason = `${replica.name} cannot resume replication (IO error ${replication.lastIoErrno}, SQL error ${replication.lastSqlErrno})`;
-    return { action: { kind: "reclone", instance: replica.name, reason }, event: { kind: "recloning", instance: replica.name, message: `${reason}: re-cloning` } };
+    return {
+      action: { kind: "reclone", instance: replica.name, reason },
+      event: { kind: "recloning", instance: replica.name, message: `${reason}: re-cloning` },
+    };
   }
   if (replication.ioRunning === "No" || !replication.sqlRunning) {
     return {
       action: { kind: "startReplication", instance: replica.name },
-      event: { kind: "replication-started", instance: replica.name, message: `${replica.name}: replication threads were stopped; started` },
+      event: {
+        kind: "replication-started",
+        instance: replica.name,
+        message: `${replica.name}: replication threads were stopped; started`,
+      },
     };
   }
   return null;

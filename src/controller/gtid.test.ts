@@ -4,10 +4,13 @@ import { gtidContains, gtidProgress, hasErrantTransactions, parseGtidPosition } 
 
 describe("GTID positions", () => {
   it("parses positions with several domains and the empty position", () => {
-    assert.deepEqual([...parseGtidPosition("0-100-57,1-101-3").values()], [
-      { domain: 0, server: 100, seq: 57 },
-      { domain: 1, server: 101, seq: 3 },
-    ]);
+    assert.deepEqual(
+      [...parseGtidPosition("0-100-57,1-101-3").values()],
+      [
+        { domain: 0, server: 100, seq: 57 },
+        { domain: 1, server: 101, seq: 3 },
+      ],
+    );
     assert.equal(parseGtidPosition("").size, 0);
     assert.throws(() => parseGtidPosition("garbage"), /not a GTID/);
   });

@@ -8,7 +8,10 @@ export interface Gtid {
 /** Parses "0-100-57,1-101-3" (empty string: no transactions). */
 export function parseGtidPosition(text: string): Map<number, Gtid> {
   const position = new Map<number, Gtid>();
-  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^(\d+)-(\d+)-(\d+)$/.exec(part);
     if (!match) throw new Error(`not a GTID: '${part}'`);
     const gtid = { domain: Number(match[1]), server: Number(match[2]), seq: Number(match[3]) };

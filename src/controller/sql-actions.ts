@@ -55,7 +55,11 @@ export class InstanceSql {
     ]);
   }
 
-  async repoint(instance: DatabaseInstance, to: DatabaseInstance, usePos: "slave_pos" | "current_pos"): Promise<void> {
+  async repoint(
+    instance: DatabaseInstance,
+    to: DatabaseInstance,
+    usePos: "slave_pos" | "current_pos",
+  ): Promise<void> {
     await this.run(instance, [
       "SET GLOBAL read_only = ON",
       "SET GLOBAL rpl_semi_sync_master_enabled = OFF",
@@ -83,7 +87,7 @@ export class InstanceSql {
     const session = await this.session(instance);
     try {
       const [row] = await session.query("SELECT @@global.gtid_binlog_pos AS pos");
-      return String(row?.pos ?? "");
+      return typeof row?.pos === "string" ? row.pos : "";
     } finally {
       await session.close();
     }

@@ -27,7 +27,7 @@ export async function runProgram(
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("error", (error) => {
       clearTimeout(timer);
-      reject(new Error(`cannot run ${command}`, { cause: error }));
+      reject(new Error(`${command} failed or was interrupted`, { cause: error }));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);

@@ -2,7 +2,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { SiteStatus } from "../../src/platform/local/status.js";
+import type { PodStatus, SiteStatus } from "../../src/platform/local/status.js";
+import { Writer } from "../../src/chaos/writer.js";
 import type { Secrets } from "../../src/state/secrets.js";
 import { connectSql, type Row } from "../../src/mysql/client.js";
 import { sleep } from "../../src/util/process.js";
@@ -19,12 +20,13 @@ export interface CliResult {
 /** Runs the real `hapress` command (the compiled CLI), as a user would. */
 export function runCli(
   args: string[],
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [cli, ...args], {
       cwd: options.cwd ?? repoRoot,
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...options.env },
     });
     let stdout = "";
     let stderr = "";
@@ -51,12 +53,12 @@ export class TestSite {
     this.stateDir = join(workDir, "state");
   }
 
-  cli(args: string[], timeoutMs?: number): Promise<CliResult> {
-    return runCli(["--dir", this.stateDir, ...args], { cwd: this.workDir, timeoutMs });
+  cli(args: string[], timeoutMs?: number, env?: Record<string, string>): Promise<CliResult> {
+    return runCli(["--dir", this.stateDir, ...args], { cwd: this.workDir, timeoutMs, env });
   }
 
-  async up(extra: string[] = []): Promise<CliResult> {
-    const result = await this.cli(["up", ...extra]);
+  async up(extra: string[] = [], env?: Record<string, string>): Promise<CliResult> {
+    const result = await this.cli(["up", ...extra], undefined, env);
     if (result.code !== 0)
       throw new Error(`hapress up failed (${result.code}):\n${result.stderr}\n${result.stdout}`);
     return result;
@@ -88,6 +90,37 @@ export class TestSite {
     }
   }
 
+  /** A write client on `mysql-primary` that counts acknowledged inserts. */
+  async writer(): Promise<Writer> {
+    const status = await this.status();
+    const [host, port] = status.endpoints.mysqlPrimary.split(":");
+    const s = this.secrets();
+    const writer = new Writer(
+      { host: host ?? "", port: Number(port) },
+      { user: s.appUser, password: s.appPassword },
+      s.appDatabase,
+    );
+    await writer.prepare();
+    return writer;
+  }
+
+  async pod(name: string): Promise<PodStatus> {
+    const pod = (await this.status()).pods.find((p) => p.name === name);
+    if (!pod) throw new Error(`no pod ${name}`);
+    return pod;
+  }
+
+  /** The acknowledged ids missing from one instance, read directly on its address. */
+  async missingOn(writer: Writer, pod: string, acknowledged: number[]): Promise<number[]> {
+    const p = await this.pod(pod);
+    return writer.missingOn({ host: p.address, port: p.port ?? 3306 }, acknowledged);
+  }
+
+  async events(): Promise<{ kind: string; instance: string | null; message: string }[]> {
+    const result = await this.cli(["events", "--json"]);
+    return JSON.parse(result.stdout || "[]") as { kind: string; instance: string | null; message: string }[];
+  }
+
   async podAddress(name: string): Promise<string> {
     const pod = (await this.status()).pods.find((p) => p.name === name);
     if (!pod) throw new Error(`no pod ${name}`);
@@ -100,8 +133,12 @@ export class TestSite {
     rmSync(this.workDir, { recursive: true, force: true });
     const left = processesMentioning(this.workDir);
     if (left.length > 0) {
+      const described = left.map(
+        (pid) =>
+          `${pid}: ${spawnSync("ps", ["-o", "args=", "-p", String(pid)], { encoding: "utf8" }).stdout.trim()}`,
+      );
       for (const pid of left) process.kill(pid, "SIGKILL");
-      throw new Error(`processes left running after down: ${left.join(", ")}`);
+      throw new Error(`processes left running after down: ${described.join("; ")}`);
     }
   }
 }

@@ -35,7 +35,11 @@ describe("load balancer config", () => {
 
   it("reads from the primary when it is alone", () => {
     const single = planTopology(parseSpec({ database: { replicas: 1 } }, "test"), "127.5.6");
-    const config = renderHaproxyConfig({ topology: single, primary: "mysql-0", adminSocket: "/x/admin.sock" });
+    const config = renderHaproxyConfig({
+      topology: single,
+      primary: "mysql-0",
+      adminSocket: "/x/admin.sock",
+    });
     assert.deepEqual(backend(config, "mysql-replicas"), ["  server mysql-0 127.5.6.10:3306 check"]);
   });
 
@@ -47,7 +51,10 @@ describe("load balancer config", () => {
   });
 
   it("switches the primary at run time: old one disabled and its sessions cut before the new one is enabled", () => {
-    const commands = runtimeSwitchCommands(planLoadBalancer(topology, "mysql-0"), planLoadBalancer(topology, "mysql-1"));
+    const commands = runtimeSwitchCommands(
+      planLoadBalancer(topology, "mysql-0"),
+      planLoadBalancer(topology, "mysql-1"),
+    );
     assert.deepEqual(commands, [
       "disable server mysql-primary/mysql-0",
       "shutdown sessions server mysql-primary/mysql-0",
@@ -56,13 +63,19 @@ describe("load balancer config", () => {
       "enable server mysql-primary/mysql-1",
       "enable server mysql-replicas/mysql-0",
     ]);
-    const same = runtimeSwitchCommands(planLoadBalancer(topology, "mysql-0"), planLoadBalancer(topology, "mysql-0"));
+    const same = runtimeSwitchCommands(
+      planLoadBalancer(topology, "mysql-0"),
+      planLoadBalancer(topology, "mysql-0"),
+    );
     assert.deepEqual(same, []);
   });
 
   it("asks for a restart when the set of servers changes", () => {
     const smaller = planTopology(parseSpec({ database: { replicas: 2 } }, "test"), "127.5.6");
-    assert.equal(runtimeSwitchCommands(planLoadBalancer(topology, "mysql-0"), planLoadBalancer(smaller, "mysql-0")), null);
+    assert.equal(
+      runtimeSwitchCommands(planLoadBalancer(topology, "mysql-0"), planLoadBalancer(smaller, "mysql-0")),
+      null,
+    );
   });
 });
 

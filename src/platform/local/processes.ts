@@ -134,7 +134,8 @@ export class ProcessManager {
       await entry.exited;
       clearTimeout(killer);
     }
-    this.entries.delete(name);
+    // Someone may have asked for it again while it was stopping: then the entry is theirs.
+    if (!entry.wanted) this.entries.delete(name);
   }
 
   /** Kills a process at once (SIGKILL, even when it is stopped or hung) and keeps it down. */

@@ -44,6 +44,11 @@ interface Observation {
 
 const MAX_PROGRESS_EVENTS = 500;
 
+function stringParam(request: RpcRequest, name: string): string {
+  const value = request.params?.[name];
+  return typeof value === "string" ? value : "";
+}
+
 /**
  * The local "kubelet": owns every process of one site, reconciles them to the spec, restarts
  * crashed ones with backoff, and answers the CLI over a Unix socket. Runs detached from the CLI.
@@ -70,6 +75,8 @@ export class Supervisor {
   private routing: ServerState[] = [];
   private server: Server | null = null;
   private loopDone: Promise<void> = Promise.resolve();
+  /** Aborted at shutdown: kills the helper programs of a clone or initialisation in progress. */
+  private readonly aborter = new AbortController();
 
   constructor(private readonly options: SupervisorOptions) {
     this.paths = statePaths(options.stateDir);
@@ -128,7 +135,10 @@ export class Supervisor {
       case "route":
         this.record = await readPrimaryRecord(this.paths.primary);
         await this.ensureLoadBalancer(this.record?.primary ?? "mysql-0");
-        this.log(null, `mysql-primary routes to ${this.record?.primary ?? "?"} (epoch ${this.record?.epoch ?? "?"})`);
+        this.log(
+          null,
+          `mysql-primary routes to ${this.record?.primary ?? "?"} (epoch ${this.record?.epoch ?? "?"})`,
+        );
         return { routed: this.record?.primary };
       case "fence": {
         const pod = this.podParam(request);
@@ -145,7 +155,7 @@ export class Supervisor {
       }
       case "reclone": {
         const pod = this.podParam(request);
-        await this.reclone(pod, String(request.params?.reason ?? "requested"));
+        await this.reclone(pod, stringParam(request, "reason") || "requested");
         return { recloning: pod };
       }
       case "shutdown":
@@ -157,7 +167,7 @@ export class Supervisor {
   }
 
   private podParam(request: RpcRequest): string {
-    const pod = String(request.params?.pod ?? "");
+    const pod = stringParam(request, "pod");
     if (!this.topology.mysql.some((p) => p.name === pod)) throw new Error(`no database pod named '${pod}'`);
     return pod;
   }
@@ -216,6 +226,7 @@ export class Supervisor {
     this.stopping = true;
     this.nudge();
     this.log(null, "stopping every process of the site");
+    this.aborter.abort();
     await this.processes.stopAll(30_000);
     await recordPids(this.paths.pids, []);
     this.server?.close();
@@ -321,13 +332,26 @@ export class Supervisor {
   /** Returns false when later pods must wait (OrderedReady, as a StatefulSet creates pods). */
   private async ensureMysqlPod(pod: PodPlan): Promise<boolean> {
     const dataDir = this.dataDir(pod.name);
+    if (this.held.has(pod.name)) {
+      this.setPhase(pod.name, "fenced", "held down by the controller");
+      return true;
+    }
+    if (this.recloning.has(pod.name) && existsSync(dataDir)) {
+      // Being stopped for a re-clone: starting it now would race the deletion of its data.
+      this.setPhase(pod.name, "cloning", "stopping before the re-clone");
+      return true;
+    }
     if (!existsSync(dataDir)) {
+      // OrderedReady when a pod is first created; a re-clone only needs a live donor.
+      const recloning = this.recloning.has(pod.name);
       const lowerReady = this.topology.mysql
         .filter((p) => p.ordinal < pod.ordinal)
         .every((p) => this.isReady(p.name));
-      if (!lowerReady) return false;
+      if (!lowerReady && !recloning) return false;
       const created = await this.createDataDir(pod, dataDir);
-      if (!created) return false;
+      // A re-clone that must wait for a donor does not hold up the other pods.
+      if (!created) return recloning;
+      this.recloning.delete(pod.name);
     }
     await this.startMysqlProcesses(pod);
     const observation = this.observations.get(pod.name);
@@ -349,7 +373,10 @@ export class Supervisor {
       this.setPhase(pod.name, "initializing");
       this.log(pod.name, "initialising a new primary (users, app database)");
       try {
-        await initializePrimaryDataDir(dataDir, this.secrets, { runAsRoot: this.options.runAsRoot });
+        await initializePrimaryDataDir(dataDir, this.secrets, {
+          runAsRoot: this.options.runAsRoot,
+          signal: this.aborter.signal,
+        });
       } catch (error) {
         this.failPod(pod.name, error);
         return false;
@@ -371,6 +398,7 @@ export class Supervisor {
         donor: { name: donor.name, address: donor.address, port: AGENT_PORT },
         token: this.secrets.cloneToken,
         dataDir,
+        signal: this.aborter.signal,
         onProgress: (bytes) => {
           if (Date.now() - lastReport < 1000) return;
           lastReport = Date.now();
@@ -622,10 +650,14 @@ export class Supervisor {
   }
 
   private async controllerStatus(): Promise<SiteStatus["controller"]> {
-    const memory = await readJsonFile<{ failover: { from: string } | null }>(this.paths.controller).catch(() => null);
+    const memory = await readJsonFile<{ failover: { from: string } | null }>(this.paths.controller).catch(
+      () => null,
+    );
     const events = await readFile(this.paths.events, "utf8").catch(() => "");
     const lastLine = events.trimEnd().split("\n").at(-1);
-    const lastEvent = lastLine ? (JSON.parse(lastLine) as { time: string; kind: string; message: string }) : null;
+    const lastEvent = lastLine
+      ? (JSON.parse(lastLine) as { time: string; kind: string; message: string })
+      : null;
     return {
       running: this.processes.isRunning("controller/controller"),
       state: memory?.failover ? `failing over from ${memory.failover.from}` : "watching",

@@ -1,0 +1,409 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { decide, defaultControllerConfig, pickCandidate } from "./decide.js";
+import {
+  emptyMemory,
+  type Action,
+  type InstanceView,
+  type Memory,
+  type Observation,
+  type ReplicationView,
+} from "./types.js";
+
+const config = defaultControllerConfig;
+const address = (ordinal: number) => `127.1.1.${10 + ordinal}`;
+
+function replicaOf(primaryOrdinal: number, overrides: Partial<ReplicationView> = {}): ReplicationView {
+  return {
+    masterHost: address(primaryOrdinal),
+    ioRunning: "Yes",
+    sqlRunning: true,
+    lastIoErrno: 0,
+    lastSqlErrno: 0,
+    gtidIoPos: "0-100-10",
+    relayApplied: true,
+    ...overrides,
+  };
+}
+
+function instance(ordinal: number, overrides: Partial<InstanceView> = {}): InstanceView {
+  return {
+    name: `mysql-${ordinal}`,
+    ordinal,
+    address: address(ordinal),
+    port: 3306,
+    provisioning: false,
+    reachable: true,
+    error: null,
+    readOnly: true,
+    gtidCurrent: "0-100-10",
+    gtidBinlog: "0-100-10",
+    replication: replicaOf(0),
+    semiSyncMasterEnabled: false,
+    ...overrides,
+  };
+}
+
+const healthyPrimary = (ordinal = 0, overrides: Partial<InstanceView> = {}) =>
+  instance(ordinal, { readOnly: false, replication: null, semiSyncMasterEnabled: true, ...overrides });
+const dead = (ordinal: number, overrides: Partial<InstanceView> = {}) =>
+  instance(ordinal, { reachable: false, error: "connect ECONNREFUSED", replication: null, ...overrides });
+
+function observe(instances: InstanceView[], primary = "mysql-0", at = 100_000): Observation {
+  return { at, primary, instances };
+}
+
+function memoryWith(overrides: Partial<Memory>): Memory {
+  return { ...emptyMemory(), ...overrides };
+}
+
+/** Runs decide `rounds` times on the same observation, as consecutive probes would. */
+function decideRounds(observation: Observation, rounds: number, memory = emptyMemory()) {
+  let current = memory;
+  let last = decide(observation, current, config);
+  for (let i = 0; i < rounds; i++) {
+    last = decide(observation, current, config);
+    current = last.memory;
+  }
+  return last;
+}
+
+const kinds = (actions: Action[]) => actions.map((a) => a.kind);
+
+describe("decide: a healthy cluster", () => {
+  it("does nothing when all is well", () => {
+    const decision = decide(observe([healthyPrimary(), instance(1), instance(2)]), emptyMemory(), config);
+    assert.deepEqual(decision.actions, []);
+    assert.deepEqual(decision.events, []);
+  });
+
+  it("makes a read-only primary writable (bootstrap, restart)", () => {
+    const decision = decide(
+      observe([healthyPrimary(0, { readOnly: true }), instance(1)]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(decision.actions, [{ kind: "setWritable", instance: "mysql-0" }]);
+  });
+
+  it("keeps semi-sync on with replicas and off when alone", () => {
+    const withReplicas = decide(
+      observe([healthyPrimary(0, { semiSyncMasterEnabled: false }), instance(1)]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(withReplicas.actions, [{ kind: "setSemiSync", instance: "mysql-0", enabled: true }]);
+    const alone = decide(
+      observe([healthyPrimary(0, { semiSyncMasterEnabled: true })]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(alone.actions, [{ kind: "setSemiSync", instance: "mysql-0", enabled: false }]);
+  });
+
+  it("fences a second writable instance and does not touch provisioning ones", () => {
+    const decision = decide(
+      observe([
+        healthyPrimary(),
+        instance(1, { readOnly: false }),
+        instance(2, { provisioning: true, readOnly: false, replication: null }),
+      ]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(decision.actions, [
+      {
+        kind: "fence",
+        instance: "mysql-1",
+        how: "read-only",
+        reason: "writable while mysql-0 is the primary",
+      },
+    ]);
+    assert.equal(decision.events[0]?.kind, "fenced");
+  });
+});
+
+describe("decide: broken replicas", () => {
+  it("re-clones a replica whose primary purged what it needs (1236)", () => {
+    const decision = decide(
+      observe([
+        healthyPrimary(),
+        instance(1, { replication: replicaOf(0, { ioRunning: "No", lastIoErrno: 1236 }) }),
+      ]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(kinds(decision.actions), ["reclone"]);
+  });
+
+  it("re-clones a replica whose SQL thread stopped on an error", () => {
+    const decision = decide(
+      observe([
+        healthyPrimary(),
+        instance(1, { replication: replicaOf(0, { sqlRunning: false, lastSqlErrno: 1062 }) }),
+      ]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(kinds(decision.actions), ["reclone"]);
+  });
+
+  it("restarts stopped replication threads that have no error", () => {
+    const decision = decide(
+      observe([healthyPrimary(), instance(1, { replication: replicaOf(0, { ioRunning: "No" }) })]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(decision.actions, [{ kind: "startReplication", instance: "mysql-1" }]);
+  });
+
+  it("re-points a replica that follows another server", () => {
+    const decision = decide(
+      observe([healthyPrimary(), instance(1, { replication: replicaOf(2) })]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(decision.actions, [
+      { kind: "repoint", instance: "mysql-1", to: "mysql-0", usePos: "slave_pos" },
+    ]);
+  });
+
+  it("leaves a replica that is merely reconnecting alone", () => {
+    const decision = decide(
+      observe([healthyPrimary(), instance(1, { replication: replicaOf(0, { ioRunning: "Connecting" }) })]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(decision.actions, []);
+  });
+});
+
+describe("decide: primary dead", () => {
+  const deadPrimary = () =>
+    observe([
+      dead(0),
+      instance(1, { replication: replicaOf(0, { ioRunning: "Connecting" }) }),
+      instance(2, { replication: replicaOf(0, { ioRunning: "Connecting" }) }),
+    ]);
+
+  it("waits while failed probes are below the threshold", () => {
+    const decision = decideRounds(deadPrimary(), config.failureThreshold - 1);
+    assert.deepEqual(decision.actions, []);
+    assert.equal(decision.memory.failover, null);
+  });
+
+  it("fences the old primary and stops the replicas' IO threads once confirmed", () => {
+    const decision = decideRounds(deadPrimary(), config.failureThreshold);
+    assert.deepEqual(decision.actions, [
+      { kind: "fence", instance: "mysql-0", how: "kill", reason: "unreachable for 3 probes" },
+      { kind: "stopReplicationIo", instances: ["mysql-1", "mysql-2"] },
+    ]);
+    assert.deepEqual(decision.memory.failover, { from: "mysql-0", startedAt: 100_000 });
+    assert.equal(decision.events[0]?.kind, "failover-started");
+  });
+
+  it("asks for more probes when replicas still stream from a primary that does not answer (a hang)", () => {
+    const hung = observe([dead(0, { error: "connect ETIMEDOUT" }), instance(1), instance(2)]);
+    assert.deepEqual(decideRounds(hung, config.failureThreshold).actions, []);
+    const confirmed = decideRounds(hung, config.failureThreshold + config.confirmationProbes);
+    assert.deepEqual(kinds(confirmed.actions), ["fence", "stopReplicationIo"]);
+  });
+
+  it("refuses without a majority and says why once", () => {
+    const minority = observe([
+      dead(0),
+      instance(1, { replication: replicaOf(0, { ioRunning: "Connecting" }) }),
+      dead(2),
+    ]);
+    const first = decideRounds(minority, config.failureThreshold);
+    assert.deepEqual(first.actions, []);
+    assert.equal(first.events[0]?.kind, "failover-refused");
+    assert.match(
+      first.events[0]?.message ?? "",
+      /only 1 of 3 instances are reachable \(mysql-1\): no majority/,
+    );
+    const again = decide(minority, first.memory, config);
+    assert.deepEqual(again.events, [], "the same refusal is not repeated every round");
+  });
+
+  it("refuses when no healthy replica can take over", () => {
+    const noReplica = observe([
+      dead(0),
+      instance(1, { provisioning: true }),
+      instance(2, { provisioning: true }),
+    ]);
+    const decision = decideRounds(noReplica, config.failureThreshold);
+    assert.deepEqual(decision.actions, []);
+    assert.match(decision.events[0]?.message ?? "", /no healthy replica/);
+  });
+
+  it("waits out the cooldown after a recovery", () => {
+    const decision = decideRounds(
+      deadPrimary(),
+      config.failureThreshold,
+      memoryWith({ lastRecoveryAt: 100_000 - 1000 }),
+    );
+    assert.deepEqual(decision.actions, []);
+    assert.equal(decision.events[0]?.kind, "cooldown");
+  });
+});
+
+describe("decide: completing a failover", () => {
+  const failingOver = memoryWith({ failover: { from: "mysql-0", startedAt: 99_000 } });
+  const stopped = (overrides: Partial<ReplicationView> = {}) =>
+    replicaOf(0, { ioRunning: "No", ...overrides });
+
+  it("stops IO threads that are still running first", () => {
+    const decision = decide(
+      observe([dead(0), instance(1, { replication: stopped() }), instance(2)]),
+      failingOver,
+      config,
+    );
+    assert.deepEqual(decision.actions, [{ kind: "stopReplicationIo", instances: ["mysql-2"] }]);
+  });
+
+  it("promotes the most advanced replica, re-points the rest, records, routes and releases the old primary", () => {
+    const decision = decide(
+      observe([
+        dead(0),
+        instance(1, { gtidCurrent: "0-100-40", replication: stopped({ gtidIoPos: "0-100-40" }) }),
+        instance(2, { gtidCurrent: "0-100-42", replication: stopped({ gtidIoPos: "0-100-42" }) }),
+      ]),
+      failingOver,
+      config,
+    );
+    assert.deepEqual(decision.actions, [
+      { kind: "promote", instance: "mysql-2", semiSync: true },
+      { kind: "repoint", instance: "mysql-1", to: "mysql-2", usePos: "slave_pos" },
+      { kind: "recordPrimary", instance: "mysql-2", reason: "failover from mysql-0" },
+      { kind: "route", instance: "mysql-2" },
+      { kind: "release", instance: "mysql-0" },
+    ]);
+    assert.equal(decision.memory.failover, null);
+    assert.equal(decision.memory.lastRecoveryAt, 100_000);
+    assert.equal(decision.events[0]?.kind, "promoted");
+  });
+
+  it("never picks a lagging replica over one that received more, and waits for it to apply its relay log", () => {
+    const observation = observe([
+      dead(0),
+      instance(1, { gtidCurrent: "0-100-50", replication: stopped({ gtidIoPos: "0-100-50" }) }),
+      instance(2, {
+        gtidCurrent: "0-100-45",
+        replication: stopped({ gtidIoPos: "0-100-55", relayApplied: false }),
+      }),
+    ]);
+    const waiting = decide(observation, failingOver, config);
+    assert.deepEqual(waiting.actions, []);
+    assert.match(waiting.events[0]?.message ?? "", /waiting for mysql-2 to apply its relay log/);
+    const applied = observe([
+      dead(0),
+      instance(1, { gtidCurrent: "0-100-50", replication: stopped({ gtidIoPos: "0-100-50" }) }),
+      instance(2, { gtidCurrent: "0-100-55", replication: stopped({ gtidIoPos: "0-100-55" }) }),
+    ]);
+    assert.deepEqual(decide(applied, waiting.memory, config).actions[0], {
+      kind: "promote",
+      instance: "mysql-2",
+      semiSync: true,
+    });
+  });
+
+  it("promotes the only replica once it has applied what it received", () => {
+    const only = observe([dead(0), instance(1, { replication: stopped({ relayApplied: true }) }), dead(2)]);
+    // Two of three reachable? No: only mysql-1 is. Without a majority it waits.
+    assert.deepEqual(decide(only, failingOver, config).actions, []);
+    const twoOfThree = observe([
+      dead(0),
+      instance(1, { replication: stopped() }),
+      instance(2, { provisioning: true }),
+    ]);
+    assert.equal(decide(twoOfThree, failingOver, config).actions[0]?.kind, "promote");
+  });
+
+  it("resumes after a controller restart mid-failover: the already promoted replica is kept", () => {
+    const observation = observe([
+      dead(0),
+      instance(1, { readOnly: false, replication: null, gtidCurrent: "0-100-42" }),
+      instance(2, { gtidCurrent: "0-100-42", replication: stopped({ gtidIoPos: "0-100-42" }) }),
+    ]);
+    const decision = decide(observation, failingOver, config);
+    assert.deepEqual(kinds(decision.actions), ["promote", "repoint", "recordPrimary", "route", "release"]);
+    assert.equal(decision.actions[0]?.kind === "promote" && decision.actions[0].instance, "mysql-1");
+  });
+
+  it("handles empty GTID state right after a previous failover", () => {
+    const observation = observe([
+      dead(0),
+      instance(1, { gtidCurrent: "", gtidBinlog: "", replication: stopped({ gtidIoPos: "" }) }),
+      instance(2, { gtidCurrent: "", gtidBinlog: "", replication: stopped({ gtidIoPos: "" }) }),
+    ]);
+    const decision = decide(observation, failingOver, config);
+    assert.deepEqual(decision.actions[0], { kind: "promote", instance: "mysql-1", semiSync: true });
+  });
+});
+
+describe("decide: the old primary comes back", () => {
+  it("rejoins it as a replica when it has nothing the new primary lacks", () => {
+    const decision = decide(
+      observe(
+        [
+          instance(0, { replication: null, gtidBinlog: "0-100-40" }),
+          healthyPrimary(1, { gtidCurrent: "0-101-45" }),
+          instance(2, { replication: replicaOf(1) }),
+        ],
+        "mysql-1",
+      ),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(decision.actions, [
+      { kind: "repoint", instance: "mysql-0", to: "mysql-1", usePos: "current_pos" },
+    ]);
+    assert.equal(decision.events[0]?.kind, "rejoined");
+  });
+
+  it("quarantines and re-clones it when it has errant transactions", () => {
+    const decision = decide(
+      observe(
+        [
+          instance(0, { replication: null, gtidBinlog: "0-100-46" }),
+          healthyPrimary(1, { gtidCurrent: "0-101-45" }),
+          instance(2, { replication: replicaOf(1) }),
+        ],
+        "mysql-1",
+      ),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(kinds(decision.actions), ["reclone"]);
+    assert.equal(decision.events[0]?.kind, "quarantined");
+  });
+
+  it("fences it first if it came back writable", () => {
+    const decision = decide(
+      observe(
+        [
+          instance(0, { readOnly: false, replication: null, gtidBinlog: "0-100-40" }),
+          healthyPrimary(1, { gtidCurrent: "0-101-45" }),
+        ],
+        "mysql-1",
+      ),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(kinds(decision.actions), ["fence", "repoint"]);
+  });
+});
+
+describe("pickCandidate", () => {
+  it("prefers received progress, then an already writable instance, then the lowest ordinal", () => {
+    assert.equal(pickCandidate([instance(2), instance(1)])?.name, "mysql-1");
+    assert.equal(pickCandidate([instance(1), instance(2, { readOnly: false })])?.name, "mysql-2");
+    assert.equal(
+      pickCandidate([instance(1), instance(2, { replication: replicaOf(0, { gtidIoPos: "0-100-11" }) })])
+        ?.name,
+      "mysql-2",
+    );
+    assert.equal(pickCandidate([]), null);
+  });
+});

@@ -1,0 +1,261 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connectSql } from "../src/mysql/client.js";
+import { sleep } from "../src/util/process.js";
+import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
+
+function signal(pid: number | undefined, name: NodeJS.Signals): void {
+  if (!pid) throw new Error("no pid");
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    // The controller may already have fenced (killed) a stopped process: nothing to continue.
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}
+
+async function waitForNewPrimary(site: TestSite, old: string): Promise<string> {
+  let primary = old;
+  await eventually(
+    `a primary other than ${old}, ready`,
+    async () => {
+      const status = await site.status();
+      primary = status.primary ?? old;
+      return primary !== old && status.ready;
+    },
+    90_000,
+  );
+  return primary;
+}
+
+async function assertRejoined(site: TestSite, pod: string, primary: string): Promise<void> {
+  // Stable twice in a row: a rejoin that later fails (errant transactions, then a re-clone) is not done yet.
+  let stableRounds = 0;
+  await eventually(
+    `${pod} back as a replica of ${primary}, caught up`,
+    async () => {
+      const status = await site.status();
+      const p = status.pods.find((x) => x.name === pod);
+      const primaryGtid = status.pods.find((x) => x.name === primary)?.gtid;
+      const ok =
+        status.primary === primary &&
+        status.ready &&
+        p?.role === "replica" &&
+        p.ready &&
+        p.readOnly === true &&
+        p.gtid === primaryGtid;
+      stableRounds = ok ? stableRounds + 1 : 0;
+      if (ok) await sleep(500);
+      return stableRounds >= 3;
+    },
+    120_000,
+  );
+}
+
+describe("failover under writes (real mariadbd)", () => {
+  const site = new TestSite(makeSiteDir("fo"));
+  before(async () => {
+    await site.up();
+  });
+  after(async () => {
+    await site.destroy();
+  });
+
+  it("kill -9 of the primary: a new primary is elected, no acknowledged insert is lost, the old one rejoins", async () => {
+    const writer = await site.writer();
+    writer.start();
+    await sleep(1500);
+    const old = await site.pod("mysql-0");
+    signal(old.pids[0], "SIGKILL");
+    const primary = await waitForNewPrimary(site, "mysql-0");
+    await sleep(1500);
+    const report = await writer.stop();
+    assert.ok(report.acknowledged.length > 50, `writes went on: ${report.acknowledged.length}`);
+    assert.deepEqual(
+      await site.missingOn(writer, primary, report.acknowledged),
+      [],
+      "every acknowledged insert is on the new primary",
+    );
+    const writable = await site.sqlAsApp(
+      (await site.status()).endpoints.mysqlPrimary,
+      "SELECT @@server_id AS id, @@read_only AS ro",
+    );
+    assert.equal(Number(writable[0]?.ro), 0, "the endpoint reaches a writable primary");
+    await assertRejoined(site, "mysql-0", primary);
+    const kinds = (await site.events()).map((e) => e.kind);
+    assert.ok(
+      kinds.includes("failover-started") && kinds.includes("promoted") && kinds.includes("rejoined"),
+      kinds.join(","),
+    );
+  });
+
+  it("fails over twice in a row (the new primary is killed too)", async () => {
+    const first = (await site.status()).primary ?? "";
+    await sleep(3500); // past the controller's cooldown
+    const writer = await site.writer();
+    writer.start();
+    await sleep(1000);
+    signal((await site.pod(first)).pids[0], "SIGKILL");
+    const second = await waitForNewPrimary(site, first);
+    await sleep(1000);
+    const report = await writer.stop();
+    assert.deepEqual(await site.missingOn(writer, second, report.acknowledged), []);
+    await assertRejoined(site, first, second);
+  });
+
+  it("switchover under writes: no acknowledged write lost, the endpoint follows", async () => {
+    const before = (await site.status()).primary ?? "";
+    const target = ["mysql-0", "mysql-1", "mysql-2"].find((p) => p !== before) ?? "";
+    const writer = await site.writer();
+    writer.start();
+    await sleep(1000);
+    const result = await site.cli(["switchover", "--to", target]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`switched over from ${before} to ${target}`));
+    await sleep(1000);
+    const report = await writer.stop();
+    assert.deepEqual(await site.missingOn(writer, target, report.acknowledged), []);
+    const status = await site.status();
+    assert.equal(status.primary, target);
+    const [row] = await site.sqlAsApp(status.endpoints.mysqlPrimary, "SELECT @@server_id AS id");
+    assert.equal(
+      Number(row?.id),
+      100 + Number(target.split("-")[1]),
+      "mysql-primary routes to the new primary",
+    );
+    await assertRejoined(site, before, target);
+    const bad = await site.cli(["switchover", "--to", "mysql-7"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /not a healthy replica/);
+  });
+});
+
+describe("a hung primary (SIGSTOP)", () => {
+  const site = new TestSite(makeSiteDir("hang"));
+  before(async () => {
+    await site.up();
+  });
+  after(async () => {
+    await site.destroy();
+  });
+
+  it("fails over; at every observation at most one instance is writable; the old primary is fenced then rejoins", async () => {
+    const status = await site.status();
+    const secrets = site.secrets();
+    const pods = status.pods.filter((p) => p.component === "mysql");
+    let monitoring = true;
+    let maxWritable = 0;
+    let observations = 0;
+    const monitor = (async () => {
+      while (monitoring) {
+        const writable = await Promise.all(
+          pods.map(async (p) => {
+            try {
+              const session = await connectSql(
+                { host: p.address, port: 3306 },
+                { user: secrets.adminUser, password: secrets.adminPassword },
+                { connectTimeoutMs: 300, queryTimeoutMs: 300 },
+              );
+              try {
+                const [row] = await session.query("SELECT @@global.read_only AS ro");
+                return Number(row?.ro) === 0;
+              } finally {
+                await session.close();
+              }
+            } catch {
+              return false;
+            }
+          }),
+        );
+        maxWritable = Math.max(maxWritable, writable.filter(Boolean).length);
+        observations++;
+        await sleep(100);
+      }
+    })();
+    const writer = await site.writer();
+    writer.start();
+    await sleep(1500);
+    const oldPid = pods.find((p) => p.name === "mysql-0")?.pids[0];
+    signal(oldPid, "SIGSTOP");
+    const primary = await waitForNewPrimary(site, "mysql-0");
+    signal(oldPid, "SIGCONT");
+    await sleep(1500);
+    const report = await writer.stop();
+    assert.deepEqual(await site.missingOn(writer, primary, report.acknowledged), []);
+    const old = await site.pod("mysql-0");
+    await assert.rejects(
+      site.sqlAsApp(`${old.address}:3306`, "INSERT INTO hapress_chaos_writes (id) VALUES (1)"),
+      "the old primary accepts no write",
+    );
+    await assertRejoined(site, "mysql-0", primary);
+    monitoring = false;
+    await monitor;
+    assert.ok(observations > 10, `observations: ${observations}`);
+    assert.equal(maxWritable, 1, "never two writable instances");
+  });
+});
+
+describe("the controller killed in the middle of a failover", () => {
+  const site = new TestSite(makeSiteDir("crash"));
+  const marker = join(site.workDir, "crashed");
+  before(async () => {
+    await site.up([], { HAPRESS_TEST_CRASH_AFTER: "promote", HAPRESS_TEST_CRASH_MARKER: marker });
+  });
+  after(async () => {
+    await site.destroy();
+  });
+
+  it("is restarted and completes the failover", async () => {
+    const writer = await site.writer();
+    writer.start();
+    await sleep(1000);
+    signal((await site.pod("mysql-0")).pids[0], "SIGKILL");
+    const primary = await waitForNewPrimary(site, "mysql-0");
+    await sleep(1000);
+    const report = await writer.stop();
+    assert.ok(existsSync(marker), "the controller crashed right after promoting");
+    const controller = await site.pod("controller");
+    assert.ok(controller.restarts >= 1, "the supervisor restarted the controller");
+    assert.deepEqual(await site.missingOn(writer, primary, report.acknowledged), []);
+    await assertRejoined(site, "mysql-0", primary);
+  });
+});
+
+describe("a majority lost", () => {
+  const site = new TestSite(makeSiteDir("maj"));
+  before(async () => {
+    await site.up();
+  });
+  after(async () => {
+    await site.destroy();
+  });
+
+  it("promotes nobody and says why", async () => {
+    const primaryPid = (await site.pod("mysql-0")).pids[0];
+    const replicaPid = (await site.pod("mysql-2")).pids[0];
+    signal(replicaPid, "SIGSTOP");
+    signal(primaryPid, "SIGSTOP");
+    try {
+      await eventually(
+        "a refusal event",
+        async () =>
+          (await site.events()).some((e) => e.kind === "failover-refused" && /no majority/.test(e.message)),
+        60_000,
+      );
+      await sleep(2000);
+      const status = await site.status();
+      assert.equal(status.primary, "mysql-0", "no promotion");
+      const mysql1 = status.pods.find((p) => p.name === "mysql-1");
+      assert.equal(mysql1?.readOnly, true, "the surviving replica stayed read-only");
+    } finally {
+      signal(replicaPid, "SIGCONT");
+      signal(primaryPid, "SIGCONT");
+    }
+    await eventually("the site healthy again under mysql-0", async () => {
+      const status = await site.status();
+      return status.ready && status.primary === "mysql-0";
+    });
+  });
+});
