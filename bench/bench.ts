@@ -1,5 +1,6 @@
 // Benchmarks of the local database tier; prints figures, asserts nothing.
-// HAPRESS_BENCH_MB sets the size of the database cloned (default 1024), HAPRESS_BENCH_UP_RUNS the runs of `up`.
+// HAPRESS_BENCH=up,clone,failover picks sections; HAPRESS_BENCH_MB sets the size of the database cloned
+// (default 1024); HAPRESS_BENCH_UP_RUNS the runs of `up`; HAPRESS_BENCH_FAILOVER_RUNS the runs per fault.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -109,7 +110,22 @@ async function benchClone(megabytes: number): Promise<void> {
   }
 }
 
+async function benchFailover(runs: number): Promise<void> {
+  const dir = mkdtempSync("/tmp/hpb-fo-");
+  try {
+    await hapress(dir, ["up"]);
+    const result = await hapress(dir, ["chaos", "--fault", "both", "--runs", String(runs)]);
+    for (const line of result.stdout.trim().split("\n")) console.log(`failover, ${line}`);
+  } finally {
+    await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const megabytes = Number(process.env.HAPRESS_BENCH_MB ?? 1024);
 const upRuns = Number(process.env.HAPRESS_BENCH_UP_RUNS ?? 3);
-await benchUp(upRuns);
-await benchClone(megabytes);
+const failoverRuns = Number(process.env.HAPRESS_BENCH_FAILOVER_RUNS ?? 5);
+const sections = (process.env.HAPRESS_BENCH ?? "up,clone,failover").split(",");
+if (sections.includes("up")) await benchUp(upRuns);
+if (sections.includes("clone")) await benchClone(megabytes);
+if (sections.includes("failover")) await benchFailover(failoverRuns);

@@ -195,6 +195,25 @@ describe("a hung primary (SIGSTOP)", () => {
     assert.ok(observations > 10, `observations: ${observations}`);
     assert.equal(maxWritable, 1, "never two writable instances");
   });
+
+  it("`hapress chaos` measures a failover and reports no lost write", async () => {
+    const result = await site.cli(["chaos", "--fault", "kill", "--runs", "1", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const { runs } = JSON.parse(result.stdout) as {
+      runs: {
+        oldPrimary: string;
+        newPrimary: string;
+        lost: number;
+        acknowledged: number;
+        outageMs: number;
+      }[];
+    };
+    assert.equal(runs.length, 1);
+    assert.notEqual(runs[0]?.newPrimary, runs[0]?.oldPrimary);
+    assert.equal(runs[0]?.lost, 0);
+    assert.ok((runs[0]?.acknowledged ?? 0) > 0);
+    assert.ok((runs[0]?.outageMs ?? 0) > 0);
+  });
 });
 
 describe("the controller killed in the middle of a failover", () => {

@@ -20,25 +20,12 @@ export function serverId(ordinal: number): number {
 }
 
 /**
- * The MariaDB configuration of one instance. Every instance starts read-only, whatever its role:
- * only the controller makes the recorded primary writable, so a restarted old primary is fenced
- * by default. Primary and replica share one configuration, since any replica may be promoted.
+ * Replication settings shared by every instance on every target. Every instance starts read-only,
+ * whatever its role: only the controller makes the recorded primary writable, so a restarted old
+ * primary is fenced by default. Primary and replica share them, since any replica may be promoted.
  */
-export function renderServerConfig(input: ServerConfigInput): string {
-  const lines = [
-    "# Written by hapress; changes are overwritten at the next start.",
-    "[mysqld]",
-    ...(input.runAsRoot ? ["user=root"] : []),
-    `datadir=${input.dataDir}`,
-    `socket=${input.socket}`,
-    `pid-file=${input.pidFile}`,
-    `log-error=${input.errorLog}`,
-    `bind-address=${input.address}`,
-    `port=${input.port}`,
-    `server-id=${serverId(input.ordinal)}`,
-    `report-host=${input.address}`,
-    "skip-name-resolve",
-    "skip-host-cache",
+export function replicationSettings(semiSyncTimeoutMs: number): string[] {
+  return [
     // GTID replication: every instance logs, so any replica can become the primary.
     "log-bin=mysql-bin",
     "log-slave-updates=ON",
@@ -55,11 +42,33 @@ export function renderServerConfig(input: ServerConfigInput): string {
     "rpl-semi-sync-master-enabled=OFF",
     "rpl-semi-sync-slave-enabled=ON",
     "rpl-semi-sync-master-wait-point=AFTER_SYNC",
-    `rpl-semi-sync-master-timeout=${input.semiSyncTimeoutMs}`,
+    `rpl-semi-sync-master-timeout=${semiSyncTimeoutMs}`,
     // A replica applies what it has relayed and does not keep a stale relay log across restarts.
     "relay-log=relay-bin",
     "relay-log-recovery=ON",
+    // Replicas notice a silent primary within seconds (heartbeats every second).
     "slave-net-timeout=4",
+  ];
+}
+
+/**
+ * The MariaDB configuration of one instance on the local target. */
+export function renderServerConfig(input: ServerConfigInput): string {
+  const lines = [
+    "# Written by hapress; changes are overwritten at the next start.",
+    "[mysqld]",
+    ...(input.runAsRoot ? ["user=root"] : []),
+    `datadir=${input.dataDir}`,
+    `socket=${input.socket}`,
+    `pid-file=${input.pidFile}`,
+    `log-error=${input.errorLog}`,
+    `bind-address=${input.address}`,
+    `port=${input.port}`,
+    `server-id=${serverId(input.ordinal)}`,
+    `report-host=${input.address}`,
+    "skip-name-resolve",
+    "skip-host-cache",
+    ...replicationSettings(input.semiSyncTimeoutMs),
     `innodb-buffer-pool-size=${input.bufferPoolMB}M`,
     "innodb-log-file-size=48M",
     "max-connections=300",

@@ -8,6 +8,22 @@ const siteName = z
     "must be lowercase letters, digits and '-', start with a letter",
   );
 
+/** A pinned container image reference: a tag other than `latest`, or a digest. */
+const imageRef = z
+  .string()
+  .regex(
+    /^[a-z0-9./_-]+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$/,
+    "must name a pinned tag or digest, e.g. mariadb:10.11",
+  )
+  .refine((ref) => !/:latest$/.test(ref), "must not use the 'latest' tag: pin a version");
+
+/** A Kubernetes quantity such as 10Gi or 500m. */
+const quantity = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/, "must be a quantity, e.g. 10Gi");
+
+const resources = z.object({ cpu: quantity, memory: quantity }).strict();
+
 /** The site spec (`hapress.yaml`). Every field has a default, so no file at all is a valid spec. */
 export const specSchema = z
   .object({
@@ -39,6 +55,70 @@ export const specSchema = z
       })
       .strict()
       .default({}),
+    kubernetes: z
+      .object({
+        namespace: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label")
+          .default("hapress"),
+        images: z
+          .object({
+            mariadb: imageRef.default("mariadb:10.11"),
+            wordpress: imageRef.default("wordpress:6.1.1-php8.2-apache"),
+            wordpressCli: imageRef.default("wordpress:cli-2.8.1-php8.2"),
+            hapress: imageRef.default("ghcr.io/hapress/hapress:0.1.0"),
+            curl: imageRef.default("curlimages/curl:8.5.0"),
+            nfsServer: imageRef.default("itsthenetwork/nfs-server-alpine:12"),
+          })
+          .strict()
+          .default({}),
+        storage: z
+          .object({
+            databaseClass: z.string().min(1).optional(),
+            databaseSize: quantity.default("10Gi"),
+            contentClass: z.string().min(1).optional(),
+            contentSize: quantity.default("10Gi"),
+            contentAccessMode: z.enum(["ReadWriteMany", "ReadWriteOnce"]).default("ReadWriteMany"),
+            /** The tutorial's in-cluster NFS server, served through the NFS CSI driver. */
+            nfs: z
+              .object({
+                enabled: z.boolean().default(false),
+                diskClass: z.string().min(1).optional(),
+                diskSize: quantity.default("20Gi"),
+              })
+              .strict()
+              .default({}),
+          })
+          .strict()
+          .default({}),
+        service: z
+          .object({ type: z.enum(["LoadBalancer", "ClusterIP", "NodePort"]).default("LoadBalancer") })
+          .strict()
+          .default({}),
+        ingress: z
+          .object({
+            host: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a host name")
+              .optional(),
+            tlsSecret: z.string().min(1).optional(),
+            className: z.string().min(1).optional(),
+          })
+          .strict()
+          .default({}),
+        automaticFailover: z.boolean().default(true),
+        resources: z
+          .object({
+            mariadb: resources.default({ cpu: "500m", memory: "1Gi" }),
+            wordpress: resources.default({ cpu: "250m", memory: "256Mi" }),
+            controller: resources.default({ cpu: "50m", memory: "96Mi" }),
+            agent: resources.default({ cpu: "50m", memory: "96Mi" }),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
     local: z
       .object({
         httpPort: z.number().int().min(1).max(65_535).default(8080),
@@ -63,5 +143,17 @@ export const specExamples: Record<string, string> = {
   "site.adminUser": "site:\n  adminUser: admin",
   "site.adminEmail": "site:\n  adminEmail: admin@example.com",
   "local.httpPort": "local:\n  httpPort: 8080",
+  kubernetes: "kubernetes:\n  namespace: hapress",
+  "kubernetes.namespace": "kubernetes:\n  namespace: hapress",
+  "kubernetes.images": "kubernetes:\n  images:\n    mariadb: mariadb:10.11",
+  "kubernetes.storage": "kubernetes:\n  storage:\n    contentClass: nfs-client",
+  "kubernetes.storage.contentClass": "kubernetes:\n  storage:\n    contentClass: nfs-client",
+  "kubernetes.storage.contentAccessMode": "kubernetes:\n  storage:\n    contentAccessMode: ReadWriteMany",
+  "kubernetes.storage.databaseSize": "kubernetes:\n  storage:\n    databaseSize: 10Gi",
+  "kubernetes.storage.nfs": "kubernetes:\n  storage:\n    nfs:\n      enabled: true",
+  "kubernetes.service": "kubernetes:\n  service:\n    type: LoadBalancer",
+  "kubernetes.ingress": "kubernetes:\n  ingress:\n    host: blog.example.com\n    tlsSecret: blog-tls",
+  "kubernetes.automaticFailover": "kubernetes:\n  automaticFailover: true",
+  "kubernetes.resources": "kubernetes:\n  resources:\n    mariadb: { cpu: 500m, memory: 1Gi }",
   "local.httpAddress": "local:\n  httpAddress: 127.0.0.1",
 };
