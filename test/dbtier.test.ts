@@ -1,9 +1,31 @@
 import assert from "node:assert/strict";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runProgram } from "../src/util/process.js";
-import { eventually, makeSiteDir, processesMentioning, TestSite } from "./helpers/site.js";
+import { renderManifests } from "../src/platform/kubernetes/render.js";
+import { parseSpec } from "../src/spec/load.js";
+import type { ClusterSecrets } from "../src/platform/kubernetes/secrets.js";
+
+const testClusterSecrets: ClusterSecrets = {
+  rootPassword: "r",
+  replicationPassword: "r",
+  adminPassword: "a",
+  appPassword: "p",
+  cloneToken: "t",
+  wordpressAdminPassword: "w",
+  wordpressKeys: {
+    AUTH_KEY: "1",
+    SECURE_AUTH_KEY: "2",
+    LOGGED_IN_KEY: "3",
+    NONCE_KEY: "4",
+    AUTH_SALT: "5",
+    SECURE_AUTH_SALT: "6",
+    LOGGED_IN_SALT: "7",
+    NONCE_SALT: "8",
+  },
+};
+import { describeProcesses, eventually, makeSiteDir, processesMentioning, TestSite } from "./helpers/site.js";
 
 const MYSQL_READ_ONLY = 1290;
 
@@ -73,6 +95,75 @@ describe("database tier with 3 instances (real mariadbd)", () => {
       const gtids = (await site.status()).pods.filter((p) => p.component === "mysql").map((p) => p.gtid);
       return gtids.every((g) => g && g === gtids[0]);
     });
+  });
+
+  it("runs the in-cluster init step: clones from a live agent, and only ordinal 0 may bootstrap", async () => {
+    const k8s = join(site.workDir, "k8s");
+    const configMapDir = join(k8s, "config-map");
+    mkdirSync(configMapDir, { recursive: true });
+    const configMap = renderManifests(parseSpec({}, "test"), testClusterSecrets).find(
+      (o) => o.metadata.name === "mysql" && o.kind === "ConfigMap",
+    );
+    for (const [name, text] of Object.entries((configMap?.data ?? {}) as Record<string, string>))
+      writeFileSync(join(configMapDir, name), text);
+    const donor = (await site.podAddress("mysql-0")).split(":")[0] ?? "";
+    const env = { HAPRESS_CLONE_TOKEN: site.secrets().cloneToken };
+    const init = (hostname: string, donorHost: string, dir: string) =>
+      site.cli(
+        [
+          "agent",
+          "init",
+          "--hostname",
+          hostname,
+          "--data-dir",
+          join(dir, "mysql"),
+          "--conf-dir",
+          join(dir, "conf"),
+          "--config-map-dir",
+          configMapDir,
+          "--donor",
+          donorHost,
+        ],
+        120_000,
+        env,
+      );
+    const cloned = await init("mysql-7", donor, join(k8s, "seven"));
+    assert.equal(cloned.code, 0, cloned.stderr);
+    assert.match(cloned.stdout, /cloned/);
+    assert.match(readFileSync(join(k8s, "seven", "conf", "server-id.cnf"), "utf8"), /server-id=107/);
+    assert.ok(
+      existsSync(join(k8s, "seven", "mysql", "mysql", "user.MAI")) ||
+        existsSync(join(k8s, "seven", "mysql", "mysql", "global_priv.MAI")),
+      "a prepared copy of the donor's data",
+    );
+    assert.ok(existsSync(join(k8s, "seven", "conf", "replica.cnf")));
+    const refused = await site.cli(
+      [
+        "agent",
+        "init",
+        "--hostname",
+        "mysql-8",
+        "--data-dir",
+        join(k8s, "eight", "mysql"),
+        "--conf-dir",
+        join(k8s, "eight", "conf"),
+        "--config-map-dir",
+        configMapDir,
+        "--donor",
+        donor,
+      ],
+      60_000,
+      { HAPRESS_CLONE_TOKEN: "wrong" },
+    );
+    assert.equal(refused.code, 1, "a wrong clone token gets nothing");
+    assert.match(refused.stderr, /refused/);
+    assert.equal(existsSync(join(k8s, "eight", "mysql")), false, "no half-made data folder");
+    const bootstrap = await init("mysql-0", "127.0.0.1", join(k8s, "zero"));
+    assert.equal(bootstrap.code, 0, bootstrap.stderr);
+    assert.match(bootstrap.stdout, /bootstrap/);
+    assert.ok(existsSync(join(k8s, "zero", "conf", "primary.cnf")));
+    const orphan = await init("mysql-3", "127.0.0.1", join(k8s, "three"));
+    assert.equal(orphan.code, 1, "a replica with no donor fails (and its init container is retried)");
   });
 
   it("refuses writes on replicas, even for root on the Unix socket", async () => {
@@ -180,7 +271,7 @@ describe("database tier with 3 instances (real mariadbd)", () => {
   it("keeps all data across down and up", async () => {
     const down = await site.cli(["down"]);
     assert.equal(down.code, 0, down.stderr);
-    assert.deepEqual(processesMentioning(site.workDir), [], "down stops every process");
+    assert.deepEqual(describeProcesses(processesMentioning(site.workDir)), [], "down stops every process");
     const stopped = await site.status();
     assert.equal(stopped.running, false);
     await site.up();

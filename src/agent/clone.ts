@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { HapressError } from "../errors.js";
@@ -29,6 +31,14 @@ export interface BackupServerOptions {
   socket: string;
   token: string;
   log: (line: string) => void;
+  /** Root's password, where root cannot log in through the socket without one (the mariadb image). */
+  password?: string;
+}
+
+function writePasswordFile(password: string): string {
+  const path = join(tmpdir(), `hapress-backup-${randomBytes(6).toString("hex")}.cnf`);
+  writeFileSync(path, `[client]\npassword=${password}\n`, { mode: 0o600 });
+  return path;
 }
 
 function tokensMatch(given: string, expected: string): boolean {
@@ -96,11 +106,21 @@ function handleBackupRequest(socket: Socket, options: BackupServerOptions, activ
 function streamBackup(socket: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
   const started = Date.now();
   options.log(`streaming a backup to ${socket.remoteAddress ?? "?"}`);
+  // A password goes in a private defaults file, never on a command line that `ps` shows.
+  const defaults = options.password ? writePasswordFile(options.password) : null;
   const backup = spawn(
     "mariadb-backup",
-    ["--backup", "--stream=xbstream", `--socket=${options.socket}`, "--user=root", "--target-dir=/tmp"],
+    [
+      ...(defaults ? [`--defaults-extra-file=${defaults}`] : []),
+      "--backup",
+      "--stream=xbstream",
+      `--socket=${options.socket}`,
+      "--user=root",
+      `--target-dir=${tmpdir()}`,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
+  if (defaults) backup.on("close", () => rmSync(defaults, { force: true }));
   const transfer = { socket, kill: () => backup.kill("SIGKILL") };
   active.add(transfer);
   let stderrTail = "";

@@ -1,9 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createReadStream, existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { serveBackups } from "../agent/clone.js";
+import { initInstance } from "../agent/init-instance.js";
 import {
   describeErrorChain,
   EXIT_FAILURE,
@@ -26,6 +27,7 @@ import { loadSpec } from "../spec/load.js";
 import { statePaths } from "../state/files.js";
 import { sleep } from "../util/process.js";
 import { formatStatus } from "./format.js";
+import { renderCommand } from "../platform/kubernetes/render-command.js";
 import { runChaos, summarize, type ChaosRun, type Fault } from "../chaos/chaos.js";
 import { runController } from "./controller-command.js";
 import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
@@ -189,9 +191,46 @@ function buildProgram(): Command {
     });
 
   program
+    .command("render")
+    .description("render the Kubernetes manifests of the site (validated against the official schema)")
+    .option(
+      "-o, --output <dir>",
+      "write one file per object into this folder (default: one stream on stdout)",
+    )
+    .option(
+      "--secrets <file>",
+      "secrets file, read back and completed, never rotated (default: hapress-secrets.json beside the spec)",
+    )
+    .action(async (options: { output?: string; secrets?: string }) => {
+      const g = globals();
+      const file = g.file ?? "hapress.yaml";
+      const spec = await loadSpec(file, { explicit: g.file !== undefined });
+      const stream = await renderCommand({
+        spec,
+        specSource: file,
+        secretsFile: options.secrets ?? join(dirname(resolve(file)), "hapress-secrets.json"),
+        outputDir: options.output ?? null,
+        report,
+      });
+      if (stream !== null) process.stdout.write(stream);
+    });
+
+  program
     .command("controller")
     .description("run the database HA controller in the foreground (the supervisor starts it)")
-    .action(async () => {
+    .option("--platform <platform>", "local (the supervisor) or kubernetes", "local")
+    .option("--namespace <namespace>", "kubernetes: the site's namespace")
+    .option("--lease <name>", "kubernetes: the Lease used for leader election")
+    .option("--health-port <port>", "kubernetes: port of the /healthz endpoint", parseCount(1, 65535))
+    .option("--no-automatic-failover", "observe and report, never promote")
+    .action(async (options: { platform: string }) => {
+      if (options.platform === "kubernetes") {
+        throw new HapressError(
+          "the controller's Kubernetes platform (pods, role labels, leases) is not built yet: it is the next part of the Kubernetes target; 'hapress render' manifests are ready for it",
+        );
+      }
+      if (options.platform !== "local")
+        throw new InputError(`--platform ${options.platform}: must be local or kubernetes`);
       await runController(stateDirOf(globals()));
     });
 
@@ -273,25 +312,89 @@ function buildProgram(): Command {
   agent
     .command("serve-backups")
     .description("serve physical backup streams of the local instance to peers that present the clone token")
-    .requiredOption("--address <address>", "loopback address to listen on")
+    .requiredOption("--address <address>", "address to listen on (a loopback address unless --any-address)")
     .requiredOption("--port <port>", "port", parseCount(1, 65535))
     .requiredOption("--socket <path>", "the instance's Unix socket")
-    .action(async (options: { address: string; port: number; socket: string }) => {
-      const token = process.env.HAPRESS_CLONE_TOKEN;
-      if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
-      if (!options.address.startsWith("127."))
-        throw new InputError(`--address ${options.address}: only loopback addresses`);
-      const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
-      const server = await serveBackups({ ...options, token, log });
-      log(`serving backup streams on ${options.address}:${options.port}`);
-      const stop = () => {
-        server.close();
-        process.exit(0);
-      };
-      process.on("SIGTERM", stop);
-      process.on("SIGINT", stop);
-      await new Promise<never>(() => undefined);
-    });
+    .option("--any-address", "allow a non-loopback address (in a Kubernetes pod, behind its NetworkPolicy)")
+    .option(
+      "--password-env <name>",
+      "environment variable holding root's password, when the socket needs one",
+    )
+    .action(
+      async (options: {
+        address: string;
+        port: number;
+        socket: string;
+        anyAddress?: boolean;
+        passwordEnv?: string;
+      }) => {
+        const token = process.env.HAPRESS_CLONE_TOKEN;
+        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
+        if (!options.anyAddress && !options.address.startsWith("127.")) {
+          throw new InputError(
+            `--address ${options.address}: only loopback addresses (or pass --any-address in a pod)`,
+          );
+        }
+        const password = options.passwordEnv ? process.env[options.passwordEnv] : undefined;
+        if (options.passwordEnv && !password)
+          throw new InputError(`--password-env ${options.passwordEnv}: the variable is empty`);
+        const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
+        const server = await serveBackups({
+          address: options.address,
+          port: options.port,
+          socket: options.socket,
+          token,
+          log,
+          password,
+        });
+        log(`serving backup streams on ${options.address}:${options.port}`);
+        const stop = () => {
+          server.close();
+          process.exit(0);
+        };
+        process.on("SIGTERM", stop);
+        process.on("SIGINT", stop);
+        await new Promise<never>(() => undefined);
+      },
+    );
+  agent
+    .command("init")
+    .description(
+      "prepare a database pod: server-id from the ordinal, configuration, and a clone when it has no data",
+    )
+    .requiredOption("--data-dir <dir>", "the instance's data folder (created by the clone)")
+    .requiredOption("--conf-dir <dir>", "where to write server configuration")
+    .requiredOption(
+      "--config-map-dir <dir>",
+      "the mounted ConfigMap with common.cnf, primary.cnf, replica.cnf",
+    )
+    .requiredOption("--donor <host>", "the agent to clone from (the mysql-primary Service)")
+    .option("--donor-port <port>", "the donor agent's port", parseCount(1, 65535), 3307)
+    .option("--hostname <name>", "the pod's host name (default: the HOSTNAME variable)")
+    .action(
+      async (options: {
+        dataDir: string;
+        confDir: string;
+        configMapDir: string;
+        donor: string;
+        donorPort: number;
+        hostname?: string;
+      }) => {
+        const token = process.env.HAPRESS_CLONE_TOKEN;
+        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
+        const hostname = options.hostname ?? process.env.HOSTNAME ?? "";
+        const outcome = await initInstance({
+          hostname,
+          dataDir: options.dataDir,
+          confDir: options.confDir,
+          configMapDir: options.configMapDir,
+          donor: { host: options.donor, port: options.donorPort },
+          token,
+          log: (line) => console.log(`agent init: ${line}`),
+        });
+        console.log(outcome);
+      },
+    );
 
   return program;
 }

@@ -153,6 +153,14 @@ export function processesMentioning(text: string): number[] {
     .filter((pid) => pid !== process.pid);
 }
 
+/** "pid: command line" for each PID, for failure messages. */
+export function describeProcesses(pids: number[]): string[] {
+  return pids.map(
+    (pid) =>
+      `${pid}: ${spawnSync("ps", ["-o", "args=", "-p", String(pid)], { encoding: "utf8" }).stdout.trim()}`,
+  );
+}
+
 /** Polls until `check` returns true or the deadline passes. */
 export async function eventually(
   what: string,

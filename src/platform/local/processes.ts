@@ -59,8 +59,12 @@ export class ProcessManager {
     private readonly onChange: (event: string) => void,
   ) {}
 
+  /** Set by stopAll: nothing starts any more, so a late request cannot leave an orphan behind. */
+  private closed = false;
+
   /** Starts a process unless it is already running or waiting to restart. */
   ensure(spec: ProcessSpec): void {
+    if (this.closed) return;
     const entry = this.entries.get(spec.name);
     if (entry && entry.wanted) return;
     const fresh: Entry = entry ?? {
@@ -82,6 +86,7 @@ export class ProcessManager {
 
   private launch(entry: Entry): void {
     entry.restartTimer = null;
+    if (this.closed) return;
     mkdirSync(dirname(entry.spec.logFile), { recursive: true, mode: 0o700 });
     const log = openSync(entry.spec.logFile, "a", 0o600);
     let child: ChildProcess;
@@ -157,8 +162,9 @@ export class ProcessManager {
     await Promise.all(names.map((name) => this.stop(name, graceMs)));
   }
 
-  /** Stops everything, all at once. */
+  /** Stops everything, all at once, and starts nothing afterwards. */
   async stopAll(graceMs?: number): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.entries.keys()].map((name) => this.stop(name, graceMs)));
   }
 

@@ -1,0 +1,22 @@
+# The hapress image: the controller and the per-instance agent (init + backup-stream sidecar).
+# mariadb-backup and the client come from Debian bookworm, MariaDB 10.11, the same major version as
+# the server image (mariadb:10.11): a backup must be prepared by the version that made it.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY bench ./bench
+RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends mariadb-backup mariadb-client \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+ENTRYPOINT ["node", "/app/bin/hapress"]

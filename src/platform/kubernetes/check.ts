@@ -1,0 +1,39 @@
+import type { Spec } from "../../spec/schema.js";
+
+export interface SpecCheck {
+  errors: string[];
+  warnings: string[];
+}
+
+/** Spec problems that only matter on Kubernetes, with the field and an example of right. */
+export function checkKubernetesSpec(spec: Spec, source: string): SpecCheck {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const storage = spec.kubernetes.storage;
+  if (spec.wordpress.replicas > 1 && storage.contentAccessMode === "ReadWriteOnce") {
+    errors.push(
+      `${source}: field 'kubernetes.storage.contentAccessMode': ReadWriteOnce cannot be mounted by ${spec.wordpress.replicas} WordPress replicas on different nodes\n  example of right:\n    kubernetes:\n      storage:\n        contentAccessMode: ReadWriteMany\n        contentClass: nfs-client`,
+    );
+  }
+  if (
+    spec.wordpress.replicas > 0 &&
+    storage.contentAccessMode === "ReadWriteMany" &&
+    !storage.contentClass &&
+    !storage.nfs.enabled
+  ) {
+    errors.push(
+      `${source}: field 'kubernetes.storage.contentClass': shared content needs a storage class that provides ReadWriteMany volumes (most default classes do not)\n  example of right:\n    kubernetes:\n      storage:\n        contentClass: nfs-client\n  or the in-cluster NFS server:\n    kubernetes:\n      storage:\n        nfs:\n          enabled: true`,
+    );
+  }
+  if (spec.kubernetes.automaticFailover && spec.database.replicas % 2 === 0) {
+    warnings.push(
+      `${source}: database.replicas is ${spec.database.replicas}: with an even number, losing half the instances leaves no majority and automatic failover refuses to act; ${spec.database.replicas + 1} tolerates as many failures more safely`,
+    );
+  }
+  if (spec.kubernetes.ingress.tlsSecret && !spec.kubernetes.ingress.host) {
+    errors.push(
+      `${source}: field 'kubernetes.ingress.tlsSecret' needs 'kubernetes.ingress.host'\n  example of right:\n    kubernetes:\n      ingress:\n        host: blog.example.com\n        tlsSecret: blog-tls`,
+    );
+  }
+  return { errors, warnings };
+}

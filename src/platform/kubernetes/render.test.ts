@@ -1,0 +1,355 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { parseSpec } from "../../spec/load.js";
+import type { SpecInput } from "../../spec/schema.js";
+import { checkKubernetesSpec } from "./check.js";
+import { renderManifests, type K8sObject } from "./render.js";
+import { renderCommand } from "./render-command.js";
+import { loadOrCreateClusterSecrets, type ClusterSecrets } from "./secrets.js";
+import { invariantProblems, schemaProblems, validateManifests } from "./validate.js";
+
+const workDir = mkdtempSync(join(tmpdir(), "hp-render-"));
+after(() => rmSync(workDir, { recursive: true, force: true }));
+
+const secrets: ClusterSecrets = {
+  rootPassword: "root-pw",
+  replicationPassword: "repl-pw",
+  adminPassword: "admin-pw",
+  appPassword: "app-pw",
+  cloneToken: "token",
+  wordpressAdminPassword: "wp-admin-pw",
+  wordpressKeys: {
+    AUTH_KEY: "a",
+    SECURE_AUTH_KEY: "b",
+    LOGGED_IN_KEY: "c",
+    NONCE_KEY: "d",
+    AUTH_SALT: "e",
+    SECURE_AUTH_SALT: "f",
+    LOGGED_IN_SALT: "g",
+    NONCE_SALT: "h",
+  },
+};
+
+const variants: Record<string, SpecInput> = {
+  "a content storage class": { kubernetes: { storage: { contentClass: "nfs-client" } } },
+  "the in-cluster NFS server": { kubernetes: { storage: { nfs: { enabled: true } } } },
+  "an ingress with TLS": {
+    kubernetes: {
+      storage: { contentClass: "rwx" },
+      ingress: { host: "blog.example.com", tlsSecret: "blog-tls", className: "nginx" },
+    },
+  },
+  "no WordPress, 5 database instances": { database: { replicas: 5 }, wordpress: { replicas: 0 } },
+  "storage classes for everything": {
+    name: "shop",
+    kubernetes: {
+      namespace: "shop",
+      storage: { databaseClass: "fast", contentClass: "rwx" },
+      service: { type: "ClusterIP" },
+    },
+  },
+};
+
+function render(input: SpecInput): K8sObject[] {
+  return renderManifests(parseSpec(input, "test"), secrets);
+}
+
+function find(objects: K8sObject[], kind: string, name: string): K8sObject {
+  const object = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  assert.ok(object, `${kind}/${name} rendered`);
+  return object;
+}
+
+function clone<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+describe("rendered manifests", () => {
+  for (const [label, input] of Object.entries(variants)) {
+    it(`validate against the Kubernetes schema and our invariants with ${label}`, () => {
+      const objects = render(input);
+      assert.ok(objects.length >= 10);
+      assert.deepEqual(schemaProblems(objects), []);
+      assert.deepEqual(invariantProblems(objects), []);
+    });
+  }
+
+  it("fix the tutorial's flaws", () => {
+    const objects = render(variants["a content storage class"] ?? {});
+    const text = JSON.stringify(objects);
+    assert.doesNotMatch(text, /v1beta1/, "no removed API version");
+    assert.doesNotMatch(text, /\b(?:\d{1,3}\.){3}\d{1,3}\b/, "no hand-typed IP address");
+    assert.doesNotMatch(text, /:latest"/);
+    const wordpress = find(objects, "Deployment", "wordpress").spec as {
+      strategy: { type: string; rollingUpdate: { maxUnavailable: number } };
+      template: { spec: { containers: { env: { name: string; value?: string }[] }[] } };
+    };
+    assert.equal(wordpress.strategy.type, "RollingUpdate");
+    assert.equal(wordpress.strategy.rollingUpdate.maxUnavailable, 0);
+    const env = wordpress.template.spec.containers[0]?.env ?? [];
+    assert.equal(env.find((e) => e.name === "WORDPRESS_DB_HOST")?.value, "mysql-primary.hapress.svc:3306");
+    assert.ok(
+      env.some((e) => e.name === "WORDPRESS_AUTH_KEY"),
+      "salts from the Secret",
+    );
+    const primary = find(objects, "Service", "mysql-primary").spec as { selector: Record<string, string> };
+    assert.equal(
+      primary.selector["hapress.io/role"],
+      "primary",
+      "mysql-primary routes only to the pod labelled primary",
+    );
+    const config = find(objects, "ConfigMap", "mysql").data as Record<string, string>;
+    assert.match(config["common.cnf"] ?? "", /rpl-semi-sync-master-wait-point=AFTER_SYNC/);
+    assert.match(config["common.cnf"] ?? "", /gtid-strict-mode=ON/);
+    assert.match(config["replica.cnf"] ?? "", /read-only=ON/);
+    const mariadbEnv = JSON.stringify(find(objects, "StatefulSet", "mysql"));
+    assert.doesNotMatch(mariadbEnv, /MYSQL_ALLOW_EMPTY_PASSWORD/);
+    assert.match(mariadbEnv, /"MARIADB_ROOT_HOST","value":"localhost"/);
+    const install = find(objects, "Job", "wordpress-install");
+    assert.ok(install, "the site is installed once, by a Job");
+    const roles = (
+      find(objects, "Role", "hapress-controller").rules as { resources: string[]; verbs: string[] }[]
+    ).flatMap((r) => r.verbs.map((v) => `${r.resources.join(",")}:${v}`));
+    assert.deepEqual(
+      new Set(roles),
+      new Set([
+        "pods:get",
+        "pods:list",
+        "pods:watch",
+        "pods:patch",
+        "pods:delete",
+        "leases:get",
+        "leases:create",
+        "leases:update",
+        "events:create",
+        "events:patch",
+      ]),
+    );
+    assert.equal(
+      (find(objects, "Deployment", "hapress-controller").spec as { replicas: number }).replicas,
+      2,
+    );
+    const policy = JSON.stringify(find(objects, "NetworkPolicy", "mysql"));
+    assert.match(policy, /"port":3306/);
+    assert.match(policy, /"port":3307/);
+  });
+
+  it("use ClusterIP and an Ingress with TLS when a host is given", () => {
+    const objects = render(variants["an ingress with TLS"] ?? {});
+    assert.equal((find(objects, "Service", "wordpress").spec as { type: string }).type, "ClusterIP");
+    const ingress = find(objects, "Ingress", "wordpress").spec as {
+      tls: { hosts: string[]; secretName: string }[];
+    };
+    assert.deepEqual(ingress.tls, [{ hosts: ["blog.example.com"], secretName: "blog-tls" }]);
+    const readiness = JSON.stringify(find(objects, "Deployment", "wordpress"));
+    assert.match(readiness, /"name":"Host","value":"blog.example.com"/);
+  });
+
+  it("resolve the NFS server by its Service name, not an address", () => {
+    const objects = render(variants["the in-cluster NFS server"] ?? {});
+    const storageClass = objects.find((o) => o.kind === "StorageClass");
+    assert.deepEqual(
+      (storageClass as unknown as { parameters: Record<string, string> }).parameters.server,
+      "nfs-server.hapress.svc.cluster.local",
+    );
+    const claim = find(objects, "PersistentVolumeClaim", "wordpress-content").spec as {
+      storageClassName: string;
+    };
+    assert.equal(claim.storageClassName, storageClass?.metadata.name);
+  });
+});
+
+describe("the invariant checks catch what they must", () => {
+  const good = render(variants["a content storage class"] ?? {});
+  const mutate = (change: (objects: K8sObject[]) => void) => {
+    const objects = clone(good);
+    change(objects);
+    return validateManifests(objects).join("\n");
+  };
+  const statefulSet = (objects: K8sObject[]) =>
+    find(objects, "StatefulSet", "mysql").spec as {
+      template: { spec: { containers: Record<string, unknown>[] } };
+    };
+
+  it("a latest tag", () => {
+    assert.match(
+      mutate((o) => (statefulSet(o).template.spec.containers[0]!.image = "mariadb:latest")),
+      /unpinned image mariadb:latest/,
+    );
+    assert.match(
+      mutate((o) => (statefulSet(o).template.spec.containers[0]!.image = "mariadb")),
+      /unpinned image mariadb$/m,
+    );
+  });
+  it("an empty password", () => {
+    assert.match(
+      mutate(
+        (o) =>
+          ((find(o, "Secret", "hapress-credentials").stringData as Record<string, string>)["app-password"] =
+            ""),
+      ),
+      /key 'app-password' is empty/,
+    );
+  });
+  it("a removed API version", () => {
+    assert.match(
+      mutate((o) => (find(o, "StatefulSet", "mysql").apiVersion = "apps/v1beta1")),
+      /apps\/v1beta1 was removed/,
+    );
+  });
+  it("a Service selecting nothing", () => {
+    assert.match(
+      mutate(
+        (o) =>
+          ((find(o, "Service", "wordpress").spec as { selector: Record<string, string> }).selector[
+            "app.kubernetes.io/name"
+          ] = "nope"),
+      ),
+      /selector matches no pod template/,
+    );
+  });
+  it("a missing secret key", () => {
+    assert.match(
+      mutate(
+        (o) =>
+          delete (find(o, "Secret", "hapress-credentials").stringData as Record<string, string>)[
+            "clone-token"
+          ],
+      ),
+      /missing key clone-token/,
+    );
+  });
+  it("a missing probe, request or budget", () => {
+    assert.match(
+      mutate((o) => delete statefulSet(o).template.spec.containers[0]!.livenessProbe),
+      /lacks a readiness or liveness probe/,
+    );
+    assert.match(
+      mutate((o) => delete statefulSet(o).template.spec.containers[1]!.resources),
+      /no cpu and memory requests/,
+    );
+    assert.match(
+      mutate((o) =>
+        o.splice(
+          o.findIndex((x) => x.kind === "PodDisruptionBudget" && x.metadata.name === "mysql"),
+          1,
+        ),
+      ),
+      /StatefulSet\/mysql: no PodDisruptionBudget/,
+    );
+  });
+  it("a missing label and a schema error", () => {
+    assert.match(
+      mutate((o) => delete find(o, "Service", "mysql").metadata.labels?.["app.kubernetes.io/part-of"]),
+      /missing labels app.kubernetes.io\/part-of/,
+    );
+    assert.match(
+      mutate((o) => (statefulSet(o).template.spec.containers[0]!.ports = [{ containerPort: "x" }])),
+      /must be integer/,
+    );
+  });
+});
+
+describe("Kubernetes-only spec checks", () => {
+  const check = (input: SpecInput) => checkKubernetesSpec(parseSpec(input, "hapress.yaml"), "hapress.yaml");
+  it("rejects several WordPress replicas on a ReadWriteOnce volume", () => {
+    const result = check({
+      kubernetes: { storage: { contentAccessMode: "ReadWriteOnce", contentClass: "x" } },
+    });
+    assert.match(
+      result.errors.join("\n"),
+      /kubernetes\.storage\.contentAccessMode.*ReadWriteOnce cannot be mounted by 3 WordPress replicas/,
+    );
+    assert.deepEqual(
+      check({ wordpress: { replicas: 1 }, kubernetes: { storage: { contentAccessMode: "ReadWriteOnce" } } })
+        .errors,
+      [],
+    );
+  });
+  it("asks for a storage class for shared content", () => {
+    assert.match(check({}).errors.join("\n"), /kubernetes\.storage\.contentClass.*ReadWriteMany/);
+  });
+  it("warns about an even number of database instances with automatic failover", () => {
+    assert.match(
+      check({ database: { replicas: 4 }, kubernetes: { storage: { contentClass: "x" } } }).warnings.join(
+        "\n",
+      ),
+      /database\.replicas is 4/,
+    );
+    assert.deepEqual(
+      check({
+        database: { replicas: 4 },
+        kubernetes: { automaticFailover: false, storage: { contentClass: "x" } },
+      }).warnings,
+      [],
+    );
+  });
+  it("rejects a latest image in the spec", () => {
+    assert.throws(
+      () => parseSpec({ kubernetes: { images: { mariadb: "mariadb:latest" } } }, "hapress.yaml"),
+      /latest/,
+    );
+  });
+});
+
+describe("render command", () => {
+  const spec = parseSpec(variants["an ingress with TLS"] ?? {}, "hapress.yaml");
+
+  it("renders byte-identical output twice from the same secrets file, which it keeps private", async () => {
+    const secretsFile = join(workDir, "secrets.json");
+    const lines: string[] = [];
+    const first = await renderCommand({
+      spec,
+      specSource: "hapress.yaml",
+      secretsFile,
+      outputDir: null,
+      report: (l) => lines.push(l),
+    });
+    assert.match(lines.join("\n"), /generated 14 secret value/);
+    assert.equal(statSync(secretsFile).mode & 0o777, 0o600);
+    const second = await renderCommand({
+      spec,
+      specSource: "hapress.yaml",
+      secretsFile,
+      outputDir: null,
+      report: () => undefined,
+    });
+    assert.equal(first, second);
+    const documents = parseAllDocuments(first ?? "").map((d) => d.toJS() as K8sObject);
+    assert.ok(documents.length > 10);
+    assert.deepEqual(Object.keys(documents[0] ?? {}).slice(0, 3), ["apiVersion", "kind", "metadata"]);
+    const { secrets: stored } = await loadOrCreateClusterSecrets(secretsFile);
+    assert.ok(first?.includes(stored.appPassword), "the Secret carries the stored password");
+  });
+
+  it("completes a partial secrets file without rotating what is there", async () => {
+    const secretsFile = join(workDir, "partial.json");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(secretsFile, JSON.stringify({ appPassword: "kept-password" }), { mode: 0o600 });
+    const { secrets: completed, created } = await loadOrCreateClusterSecrets(secretsFile);
+    assert.equal(completed.appPassword, "kept-password");
+    assert.ok(!created.includes("appPassword"));
+    assert.ok(completed.rootPassword.length >= 24);
+  });
+
+  it("writes one file per object, the Secret readable by its owner only", async () => {
+    const outputDir = join(workDir, "manifests");
+    await renderCommand({
+      spec,
+      specSource: "hapress.yaml",
+      secretsFile: join(workDir, "secrets.json"),
+      outputDir,
+      report: () => undefined,
+    });
+    const files = readdirSync(outputDir).sort();
+    assert.ok(files.some((f) => /^\d\d-statefulset-mysql\.yaml$/.test(f)));
+    const secretFile = files.find((f) => f.includes("-secret-"));
+    assert.ok(secretFile);
+    assert.equal(statSync(join(outputDir, secretFile)).mode & 0o777, 0o600);
+    assert.match(readFileSync(join(outputDir, files[0] ?? ""), "utf8"), /^apiVersion: v1\nkind: Namespace/);
+  });
+});
