@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy)
+DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy
+  php-fpm php-mysql php-gd php-xml php-mbstring php-curl php-zip php-intl nginx-light
+  wordpress wordpress-theme-twentytwentythree)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -17,7 +17,8 @@ import {
   down,
   liveStatus,
   offlineStatus,
-  scaleMysql,
+  scaleTier,
+  firstAdminLogin,
   up,
   withCredentials,
   type SelfCommand,
@@ -93,16 +94,25 @@ function buildProgram(): Command {
       const spec = await loadSpec(file, { explicit: g.file !== undefined });
       const stateDir = stateDirOf(g);
       const started = Date.now();
-      const status = await up(spec, stateDir, selfCommand(), report, options.timeout * 1000);
+      const status = await up(spec, file, stateDir, selfCommand(), report, options.timeout * 1000);
       if (options.json) return console.log(JSON.stringify(status, null, 2));
       console.log(`site ${status.site} is ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       console.log(`  primary:          ${status.primary ?? "?"}`);
       console.log(`  mysql-primary:    ${status.endpoints.mysqlPrimary}   (writes)`);
       console.log(`  mysql-replicas:   ${status.endpoints.mysqlReplicas}   (reads)`);
       console.log(`  semi-sync:        ${status.database.semiSync} (${status.database.semiSyncDetail})`);
+      if (status.endpoints.http)
+        console.log(
+          `  site:             ${status.endpoints.http}   (admin: ${status.endpoints.http}/wp-admin/)`,
+        );
       console.log(
         `  credentials:      ${statePaths(stateDir).secrets} (mode 0600; or 'hapress status --show-secrets')`,
       );
+      const first = await firstAdminLogin(stateDir);
+      if (first)
+        console.log(
+          `  WordPress admin:  ${first.user} / ${first.password}   (shown once; kept in the credentials file)`,
+        );
     });
 
   program
@@ -161,17 +171,33 @@ function buildProgram(): Command {
     .argument("<replicas>", "number of database instances (1-9)", parseCount(1, 9))
     .option("--timeout <seconds>", "how long to wait for readiness", parseSeconds, 600)
     .action(async (replicas: number, options: { timeout: number }) => {
-      const status = await scaleMysql(stateDirOf(globals()), replicas, report, options.timeout * 1000);
+      const status = await scaleTier(
+        stateDirOf(globals()),
+        "mysql",
+        replicas,
+        report,
+        options.timeout * 1000,
+      );
       console.log(
         `database tier at ${status.database.replicas} instance(s); primary ${status.primary ?? "?"}`,
       );
     });
   scale
     .command("wordpress")
-    .description("scale the WordPress tier (not available in this version)")
-    .argument("<replicas>")
-    .action(() => {
-      throw new InputError("the WordPress tier is not part of this version yet: only 'scale mysql N' works");
+    .description("scale the WordPress tier: down removes the highest ordinals first")
+    .argument("<replicas>", "number of WordPress pods (0-20)", parseCount(0, 20))
+    .option("--timeout <seconds>", "how long to wait for readiness", parseSeconds, 600)
+    .action(async (replicas: number, options: { timeout: number }) => {
+      const status = await scaleTier(
+        stateDirOf(globals()),
+        "wordpress",
+        replicas,
+        report,
+        options.timeout * 1000,
+      );
+      console.log(
+        `WordPress tier at ${status.pods.filter((p) => p.component === "wordpress").length} pod(s)`,
+      );
     });
 
   program

@@ -86,6 +86,18 @@ describe("decide: a healthy cluster", () => {
     assert.deepEqual(decision.actions, [{ kind: "setWritable", instance: "mysql-0" }]);
   });
 
+  it("turns semi-sync on once a replica streams, not before", () => {
+    const noStream = decide(
+      observe([
+        healthyPrimary(0, { semiSyncMasterEnabled: false }),
+        instance(1, { replication: replicaOf(0, { ioRunning: "Connecting" }) }),
+      ]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(noStream.actions, []);
+  });
+
   it("keeps semi-sync on with replicas and off when alone", () => {
     const withReplicas = decide(
       observe([healthyPrimary(0, { semiSyncMasterEnabled: false }), instance(1)]),

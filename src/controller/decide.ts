@@ -207,9 +207,16 @@ function keepHealthy(observation: Observation, primary: InstanceView, memory: Me
     });
   }
   if (primary.readOnly) actions.push({ kind: "setWritable", instance: primary.name });
-  const wantSemiSync = observation.instances.length > 1;
-  if (primary.semiSyncMasterEnabled !== wantSemiSync) {
-    actions.push({ kind: "setSemiSync", instance: primary.name, enabled: wantSemiSync });
+  // On once a replica streams from the primary (before that every commit would wait out the timeout);
+  // never switched off while replicas are configured: losing them must not silently drop the guarantee.
+  const streaming = others.some(
+    (r) => r.replication?.ioRunning === "Yes" && r.replication.masterHost === primary.address,
+  );
+  const alone = observation.instances.length === 1;
+  if (alone && primary.semiSyncMasterEnabled) {
+    actions.push({ kind: "setSemiSync", instance: primary.name, enabled: false });
+  } else if (!alone && streaming && !primary.semiSyncMasterEnabled) {
+    actions.push({ kind: "setSemiSync", instance: primary.name, enabled: true });
   }
   for (const replica of others) {
     const repair = repairReplica(replica, primary);

@@ -11,6 +11,8 @@ const secrets = {
   appPassword: "wpw",
   appDatabase: "wordpress",
   cloneToken: "t",
+  wordpressAdminPassword: "w",
+  wordpressKeys: {},
 };
 
 describe("server config", () => {

@@ -13,7 +13,22 @@ export interface Secrets {
   appDatabase: string;
   /** Shared token a peer must present to receive a backup stream from an agent. */
   cloneToken: string;
+  /** The WordPress administrator's password, generated once. */
+  wordpressAdminPassword: string;
+  /** WordPress keys and salts (AUTH_KEY…NONCE_SALT): generated once, so logins survive pod changes. */
+  wordpressKeys: Record<string, string>;
 }
+
+export const WORDPRESS_KEY_NAMES = [
+  "AUTH_KEY",
+  "SECURE_AUTH_KEY",
+  "LOGGED_IN_KEY",
+  "NONCE_KEY",
+  "AUTH_SALT",
+  "SECURE_AUTH_SALT",
+  "LOGGED_IN_SALT",
+  "NONCE_SALT",
+] as const;
 
 /** A random password of URL-safe characters, 32 characters (192 bits). */
 export function generatePassword(): string {
@@ -30,6 +45,10 @@ function generateSecrets(): Secrets {
     appPassword: generatePassword(),
     appDatabase: "wordpress",
     cloneToken: generatePassword(),
+    wordpressAdminPassword: generatePassword(),
+    wordpressKeys: Object.fromEntries(
+      WORDPRESS_KEY_NAMES.map((name) => [name, randomBytes(48).toString("base64")]),
+    ),
   };
 }
 

@@ -26,6 +26,9 @@ export interface Topology {
   site: string;
   subnet: Subnet;
   mysql: PodPlan[];
+  wordpress: PodPlan[];
+  /** The site's public HTTP address, served by the load balancer. */
+  http: { address: string; port: number };
   loadBalancer: PodPlan;
   services: { mysqlPrimary: ServicePlan; mysqlReplicas: ServicePlan };
 }
@@ -35,6 +38,9 @@ export const MYSQL_PORT = 3306;
 export const AGENT_PORT = 3307;
 
 const MYSQL_HOST_OFFSET = 10;
+const WORDPRESS_HOST_OFFSET = 50;
+/** nginx in each WordPress pod listens here on the pod's own address (unprivileged, no root needed). */
+export const WORDPRESS_POD_PORT = 8080;
 
 /**
  * Derives a stable per-site subnet from the state folder's absolute path, avoiding 127.0.x
@@ -57,6 +63,12 @@ export function mysqlPodName(ordinal: number): string {
   return `mysql-${ordinal}`;
 }
 
+/** Parses "wordpress-3" into 3; null when the name is not a WordPress pod. */
+export function wordpressOrdinal(name: string): number | null {
+  const match = /^wordpress-(\d+)$/.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
 /** Parses "mysql-3" into 3; null when the name is not a database pod. */
 export function mysqlOrdinal(name: string): number | null {
   const match = /^mysql-(\d+)$/.exec(name);
@@ -72,10 +84,19 @@ export function planTopology(spec: Spec, subnet: Subnet): Topology {
     address: mysqlAddress(subnet, ordinal),
     port: MYSQL_PORT,
   }));
+  const wordpress = Array.from({ length: spec.wordpress.replicas }, (_, ordinal) => ({
+    name: `wordpress-${ordinal}`,
+    component: "wordpress" as const,
+    ordinal,
+    address: `${subnet}.${WORDPRESS_HOST_OFFSET + ordinal}`,
+    port: WORDPRESS_POD_PORT,
+  }));
   return {
     site: spec.name,
     subnet,
     mysql,
+    wordpress,
+    http: { address: spec.local.httpAddress, port: spec.local.httpPort },
     loadBalancer: { name: "haproxy", component: "loadbalancer", ordinal: 0, address: `${subnet}.1`, port: 0 },
     services: {
       mysqlPrimary: { name: "mysql-primary", address: `${subnet}.2`, port: MYSQL_PORT },

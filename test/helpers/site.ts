@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PodStatus, SiteStatus } from "../../src/platform/local/status.js";
@@ -49,8 +49,13 @@ export function makeSiteDir(label: string): string {
 /** A site under test: its state folder and helpers over the CLI and SQL. */
 export class TestSite {
   readonly stateDir: string;
-  constructor(readonly workDir: string) {
+  /** `spec` is written as the site's hapress.yaml; by default a database-only site (no WordPress). */
+  constructor(
+    readonly workDir: string,
+    spec = "wordpress:\n  replicas: 0\n",
+  ) {
     this.stateDir = join(workDir, "state");
+    writeFileSync(join(workDir, "hapress.yaml"), spec);
   }
 
   cli(args: string[], timeoutMs?: number, env?: Record<string, string>): Promise<CliResult> {

@@ -80,7 +80,40 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
     ...servers("mysql-replicas"),
     "",
+    ...renderHttpSection(input.topology),
   ].join("\n");
+}
+
+/**
+ * The public HTTP endpoint: balances over WordPress pods that pass an active health check (PHP and the
+ * database). A request that fails on a pod (refused, cut, 502-504) is retried on another one, except
+ * requests that must not run twice (anything but GET and HEAD).
+ */
+function renderHttpSection(topology: Topology): string[] {
+  if (topology.wordpress.length === 0) return [];
+  return [
+    "frontend http",
+    "  mode http",
+    `  bind ${topology.http.address}:${topology.http.port}`,
+    "  timeout client 60s",
+    "  timeout http-request 10s",
+    "  default_backend wordpress",
+    "",
+    "backend wordpress",
+    "  mode http",
+    "  balance roundrobin",
+    "  timeout server 120s",
+    "  option httpchk",
+    "  http-check send meth GET uri /hapress-health ver HTTP/1.1 hdr Host localhost",
+    "  http-check expect status 200",
+    "  retries 3",
+    "  option redispatch 1",
+    "  retry-on conn-failure empty-response response-timeout 502 503 504",
+    "  http-request disable-l7-retry unless METH_GET || METH_HEAD",
+    "  default-server inter 1s fall 1 rise 1",
+    ...topology.wordpress.map((pod) => `  server ${pod.name} ${pod.address}:${pod.port} check`),
+    "",
+  ];
 }
 
 /**

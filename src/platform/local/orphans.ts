@@ -35,9 +35,17 @@ export async function killRecordedOrphans(path: string, stateDir: string): Promi
     if (processExists(record.pid) && (await commandLine(record.pid)).includes(stateDir))
       ours.push(record.pid);
   }
-  for (const pid of ours) process.kill(pid, "SIGTERM");
+  // Each recorded process leads its own group: signal the group, so its workers go too.
+  const signal = (pid: number, name: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, name);
+    } catch {
+      process.kill(pid, name);
+    }
+  };
+  for (const pid of ours) signal(pid, "SIGTERM");
   for (let i = 0; i < 300 && ours.some(processExists); i++) await sleep(100);
-  for (const pid of ours.filter(processExists)) process.kill(pid, "SIGKILL");
+  for (const pid of ours.filter(processExists)) signal(pid, "SIGKILL");
   await writeJsonFile(path, []).catch(() => undefined);
   return ours;
 }

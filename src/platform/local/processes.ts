@@ -41,6 +41,15 @@ export interface BackoffPolicy {
   resetAfterMs: number;
 }
 
+/** Signals a whole process group; quiet when it is already gone. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
 /** Exponential restart delay, like Kubernetes' CrashLoopBackOff. */
 export function restartDelayMs(consecutiveFailures: number, policy: BackoffPolicy): number {
   const exponent = Math.min(Math.max(consecutiveFailures - 1, 0), 20);
@@ -91,9 +100,12 @@ export class ProcessManager {
     const log = openSync(entry.spec.logFile, "a", 0o600);
     let child: ChildProcess;
     try {
+      // Its own process group, like a container: when the main process dies, whatever it forked
+      // (php-fpm workers, nginx workers) is killed with it instead of holding its socket.
       child = spawn(entry.spec.command, entry.spec.args, {
         stdio: ["ignore", log, log],
         env: { ...process.env, ...entry.spec.env },
+        detached: true,
       });
     } finally {
       closeSync(log);
@@ -105,6 +117,7 @@ export class ProcessManager {
         entry.lastExit = `could not start: ${error.message}`;
       });
       child.on("exit", (code, signal) => {
+        if (child.pid) signalGroup(child.pid, "SIGKILL");
         entry.child = null;
         entry.lastExit = signal ? `killed by ${signal}` : `exited with ${code}`;
         if (entry.wanted) this.scheduleRestart(entry);
@@ -135,7 +148,7 @@ export class ProcessManager {
     const child = entry.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      const killer = setTimeout(() => child.pid && signalGroup(child.pid, "SIGKILL"), graceMs);
       await entry.exited;
       clearTimeout(killer);
     }
@@ -151,7 +164,7 @@ export class ProcessManager {
     if (entry.restartTimer) clearTimeout(entry.restartTimer);
     entry.restartTimer = null;
     if (entry.child && entry.child.exitCode === null && entry.child.signalCode === null) {
-      entry.child.kill("SIGKILL");
+      if (entry.child.pid) signalGroup(entry.child.pid, "SIGKILL");
       await entry.exited;
     }
   }

@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import { existsSync, openSync, closeSync } from "node:fs";
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { createServer } from "node:net";
 import { HapressError, InputError } from "../../errors.js";
+import { DEBIAN_WORDPRESS } from "../../wordpress/core.js";
 import type { Spec } from "../../spec/schema.js";
 import { readJsonFile, statePaths, writeJsonFile } from "../../state/files.js";
 import { readPrimaryRecord } from "../../state/primary.js";
@@ -14,6 +16,10 @@ import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
 import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
 
 /** Programs the local target needs, with the Debian package that provides each. */
+const WORDPRESS_PROGRAMS: [string, string][] = [
+  ["php-fpm8.2", "php-fpm"],
+  ["nginx", "nginx-light"],
+];
 const REQUIRED_PROGRAMS: [string, string][] = [
   ["mariadbd", "mariadb-server"],
   ["mariadb-install-db", "mariadb-server"],
@@ -32,9 +38,9 @@ export interface SelfCommand {
 
 export type Reporter = (line: string) => void;
 
-async function findMissingPrograms(): Promise<string[]> {
+async function findMissingPrograms(withWordpress: boolean): Promise<string[]> {
   const missing: string[] = [];
-  for (const [program, pkg] of REQUIRED_PROGRAMS) {
+  for (const [program, pkg] of [...REQUIRED_PROGRAMS, ...(withWordpress ? WORDPRESS_PROGRAMS : [])]) {
     const result = await runProgram("sh", ["-c", `command -v ${program}`]).catch(() => null);
     if (!result || result.code !== 0) missing.push(pkg);
   }
@@ -42,18 +48,39 @@ async function findMissingPrograms(): Promise<string[]> {
 }
 
 /** Checks the machine and the state folder before anything is started. */
-export async function preflight(stateDir: string): Promise<void> {
+export async function preflight(stateDir: string, spec: Spec): Promise<void> {
   if (stateDir.length > MAX_STATE_DIR_LENGTH) {
     throw new InputError(
       `--dir ${stateDir}: the path is ${stateDir.length} characters; at most ${MAX_STATE_DIR_LENGTH} fit in Unix socket paths. Example: --dir /var/tmp/mysite`,
     );
   }
-  const missing = await findMissingPrograms();
+  const withWordpress = spec.wordpress.replicas > 0;
+  const missing = [
+    ...(await findMissingPrograms(withWordpress)),
+    ...(withWordpress && !existsSync(`${DEBIAN_WORDPRESS}/wp-settings.php`) ? ["wordpress"] : []),
+  ];
   if (missing.length > 0) {
     throw new HapressError(
       `missing programs; install them with: sudo apt-get install -y ${missing.join(" ")} (or run scripts/install.sh)`,
     );
   }
+}
+
+/** Fails clearly when the public HTTP port is taken by something else. */
+async function checkHttpPortFree(spec: Spec, source: string): Promise<void> {
+  if (spec.wordpress.replicas === 0) return;
+  const { httpAddress, httpPort } = spec.local;
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new InputError(
+          `${source}: field 'local.httpPort': ${httpAddress}:${httpPort} is ${error.code === "EADDRINUSE" ? "already in use" : `not available (${error.code ?? error.message})`}; pick a free port, for example:\n    local:\n      httpPort: ${httpPort + 1}`,
+        ),
+      ),
+    );
+    server.listen(httpPort, httpAddress, () => server.close(() => resolve()));
+  });
 }
 
 /** Asks the supervisor for the site's status; null when no supervisor runs. */
@@ -116,6 +143,7 @@ export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
     controller: { running: false, state: "stopped", lastEvent: null },
     pods: [
       ...topology.mysql.map((p) => stopped(p.name, "mysql", p.address, p.port)),
+      ...topology.wordpress.map((p) => stopped(p.name, "wordpress", p.address, p.port)),
       stopped("haproxy", "loadbalancer", topology.loadBalancer.address, null),
       stopped("controller", "controller", "", null),
     ],
@@ -213,12 +241,13 @@ export async function waitUntilReady(
 /** `hapress up`: writes the desired state, starts or updates the supervisor, waits until ready. */
 export async function up(
   spec: Spec,
+  specSource: string,
   stateDir: string,
   self: SelfCommand,
   report: Reporter,
   timeoutMs: number,
 ): Promise<SiteStatus> {
-  await preflight(stateDir);
+  await preflight(stateDir, spec);
   const paths = statePaths(stateDir);
   await mkdir(paths.logs, { recursive: true, mode: 0o700 });
   await refuseRemovingPrimary(stateDir, spec.database.replicas);
@@ -237,6 +266,7 @@ export async function up(
     const { seq } = await callRpc<{ seq: number }>(paths.socket, { method: "apply" });
     since = seq - 1;
   } else {
+    await checkHttpPortFree(spec, specSource);
     report(
       existsSync(`${paths.pods}/mysql-0/data`) ? "restarting the site from its data" : "creating the site",
     );
@@ -247,9 +277,10 @@ export async function up(
   return waitUntilReady(stateDir, since, report, timeoutMs);
 }
 
-/** `hapress scale mysql N`. */
-export async function scaleMysql(
+/** `hapress scale mysql N` and `hapress scale wordpress N`. */
+export async function scaleTier(
   stateDir: string,
+  tier: "mysql" | "wordpress",
   replicas: number,
   report: Reporter,
   timeoutMs: number,
@@ -257,10 +288,14 @@ export async function scaleMysql(
   const paths = statePaths(stateDir);
   const spec = await readJsonFile<Spec>(paths.spec);
   if (!spec) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first`);
-  await refuseRemovingPrimary(stateDir, replicas);
+  if (tier === "mysql") await refuseRemovingPrimary(stateDir, replicas);
   if ((await liveStatus(stateDir)) === null)
     throw new HapressError(`the site in ${stateDir} is not running: run 'hapress up'`);
-  await writeJsonFile(paths.spec, { ...spec, database: { ...spec.database, replicas } });
+  const next: Spec =
+    tier === "mysql"
+      ? { ...spec, database: { ...spec.database, replicas } }
+      : { ...spec, wordpress: { ...spec.wordpress, replicas } };
+  await writeJsonFile(paths.spec, next);
   const { seq } = await callRpc<{ seq: number }>(paths.socket, { method: "apply" });
   return waitUntilReady(stateDir, seq - 1, report, timeoutMs);
 }
@@ -291,4 +326,14 @@ export async function down(stateDir: string, options: { volumes: boolean }, repo
     await rm(stateDir, { recursive: true, force: true });
     report(`deleted ${stateDir} (data, secrets, logs)`);
   }
+}
+
+/** The WordPress admin login, returned only the first time it is asked for (then marked as shown). */
+export async function firstAdminLogin(stateDir: string): Promise<{ user: string; password: string } | null> {
+  const path = `${stateDir}/wordpress/installed.json`;
+  const record = await readJsonFile<{ adminUser: string; passwordShown?: boolean }>(path);
+  if (!record || record.passwordShown) return null;
+  const secrets = await loadSecrets(statePaths(stateDir).secrets);
+  await writeJsonFile(path, { ...record, passwordShown: true });
+  return { user: record.adminUser, password: secrets.wordpressAdminPassword };
 }

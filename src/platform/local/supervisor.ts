@@ -27,6 +27,7 @@ import { ProcessManager } from "./processes.js";
 import { serveRpc, type RpcRequest } from "./rpc.js";
 import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
 import { readSiteRecord } from "./site-record.js";
+import { siteUrl, WordpressTier } from "./wordpress-tier.js";
 
 export interface SupervisorOptions {
   stateDir: string;
@@ -68,6 +69,8 @@ export class Supervisor {
   private wake: (() => void) | null = null;
   private haproxyConfig = "";
   private haproxyPlan: ServerPlan[] = [];
+  private haproxyShape = "";
+  private loadBalancerChange: Promise<void> = Promise.resolve();
   /** Pods fenced by the controller: killed and not restarted until released. */
   private held = new Set<string>();
   /** Pods whose data is being thrown away and cloned again. */
@@ -78,11 +81,19 @@ export class Supervisor {
   /** Aborted at shutdown: kills the helper programs of a clone or initialisation in progress. */
   private readonly aborter = new AbortController();
 
+  private readonly wordpress: WordpressTier;
+
   constructor(private readonly options: SupervisorOptions) {
     this.paths = statePaths(options.stateDir);
     this.processes = new ProcessManager({ initialMs: 1000, maxMs: 60_000, resetAfterMs: 60_000 }, (event) => {
       this.log(null, event);
       void recordPids(this.paths.pids, this.processes.list());
+    });
+    this.wordpress = new WordpressTier({
+      processes: this.processes,
+      paths: this.paths,
+      runAsRoot: options.runAsRoot,
+      log: (pod, message, level) => this.log(pod, message, level),
     });
   }
 
@@ -254,6 +265,8 @@ export class Supervisor {
     }
     if (this.record) this.ensureController();
     await this.observeRouting();
+    const databaseReady = this.record !== null && this.isReady(this.record.primary) && this.primaryRouted();
+    await this.wordpress.reconcile(this.topology, this.spec, this.secrets, databaseReady);
   }
 
   /** The database HA controller runs as its own supervised process. */
@@ -540,15 +553,28 @@ export class Supervisor {
    * admin socket (no reload, existing sessions to the old primary cut); a change of topology restarts it.
    */
   private async ensureLoadBalancer(primaryName: string): Promise<void> {
-    const config = renderHaproxyConfig({
-      topology: this.topology,
-      primary: primaryName,
-      adminSocket: this.paths.haproxySocket,
-    });
+    // One change at a time: the reconcile loop and a "route" request may both get here.
+    const previous = this.loadBalancerChange;
+    let release: () => void = () => undefined;
+    this.loadBalancerChange = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      await this.applyLoadBalancer(primaryName);
+    } finally {
+      release();
+    }
+  }
+
+  private async applyLoadBalancer(primaryName: string): Promise<void> {
+    const render = (primary: string) =>
+      renderHaproxyConfig({ topology: this.topology, primary, adminSocket: this.paths.haproxySocket });
+    const config = render(primaryName);
     const plan = planLoadBalancer(this.topology, primaryName);
     const running = this.processes.isRunning("haproxy/haproxy");
     if (config === this.haproxyConfig && running) return;
-    const commands = running ? runtimeSwitchCommands(this.haproxyPlan, plan) : null;
+    // Only a change of primary can be switched at run time; anything else needs the new file loaded.
+    const sameShape = render("") === this.haproxyShape;
+    const commands = running && sameShape ? runtimeSwitchCommands(this.haproxyPlan, plan) : null;
     await writeFileAtomic(this.paths.haproxyConfig, config, 0o600);
     if (commands !== null) {
       try {
@@ -562,6 +588,7 @@ export class Supervisor {
     }
     if (running) await this.processes.stop("haproxy/haproxy", 5000);
     this.haproxyConfig = config;
+    this.haproxyShape = render("");
     this.haproxyPlan = plan;
     this.processes.ensure({
       name: "haproxy/haproxy",
@@ -576,7 +603,10 @@ export class Supervisor {
 
   private async status(): Promise<SiteStatus> {
     const record = this.record;
-    const pods: PodStatus[] = this.topology.mysql.map((pod) => this.mysqlPodStatus(pod));
+    const pods: PodStatus[] = [
+      ...this.topology.mysql.map((pod) => this.mysqlPodStatus(pod)),
+      ...this.wordpress.podStatuses(this.topology),
+    ];
     const lb = this.topology.loadBalancer;
     const lbInfo = this.processes.info("haproxy/haproxy");
     pods.push({
@@ -617,8 +647,10 @@ export class Supervisor {
     const semiSyncOn = primaryState?.semiSyncMasterActive === true;
     const extra = await this.surplusPodNames();
     // Ready: every pod ready, nothing left to remove, and (with replicas) writes semi-synchronous.
+    const wordpressDone = this.topology.wordpress.length === 0 || this.wordpress.isInstalled();
     const ready =
       !this.stopping &&
+      wordpressDone &&
       record !== null &&
       extra.length === 0 &&
       pods.every((pod) => pod.ready) &&
@@ -634,6 +666,7 @@ export class Supervisor {
       endpoints: {
         mysqlPrimary: `${this.topology.services.mysqlPrimary.address}:${this.topology.services.mysqlPrimary.port}`,
         mysqlReplicas: `${this.topology.services.mysqlReplicas.address}:${this.topology.services.mysqlReplicas.port}`,
+        ...(this.topology.wordpress.length > 0 ? { http: siteUrl(this.topology) } : {}),
       },
       database: {
         replicas: this.topology.mysql.length,
@@ -670,7 +703,8 @@ export class Supervisor {
       const entries = await readdir(this.paths.pods);
       return entries.filter((name) => {
         const ordinal = mysqlOrdinal(name);
-        return ordinal !== null && ordinal >= this.topology.mysql.length;
+        const surplusDatabase = ordinal !== null && ordinal >= this.topology.mysql.length;
+        return surplusDatabase || this.wordpress.hasSurplus([name], this.topology);
       });
     } catch {
       return [];

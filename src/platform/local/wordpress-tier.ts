@@ -1,0 +1,263 @@
+import { existsSync } from "node:fs";
+import { mkdir, readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { errorMessage } from "../../errors.js";
+import { connectSql } from "../../mysql/client.js";
+import type { Spec } from "../../spec/schema.js";
+import { readJsonFile, writeFileAtomic, writeJsonFile, type StatePaths } from "../../state/files.js";
+import type { Secrets } from "../../state/secrets.js";
+import { wordpressOrdinal, type PodPlan, type Topology } from "../../topology/topology.js";
+import {
+  renderNginxConfig,
+  renderPhpFpmConfig,
+  wordpressEnvironment,
+  type PodFiles,
+} from "../../wordpress/config.js";
+import { prepareWordpressFiles, type WordpressFiles } from "../../wordpress/core.js";
+import { installSiteOnce } from "../../wordpress/install.js";
+import type { ProcessManager } from "./processes.js";
+import type { PodStatus } from "./status.js";
+
+export interface WordpressTierDeps {
+  processes: ProcessManager;
+  paths: StatePaths;
+  runAsRoot: boolean;
+  log: (pod: string | null, message: string, level?: "info" | "error") => void;
+}
+
+export interface InstallRecord {
+  installedAt: string;
+  adminUser: string;
+  /** Set once `up` has shown the admin password to the user. */
+  passwordShown?: boolean;
+}
+
+const CRON_INTERVAL_MS = 60_000;
+const PHP_FPM = "php-fpm8.2";
+
+/** The site's public URL. */
+export function siteUrl(topology: Topology): string {
+  return `http://${topology.http.address}:${topology.http.port}`;
+}
+
+/**
+ * WordPress pods of the local target: each a php-fpm pool and an nginx (two processes, like a pod
+ * with two containers) on its own loopback address, over one shared copy of core and one shared
+ * content folder. Also the site's one-shot install and its once-a-minute wp-cron.
+ */
+export class WordpressTier {
+  private files: WordpressFiles | null = null;
+  private readonly ready = new Map<string, { ready: boolean; message: string | null }>();
+  private lastCron = 0;
+  private installed = false;
+  private publicHost = "";
+  private installing: Promise<void> | null = null;
+
+  constructor(private readonly deps: WordpressTierDeps) {}
+
+  private root(): string {
+    return join(this.deps.paths.root, "wordpress");
+  }
+
+  private installRecordPath(): string {
+    return join(this.root(), "installed.json");
+  }
+
+  async installRecord(): Promise<InstallRecord | null> {
+    return readJsonFile<InstallRecord>(this.installRecordPath());
+  }
+
+  async markPasswordShown(): Promise<void> {
+    const record = await this.installRecord();
+    if (record) await writeJsonFile(this.installRecordPath(), { ...record, passwordShown: true });
+  }
+
+  /** Brings the WordPress pods to the spec once the database answers through mysql-primary. */
+  async reconcile(topology: Topology, spec: Spec, secrets: Secrets, databaseReady: boolean): Promise<void> {
+    await this.removeSurplus(topology);
+    if (topology.wordpress.length === 0 || !databaseReady) return;
+    this.files ??= await prepareWordpressFiles(this.root());
+    this.publicHost = `${topology.http.address}:${topology.http.port}`;
+    const env = wordpressEnvironment({
+      secrets,
+      dbHost: `${topology.services.mysqlPrimary.address}:${topology.services.mysqlPrimary.port}`,
+      siteUrl: siteUrl(topology),
+    });
+    for (const pod of topology.wordpress) await this.ensurePod(pod, env);
+    await Promise.all(topology.wordpress.map((pod) => this.probe(pod)));
+    // In the background: the install must not hold up the rest of reconciliation (replicas, restarts).
+    this.installing ??= this.installOnce(topology, spec, secrets).finally(() => (this.installing = null));
+    this.triggerCron(topology);
+  }
+
+  private podFiles(pod: PodPlan): PodFiles {
+    const podDir = this.deps.paths.podDir(pod.name);
+    return {
+      podName: pod.name,
+      address: pod.address,
+      port: pod.port,
+      coreDir: this.files?.coreDir ?? "",
+      runDir: join(podDir, "run"),
+      logFile: this.deps.paths.podLog(pod.name),
+      runAsRoot: this.deps.runAsRoot,
+      publicHost: `${this.publicHost}`,
+    };
+  }
+
+  private async ensurePod(pod: PodPlan, env: Record<string, string>): Promise<void> {
+    const files = this.podFiles(pod);
+    const podDir = this.deps.paths.podDir(pod.name);
+    const fpmName = `${pod.name}/php-fpm`;
+    const nginxName = `${pod.name}/nginx`;
+    if (!this.deps.processes.isRunning(fpmName) || !this.deps.processes.isRunning(nginxName)) {
+      await mkdir(files.runDir, { recursive: true, mode: 0o700 });
+      // The pool file holds the database password: owner only.
+      await writeFileAtomic(join(podDir, "php-fpm.conf"), renderPhpFpmConfig(files, env), 0o600);
+      await writeFileAtomic(join(podDir, "nginx.conf"), renderNginxConfig(files), 0o600);
+    }
+    this.deps.processes.ensure({
+      name: fpmName,
+      pod: pod.name,
+      command: PHP_FPM,
+      args: ["-F", ...(this.deps.runAsRoot ? ["-R"] : []), "-y", join(podDir, "php-fpm.conf")],
+      logFile: files.logFile,
+    });
+    this.deps.processes.ensure({
+      name: nginxName,
+      pod: pod.name,
+      command: "nginx",
+      args: ["-c", join(podDir, "nginx.conf"), "-g", "daemon off;", "-e", files.logFile],
+      logFile: files.logFile,
+    });
+  }
+
+  /** Readiness: the health endpoint answers 200 through nginx, PHP and the database. */
+  private async probe(pod: PodPlan): Promise<void> {
+    try {
+      const response = await fetch(`http://${pod.address}:${pod.port}/hapress-health`, {
+        signal: AbortSignal.timeout(3000),
+      });
+      await response.arrayBuffer();
+      this.ready.set(pod.name, {
+        ready: response.status === 200,
+        message: response.status === 200 ? null : `health check answered ${response.status}`,
+      });
+    } catch (error) {
+      this.ready.set(pod.name, { ready: false, message: errorMessage(error) });
+    }
+  }
+
+  private async installOnce(topology: Topology, spec: Spec, secrets: Secrets): Promise<void> {
+    if (this.installed) return;
+    if (await this.installRecord()) {
+      this.installed = true;
+      return;
+    }
+    const pod = topology.wordpress.find((p) => this.ready.get(p.name)?.ready);
+    if (!pod) return;
+    const endpoint = topology.services.mysqlPrimary;
+    const session = await connectSql(
+      { host: endpoint.address, port: endpoint.port },
+      { user: secrets.appUser, password: secrets.appPassword },
+      { database: secrets.appDatabase, queryTimeoutMs: 90_000 },
+    );
+    try {
+      this.deps.log(pod.name, `installing the site '${spec.site.title}' (once, under a database lock)`);
+      const installedNow = await installSiteOnce({
+        podUrl: `http://${pod.address}:${pod.port}`,
+        title: spec.site.title,
+        adminUser: spec.site.adminUser,
+        adminEmail: spec.site.adminEmail,
+        adminPassword: secrets.wordpressAdminPassword,
+        session,
+      });
+      const record: InstallRecord = { installedAt: new Date().toISOString(), adminUser: spec.site.adminUser };
+      await writeJsonFile(this.installRecordPath(), record);
+      this.installed = true;
+      this.deps.log(pod.name, installedNow ? "site installed" : "site was already installed");
+    } catch (error) {
+      this.deps.log(pod.name, `site install failed: ${errorMessage(error)}`, "error");
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** wp-cron once a minute through the load balancer: one request for the site, not one per replica. */
+  private triggerCron(topology: Topology): void {
+    if (!this.installed || Date.now() - this.lastCron < CRON_INTERVAL_MS) return;
+    this.lastCron = Date.now();
+    void fetch(`${siteUrl(topology)}/wp-cron.php?doing_wp_cron=${Date.now() / 1000}`, {
+      signal: AbortSignal.timeout(30_000),
+    })
+      .then((response) => response.arrayBuffer())
+      .catch((error: unknown) => this.deps.log(null, `wp-cron request failed: ${errorMessage(error)}`));
+  }
+
+  /** Scale-down: the highest ordinals go first; their pod folders (config, sockets) are removed. */
+  private async removeSurplus(topology: Topology): Promise<void> {
+    let entries: string[] = [];
+    try {
+      entries = await readdir(this.deps.paths.pods);
+    } catch {
+      return;
+    }
+    const surplus = entries
+      .map((name) => ({ name, ordinal: wordpressOrdinal(name) }))
+      .filter(
+        (e): e is { name: string; ordinal: number } =>
+          e.ordinal !== null && e.ordinal >= topology.wordpress.length,
+      )
+      .sort((a, b) => b.ordinal - a.ordinal);
+    for (const pod of surplus) {
+      this.deps.log(pod.name, "scaling down: stopping it");
+      await this.deps.processes.stopPod(pod.name, 10_000);
+      await rm(this.deps.paths.podDir(pod.name), { recursive: true, force: true });
+      this.ready.delete(pod.name);
+    }
+  }
+
+  hasSurplus(entries: string[], topology: Topology): boolean {
+    return entries.some((name) => {
+      const ordinal = wordpressOrdinal(name);
+      return ordinal !== null && ordinal >= topology.wordpress.length;
+    });
+  }
+
+  isInstalled(): boolean {
+    return this.installed;
+  }
+
+  podStatuses(topology: Topology): PodStatus[] {
+    return topology.wordpress.map((pod) => {
+      const infos = [
+        this.deps.processes.info(`${pod.name}/php-fpm`),
+        this.deps.processes.info(`${pod.name}/nginx`),
+      ];
+      const probe = this.ready.get(pod.name);
+      const running = infos.every((i) => i?.state === "running");
+      const crashing = infos.some((i) => i?.state === "backoff");
+      return {
+        name: pod.name,
+        component: "wordpress" as const,
+        role: null,
+        address: pod.address,
+        port: pod.port,
+        pids: infos.map((i) => i?.pid).filter((pid): pid is number => typeof pid === "number"),
+        ready: running && probe?.ready === true,
+        restarts: infos.reduce((sum, i) => sum + (i?.restarts ?? 0), 0),
+        phase: crashing
+          ? "crashloop"
+          : running
+            ? "running"
+            : existsSync(this.deps.paths.podDir(pod.name))
+              ? "starting"
+              : "pending",
+        gtid: null,
+        lagSeconds: null,
+        semiSync: null,
+        readOnly: null,
+        message: probe?.ready ? null : (probe?.message ?? null),
+      };
+    });
+  }
+}

@@ -1,0 +1,243 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { sleep } from "../src/util/process.js";
+import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
+
+// A port of its own, so a developer's site on 8080 does not collide with the tests.
+const PORT = 18_480;
+const SITE = `http://127.0.0.1:${PORT}`;
+
+/** A 1x1 PNG. */
+const PIXEL = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+  "base64",
+);
+
+type Jar = Map<string, string>;
+
+function cookieHeader(jar: Jar): string {
+  return [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
+}
+
+function keepCookies(jar: Jar, response: Response): void {
+  for (const line of response.headers.getSetCookie()) {
+    const [pair] = line.split(";");
+    const index = pair?.indexOf("=") ?? -1;
+    if (pair && index > 0) jar.set(pair.slice(0, index), pair.slice(index + 1));
+  }
+}
+
+/** Logs in through wp-login.php on `base` (a pod or the load balancer); returns the cookies. */
+async function login(base: string, user: string, password: string): Promise<Jar> {
+  const jar: Jar = new Map([["wordpress_test_cookie", "WP%20Cookie%20check"]]);
+  const response = await fetch(`${base}/wp-login.php`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookieHeader(jar) },
+    body: new URLSearchParams({
+      log: user,
+      pwd: password,
+      "wp-submit": "Log In",
+      redirect_to: `${SITE}/wp-admin/`,
+      testcookie: "1",
+    }),
+  });
+  await response.arrayBuffer();
+  assert.equal(response.status, 302, `login on ${base} redirects`);
+  keepCookies(jar, response);
+  assert.ok(
+    [...jar.keys()].some((k) => k.startsWith("wordpress_logged_in_")),
+    "a login cookie was set",
+  );
+  return jar;
+}
+
+async function dashboardWorks(base: string, jar: Jar): Promise<boolean> {
+  const response = await fetch(`${base}/wp-admin/`, {
+    redirect: "manual",
+    headers: { cookie: cookieHeader(jar) },
+  });
+  const body = await response.text();
+  return response.status === 200 && body.includes("Dashboard");
+}
+
+async function restNonce(base: string, jar: Jar): Promise<string> {
+  const response = await fetch(`${base}/wp-admin/admin-ajax.php?action=rest-nonce`, {
+    headers: { cookie: cookieHeader(jar) },
+  });
+  const nonce = (await response.text()).trim();
+  assert.match(nonce, /^[0-9a-f]{10}$/, "a REST nonce for the logged-in user");
+  return nonce;
+}
+
+async function get(url: string): Promise<{ status: number; body: Buffer }> {
+  const response = await fetch(url, { redirect: "manual" });
+  return { status: response.status, body: Buffer.from(await response.arrayBuffer()) };
+}
+
+describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load balancer", () => {
+  const site = new TestSite(
+    makeSiteDir("wp"),
+    `local:\n  httpPort: ${PORT}\nsite:\n  title: Resilience Test\n`,
+  );
+  let firstUp = "";
+  before(async () => {
+    firstUp = (await site.up()).stdout;
+  });
+  after(async () => {
+    await site.destroy();
+  });
+
+  const admin = () => ({ user: "admin", password: site.secrets().wordpressAdminPassword });
+
+  it("installs the site once and prints the admin login the first time only", async () => {
+    assert.match(firstUp, new RegExp(`site: +${SITE}`));
+    assert.match(firstUp, new RegExp(`WordPress admin: +admin / ${site.secrets().wordpressAdminPassword}`));
+    const again = await site.up();
+    assert.doesNotMatch(again.stdout, /WordPress admin:/);
+    const status = await site.status();
+    assert.equal(status.endpoints.http, SITE);
+    assert.deepEqual(
+      status.pods.filter((p) => p.component === "wordpress").map((p) => [p.name, p.ready, p.pids.length]),
+      [
+        ["wordpress-0", true, 2],
+        ["wordpress-1", true, 2],
+        ["wordpress-2", true, 2],
+      ],
+    );
+    const home = await get(`${SITE}/`);
+    assert.equal(home.status, 200);
+    assert.match(home.body.toString(), /<title>Resilience Test/);
+  });
+
+  it("answers a missing page with WordPress's 404, and the health endpoint reveals nothing", async () => {
+    const missing = await get(`${SITE}/?p=987654`);
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.toString(), /Page not found/);
+    assert.doesNotMatch(missing.body.toString(), /haproxy|502 Bad Gateway|503 Service/i);
+    const health = await get(`${SITE}/hapress-health`);
+    assert.equal(health.status, 200);
+    assert.equal(health.body.toString(), '{"status":"ok"}');
+    const secrets = site.secrets();
+    for (const secret of [secrets.appPassword, secrets.appUser, "127."])
+      assert.ok(!health.body.toString().includes(secret));
+    assert.equal((await get(`${SITE}/wp-config.php`)).status, 403);
+  });
+
+  it("keeps logins across replicas (shared keys and salts)", async () => {
+    const pods = (await site.status()).pods.filter((p) => p.component === "wordpress");
+    const base = (i: number) => `http://${pods[i]?.address}:${pods[i]?.port}`;
+    const first = await login(base(0), admin().user, admin().password);
+    assert.ok(await dashboardWorks(base(1), first), "a login made on wordpress-0 works on wordpress-1");
+    const second = await login(base(2), admin().user, admin().password);
+    assert.ok(await dashboardWorks(base(0), second), "a login made on wordpress-2 works on wordpress-0");
+  });
+
+  it("the tutorial's resilience test: a post and an image survive scaling 3 -> 1 -> 3, served by every pod", async () => {
+    const jar = await login(SITE, admin().user, admin().password);
+    const nonce = await restNonce(SITE, jar);
+    const media = await fetch(`${SITE}/?rest_route=/wp/v2/media`, {
+      method: "POST",
+      headers: {
+        cookie: cookieHeader(jar),
+        "x-wp-nonce": nonce,
+        "content-type": "image/png",
+        "content-disposition": 'attachment; filename="pixel.png"',
+      },
+      body: PIXEL,
+    });
+    const uploaded = (await media.json()) as { id: number; source_url: string };
+    assert.equal(media.status, 201, JSON.stringify(uploaded));
+    const imagePath = new URL(uploaded.source_url).pathname;
+    const post = await fetch(`${SITE}/?rest_route=/wp/v2/posts`, {
+      method: "POST",
+      headers: { cookie: cookieHeader(jar), "x-wp-nonce": nonce, "content-type": "application/json" },
+      body: JSON.stringify({
+        title: "Survives scaling",
+        content: `<img src="${uploaded.source_url}">`,
+        status: "publish",
+      }),
+    });
+    const created = (await post.json()) as { id: number; link: string };
+    assert.equal(post.status, 201, JSON.stringify(created));
+
+    const served = async (base: string) => {
+      // The post's own (pretty) path, so a pod hit directly answers itself rather than redirecting.
+      const page = await get(`${base}${new URL(created.link).pathname}`);
+      const image = await get(`${base}${imagePath}`);
+      return (
+        page.status === 200 &&
+        page.body.toString().includes("Survives scaling") &&
+        image.status === 200 &&
+        image.body.equals(PIXEL)
+      );
+    };
+    assert.ok(await served(SITE));
+
+    const down = await site.cli(["scale", "wordpress", "1"]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(
+      (await site.status()).pods.filter((p) => p.component === "wordpress").map((p) => p.name),
+      ["wordpress-0"],
+    );
+    assert.ok(await served(SITE), "served with one pod");
+
+    const up = await site.cli(["scale", "wordpress", "3"]);
+    assert.equal(up.code, 0, up.stderr);
+    const pods = (await site.status()).pods.filter((p) => p.component === "wordpress");
+    assert.equal(pods.length, 3);
+    for (const pod of pods)
+      assert.ok(
+        await served(`http://${pod.address}:${pod.port}`),
+        `${pod.name} serves the post and the image`,
+      );
+  });
+
+  for (const [process, index] of [
+    ["php-fpm", 0],
+    ["nginx", 1],
+  ] as const) {
+    it(`kill -9 of one pod's ${process} under a steady read load: no failed request`, async () => {
+      const before = (await site.status()).pods.find((p) => p.name === "wordpress-1");
+      const pid = before?.pids[index];
+      assert.ok(pid);
+      let running = true;
+      let ok = 0;
+      const failures: string[] = [];
+      const client = async () => {
+        // Bounded by the flag and by 200 requests per client.
+        for (let i = 0; running && i < 400; i++) {
+          try {
+            const response = await fetch(`${SITE}/`, { signal: AbortSignal.timeout(10_000) });
+            await response.arrayBuffer();
+            if (response.status === 200) ok++;
+            else failures.push(`HTTP ${response.status}`);
+          } catch (error) {
+            failures.push((error as Error).message);
+          }
+        }
+      };
+      const clients = Promise.all([client(), client(), client()]);
+      await sleep(1000);
+      globalThis.process.kill(pid, "SIGKILL");
+      await eventually(
+        `wordpress-1 back after its ${process} was killed`,
+        async () => {
+          const pod = (await site.status()).pods.find((p) => p.name === "wordpress-1");
+          return (
+            pod !== undefined &&
+            pod.ready &&
+            pod.restarts >= (before?.restarts ?? 0) + 1 &&
+            pod.pids[index] !== pid
+          );
+        },
+        60_000,
+      );
+      await sleep(1500);
+      running = false;
+      await clients;
+      assert.ok(ok > 20, `requests served: ${ok}`);
+      assert.deepEqual(failures, [], `failed requests: ${failures.length}`);
+    });
+  }
+});
