@@ -1,6 +1,7 @@
 // Benchmarks of the local database tier; prints figures, asserts nothing.
-// HAPRESS_BENCH=up,clone,failover picks sections; HAPRESS_BENCH_MB sets the size of the database cloned
+// HAPRESS_BENCH=up,clone,failover,web picks sections; HAPRESS_BENCH_MB sets the size of the database cloned
 // (default 1024); HAPRESS_BENCH_UP_RUNS the runs of `up`; HAPRESS_BENCH_FAILOVER_RUNS the runs per fault.
+import autocannon from "autocannon";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -43,6 +44,7 @@ async function benchUp(runs: number): Promise<void> {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const dir = mkdtempSync("/tmp/hpb-up-");
+    writeFileSync(join(dir, "hapress.yaml"), "wordpress:\n  replicas: 0\n");
     try {
       const started = process.hrtime.bigint();
       await hapress(dir, ["up"]);
@@ -60,7 +62,10 @@ async function benchUp(runs: number): Promise<void> {
 async function benchClone(megabytes: number): Promise<void> {
   const dir = mkdtempSync("/tmp/hpb-clone-");
   try {
-    writeFileSync(join(dir, "hapress.yaml"), "database:\n  replicas: 1\n  bufferPoolMB: 256\n");
+    writeFileSync(
+      join(dir, "hapress.yaml"),
+      "database:\n  replicas: 1\n  bufferPoolMB: 256\nwordpress:\n  replicas: 0\n",
+    );
     await hapress(dir, ["up"]);
     const status = JSON.parse((await hapress(dir, ["status", "--json"])).stdout) as SiteStatus;
     const secrets = JSON.parse(readFileSync(join(dir, "state", "secrets.json"), "utf8")) as Secrets;
@@ -112,6 +117,7 @@ async function benchClone(megabytes: number): Promise<void> {
 
 async function benchFailover(runs: number): Promise<void> {
   const dir = mkdtempSync("/tmp/hpb-fo-");
+  writeFileSync(join(dir, "hapress.yaml"), "wordpress:\n  replicas: 0\n");
   try {
     await hapress(dir, ["up"]);
     const result = await hapress(dir, ["chaos", "--fault", "both", "--runs", String(runs)]);
@@ -122,10 +128,45 @@ async function benchFailover(runs: number): Promise<void> {
   }
 }
 
+/** One autocannon run: requests per second and latency percentiles. */
+async function load(url: string, connections: number, seconds: number): Promise<string> {
+  const result = await autocannon({ url, connections, duration: seconds });
+  const failed = result.errors + result.timeouts + result.non2xx;
+  return `${result.requests.average.toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ${failed} failed`;
+}
+
+async function benchWeb(): Promise<void> {
+  const dir = mkdtempSync("/tmp/hpb-web-");
+  try {
+    writeFileSync(join(dir, "hapress.yaml"), "local:\n  httpPort: 18490\n");
+    const started = process.hrtime.bigint();
+    await hapress(dir, ["up"]);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    console.log(
+      `up of the whole site (3 database + 3 WordPress, installed) from an empty state folder: ${seconds.toFixed(2)} s`,
+    );
+    const status = JSON.parse((await hapress(dir, ["status", "--json"])).stdout) as SiteStatus;
+    const pod = status.pods.find((p) => p.name === "wordpress-0");
+    const connections = 8;
+    // Warm up PHP's opcode cache on every pod first.
+    await load(`${status.endpoints.http ?? ""}/`, connections, 3);
+    console.log(
+      `home page through the load balancer (3 pods, ${connections} connections, 15 s): ${await load(`${status.endpoints.http ?? ""}/`, connections, 15)}`,
+    );
+    console.log(
+      `home page on one pod directly (${connections} connections, 15 s): ${await load(`http://${pod?.address}:${pod?.port}/`, connections, 15)}`,
+    );
+  } finally {
+    await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const megabytes = Number(process.env.HAPRESS_BENCH_MB ?? 1024);
 const upRuns = Number(process.env.HAPRESS_BENCH_UP_RUNS ?? 3);
 const failoverRuns = Number(process.env.HAPRESS_BENCH_FAILOVER_RUNS ?? 5);
-const sections = (process.env.HAPRESS_BENCH ?? "up,clone,failover").split(",");
+const sections = (process.env.HAPRESS_BENCH ?? "up,clone,failover,web").split(",");
 if (sections.includes("up")) await benchUp(upRuns);
 if (sections.includes("clone")) await benchClone(megabytes);
 if (sections.includes("failover")) await benchFailover(failoverRuns);
+if (sections.includes("web")) await benchWeb();

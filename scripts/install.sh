@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy
   php-fpm php-mysql php-gd php-xml php-mbstring php-curl php-zip php-intl nginx-light
-  wordpress wordpress-theme-twentytwentythree)
+  wordpress wordpress-theme-twentytwentythree
+  chromium)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
