@@ -46,7 +46,7 @@ describe("load balancer config", () => {
   it("binds only loopback service addresses and keeps the admin socket private", () => {
     const config = renderHaproxyConfig({ topology, primary: "mysql-0", adminSocket: "/x/admin.sock" });
     const binds = config.split("\n").filter((l) => l.trim().startsWith("bind "));
-    assert.deepEqual(binds, ["  bind 127.5.6.2:3306", "  bind 127.5.6.3:3306"]);
+    assert.deepEqual(binds, ["  bind 127.5.6.2:3306", "  bind 127.5.6.3:3306", "  bind 127.0.0.1:8080"]);
     assert.match(config, /stats socket \/x\/admin.sock mode 600 level admin/);
   });
 
@@ -68,6 +68,24 @@ describe("load balancer config", () => {
       planLoadBalancer(topology, "mysql-0"),
     );
     assert.deepEqual(same, []);
+  });
+
+  it("serves HTTP over health-checked WordPress pods, retrying failed idempotent requests elsewhere", () => {
+    const config = renderHaproxyConfig({ topology, primary: "mysql-0", adminSocket: "/x/admin.sock" });
+    assert.deepEqual(backend(config, "wordpress"), [
+      "  server wordpress-0 127.5.6.50:8080 check",
+      "  server wordpress-1 127.5.6.51:8080 check",
+      "  server wordpress-2 127.5.6.52:8080 check",
+    ]);
+    assert.match(config, /http-check send meth GET uri \/hapress-health/);
+    assert.match(config, /retry-on conn-failure empty-response response-timeout 502 503 504/);
+    assert.match(config, /option redispatch/);
+    assert.match(config, /http-request disable-l7-retry unless METH_GET \|\| METH_HEAD/);
+    const noWordpress = planTopology(parseSpec({ wordpress: { replicas: 0 } }, "test"), "127.5.6");
+    assert.doesNotMatch(
+      renderHaproxyConfig({ topology: noWordpress, primary: "mysql-0", adminSocket: "/x" }),
+      /frontend http/,
+    );
   });
 
   it("asks for a restart when the set of servers changes", () => {
