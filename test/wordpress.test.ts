@@ -240,4 +240,33 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
       assert.deepEqual(failures, [], `failed requests: ${failures.length}`);
     });
   }
+
+  it("keeps working across a database failover with no manual step: pages, logins, publishing", async () => {
+    const status = await site.status();
+    const oldPrimary = status.primary ?? "";
+    const pid = status.pods.find((p) => p.name === oldPrimary)?.pids[0];
+    assert.ok(pid);
+    globalThis.process.kill(pid, "SIGKILL");
+    await eventually(
+      "a new primary",
+      async () => {
+        const now = await site.status();
+        return now.primary !== oldPrimary && now.ready;
+      },
+      90_000,
+    );
+    await eventually("the home page", async () => (await get(`${SITE}/`)).status === 200, 60_000);
+    const jar = await login(SITE, admin().user, admin().password);
+    const nonce = await restNonce(SITE, jar);
+    const post = await fetch(`${SITE}/?rest_route=/wp/v2/posts`, {
+      method: "POST",
+      headers: { cookie: cookieHeader(jar), "x-wp-nonce": nonce, "content-type": "application/json" },
+      body: JSON.stringify({ title: "Written after the failover", status: "publish" }),
+    });
+    const created = (await post.json()) as { link: string };
+    assert.equal(post.status, 201);
+    const page = await get(`${SITE}${new URL(created.link).pathname}`);
+    assert.equal(page.status, 200);
+    assert.match(page.body.toString(), /Written after the failover/);
+  });
 });

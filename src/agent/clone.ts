@@ -285,3 +285,17 @@ function receiveStream(options: CloneOptions, workDir: string): Promise<number> 
     });
   });
 }
+
+/** True when a donor's agent accepts connections (it starts a moment after its mariadbd). */
+export function agentAnswers(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: address, port });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}

@@ -205,7 +205,9 @@ function describeEvent(event: ProgressEvent): string {
   return `${event.pod ? `[${event.pod}] ` : ""}${event.message}`;
 }
 
-/** Waits for the site to be ready, reporting progress; fails on the first error the supervisor reports. */
+const MAX_ERRORS_PER_POD = 3;
+
+/** Waits for the site to be ready, reporting progress; fails when a pod keeps failing, or at the deadline. */
 export async function waitUntilReady(
   stateDir: string,
   since: number,
@@ -216,6 +218,7 @@ export async function waitUntilReady(
   const deadline = Date.now() + timeoutMs;
   let cursor = since;
   let last: SiteStatus | null = null;
+  const errors = new Map<string, number>();
   while (Date.now() < deadline) {
     const { events, status } = await callRpc<{ events: ProgressEvent[]; status: SiteStatus }>(socket, {
       method: "progress",
@@ -223,7 +226,15 @@ export async function waitUntilReady(
     });
     for (const event of events) {
       cursor = event.seq;
-      if (event.level === "error") throw new HapressError(describeEvent(event));
+      if (event.level === "error") {
+        // The supervisor retries; a pod that keeps failing is a real failure, a passing one is not.
+        const key = event.pod ?? "site";
+        const count = (errors.get(key) ?? 0) + 1;
+        errors.set(key, count);
+        if (count >= MAX_ERRORS_PER_POD) throw new HapressError(describeEvent(event));
+        report(`${describeEvent(event)} (retrying)`);
+        continue;
+      }
       if (event.pod !== null || !/ (started|exited|killed)/.test(event.message)) report(describeEvent(event));
     }
     last = status;

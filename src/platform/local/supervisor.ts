@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import type { Server } from "node:net";
 import { join } from "node:path";
-import { cloneFromDonor, CLONE_INFO_FILE, type CloneInfo } from "../../agent/clone.js";
+import { agentAnswers, cloneFromDonor, CLONE_INFO_FILE, type CloneInfo } from "../../agent/clone.js";
 import { initializePrimaryDataDir } from "../../agent/initdb.js";
 import { errorMessage } from "../../errors.js";
 import { connectSql, readInstanceState, type InstanceState } from "../../mysql/client.js";
@@ -399,7 +399,7 @@ export class Supervisor {
       return true;
     }
     const donor = this.pickDonor();
-    if (!donor) {
+    if (!donor || !(await agentAnswers(donor.address, AGENT_PORT))) {
       this.setPhase(pod.name, "waiting", "no ready donor to clone from");
       return false;
     }
