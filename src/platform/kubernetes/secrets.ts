@@ -1,19 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { chmod } from "node:fs/promises";
 import { readJsonFile, writeJsonFile } from "../../state/files.js";
-import { generatePassword } from "../../state/secrets.js";
+import { generatePassword, WORDPRESS_KEY_NAMES } from "../../state/secrets.js";
 
-/** The WordPress keys and salts, with the official image's variable names. */
-export const WORDPRESS_KEY_NAMES = [
-  "AUTH_KEY",
-  "SECURE_AUTH_KEY",
-  "LOGGED_IN_KEY",
-  "NONCE_KEY",
-  "AUTH_SALT",
-  "SECURE_AUTH_SALT",
-  "LOGGED_IN_SALT",
-  "NONCE_SALT",
-] as const;
+// One list of WordPress key and salt names for both targets.
+export { WORDPRESS_KEY_NAMES };
 
 /** Every credential of a Kubernetes deployment of the site. */
 export interface ClusterSecrets {
