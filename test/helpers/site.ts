@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PodStatus, SiteStatus } from "../../src/platform/local/status.js";
@@ -148,14 +148,24 @@ export class TestSite {
   }
 }
 
-/** PIDs whose command line mentions `text` (our processes all name their state folder). */
+/**
+ * PIDs whose command line or working folder mentions `text`: our processes name their state folder,
+ * and workers that rename themselves (php-fpm, nginx) still run in the site's folder.
+ */
 export function processesMentioning(text: string): number[] {
-  const result = spawnSync("pgrep", ["-f", text], { encoding: "utf8" });
-  return result.stdout
-    .split("\n")
-    .filter(Boolean)
-    .map(Number)
-    .filter((pid) => pid !== process.pid);
+  const found = new Set<number>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (commandLine.includes(text) || cwd.includes(text)) found.add(pid);
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return [...found];
 }
 
 /** "pid: command line" for each PID, for failure messages. */
