@@ -6,6 +6,7 @@ export function formatStatus(status: SiteStatus): string {
     `site ${status.site} (${status.stateDir}): ${status.running ? (status.ready ? "ready" : "not ready") : "stopped"}`,
     `primary: ${status.primary ?? "none"}${status.primaryEpoch ? ` (epoch ${status.primaryEpoch})` : ""}`,
     `semi-sync: ${status.database.semiSync} (${status.database.semiSyncDetail})`,
+    `controller: ${status.controller.running ? status.controller.state : "not running"}${status.controller.lastEvent ? ` (last: ${status.controller.lastEvent.kind}, ${status.controller.lastEvent.time})` : ""}`,
     `mysql-primary: ${status.endpoints.mysqlPrimary}   mysql-replicas: ${status.endpoints.mysqlReplicas}${status.endpoints.http ? `   http: ${status.endpoints.http}` : ""}`,
     "",
   ];
