@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { makeSiteDir as makeDir, runCli } from "./helpers/site.js";
@@ -53,5 +54,21 @@ describe("bad input exits 2 and starts nothing", () => {
     const result = await runCli(["--dir", join(dir, "state"), "status"], { cwd: dir });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /no site in .*run 'hapress up' first/);
+  });
+
+  it("refuses a taken HTTP port with exit 2, naming the field, and creates nothing", async () => {
+    const dir = makeSiteDir("spec");
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      writeFileSync(join(dir, "hapress.yaml"), `local:\n  httpPort: ${port}\n`);
+      const result = await runCli(["--dir", join(dir, "state"), "up"], { cwd: dir });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`local\\.httpPort.*127\\.0\\.0\\.1:${port} is already in use`));
+      assert.equal(existsSync(join(dir, "state")), false);
+    } finally {
+      blocker.close();
+    }
   });
 });

@@ -260,6 +260,9 @@ export async function up(
 ): Promise<SiteStatus> {
   await preflight(stateDir, spec);
   const paths = statePaths(stateDir);
+  const running = await liveStatus(stateDir);
+  // Before anything is written: a taken port is bad input and leaves no state folder behind.
+  if (!running) await checkHttpPortFree(spec, specSource);
   await mkdir(paths.logs, { recursive: true, mode: 0o700 });
   await refuseRemovingPrimary(stateDir, spec.database.replicas);
   const site = await ensureSiteRecord(paths.site, spec.name, stateDir);
@@ -271,13 +274,11 @@ export async function up(
   await loadOrCreateSecrets(paths.secrets);
   await writeJsonFile(paths.spec, spec);
   let since = 0;
-  const running = await liveStatus(stateDir);
   if (running) {
     report(`supervisor ${running.supervisorPid ?? "?"} is running: applying the spec`);
     const { seq } = await callRpc<{ seq: number }>(paths.socket, { method: "apply" });
     since = seq - 1;
   } else {
-    await checkHttpPortFree(spec, specSource);
     report(
       existsSync(`${paths.pods}/mysql-0/data`) ? "restarting the site from its data" : "creating the site",
     );
