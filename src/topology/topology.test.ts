@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseSpec } from "../spec/load.js";
-import { mysqlOrdinal, planTopology, subnetForStateDir } from "./topology.js";
+import { mysqlOrdinal, planTopology, subnetForStateDir, surplusPods } from "./topology.js";
 
 describe("topology", () => {
   it("derives a stable loopback /24 per state folder, away from 127.0.x", () => {
@@ -41,5 +41,13 @@ describe("topology", () => {
     assert.equal(mysqlOrdinal("mysql-12"), 12);
     assert.equal(mysqlOrdinal("mysql-x"), null);
     assert.equal(mysqlOrdinal("wordpress-1"), null);
+  });
+});
+
+describe("surplusPods", () => {
+  it("lists the pods beyond the desired count, highest ordinal first, ignoring other names", () => {
+    const names = ["mysql-0", "mysql-3", "wordpress-4", "mysql-1", "mysql-2", "notes"];
+    assert.deepEqual(surplusPods(names, mysqlOrdinal, 1), ["mysql-3", "mysql-2", "mysql-1"]);
+    assert.deepEqual(surplusPods(names, mysqlOrdinal, 4), []);
   });
 });

@@ -104,3 +104,19 @@ export function planTopology(spec: Spec, subnet: Subnet): Topology {
     },
   };
 }
+
+/**
+ * The pods among `names` beyond the desired count, highest ordinal first: scale-down removes them in
+ * that order, as a StatefulSet does.
+ */
+export function surplusPods(
+  names: string[],
+  ordinalOf: (name: string) => number | null,
+  desired: number,
+): string[] {
+  return names
+    .map((name) => ({ name, ordinal: ordinalOf(name) }))
+    .filter((e): e is { name: string; ordinal: number } => e.ordinal !== null && e.ordinal >= desired)
+    .sort((a, b) => b.ordinal - a.ordinal)
+    .map((e) => e.name);
+}

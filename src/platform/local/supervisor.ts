@@ -16,6 +16,8 @@ import {
   AGENT_PORT,
   mysqlOrdinal,
   planTopology,
+  surplusPods,
+  wordpressOrdinal,
   type PodPlan,
   type Topology,
 } from "../../topology/topology.js";
@@ -23,7 +25,7 @@ import { sleep } from "../../util/process.js";
 import { planLoadBalancer, renderHaproxyConfig, runtimeSwitchCommands, type ServerPlan } from "./haproxy.js";
 import { haproxyCommand, parseShowStat, type ServerState } from "./haproxy-admin.js";
 import { killRecordedOrphans, recordPids } from "./orphans.js";
-import { ProcessManager } from "./processes.js";
+import { ProcessManager, type ProcessInfo } from "./processes.js";
 import { serveRpc, type RpcRequest } from "./rpc.js";
 import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
 import { readSiteRecord } from "./site-record.js";
@@ -44,6 +46,32 @@ interface Observation {
 }
 
 const MAX_PROGRESS_EVENTS = 500;
+
+/** Status of a pod that is one process (the load balancer, the controller). */
+function singleProcessPod(
+  name: string,
+  component: PodStatus["component"],
+  address: string,
+  info: ProcessInfo | null,
+  healthy: boolean,
+): PodStatus {
+  return {
+    name,
+    component,
+    role: null,
+    address,
+    port: null,
+    pids: info?.pid ? [info.pid] : [],
+    ready: info?.state === "running" && healthy,
+    restarts: info?.restarts ?? 0,
+    phase: info?.state ?? "stopped",
+    gtid: null,
+    lagSeconds: null,
+    semiSync: null,
+    readOnly: null,
+    message: info?.lastExit ?? null,
+  };
+}
 
 function stringParam(request: RpcRequest, name: string): string {
   const value = request.params?.[name];
@@ -527,13 +555,7 @@ export class Supervisor {
     } catch {
       return;
     }
-    const surplus = entries
-      .map((name) => ({ name, ordinal: mysqlOrdinal(name) }))
-      .filter(
-        (e): e is { name: string; ordinal: number } =>
-          e.ordinal !== null && e.ordinal >= this.topology.mysql.length,
-      )
-      .sort((a, b) => b.ordinal - a.ordinal);
+    const surplus = surplusPods(entries, mysqlOrdinal, this.topology.mysql.length).map((name) => ({ name }));
     for (const pod of surplus) {
       if (pod.name === primaryName) {
         this.setPhase(pod.name, "kept", "it is the primary: switch over before scaling below it");
@@ -609,39 +631,10 @@ export class Supervisor {
     ];
     const lb = this.topology.loadBalancer;
     const lbInfo = this.processes.info("haproxy/haproxy");
-    pods.push({
-      name: lb.name,
-      component: "loadbalancer",
-      role: null,
-      address: lb.address,
-      port: null,
-      pids: lbInfo?.pid ? [lbInfo.pid] : [],
-      ready: lbInfo?.state === "running" && this.primaryRouted(),
-      restarts: lbInfo?.restarts ?? 0,
-      phase: lbInfo?.state ?? "stopped",
-      gtid: null,
-      lagSeconds: null,
-      semiSync: null,
-      readOnly: null,
-      message: lbInfo?.lastExit ?? null,
-    });
-    const controllerInfo = this.processes.info("controller/controller");
-    pods.push({
-      name: "controller",
-      component: "controller",
-      role: null,
-      address: "",
-      port: null,
-      pids: controllerInfo?.pid ? [controllerInfo.pid] : [],
-      ready: controllerInfo?.state === "running",
-      restarts: controllerInfo?.restarts ?? 0,
-      phase: controllerInfo?.state ?? "stopped",
-      gtid: null,
-      lagSeconds: null,
-      semiSync: null,
-      readOnly: null,
-      message: controllerInfo?.lastExit ?? null,
-    });
+    pods.push(
+      singleProcessPod(lb.name, "loadbalancer", lb.address, lbInfo, this.primaryRouted()),
+      singleProcessPod("controller", "controller", "", this.processes.info("controller/controller"), true),
+    );
     const primaryState = record ? this.observations.get(record.primary)?.state : null;
     const single = this.topology.mysql.length === 1;
     const semiSyncOn = primaryState?.semiSyncMasterActive === true;
@@ -701,11 +694,10 @@ export class Supervisor {
   private async surplusPodNames(): Promise<string[]> {
     try {
       const entries = await readdir(this.paths.pods);
-      return entries.filter((name) => {
-        const ordinal = mysqlOrdinal(name);
-        const surplusDatabase = ordinal !== null && ordinal >= this.topology.mysql.length;
-        return surplusDatabase || this.wordpress.hasSurplus([name], this.topology);
-      });
+      return [
+        ...surplusPods(entries, mysqlOrdinal, this.topology.mysql.length),
+        ...surplusPods(entries, wordpressOrdinal, this.topology.wordpress.length),
+      ];
     } catch {
       return [];
     }

@@ -6,7 +6,7 @@ import { connectSql } from "../../mysql/client.js";
 import type { Spec } from "../../spec/schema.js";
 import { readJsonFile, writeFileAtomic, writeJsonFile, type StatePaths } from "../../state/files.js";
 import type { Secrets } from "../../state/secrets.js";
-import { wordpressOrdinal, type PodPlan, type Topology } from "../../topology/topology.js";
+import { surplusPods, wordpressOrdinal, type PodPlan, type Topology } from "../../topology/topology.js";
 import {
   renderNginxConfig,
   renderPhpFpmConfig,
@@ -201,26 +201,15 @@ export class WordpressTier {
     } catch {
       return;
     }
-    const surplus = entries
-      .map((name) => ({ name, ordinal: wordpressOrdinal(name) }))
-      .filter(
-        (e): e is { name: string; ordinal: number } =>
-          e.ordinal !== null && e.ordinal >= topology.wordpress.length,
-      )
-      .sort((a, b) => b.ordinal - a.ordinal);
+    const surplus = surplusPods(entries, wordpressOrdinal, topology.wordpress.length).map((name) => ({
+      name,
+    }));
     for (const pod of surplus) {
       this.deps.log(pod.name, "scaling down: stopping it");
       await this.deps.processes.stopPod(pod.name, 10_000);
       await rm(this.deps.paths.podDir(pod.name), { recursive: true, force: true });
       this.ready.delete(pod.name);
     }
-  }
-
-  hasSurplus(entries: string[], topology: Topology): boolean {
-    return entries.some((name) => {
-      const ordinal = wordpressOrdinal(name);
-      return ordinal !== null && ordinal >= topology.wordpress.length;
-    });
   }
 
   isInstalled(): boolean {
