@@ -1,5 +1,4 @@
 /** Exit codes: 0 ok, 1 failure, 2 bad usage or bad input. */
-export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 

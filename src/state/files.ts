@@ -55,6 +55,9 @@ export function statePaths(stateDir: string) {
     pids: join(stateDir, "pids.json"),
     logs: join(stateDir, "logs"),
     pods: join(stateDir, "pods"),
+    wordpressRoot: join(stateDir, "wordpress"),
+    /** Written once the site is installed; remembers whether `up` showed the admin password. */
+    wordpressInstall: join(stateDir, "wordpress", "installed.json"),
     haproxyConfig: join(stateDir, "haproxy", "haproxy.cfg"),
     haproxySocket: join(stateDir, "haproxy", "admin.sock"),
     podDir: (pod: string) => join(stateDir, "pods", pod),

@@ -14,6 +14,7 @@ import { killRecordedOrphans } from "./orphans.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
 import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
 import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
+import type { InstallRecord } from "./wordpress-tier.js";
 
 /** Programs the local target needs, with the Debian package that provides each. */
 const WORDPRESS_PROGRAMS: [string, string][] = [
@@ -342,8 +343,8 @@ export async function down(stateDir: string, options: { volumes: boolean }, repo
 
 /** The WordPress admin login, returned only the first time it is asked for (then marked as shown). */
 export async function firstAdminLogin(stateDir: string): Promise<{ user: string; password: string } | null> {
-  const path = `${stateDir}/wordpress/installed.json`;
-  const record = await readJsonFile<{ adminUser: string; passwordShown?: boolean }>(path);
+  const path = statePaths(stateDir).wordpressInstall;
+  const record = await readJsonFile<InstallRecord>(path);
   if (!record || record.passwordShown) return null;
   const secrets = await loadSecrets(statePaths(stateDir).secrets);
   await writeJsonFile(path, { ...record, passwordShown: true });

@@ -55,28 +55,15 @@ export class WordpressTier {
 
   constructor(private readonly deps: WordpressTierDeps) {}
 
-  private root(): string {
-    return join(this.deps.paths.root, "wordpress");
-  }
-
-  private installRecordPath(): string {
-    return join(this.root(), "installed.json");
-  }
-
   async installRecord(): Promise<InstallRecord | null> {
-    return readJsonFile<InstallRecord>(this.installRecordPath());
-  }
-
-  async markPasswordShown(): Promise<void> {
-    const record = await this.installRecord();
-    if (record) await writeJsonFile(this.installRecordPath(), { ...record, passwordShown: true });
+    return readJsonFile<InstallRecord>(this.deps.paths.wordpressInstall);
   }
 
   /** Brings the WordPress pods to the spec once the database answers through mysql-primary. */
   async reconcile(topology: Topology, spec: Spec, secrets: Secrets, databaseReady: boolean): Promise<void> {
     await this.removeSurplus(topology);
     if (topology.wordpress.length === 0 || !databaseReady) return;
-    this.files ??= await prepareWordpressFiles(this.root());
+    this.files ??= await prepareWordpressFiles(this.deps.paths.wordpressRoot);
     this.publicHost = `${topology.http.address}:${topology.http.port}`;
     const env = wordpressEnvironment({
       secrets,
@@ -172,7 +159,7 @@ export class WordpressTier {
         session,
       });
       const record: InstallRecord = { installedAt: new Date().toISOString(), adminUser: spec.site.adminUser };
-      await writeJsonFile(this.installRecordPath(), record);
+      await writeJsonFile(this.deps.paths.wordpressInstall, record);
       this.installed = true;
       this.deps.log(pod.name, installedNow ? "site installed" : "site was already installed");
     } catch (error) {
