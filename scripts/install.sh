@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
 # Installs what hapress needs on Debian (bookworm): the Debian packages of the local target,
 # the npm dependencies, and the compiled CLI. Idempotent and quiet: it only installs what is missing.
+# With --tests it also installs what only the tests need: Chromium (browser test) and the real
+# Kubernetes control plane built from source with Go (scripts/build-control-plane.sh; ~10 minutes the
+# first time on 2 cores, then reused from ~/.cache/hapress).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+for_tests=false
+case "${1:-}" in
+  --tests) for_tests=true ;;
+  "") ;;
+  *)
+    echo "usage: bash scripts/install.sh [--tests]" >&2
+    exit 2
+    ;;
+esac
+
 DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy
   php-fpm php-mysql php-gd php-xml php-mbstring php-curl php-zip php-intl nginx-light
-  wordpress wordpress-theme-twentytwentythree
-  chromium)
+  wordpress wordpress-theme-twentytwentythree)
+# Tests only: the browser test, and the test node's tools (iproute2 for pod network namespaces,
+# util-linux for nsenter/unshare, openssl for the control plane's certificates).
+$for_tests && DEBIAN_PACKAGES+=(chromium iproute2 util-linux openssl)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -36,3 +51,7 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
 fi
 
 npx tsc -p tsconfig.json
+
+if $for_tests; then
+  bash scripts/build-control-plane.sh
+fi

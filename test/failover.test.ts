@@ -251,6 +251,28 @@ describe("a majority lost", () => {
     await site.destroy();
   });
 
+  it("never lets a stopped server stall a session: a query times out and close() returns", async () => {
+    const [host = "", port = "3306"] = (await site.podAddress("mysql-2")).split(":");
+    const secrets = site.secrets();
+    const session = await connectSql(
+      { host, port: Number(port) },
+      { user: secrets.adminUser, password: secrets.adminPassword },
+      { queryTimeoutMs: 1000, closeTimeoutMs: 500 },
+    );
+    const pid = (await site.pod("mysql-2")).pids[0];
+    signal(pid, "SIGSTOP");
+    try {
+      await assert.rejects(session.query("SELECT 1"), "a query to a stopped server fails");
+      const started = Date.now();
+      await session.close();
+      // Generous: the bound is 0.5 s; before the fix close() never returned at all.
+      assert.ok(Date.now() - started < 5000, `close() took ${Date.now() - started} ms`);
+    } finally {
+      signal(pid, "SIGCONT");
+    }
+    await eventually("the site ready again", async () => (await site.status()).ready);
+  });
+
   it("promotes nobody and says why", async () => {
     const primaryPid = (await site.pod("mysql-0")).pids[0];
     const replicaPid = (await site.pod("mysql-2")).pids[0];

@@ -42,6 +42,10 @@ export async function runController(stateDir: string): Promise<void> {
     log,
     probe: PROBE,
     afterAction: crashHook(),
+    onStuckRound: (elapsedMs) => {
+      log(`watchdog: a round has run for ${elapsedMs} ms; exiting so the supervisor restarts the controller`);
+      process.exit(75);
+    },
   });
   let stopping = false;
   const server = await serveRpc(paths.controllerSocket, async (request) => {

@@ -26,6 +26,13 @@ export interface ControllerDeps {
   probe: { connectTimeoutMs: number; queryTimeoutMs: number };
   /** Called after each action; tests use it to crash the controller at a chosen step. */
   afterAction?: (action: Action) => void;
+  /**
+   * The watchdog: called when one round has run longer than `stuckRoundMs` (every I/O in a round is
+   * bounded, so this means a bug). The command's answer is to exit: the supervisor restarts the
+   * controller, which resumes from its durable memory, rather than a loop that silently stops acting.
+   */
+  onStuckRound?: (elapsedMs: number) => void;
+  stuckRoundMs?: number;
 }
 
 /** The database HA controller: observe every instance, decide (pure), act through SQL and the platform. */
@@ -213,10 +220,14 @@ export class Controller {
         request.done(result);
         continue;
       }
+      const bound = this.deps.stuckRoundMs ?? 60_000;
+      const watchdog = setTimeout(() => this.deps.onStuckRound?.(bound), bound);
       try {
         await this.runOnce();
       } catch (error) {
         this.deps.log(`round failed: ${errorMessage(error)}`);
+      } finally {
+        clearTimeout(watchdog);
       }
       await this.deps.sleep(intervalMs);
     }

@@ -14,12 +14,14 @@ export interface Credentials {
 export interface SqlOptions {
   connectTimeoutMs?: number;
   queryTimeoutMs?: number;
+  /** How long close() waits for the server to acknowledge the quit before dropping the socket. */
+  closeTimeoutMs?: number;
   database?: string;
 }
 
 export type Row = Record<string, unknown>;
 
-/** A short-lived SQL session; every query is bounded by a timeout so a hung server never stalls a caller. */
+/** A short-lived SQL session; every query and the close are bounded, so a hung server never stalls a caller. */
 export interface SqlSession {
   query(sql: string, values?: unknown[]): Promise<Row[]>;
   close(): Promise<void>;
@@ -41,17 +43,26 @@ export async function connectSql(
     multipleStatements: false,
   });
   const queryTimeout = options.queryTimeoutMs ?? 5000;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 500;
   return {
     async query(sql, values) {
       const [rows] = await connection.query<RowDataPacket[]>({ sql, timeout: queryTimeout, values });
       return Array.isArray(rows) ? rows : [];
     },
     async close() {
-      try {
-        await connection.end();
-      } catch {
-        connection.destroy();
-      }
+      // A stopped (SIGSTOP) or wedged server never answers COM_QUIT, and mysql2's end() then waits
+      // forever: a controller round stalled that way once. Quit politely for a moment, then drop the socket.
+      let timer: NodeJS.Timeout | undefined;
+      const ended = connection.end().then(
+        () => true,
+        () => false,
+      );
+      const gaveUp = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), closeTimeoutMs);
+      });
+      const clean = await Promise.race([ended, gaveUp]);
+      clearTimeout(timer);
+      if (!clean) connection.destroy();
     },
   };
 }

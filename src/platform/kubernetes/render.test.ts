@@ -9,50 +9,15 @@ import type { SpecInput } from "../../spec/schema.js";
 import { checkKubernetesSpec } from "./check.js";
 import { renderManifests, type K8sObject } from "./render.js";
 import { renderCommand } from "./render-command.js";
-import { loadOrCreateClusterSecrets, type ClusterSecrets } from "./secrets.js";
+import { loadOrCreateClusterSecrets } from "./secrets.js";
+import { renderVariants, testSecrets } from "../../../test/helpers/render-variants.js";
 import { invariantProblems, schemaProblems, validateManifests } from "./validate.js";
 
 const workDir = mkdtempSync(join(tmpdir(), "hp-render-"));
 after(() => rmSync(workDir, { recursive: true, force: true }));
 
-const secrets: ClusterSecrets = {
-  rootPassword: "root-pw",
-  replicationPassword: "repl-pw",
-  adminPassword: "admin-pw",
-  appPassword: "app-pw",
-  cloneToken: "token",
-  wordpressAdminPassword: "wp-admin-pw",
-  wordpressKeys: {
-    AUTH_KEY: "a",
-    SECURE_AUTH_KEY: "b",
-    LOGGED_IN_KEY: "c",
-    NONCE_KEY: "d",
-    AUTH_SALT: "e",
-    SECURE_AUTH_SALT: "f",
-    LOGGED_IN_SALT: "g",
-    NONCE_SALT: "h",
-  },
-};
-
-const variants: Record<string, SpecInput> = {
-  "a content storage class": { kubernetes: { storage: { contentClass: "nfs-client" } } },
-  "the in-cluster NFS server": { kubernetes: { storage: { nfs: { enabled: true } } } },
-  "an ingress with TLS": {
-    kubernetes: {
-      storage: { contentClass: "rwx" },
-      ingress: { host: "blog.example.com", tlsSecret: "blog-tls", className: "nginx" },
-    },
-  },
-  "no WordPress, 5 database instances": { database: { replicas: 5 }, wordpress: { replicas: 0 } },
-  "storage classes for everything": {
-    name: "shop",
-    kubernetes: {
-      namespace: "shop",
-      storage: { databaseClass: "fast", contentClass: "rwx" },
-      service: { type: "ClusterIP" },
-    },
-  },
-};
+const secrets = testSecrets;
+const variants = renderVariants;
 
 function render(input: SpecInput): K8sObject[] {
   return renderManifests(parseSpec(input, "test"), secrets);

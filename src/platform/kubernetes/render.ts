@@ -154,7 +154,7 @@ function mariadbConfigMap(ctx: Context): K8sObject {
   const initUsers = [
     "#!/bin/bash",
     "# Least-privilege users, created once on the first primary. Passwords come from the Secret.",
-    "set -euo pipefail",
+    "# Sourced by the image's entrypoint (which runs with -e): no shell options of our own here.",
     "docker_process_sql --database=mysql <<SQL",
     `CREATE USER IF NOT EXISTS '${REPLICATION_USER}'@'%' IDENTIFIED BY '\${HAPRESS_REPLICATION_PASSWORD}';`,
     `GRANT REPLICATION SLAVE ON *.* TO '${REPLICATION_USER}'@'%';`,
@@ -216,7 +216,14 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
   const dataMount = { name: "data", mountPath: "/var/lib/mysql", subPath: "mysql" };
   const runMount = { name: "run", mountPath: "/run/mysqld" };
   const confMount = { name: "conf", mountPath: "/etc/mysql/conf.d" };
-  const ping = { exec: { command: ["mariadb-admin", "--protocol=socket", "ping"] } };
+  // Over TCP, not the socket: the image's entrypoint runs a temporary server on the socket (with
+  // networking off) while it initialises, and that server must not count as ready. `ping` exits 0
+  // whenever the server answers, even "access denied", so no credential is needed here.
+  const ping = {
+    exec: {
+      command: ["mariadb-admin", "--protocol=tcp", "--host=localhost", `--port=${MYSQL_PORT}`, "ping"],
+    },
+  };
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -289,11 +296,9 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
                 dataMount,
                 confMount,
                 runMount,
-                {
-                  name: "config-map",
-                  mountPath: "/docker-entrypoint-initdb.d/10-hapress-users.sh",
-                  subPath: "10-hapress-users.sh",
-                },
+                // Not executable on purpose: the image's entrypoint sources a non-executable *.sh, and only
+                // a sourced script can call its docker_process_sql (an executable one runs without it).
+                { name: "initdb", mountPath: "/docker-entrypoint-initdb.d", readOnly: true },
               ],
             },
             {
@@ -330,6 +335,13 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
             { name: "conf", emptyDir: {} },
             { name: "run", emptyDir: {} },
             { name: "config-map", configMap: { name: "mysql", defaultMode: 0o555 } },
+            {
+              name: "initdb",
+              configMap: {
+                name: "mysql",
+                items: [{ key: "10-hapress-users.sh", path: "10-hapress-users.sh", mode: 0o444 }],
+              },
+            },
           ],
         },
       },
