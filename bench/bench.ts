@@ -1,12 +1,15 @@
 // Benchmarks of the local database tier; prints figures, asserts nothing.
-// HAPRESS_BENCH=up,clone,failover,web picks sections; HAPRESS_BENCH_MB sets the size of the database cloned
-// (default 1024); HAPRESS_BENCH_UP_RUNS the runs of `up`; HAPRESS_BENCH_FAILOVER_RUNS the runs per fault.
+// HAPRESS_BENCH=up,clone,failover,web,overload picks sections (default: all but overload);
+// HAPRESS_BENCH_MB sets the size of the database cloned (default 1024); HAPRESS_BENCH_UP_RUNS the runs
+// of `up`; HAPRESS_BENCH_FAILOVER_RUNS the runs per fault; HAPRESS_BENCH_OVERLOAD_RATES the insert rates
+// of the overload section (default 1000,100) and HAPRESS_BENCH_OVERLOAD_RUNS its runs per case (5).
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectSql } from "../src/mysql/client.js";
+import { missingOnPrimary, openLoopWrites } from "./overload.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import type { Secrets } from "../src/state/secrets.js";
 
@@ -162,11 +165,79 @@ async function benchWeb(): Promise<void> {
   }
 }
 
+async function siteStatus(dir: string): Promise<SiteStatus> {
+  return JSON.parse((await hapress(dir, ["status", "--json"])).stdout) as SiteStatus;
+}
+
+async function failoversSoFar(dir: string): Promise<number> {
+  const events = JSON.parse((await hapress(dir, ["events", "--json"])).stdout || "[]") as { kind: string }[];
+  return events.filter((e) => e.kind === "failover-started").length;
+}
+
+async function waitReady(dir: string): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    if ((await siteStatus(dir)).ready) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error("the site did not become ready within 120 s");
+}
+
+/** 30 s of open-loop inserts through mysql-primary, without a fault and with kill -9 of the primary at 10 s. */
+async function benchOverload(rates: number[], runs: number): Promise<void> {
+  const dir = mkdtempSync("/tmp/hpb-ol-");
+  writeFileSync(join(dir, "hapress.yaml"), "wordpress:\n  replicas: 0\n");
+  try {
+    await hapress(dir, ["up"]);
+    const secrets = JSON.parse(readFileSync(join(dir, "state", "secrets.json"), "utf8")) as Secrets;
+    for (const rate of rates) {
+      for (const fault of ["none", "kill -9 primary"] as const) {
+        const outages: number[] = [];
+        let lost = 0;
+        const failovers: number[] = [];
+        for (let run = 0; run < runs; run++) {
+          await waitReady(dir);
+          const before = await failoversSoFar(dir);
+          const status = await siteStatus(dir);
+          const [host = "", port = "3306"] = status.endpoints.mysqlPrimary.split(":");
+          const primaryPid = status.pods.find((p) => p.name === status.primary)?.pids[0];
+          const report = await openLoopWrites(
+            { host, port: Number(port) },
+            secrets,
+            rate,
+            30,
+            fault === "none" || !primaryPid
+              ? undefined
+              : { atMs: 10_000, run: () => Promise.resolve(void process.kill(primaryPid, "SIGKILL")) },
+          );
+          await waitReady(dir);
+          const after = await siteStatus(dir);
+          failovers.push((await failoversSoFar(dir)) - before);
+          const missing = await missingOnPrimary(after, secrets, report.acknowledged);
+          lost += missing;
+          outages.push(report.longestGapMs / 1000);
+          console.log(
+            `overload ${rate}/s, fault ${fault}, run ${run + 1}: ${report.acknowledged.length}/${report.attempted} acknowledged, ${report.failed} failed, ${report.shed} shed, up to ${report.maxInFlight} in flight, longest write outage ${(report.longestGapMs / 1000).toFixed(2)} s, failovers ${failovers.at(-1)}, acknowledged lost ${missing}`,
+          );
+        }
+        console.log(
+          `overload ${rate}/s, fault ${fault}: write outage median ${median(outages).toFixed(2)} s (max ${Math.max(...outages).toFixed(2)} s), failovers per run ${failovers.join(",")}, acknowledged writes lost ${lost}`,
+        );
+      }
+    }
+  } finally {
+    await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const megabytes = Number(process.env.HAPRESS_BENCH_MB ?? 1024);
 const upRuns = Number(process.env.HAPRESS_BENCH_UP_RUNS ?? 3);
 const failoverRuns = Number(process.env.HAPRESS_BENCH_FAILOVER_RUNS ?? 5);
 const sections = (process.env.HAPRESS_BENCH ?? "up,clone,failover,web").split(",");
+const overloadRates = (process.env.HAPRESS_BENCH_OVERLOAD_RATES ?? "1000,100").split(",").map(Number);
+const overloadRuns = Number(process.env.HAPRESS_BENCH_OVERLOAD_RUNS ?? 5);
 if (sections.includes("up")) await benchUp(upRuns);
 if (sections.includes("clone")) await benchClone(megabytes);
 if (sections.includes("failover")) await benchFailover(failoverRuns);
 if (sections.includes("web")) await benchWeb();
+if (sections.includes("overload")) await benchOverload(overloadRates, overloadRuns);

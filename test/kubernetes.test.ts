@@ -10,6 +10,7 @@ import { connectSql } from "../src/mysql/client.js";
 import { renderManifests, ROLE_LABEL } from "../src/platform/kubernetes/render.js";
 import { CLONE_INFO_FILE } from "../src/agent/clone.js";
 import { parseSpec } from "../src/spec/load.js";
+import { ADMIN_PORT } from "../src/topology/topology.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { KubeApiError, type KubeClient, type KubeObject } from "./kube/client.js";
 import { ControlPlane } from "./kube/control-plane.js";
@@ -65,7 +66,8 @@ function podIp(object: KubeObject | null): string {
 
 async function gtid(address: string): Promise<string> {
   const session = await connectSql(
-    { host: address, port: 3306 },
+    // The admin port (extra_port) of the rendered configuration, as the controller will use it.
+    { host: address, port: ADMIN_PORT },
     { user: secrets.adminUser, password: secrets.adminPassword },
     { connectTimeoutMs: 2000, queryTimeoutMs: 5000 },
   );
@@ -175,6 +177,7 @@ describe(
         ordinal: Number(name.slice(-1)),
         address,
         port: 3306,
+        adminPort: ADMIN_PORT,
         provisioning: false,
       });
       await sql.promote(instance("mysql-0", primaryIp), false);

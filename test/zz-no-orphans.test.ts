@@ -1,8 +1,21 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { it } from "node:test";
 import { processesMentioning } from "./helpers/site.js";
 
 // Runs last (files run in name order, one at a time): every site a test started must be gone.
 it("leaves no process of any test site running", () => {
   assert.deepEqual(processesMentioning("/tmp/hpt-"), []);
+});
+
+it("leaves no network namespace or bridge of the Kubernetes test node", () => {
+  const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" });
+  if (namespaces.error) return; // no iproute2: the test node never ran
+  assert.deepEqual(
+    namespaces.stdout.split("\n").filter((line) => line.startsWith("hpk-")),
+    [],
+    "network namespaces left behind",
+  );
+  const bridge = spawnSync("ip", ["link", "show", "hpk-br0"], { encoding: "utf8" });
+  assert.notEqual(bridge.status, 0, "the test pod bridge hpk-br0 was left behind");
 });

@@ -6,11 +6,25 @@ export function formatStatus(status: SiteStatus): string {
     `site ${status.site} (${status.stateDir}): ${status.running ? (status.ready ? "ready" : "not ready") : "stopped"}`,
     `primary: ${status.primary ?? "none"}${status.primaryEpoch ? ` (epoch ${status.primaryEpoch})` : ""}`,
     `semi-sync: ${status.database.semiSync} (${status.database.semiSyncDetail})`,
+    `connections: ${status.database.maxConnections} per instance; endpoints open at most ${status.database.endpointLimits.maxConnectionsPerServer} per instance, queue ${status.database.endpointLimits.queueTimeoutMs} ms`,
     `controller: ${status.controller.running ? status.controller.state : "not running"}${status.controller.lastEvent ? ` (last: ${status.controller.lastEvent.kind}, ${status.controller.lastEvent.time})` : ""}`,
     `mysql-primary: ${status.endpoints.mysqlPrimary}   mysql-replicas: ${status.endpoints.mysqlReplicas}${status.endpoints.http ? `   http: ${status.endpoints.http}` : ""}`,
     "",
   ];
-  const header = ["POD", "ROLE", "ADDRESS", "READY", "PHASE", "RESTARTS", "GTID", "LAG", "SEMISYNC", "PIDS"];
+  const header = [
+    "POD",
+    "ROLE",
+    "ADDRESS",
+    "READY",
+    "PHASE",
+    "RESTARTS",
+    "GTID",
+    "LAG",
+    "SEMISYNC",
+    "CONN",
+    "REFUSED",
+    "PIDS",
+  ];
   const rows = status.pods.map((p) => [
     p.name,
     p.role ?? "-",
@@ -21,6 +35,8 @@ export function formatStatus(status: SiteStatus): string {
     p.gtid || "-",
     p.lagSeconds === null ? "-" : `${p.lagSeconds}s`,
     p.semiSync === null ? "-" : p.semiSync ? "on" : "off",
+    p.connections ? `${p.connections.inUse}/${p.connections.limit}` : "-",
+    p.connections ? String(p.connections.refused) : "-",
     p.pids.join(",") || "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

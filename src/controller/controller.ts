@@ -15,6 +15,18 @@ import {
   type Observation,
 } from "./types.js";
 
+/**
+ * MariaDB errors only a live server gives when it has no slot for a new session: 1040 too many
+ * connections, 1203 the user's max_user_connections, 1226 a user resource limit.
+ */
+const BUSY_ERRNOS = new Set([1040, 1203, 1226]);
+
+/** True when a failed connect is a live server saying it is full. */
+export function isBusyRefusal(error: unknown): boolean {
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  return typeof errno === "number" && BUSY_ERRNOS.has(errno);
+}
+
 export interface ControllerDeps {
   platform: Platform;
   secrets: Secrets;
@@ -74,6 +86,7 @@ export class Controller {
   private async probe(instance: DatabaseInstance): Promise<InstanceView> {
     const base = {
       ...instance,
+      busy: false,
       readOnly: true,
       gtidCurrent: "",
       gtidBinlog: "",
@@ -82,7 +95,7 @@ export class Controller {
     };
     try {
       const session = await connectSql(
-        { host: instance.address, port: instance.port },
+        { host: instance.address, port: instance.adminPort },
         { user: this.deps.secrets.adminUser, password: this.deps.secrets.adminPassword },
         this.deps.probe,
       );
@@ -91,6 +104,7 @@ export class Controller {
         return {
           ...instance,
           reachable: true,
+          busy: false,
           error: null,
           readOnly: state.readOnly,
           gtidCurrent: state.gtidCurrentPos,
@@ -112,7 +126,7 @@ export class Controller {
         await session.close();
       }
     } catch (error) {
-      return { ...base, reachable: false, error: errorMessage(error) };
+      return { ...base, reachable: false, busy: isBusyRefusal(error), error: errorMessage(error) };
     }
   }
 

@@ -32,8 +32,10 @@ function instance(ordinal: number, overrides: Partial<InstanceView> = {}): Insta
     ordinal,
     address: address(ordinal),
     port: 3306,
+    adminPort: 3308,
     provisioning: false,
     reachable: true,
+    busy: false,
     error: null,
     readOnly: true,
     gtidCurrent: "0-100-10",
@@ -236,6 +238,32 @@ describe("decide: primary dead", () => {
     );
     const again = decide(minority, first.memory, config);
     assert.deepEqual(again.events, [], "the same refusal is not repeated every round");
+  });
+
+  it("never fails over a primary that refuses sessions for lack of slots (alive and busy)", () => {
+    const busy = observe([
+      healthyPrimary(0, { reachable: false, busy: true, error: "Too many connections" }),
+      instance(1),
+      instance(2),
+    ]);
+    const decision = decideRounds(busy, config.failureThreshold + config.confirmationProbes + 5);
+    assert.deepEqual(decision.actions, []);
+    assert.equal(decision.memory.failures["mysql-0"], 0, "a busy refusal is not a failed probe");
+    assert.equal(decision.memory.failover, null);
+    const first = decide(busy, emptyMemory(), config);
+    assert.equal(first.events[0]?.kind, "primary-busy");
+    assert.match(first.events[0]?.message ?? "", /alive and busy, not failing over/);
+  });
+
+  it("counts busy instances as alive for the majority", () => {
+    const decision = decideRounds(
+      observe([dead(0), instance(1), instance(2, { reachable: false, busy: true, replication: null })]),
+      config.failureThreshold + config.confirmationProbes,
+    );
+    assert.ok(
+      decision.actions.some((a) => a.kind === "fence"),
+      "2 of 3 alive: a majority, the dead primary is failed over",
+    );
   });
 
   it("refuses when no healthy replica can take over", () => {

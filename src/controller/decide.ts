@@ -25,7 +25,7 @@ export const defaultControllerConfig: ControllerConfig = {
 export function decide(observation: Observation, memory: Memory, config: ControllerConfig): Decision {
   const failures: Record<string, number> = {};
   for (const instance of observation.instances) {
-    failures[instance.name] = instance.reachable ? 0 : (memory.failures[instance.name] ?? 0) + 1;
+    failures[instance.name] = isAlive(instance) ? 0 : (memory.failures[instance.name] ?? 0) + 1;
   }
   const next: Memory = { ...memory, failures };
   if (next.failover) return continueFailover(observation, next);
@@ -33,6 +33,16 @@ export function decide(observation: Observation, memory: Memory, config: Control
   if (!primary)
     return notice(next, null, "no-primary", `the recorded primary ${observation.primary} is not an instance`);
   if (primary.provisioning) return { actions: [], memory: next, events: [] };
+  if (!primary.reachable && primary.busy) {
+    // A server refusing sessions for lack of slots is alive and must never be failed over; its state
+    // is unknown this round, so nothing else is decided either.
+    return notice(
+      next,
+      primary.name,
+      "primary-busy",
+      `${primary.name} refuses new sessions (${primary.error ?? "too many connections"}): alive and busy, not failing over`,
+    );
+  }
   if (!primary.reachable) return decideOnUnreachablePrimary(observation, primary, next, config);
   return keepHealthy(observation, primary, next);
 }
@@ -46,8 +56,13 @@ function isReplicaCandidate(instance: InstanceView, primary: string): boolean {
   return instance.name !== primary && instance.reachable && !instance.provisioning;
 }
 
+/** It answered this round: a session, or a refusal only a live server gives. */
+function isAlive(instance: InstanceView): boolean {
+  return instance.reachable || instance.busy;
+}
+
 function hasMajority(observation: Observation): boolean {
-  const reachable = observation.instances.filter((i) => i.reachable).length;
+  const reachable = observation.instances.filter(isAlive).length;
   return reachable * 2 > observation.instances.length;
 }
 

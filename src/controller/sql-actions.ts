@@ -9,7 +9,7 @@ export class InstanceSql {
 
   async session(instance: DatabaseInstance, queryTimeoutMs = 5000): Promise<SqlSession> {
     return connectSql(
-      { host: instance.address, port: instance.port },
+      { host: instance.address, port: instance.adminPort },
       { user: this.secrets.adminUser, password: this.secrets.adminPassword },
       { connectTimeoutMs: 1000, queryTimeoutMs },
     );

@@ -17,9 +17,15 @@ export interface InstanceView {
   ordinal: number;
   address: string;
   port: number;
+  adminPort: number;
   /** Being created, cloned or re-cloned by the platform: the controller leaves it alone. */
   provisioning: boolean;
   reachable: boolean;
+  /**
+   * Answered, but refused the session for lack of slots (too many connections): alive, its state
+   * unknown this round. Evidence of life, never a failed probe.
+   */
+  busy: boolean;
   error: string | null;
   readOnly: boolean;
   gtidCurrent: string;

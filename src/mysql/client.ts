@@ -106,6 +106,11 @@ export interface InstanceState {
   semiSyncMasterActive: boolean;
   semiSyncMasterClients: number;
   semiSyncSlaveActive: boolean;
+  /**
+   * Client sessions now (Threads_connected), the limit (max_connections), and connection attempts
+   * refused since start (too many connections, or a failed login: MariaDB counts both together).
+   */
+  connections: { inUse: number; limit: number; refused: number };
 }
 
 function asString(value: unknown): string {
@@ -120,10 +125,10 @@ function asString(value: unknown): string {
 /** Reads an instance's role and replication state over an open session. */
 export async function readInstanceState(session: SqlSession): Promise<InstanceState> {
   const [variables] = await session.query(
-    "SELECT @@global.read_only AS readOnly, @@global.gtid_current_pos AS current, @@global.gtid_binlog_pos AS binlog, @@global.gtid_slave_pos AS slave, @@global.rpl_semi_sync_master_enabled AS semiMaster",
+    "SELECT @@global.read_only AS readOnly, @@global.gtid_current_pos AS current, @@global.gtid_binlog_pos AS binlog, @@global.gtid_slave_pos AS slave, @@global.rpl_semi_sync_master_enabled AS semiMaster, @@global.max_connections AS maxConnections",
   );
   const statusRows = await session.query(
-    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_slave_status', 'Rpl_semi_sync_master_clients')",
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_slave_status', 'Rpl_semi_sync_master_clients', 'Threads_connected', 'Connection_errors_max_connections', 'Aborted_connects')",
   );
   const status = new Map(statusRows.map((row) => [asString(row.Variable_name), asString(row.Value)]));
   const slaveRows = await session.query("SHOW SLAVE STATUS");
@@ -154,5 +159,14 @@ export async function readInstanceState(session: SqlSession): Promise<InstanceSt
     semiSyncMasterActive: status.get("Rpl_semi_sync_master_status") === "ON",
     semiSyncMasterClients: Number(status.get("Rpl_semi_sync_master_clients") ?? 0),
     semiSyncSlaveActive: status.get("Rpl_semi_sync_slave_status") === "ON",
+    connections: {
+      inUse: Number(status.get("Threads_connected") ?? 0),
+      limit: Number(variables?.maxConnections ?? 0),
+      // MariaDB 10.11 leaves Connection_errors_max_connections at 0 and counts a refusal for
+      // max_connections (checked after the login) in Aborted_connects, with failed logins.
+      refused:
+        Number(status.get("Connection_errors_max_connections") ?? 0) +
+        Number(status.get("Aborted_connects") ?? 0),
+    },
   };
 }

@@ -26,7 +26,13 @@ describe("server config", () => {
     errorLog: "/e",
     bufferPoolMB: 64,
     semiSyncTimeoutMs: 30000,
+    maxConnections: 150,
     runAsRoot: true,
+  });
+  it("gives clients max_connections and the controller an admin port with slots of its own", () => {
+    assert.match(config, /^max-connections=150$/m);
+    assert.match(config, /^extra-port=3308$/m);
+    assert.match(config, /^extra-max-connections=\d+$/m);
   });
   it("derives server-id from the ordinal, offset by 100", () => {
     assert.equal(serverId(2), 102);

@@ -1,4 +1,5 @@
 import type { Secrets } from "../state/secrets.js";
+import { ADMIN_PORT } from "../topology/topology.js";
 
 export interface ServerConfigInput {
   ordinal: number;
@@ -10,6 +11,7 @@ export interface ServerConfigInput {
   errorLog: string;
   bufferPoolMB: number;
   semiSyncTimeoutMs: number;
+  maxConnections: number;
   /** Run as root: mariadbd refuses to start as root unless told `user=root`. */
   runAsRoot: boolean;
 }
@@ -51,6 +53,21 @@ export function replicationSettings(semiSyncTimeoutMs: number): string[] {
   ];
 }
 
+/** Slots of the admin port: the controller's probes and actions, the supervisor, status, an operator. */
+export const ADMIN_MAX_CONNECTIONS = 20;
+
+/**
+ * Connection limits on both targets: clients share max_connections; the admin port (extra_port) has
+ * its own slots, so a saturated server still answers the controller, which then sees it alive.
+ */
+export function connectionSettings(maxConnections: number): string[] {
+  return [
+    `max-connections=${maxConnections}`,
+    `extra-port=${ADMIN_PORT}`,
+    `extra-max-connections=${ADMIN_MAX_CONNECTIONS}`,
+  ];
+}
+
 /**
  * The MariaDB configuration of one instance on the local target. */
 export function renderServerConfig(input: ServerConfigInput): string {
@@ -71,7 +88,7 @@ export function renderServerConfig(input: ServerConfigInput): string {
     ...replicationSettings(input.semiSyncTimeoutMs),
     `innodb-buffer-pool-size=${input.bufferPoolMB}M`,
     "innodb-log-file-size=48M",
-    "max-connections=300",
+    ...connectionSettings(input.maxConnections),
     "character-set-server=utf8mb4",
     "collation-server=utf8mb4_unicode_ci",
     "",

@@ -5,7 +5,10 @@ export interface DatabaseInstance {
   name: string;
   ordinal: number;
   address: string;
+  /** The client port (replication connects here). */
   port: number;
+  /** The admin port with slots of its own: every probe and action of the controller uses it. */
+  adminPort: number;
   /** Being created, cloned or re-cloned: not to be touched by the controller. */
   provisioning: boolean;
 }

@@ -35,8 +35,35 @@ export const specSchema = z
         semiSyncTimeoutMs: z.number().int().min(1000).max(3_600_000).default(30_000),
         /** InnoDB buffer pool per instance; small by default so a laptop runs 3 instances easily. */
         bufferPoolMB: z.number().int().min(16).max(65_536).default(128),
+        /**
+         * Client connections each instance accepts (max_connections). The controller and the
+         * supervisor never compete for these: they use the instance's admin port.
+         */
+        maxConnections: z.number().int().min(10).max(100_000).default(300),
+        /**
+         * The mysql-primary and mysql-replicas endpoints open at most `maxConnectionsPerServer`
+         * connections to one instance (default: 80% of maxConnections, so replication and operators
+         * always find a slot); further clients wait in a queue up to `queueTimeoutMs`, then are refused.
+         */
+        endpoints: z
+          .object({
+            maxConnectionsPerServer: z.number().int().min(1).max(100_000).optional(),
+            queueTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
+      .superRefine((database, context) => {
+        const perServer = database.endpoints.maxConnectionsPerServer;
+        if (perServer !== undefined && perServer >= database.maxConnections) {
+          context.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ["endpoints", "maxConnectionsPerServer"],
+            message: `must be below database.maxConnections (${database.maxConnections}), so replication keeps a slot`,
+          });
+        }
+      })
       .default({}),
     wordpress: z
       .object({
@@ -138,6 +165,10 @@ export const specExamples: Record<string, string> = {
   "database.replicas": "database:\n  replicas: 3",
   "database.semiSyncTimeoutMs": "database:\n  semiSyncTimeoutMs: 30000",
   "database.bufferPoolMB": "database:\n  bufferPoolMB: 128",
+  "database.maxConnections": "database:\n  maxConnections: 300",
+  "database.endpoints": "database:\n  endpoints:\n    maxConnectionsPerServer: 240\n    queueTimeoutMs: 5000",
+  "database.endpoints.maxConnectionsPerServer": "database:\n  endpoints:\n    maxConnectionsPerServer: 240",
+  "database.endpoints.queueTimeoutMs": "database:\n  endpoints:\n    queueTimeoutMs: 5000",
   "wordpress.replicas": "wordpress:\n  replicas: 3",
   "site.title": "site:\n  title: My Blog",
   "site.adminUser": "site:\n  adminUser: admin",

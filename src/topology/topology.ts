@@ -20,6 +20,18 @@ export interface ServicePlan {
   name: "mysql-primary" | "mysql-replicas";
   address: string;
   port: number;
+  /** At most this many connections to one instance; the rest queue up to `queueTimeoutMs`, then are refused. */
+  maxConnectionsPerServer: number;
+  queueTimeoutMs: number;
+}
+
+/**
+ * How many connections an endpoint (mysql-primary, mysql-replicas) opens to one instance, and on
+ * Kubernetes how many the app user may hold (MAX_USER_CONNECTIONS): below max_connections, so the
+ * app can never take the slots replication needs.
+ */
+export function endpointServerLimit(database: Spec["database"]): number {
+  return database.endpoints.maxConnectionsPerServer ?? Math.max(1, Math.floor(database.maxConnections * 0.8));
 }
 
 export interface Topology {
@@ -36,6 +48,11 @@ export interface Topology {
 export const MYSQL_PORT = 3306;
 /** The agent's backup-stream port, the tutorial's ncat sidecar port. */
 export const AGENT_PORT = 3307;
+/**
+ * Each instance's admin port (MariaDB's extra_port, with slots of its own): the controller, the
+ * supervisor and probes use it, so clients holding every client slot can never lock them out.
+ */
+export const ADMIN_PORT = 3308;
 
 const MYSQL_HOST_OFFSET = 10;
 const WORDPRESS_HOST_OFFSET = 50;
@@ -91,6 +108,10 @@ export function planTopology(spec: Spec, subnet: Subnet): Topology {
     address: `${subnet}.${WORDPRESS_HOST_OFFSET + ordinal}`,
     port: WORDPRESS_POD_PORT,
   }));
+  const limits = {
+    maxConnectionsPerServer: endpointServerLimit(spec.database),
+    queueTimeoutMs: spec.database.endpoints.queueTimeoutMs,
+  };
   return {
     site: spec.name,
     subnet,
@@ -99,8 +120,8 @@ export function planTopology(spec: Spec, subnet: Subnet): Topology {
     http: { address: spec.local.httpAddress, port: spec.local.httpPort },
     loadBalancer: { name: "haproxy", component: "loadbalancer", ordinal: 0, address: `${subnet}.1`, port: 0 },
     services: {
-      mysqlPrimary: { name: "mysql-primary", address: `${subnet}.2`, port: MYSQL_PORT },
-      mysqlReplicas: { name: "mysql-replicas", address: `${subnet}.3`, port: MYSQL_PORT },
+      mysqlPrimary: { name: "mysql-primary", address: `${subnet}.2`, port: MYSQL_PORT, ...limits },
+      mysqlReplicas: { name: "mysql-replicas", address: `${subnet}.3`, port: MYSQL_PORT, ...limits },
     },
   };
 }

@@ -488,6 +488,8 @@ export class TestNode {
         stdio: ["ignore", logFd, logFd],
         env: {
           ...env,
+          // Marks the container's processes for the no-orphan check (they run chrooted, elsewhere).
+          HAPRESS_TEST_NODE_POD: pod.dir,
           HPK_SCRATCH: scratch,
           HPK_HOSTNAME: pod.spec.hostname ?? pod.name,
           HPK_HOSTS: join(pod.dir, "hosts"),

@@ -1,6 +1,6 @@
-import { replicationSettings } from "../../mysql/config.js";
+import { connectionSettings, replicationSettings } from "../../mysql/config.js";
 import type { Spec } from "../../spec/schema.js";
-import { AGENT_PORT, MYSQL_PORT } from "../../topology/topology.js";
+import { ADMIN_PORT, AGENT_PORT, endpointServerLimit, MYSQL_PORT } from "../../topology/topology.js";
 import { WORDPRESS_KEY_NAMES, type ClusterSecrets } from "./secrets.js";
 
 /** A Kubernetes object as plain data. */
@@ -132,6 +132,7 @@ function mariadbConfigMap(ctx: Context): K8sObject {
     "skip-name-resolve",
     "skip-host-cache",
     ...replicationSettings(ctx.spec.database.semiSyncTimeoutMs),
+    ...connectionSettings(ctx.spec.database.maxConnections),
     `innodb-buffer-pool-size=${ctx.spec.database.bufferPoolMB}M`,
     "character-set-server=utf8mb4",
     "collation-server=utf8mb4_unicode_ci",
@@ -161,6 +162,8 @@ function mariadbConfigMap(ctx: Context): K8sObject {
     `CREATE USER IF NOT EXISTS '${ADMIN_USER}'@'%' IDENTIFIED BY '\${HAPRESS_ADMIN_PASSWORD}';`,
     `GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD ON *.* TO '${ADMIN_USER}'@'%';`,
     "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'localhost';",
+    // No proxy caps the app's connections in the cluster: the server does, below max_connections.
+    `ALTER USER '${APP_USER}'@'%' WITH MAX_USER_CONNECTIONS ${endpointServerLimit(ctx.spec.database)};`,
     "SQL",
     "",
   ].join("\n");
@@ -217,11 +220,12 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
   const runMount = { name: "run", mountPath: "/run/mysqld" };
   const confMount = { name: "conf", mountPath: "/etc/mysql/conf.d" };
   // Over TCP, not the socket: the image's entrypoint runs a temporary server on the socket (with
-  // networking off) while it initialises, and that server must not count as ready. `ping` exits 0
-  // whenever the server answers, even "access denied", so no credential is needed here.
+  // networking off) while it initialises, and that server must not count as ready. On the admin port,
+  // so a server whose client slots are all taken still counts as alive. `ping` exits 0 whenever the
+  // server answers, even "access denied", so no credential is needed here.
   const ping = {
     exec: {
-      command: ["mariadb-admin", "--protocol=tcp", "--host=localhost", `--port=${MYSQL_PORT}`, "ping"],
+      command: ["mariadb-admin", "--protocol=tcp", "--host=localhost", `--port=${ADMIN_PORT}`, "ping"],
     },
   };
   return {
@@ -272,7 +276,10 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
             {
               name: "mariadb",
               image: k.images.mariadb,
-              ports: [{ name: "mysql", containerPort: MYSQL_PORT }],
+              ports: [
+                { name: "mysql", containerPort: MYSQL_PORT },
+                { name: "admin", containerPort: ADMIN_PORT },
+              ],
               env: [
                 secretEnv("MARIADB_ROOT_PASSWORD", "mariadb-root-password"),
                 // Root only from inside the pod: no remote root account.
@@ -784,6 +791,7 @@ function networkPolicies(ctx: Context): K8sObject[] {
             ports: [{ protocol: "TCP", port: MYSQL_PORT }],
           },
           { from: from(["database"]), ports: [{ protocol: "TCP", port: AGENT_PORT }] },
+          { from: from(["controller"]), ports: [{ protocol: "TCP", port: ADMIN_PORT }] },
         ],
       },
     },

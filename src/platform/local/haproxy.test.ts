@@ -18,18 +18,18 @@ describe("load balancer config", () => {
   it("routes mysql-primary to the recorded primary only", () => {
     const config = renderHaproxyConfig({ topology, primary: "mysql-1", adminSocket: "/x/admin.sock" });
     assert.deepEqual(backend(config, "mysql-primary"), [
-      "  server mysql-0 127.5.6.10:3306 check disabled",
-      "  server mysql-1 127.5.6.11:3306 check",
-      "  server mysql-2 127.5.6.12:3306 check disabled",
+      "  server mysql-0 127.5.6.10:3306 check maxconn 240 disabled",
+      "  server mysql-1 127.5.6.11:3306 check maxconn 240",
+      "  server mysql-2 127.5.6.12:3306 check maxconn 240 disabled",
     ]);
   });
 
   it("balances reads over the replicas, not the primary", () => {
     const config = renderHaproxyConfig({ topology, primary: "mysql-1", adminSocket: "/x/admin.sock" });
     assert.deepEqual(backend(config, "mysql-replicas"), [
-      "  server mysql-0 127.5.6.10:3306 check",
-      "  server mysql-1 127.5.6.11:3306 check disabled",
-      "  server mysql-2 127.5.6.12:3306 check",
+      "  server mysql-0 127.5.6.10:3306 check maxconn 240",
+      "  server mysql-1 127.5.6.11:3306 check maxconn 240 disabled",
+      "  server mysql-2 127.5.6.12:3306 check maxconn 240",
     ]);
   });
 
@@ -40,7 +40,9 @@ describe("load balancer config", () => {
       primary: "mysql-0",
       adminSocket: "/x/admin.sock",
     });
-    assert.deepEqual(backend(config, "mysql-replicas"), ["  server mysql-0 127.5.6.10:3306 check"]);
+    assert.deepEqual(backend(config, "mysql-replicas"), [
+      "  server mysql-0 127.5.6.10:3306 check maxconn 240",
+    ]);
   });
 
   it("binds only loopback service addresses and keeps the admin socket private", () => {
@@ -111,5 +113,30 @@ describe("HAProxy stats", () => {
       { backend: "mysql-primary", server: "mysql-0", status: "UP" },
       { backend: "mysql-replicas", server: "mysql-1", status: "DOWN" },
     ]);
+  });
+});
+
+describe("database endpoint limits", () => {
+  it("caps connections per server below max_connections and queues the rest for a bounded time", () => {
+    const topology = planTopology(
+      parseSpec({ database: { maxConnections: 100, endpoints: { queueTimeoutMs: 2500 } } }, "test"),
+      "127.5.6",
+    );
+    const config = renderHaproxyConfig({ topology, primary: "mysql-0", adminSocket: "/x/admin.sock" });
+    for (const name of ["mysql-primary", "mysql-replicas"]) {
+      for (const line of backend(config, name)) assert.match(line, / maxconn 80( |$)/, `${name}: 80% of 100`);
+    }
+    assert.equal(config.match(/^ {2}timeout queue 2500ms$/gm)?.length, 2);
+  });
+
+  it("refuses a per-server limit that would leave replication no slot", () => {
+    assert.throws(
+      () =>
+        parseSpec(
+          { database: { maxConnections: 50, endpoints: { maxConnectionsPerServer: 50 } } },
+          "hapress.yaml",
+        ),
+      /database\.endpoints\.maxConnectionsPerServer.*must be below database\.maxConnections \(50\)/s,
+    );
   });
 });

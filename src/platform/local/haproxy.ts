@@ -45,10 +45,13 @@ export interface LoadBalancerInput {
 export function renderHaproxyConfig(input: LoadBalancerInput): string {
   const { mysqlPrimary, mysqlReplicas } = input.topology.services;
   const plan = planLoadBalancer(input.topology, input.primary);
-  const servers = (backend: ServerPlan["backend"]) =>
+  const servers = (backend: ServerPlan["backend"], limit: number) =>
     plan
       .filter((s) => s.backend === backend)
-      .map((s) => `  server ${s.server} ${s.address}:${s.port} check${s.enabled ? "" : " disabled"}`);
+      .map(
+        (s) =>
+          `  server ${s.server} ${s.address}:${s.port} check maxconn ${limit}${s.enabled ? "" : " disabled"}`,
+      );
   return [
     "# Written by hapress from the primary record; do not edit.",
     "global",
@@ -69,7 +72,10 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "backend mysql-primary",
     // Cut client sessions as soon as a server is marked down: they must reconnect to the new primary.
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
-    ...servers("mysql-primary"),
+    // Never more than `maxconn` connections to a server (below its max_connections): the rest wait
+    // here, so a reconnecting herd after a failover reaches the new primary a few at a time.
+    `  timeout queue ${mysqlPrimary.queueTimeoutMs}ms`,
+    ...servers("mysql-primary", mysqlPrimary.maxConnectionsPerServer),
     "",
     "frontend mysql-replicas",
     `  bind ${mysqlReplicas.address}:${mysqlReplicas.port}`,
@@ -78,7 +84,8 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "backend mysql-replicas",
     "  balance leastconn",
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
-    ...servers("mysql-replicas"),
+    `  timeout queue ${mysqlReplicas.queueTimeoutMs}ms`,
+    ...servers("mysql-replicas", mysqlReplicas.maxConnectionsPerServer),
     "",
     ...renderHttpSection(input.topology),
   ].join("\n");

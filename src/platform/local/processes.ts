@@ -11,7 +11,17 @@ export interface ProcessSpec {
   args: string[];
   env?: Record<string, string>;
   logFile: string;
+  /**
+   * When the main process dies, what its orphaned workers get first: a graceful signal lets them
+   * finish the requests they are answering (nginx and php-fpm workers quit gracefully on SIGQUIT)
+   * instead of cutting responses mid-stream; whatever is left is killed after DRAIN_MS.
+   * Without it the group is killed at once.
+   */
+  drainSignal?: NodeJS.Signals;
 }
+
+/** How long orphaned workers may drain before they are killed. */
+const DRAIN_MS = 5000;
 
 export interface ProcessInfo {
   name: string;
@@ -117,7 +127,11 @@ export class ProcessManager {
         entry.lastExit = `could not start: ${error.message}`;
       });
       child.on("exit", (code, signal) => {
-        if (child.pid) signalGroup(child.pid, "SIGKILL");
+        const pid = child.pid;
+        if (pid && entry.spec.drainSignal) {
+          signalGroup(pid, entry.spec.drainSignal);
+          setTimeout(() => signalGroup(pid, "SIGKILL"), DRAIN_MS).unref();
+        } else if (pid) signalGroup(pid, "SIGKILL");
         entry.child = null;
         entry.lastExit = signal ? `killed by ${signal}` : `exited with ${code}`;
         if (entry.wanted) this.scheduleRestart(entry);

@@ -13,7 +13,7 @@ import { processExists, runProgram, sleep } from "../../util/process.js";
 import { killRecordedOrphans } from "./orphans.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
 import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
-import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
+import { endpointLimits, type PodStatus, type ProgressEvent, type SiteStatus } from "./status.js";
 import type { InstallRecord } from "./wordpress-tier.js";
 
 /** Programs the local target needs, with the Debian package that provides each. */
@@ -140,7 +140,13 @@ export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
       mysqlPrimary: `${topology.services.mysqlPrimary.address}:${topology.services.mysqlPrimary.port}`,
       mysqlReplicas: `${topology.services.mysqlReplicas.address}:${topology.services.mysqlReplicas.port}`,
     },
-    database: { replicas: spec.database.replicas, semiSync: "off", semiSyncDetail: "site stopped" },
+    database: {
+      replicas: spec.database.replicas,
+      semiSync: "off",
+      semiSyncDetail: "site stopped",
+      maxConnections: spec.database.maxConnections,
+      endpointLimits: endpointLimits(topology),
+    },
     controller: { running: false, state: "stopped", lastEvent: null },
     pods: [
       ...topology.mysql.map((p) => stopped(p.name, "mysql", p.address, p.port)),

@@ -1,3 +1,5 @@
+import type { Topology } from "../../topology/topology.js";
+
 /** The `hapress status --json` contract. Keep it stable: scripts depend on it (see README). */
 export interface PodStatus {
   name: string;
@@ -15,6 +17,11 @@ export interface PodStatus {
   semiSync: boolean | null;
   readOnly: boolean | null;
   message: string | null;
+  /**
+   * Database pods that answered: client sessions in use against max_connections, and connections
+   * refused for lack of a slot since the server started (saturation shows here first).
+   */
+  connections?: { inUse: number; limit: number; refused: number };
 }
 
 export interface SiteStatus {
@@ -26,7 +33,14 @@ export interface SiteStatus {
   primary: string | null;
   primaryEpoch: number | null;
   endpoints: { mysqlPrimary: string; mysqlReplicas: string; http?: string };
-  database: { replicas: number; semiSync: "on" | "off"; semiSyncDetail: string };
+  database: {
+    replicas: number;
+    semiSync: "on" | "off";
+    semiSyncDetail: string;
+    /** Each instance's client limit, and what the endpoints open to one instance at most. */
+    maxConnections: number;
+    endpointLimits: { maxConnectionsPerServer: number; queueTimeoutMs: number };
+  };
   controller: {
     running: boolean;
     /** "watching", or "failing over from mysql-N". */
@@ -47,4 +61,10 @@ export interface ProgressEvent {
   level: "info" | "error";
   pod: string | null;
   message: string;
+}
+
+/** The database endpoints' connection limits, as status shows them. */
+export function endpointLimits(topology: Topology): SiteStatus["database"]["endpointLimits"] {
+  const { maxConnectionsPerServer, queueTimeoutMs } = topology.services.mysqlPrimary;
+  return { maxConnectionsPerServer, queueTimeoutMs };
 }

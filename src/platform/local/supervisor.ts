@@ -10,9 +10,11 @@ import { renderServerConfig, sqlString } from "../../mysql/config.js";
 import type { DatabaseInstance } from "../platform.js";
 import type { Spec } from "../../spec/schema.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
+import { endpointLimits } from "./status.js";
 import { readPrimaryRecord, writePrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
 import { loadOrCreateSecrets, type Secrets } from "../../state/secrets.js";
 import {
+  ADMIN_PORT,
   AGENT_PORT,
   mysqlOrdinal,
   planTopology,
@@ -217,7 +219,14 @@ export class Supervisor {
       const dataDir = this.dataDir(pod.name);
       const provisioning =
         this.recloning.has(pod.name) || !existsSync(dataDir) || existsSync(join(dataDir, CLONE_INFO_FILE));
-      return { name: pod.name, ordinal: pod.ordinal, address: pod.address, port: pod.port, provisioning };
+      return {
+        name: pod.name,
+        ordinal: pod.ordinal,
+        address: pod.address,
+        port: pod.port,
+        adminPort: ADMIN_PORT,
+        provisioning,
+      };
     });
   }
 
@@ -344,7 +353,7 @@ export class Supervisor {
   private async observe(pod: PodPlan): Promise<Observation> {
     try {
       const session = await connectSql(
-        { host: pod.address, port: pod.port },
+        { host: pod.address, port: ADMIN_PORT },
         { user: this.secrets.adminUser, password: this.secrets.adminPassword },
         { connectTimeoutMs: 1000, queryTimeoutMs: 2000 },
       );
@@ -489,6 +498,7 @@ export class Supervisor {
       errorLog: this.paths.podLog(pod.name),
       bufferPoolMB: this.spec.database.bufferPoolMB,
       semiSyncTimeoutMs: this.spec.database.semiSyncTimeoutMs,
+      maxConnections: this.spec.database.maxConnections,
       runAsRoot: this.options.runAsRoot,
     });
     if (!this.processes.isRunning(`${pod.name}/mariadbd`)) await writeFileAtomic(configPath, config, 0o600);
@@ -526,7 +536,7 @@ export class Supervisor {
     const markerPath = join(dataDir, CLONE_INFO_FILE);
     const info = JSON.parse(await readFile(markerPath, "utf8")) as CloneInfo;
     const session = await connectSql(
-      { host: pod.address, port: pod.port },
+      { host: pod.address, port: ADMIN_PORT },
       { user: this.secrets.adminUser, password: this.secrets.adminPassword },
       { connectTimeoutMs: 1000, queryTimeoutMs: 10_000 },
     );
@@ -663,6 +673,8 @@ export class Supervisor {
       },
       database: {
         replicas: this.topology.mysql.length,
+        maxConnections: this.spec.database.maxConnections,
+        endpointLimits: endpointLimits(this.topology),
         semiSync: semiSyncOn ? "on" : "off",
         semiSyncDetail: single
           ? "single instance: nobody to acknowledge, writes are asynchronous"
@@ -723,6 +735,7 @@ export class Supervisor {
       lagSeconds: state?.replication?.secondsBehindMaster ?? null,
       semiSync: state ? (isPrimary ? state.semiSyncMasterActive : state.semiSyncSlaveActive) : null,
       readOnly: state ? state.readOnly : null,
+      ...(state ? { connections: state.connections } : {}),
       message:
         phase?.message ??
         (state?.replication?.lastIoError || state?.replication?.lastSqlError || observation?.error || null),

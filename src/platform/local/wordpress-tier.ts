@@ -108,6 +108,8 @@ export class WordpressTier {
       command: PHP_FPM,
       args: ["-F", ...(this.deps.runAsRoot ? ["-R"] : []), "-y", join(podDir, "php-fpm.conf")],
       logFile: files.logFile,
+      // A worker whose master died finishes its request rather than cutting a page mid-stream.
+      drainSignal: "SIGQUIT",
     });
     this.deps.processes.ensure({
       name: nginxName,

@@ -1,0 +1,108 @@
+// The overload benchmark: an open-loop client inserting at a fixed rate through mysql-primary, each
+// attempt on a pooled connection with a 500 ms connect and 2 s query timeout, so attempts pile up
+// (up to 3,000 at once) whenever the database stalls, as PHP workers and app servers do.
+import mysql from "mysql2/promise";
+import type { SiteStatus } from "../src/platform/local/status.js";
+import type { Secrets } from "../src/state/secrets.js";
+
+const MAX_IN_FLIGHT = 3000;
+
+export interface OpenLoopReport {
+  attempted: number;
+  acknowledged: number[];
+  failed: number;
+  /** Attempts not even started because MAX_IN_FLIGHT were already waiting. */
+  shed: number;
+  maxInFlight: number;
+  /** Longest time without an acknowledged insert, in ms. */
+  longestGapMs: number;
+}
+
+/** Runs the open-loop writer for `seconds`; `during` runs once at `faultAtMs` (the fault). */
+export async function openLoopWrites(
+  endpoint: { host: string; port: number },
+  secrets: Secrets,
+  rate: number,
+  seconds: number,
+  fault?: { atMs: number; run: () => Promise<void> },
+): Promise<OpenLoopReport> {
+  const pool = mysql.createPool({
+    host: endpoint.host,
+    port: endpoint.port,
+    user: secrets.appUser,
+    password: secrets.appPassword,
+    database: secrets.appDatabase,
+    connectionLimit: MAX_IN_FLIGHT,
+    connectTimeout: 500,
+    waitForConnections: true,
+    queueLimit: 0,
+  });
+  pool.on("connection", (connection) => connection.on("error", () => undefined));
+  await pool.query("CREATE TABLE IF NOT EXISTS hapress_overload (id BIGINT PRIMARY KEY)");
+  const acknowledged: number[] = [];
+  let failed = 0;
+  let shed = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let lastAck = Date.now();
+  let longestGapMs = 0;
+  const started = Date.now();
+  const base = started * 1000;
+  const pending: Promise<void>[] = [];
+  let faultDone: Promise<void> | null = null;
+  const total = rate * seconds;
+  for (let i = 0; i < total; i++) {
+    // Open loop: attempt i starts at its scheduled time, whatever became of the earlier ones.
+    const due = started + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (fault && !faultDone && Date.now() - started >= fault.atMs) faultDone = fault.run();
+    if (inFlight >= MAX_IN_FLIGHT) {
+      shed++;
+      continue;
+    }
+    const id = base + i;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    pending.push(
+      pool
+        .query({ sql: "INSERT INTO hapress_overload (id) VALUES (?)", values: [id], timeout: 2000 })
+        .then(
+          () => {
+            const now = Date.now();
+            longestGapMs = Math.max(longestGapMs, now - lastAck);
+            lastAck = now;
+            acknowledged.push(id);
+          },
+          () => {
+            failed++;
+          },
+        )
+        .finally(() => inFlight--),
+    );
+  }
+  await Promise.all(pending);
+  await faultDone;
+  longestGapMs = Math.max(longestGapMs, Date.now() - lastAck);
+  await pool.end().catch(() => undefined);
+  return { attempted: total, acknowledged, failed, shed, maxInFlight, longestGapMs };
+}
+
+/** The acknowledged ids missing on the current primary (read on its own address). */
+export async function missingOnPrimary(status: SiteStatus, secrets: Secrets, ids: number[]): Promise<number> {
+  const primary = status.pods.find((p) => p.name === status.primary);
+  const connection = await mysql.createConnection({
+    host: primary?.address,
+    port: primary?.port ?? 3306,
+    user: secrets.appUser,
+    password: secrets.appPassword,
+    database: secrets.appDatabase,
+  });
+  try {
+    const [rows] = await connection.query<mysql.RowDataPacket[]>("SELECT id FROM hapress_overload");
+    const present = new Set(rows.map((r) => Number(r.id)));
+    return ids.filter((id) => !present.has(id)).length;
+  } finally {
+    await connection.end();
+  }
+}
