@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { isLoopbackIPv4Literal } from "../util/net.js";
 import { createReadStream, existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -356,9 +357,9 @@ function buildProgram(): Command {
       }) => {
         const token = process.env.HAPRESS_CLONE_TOKEN;
         if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
-        if (!options.anyAddress && !options.address.startsWith("127.")) {
+        if (!options.anyAddress && !isLoopbackIPv4Literal(options.address)) {
           throw new InputError(
-            `--address ${options.address}: only loopback addresses (or pass --any-address in a pod)`,
+            `--address ${JSON.stringify(options.address)}: only a literal loopback address such as 127.0.0.1 (or pass --any-address in a pod)`,
           );
         }
         const password = options.passwordEnv ? process.env[options.passwordEnv] : undefined;

@@ -69,4 +69,36 @@ describe("spec", () => {
     assert.match(errorOf("name: My Site\n").message, /field 'name'/);
     assert.match(errorOf("site:\n  adminEmail: nope\n").message, /site\.adminEmail/);
   });
+
+  it("refuses a YAML alias bomb as an input error naming the file", () => {
+    const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let level = 1; level < 9; level++) {
+      const previous = String.fromCharCode(96 + level);
+      const next = String.fromCharCode(97 + level);
+      lines.push(`${next}: &${next} [${Array(10).fill(`*${previous}`).join(",")}]`);
+    }
+    const error = errorOf(lines.join("\n"));
+    assert.match(error.message, /^site\.yaml: not a usable spec: .*alias/s);
+  });
+
+  it("serves only loopback unless local.exposed says otherwise; names are not addresses", () => {
+    assert.match(
+      errorOf("local:\n  httpAddress: 0.0.0.0\n").message,
+      /local\.httpAddress.*not a loopback address.*local\.exposed: true/s,
+    );
+    assert.match(
+      errorOf("local:\n  httpAddress: 127.evil.invalid\n").message,
+      /local\.httpAddress.*IPv4 address/s,
+    );
+    const exposed = parseSpecText("local:\n  httpAddress: 0.0.0.0\n  exposed: true\n", "site.yaml");
+    assert.equal(exposed.local.httpAddress, "0.0.0.0");
+    assert.equal(parseSpecText("local:\n  httpAddress: 127.3.4.5\n", "site.yaml").local.exposed, false);
+  });
+
+  it("refuses control characters in the title and never echoes them raw", () => {
+    assert.match(errorOf('site:\n  title: "My\\nBlog"\n').message, /site\.title.*control characters/s);
+    const message = errorOf('"evil\\u001b[31m": 1\n').message;
+    assert.ok(!message.includes("\u001b"), "no raw escape character in the message");
+    assert.match(message, /unknown field 'evil\\u001b\[31m'/);
+  });
 });

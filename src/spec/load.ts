@@ -11,16 +11,22 @@ export function parseSpec(document: unknown, source: string): Spec {
   throw new InputError(result.error.issues.map((issue) => describeIssue(issue, source)).join("\n"));
 }
 
+/** A user-supplied text made safe to print: control characters (terminal escapes, line breaks) escaped. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 function describeIssue(issue: ZodIssue, source: string): string {
-  const path = issue.path.join(".");
+  const path = printable(issue.path.join("."));
   if (issue.code === "unrecognized_keys") {
     const where = path === "" ? "at the top level" : `in '${path}'`;
     const known = knownKeysUnder(path);
-    return `${source}: unknown field ${issue.keys.map((k) => `'${k}'`).join(", ")} ${where}; known fields: ${known}`;
+    return `${source}: unknown field ${issue.keys.map((k) => `'${printable(k)}'`).join(", ")} ${where}; known fields: ${known}`;
   }
   const example = specExamples[path];
   const field = path === "" ? "the document" : `field '${path}'`;
-  return `${source}: ${field}: ${issue.message}${example ? `\n  example of right:\n    ${example.replace(/\n/g, "\n    ")}` : ""}`;
+  return `${source}: ${field}: ${printable(issue.message)}${example ? `\n  example of right:\n    ${example.replace(/\n/g, "\n    ")}` : ""}`;
 }
 
 function knownKeysUnder(path: string): string {
@@ -41,7 +47,16 @@ export function parseSpecText(text: string, source: string): Spec {
     const first = document.errors[0];
     throw new InputError(`${source}: not valid YAML: ${first?.message ?? "parse error"}`);
   }
-  const value: unknown = document.toJS();
+  let value: unknown;
+  try {
+    // A few aliases are normal YAML; thousands are an expansion bomb that would exhaust memory.
+    value = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new InputError(
+      `${source}: not a usable spec: ${error instanceof Error ? error.message : String(error)}; write the values out instead of expanding aliases`,
+      { cause: error },
+    );
+  }
   if (value !== null && value !== undefined && (typeof value !== "object" || Array.isArray(value))) {
     throw new InputError(
       `${source}: the document must be a mapping of fields, for example:\n    name: myblog`,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isLoopbackIPv4Literal } from "../util/net.js";
 
 /** A DNS-label-like name, usable as a Kubernetes object name and a folder name. */
 const siteName = z
@@ -73,7 +74,13 @@ export const specSchema = z
       .default({}),
     site: z
       .object({
-        title: z.string().min(1).max(200).default("hapress"),
+        title: z
+          .string()
+          .min(1)
+          .max(200)
+          // eslint-disable-next-line no-control-regex
+          .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters (line breaks, escapes)")
+          .default("hapress"),
         adminUser: z
           .string()
           .regex(/^[A-Za-z0-9_.@-]{1,60}$/, "must be 1-60 letters, digits or _ . @ -")
@@ -149,9 +156,23 @@ export const specSchema = z
     local: z
       .object({
         httpPort: z.number().int().min(1).max(65_535).default(8080),
-        httpAddress: z.string().ip({ version: "v4" }).default("127.0.0.1"),
+        httpAddress: z
+          .string()
+          .ip({ version: "v4", message: "must be an IPv4 address, e.g. 127.0.0.1" })
+          .default("127.0.0.1"),
+        /** Serving the site beyond this machine is a decision the user states, never a default. */
+        exposed: z.boolean().default(false),
       })
       .strict()
+      .superRefine((local, context) => {
+        if (!local.exposed && !isLoopbackIPv4Literal(local.httpAddress)) {
+          context.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ["httpAddress"],
+            message: `${local.httpAddress} is not a loopback address (127.0.0.0/8); to serve the site beyond this machine, say so with local.exposed: true`,
+          });
+        }
+      })
       .default({}),
   })
   .strict();
@@ -187,4 +208,5 @@ export const specExamples: Record<string, string> = {
   "kubernetes.automaticFailover": "kubernetes:\n  automaticFailover: true",
   "kubernetes.resources": "kubernetes:\n  resources:\n    mariadb: { cpu: 500m, memory: 1Gi }",
   "local.httpAddress": "local:\n  httpAddress: 127.0.0.1",
+  "local.exposed": "local:\n  httpAddress: 192.0.2.10\n  exposed: true",
 };

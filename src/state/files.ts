@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import type { ZodType, ZodTypeDef } from "zod";
+import { InputError } from "../errors.js";
 
 /** Writes a file atomically: a temporary file is written, flushed and renamed over the target. */
 export async function writeFileAtomic(path: string, content: string, mode = 0o600): Promise<void> {
@@ -22,8 +24,15 @@ export async function writeFileAtomic(path: string, content: string, mode = 0o60
   }
 }
 
-/** Reads a JSON file; null when it does not exist. */
-export async function readJsonFile<T>(path: string): Promise<T | null> {
+/**
+ * Reads a state file and parses it with its schema (data from disk is input, like the spec); null
+ * when it does not exist. A file that is not JSON or does not fit is a clear error naming it, never
+ * a value the program trusts (a spec.json with 1e8 replicas once made `status` use 2.6 GB).
+ */
+export async function readJsonFile<T>(
+  path: string,
+  schema: ZodType<T, ZodTypeDef, unknown>,
+): Promise<T | null> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -31,7 +40,21 @@ export async function readJsonFile<T>(path: string): Promise<T | null> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
-  return JSON.parse(text) as T;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`${path}: not valid JSON (a damaged state file); restore it or remove the site`, {
+      cause: error,
+    });
+  }
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.length ? `field '${issue.path.join(".")}'` : "the document";
+  throw new InputError(
+    `${path}: ${field}: ${issue?.message ?? "does not fit"} (a damaged state file); restore it or remove the site`,
+  );
 }
 
 /** Writes JSON atomically with mode 0600. */

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { readJsonFile, writeJsonFile } from "./files.js";
 
 /**
@@ -12,8 +13,15 @@ export interface PrimaryRecord {
   reason: string;
 }
 
+const primaryRecordSchema = z.object({
+  primary: z.string().regex(/^mysql-\d{1,2}$/, "must name a database instance, e.g. mysql-0"),
+  epoch: z.number().int().min(1),
+  changedAt: z.string(),
+  reason: z.string(),
+});
+
 export async function readPrimaryRecord(path: string): Promise<PrimaryRecord | null> {
-  return readJsonFile<PrimaryRecord>(path);
+  return readJsonFile(path, primaryRecordSchema);
 }
 
 /** Records a new primary with the next epoch. */

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { chmod } from "node:fs/promises";
+import { z } from "zod";
 import { readJsonFile, writeJsonFile } from "./files.js";
 
 /** Credentials of a site. Generated once with crypto randomness, kept in a 0600 file. */
@@ -30,6 +31,37 @@ export const WORDPRESS_KEY_NAMES = [
   "NONCE_SALT",
 ] as const;
 
+/**
+ * The character sets hapress generates. A secret read from a file is checked against them before it
+ * is used inside SQL quotes, option files or shell-sourced scripts: a quote or a line break there
+ * would be an injection, whoever edited the file.
+ */
+export const passwordSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,128}$/, "must be 16-128 characters of A-Z a-z 0-9 _ - (as hapress generates)");
+export const wordpressKeySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9+/=]{16,128}$/, "must be 16-128 base64 characters (as hapress generates)");
+const userNameSchema = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,31}$/, "must be a plain user name, e.g. wordpress");
+export const wordpressKeysSchema = z.record(z.string(), wordpressKeySchema);
+
+const secretsFileSchema = z
+  .object({
+    replicationUser: userNameSchema,
+    replicationPassword: passwordSchema,
+    adminUser: userNameSchema,
+    adminPassword: passwordSchema,
+    appUser: userNameSchema,
+    appPassword: passwordSchema,
+    appDatabase: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "must be a plain database name, e.g. wordpress"),
+    cloneToken: passwordSchema,
+    wordpressAdminPassword: passwordSchema,
+    wordpressKeys: wordpressKeysSchema,
+  })
+  .strict();
+
 /** A random password of URL-safe characters, 32 characters (192 bits). */
 export function generatePassword(): string {
   return randomBytes(24).toString("base64url");
@@ -57,7 +89,7 @@ function generateSecrets(): Secrets {
  * because the database already holds them.
  */
 export async function loadOrCreateSecrets(path: string): Promise<Secrets> {
-  const existing = (await readJsonFile<Partial<Secrets>>(path)) ?? {};
+  const existing = (await readJsonFile(path, secretsFileSchema.partial())) ?? {};
   const generated = generateSecrets();
   const merged: Secrets = { ...generated, ...existing };
   const missing = (Object.keys(generated) as (keyof Secrets)[]).filter((key) => !existing[key]);
@@ -68,7 +100,7 @@ export async function loadOrCreateSecrets(path: string): Promise<Secrets> {
 
 /** Loads secrets that must already exist (for a running site). */
 export async function loadSecrets(path: string): Promise<Secrets> {
-  const secrets = await readJsonFile<Secrets>(path);
+  const secrets = await readJsonFile(path, secretsFileSchema);
   if (!secrets) throw new Error(`no secrets file at ${path}: run 'hapress up' first`);
   return secrets;
 }

@@ -294,11 +294,24 @@ describe("render command", () => {
   it("completes a partial secrets file without rotating what is there", async () => {
     const secretsFile = join(workDir, "partial.json");
     const { writeFileSync } = await import("node:fs");
-    writeFileSync(secretsFile, JSON.stringify({ appPassword: "kept-password" }), { mode: 0o600 });
+    writeFileSync(secretsFile, JSON.stringify({ appPassword: "kept-password-0123456789" }), { mode: 0o600 });
     const { secrets: completed, created } = await loadOrCreateClusterSecrets(secretsFile);
-    assert.equal(completed.appPassword, "kept-password");
+    assert.equal(completed.appPassword, "kept-password-0123456789");
     assert.ok(!created.includes("appPassword"));
     assert.ok(completed.rootPassword.length >= 24);
+  });
+
+  it("refuses a secret outside the generated character set, naming the file and the field", async () => {
+    const secretsFile = join(workDir, "quoted.json");
+    const { writeFileSync } = await import("node:fs");
+    // A quote would end the SQL string the password is placed in: an injection, whoever wrote it.
+    writeFileSync(secretsFile, JSON.stringify({ appPassword: "x'; DROP USER root; --aaaaaa" }), {
+      mode: 0o600,
+    });
+    await assert.rejects(
+      loadOrCreateClusterSecrets(secretsFile),
+      /quoted\.json: field 'appPassword': must be 16-128 characters of A-Z a-z 0-9 _ -/,
+    );
   });
 
   it("writes one file per object, the Secret readable by its owner only", async () => {

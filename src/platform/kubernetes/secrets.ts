@@ -1,7 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { chmod } from "node:fs/promises";
+import { z } from "zod";
 import { readJsonFile, writeJsonFile } from "../../state/files.js";
-import { generatePassword, WORDPRESS_KEY_NAMES } from "../../state/secrets.js";
+import {
+  generatePassword,
+  passwordSchema,
+  WORDPRESS_KEY_NAMES,
+  wordpressKeySchema,
+} from "../../state/secrets.js";
 
 // One list of WordPress key and salt names for both targets.
 export { WORDPRESS_KEY_NAMES };
@@ -17,6 +23,20 @@ export interface ClusterSecrets {
   wordpressKeys: Record<(typeof WORDPRESS_KEY_NAMES)[number], string>;
 }
 
+/** The secrets file as read: every field optional (what is missing is generated), each in its character set. */
+const clusterSecretsFileSchema = z
+  .object({
+    rootPassword: passwordSchema,
+    replicationPassword: passwordSchema,
+    adminPassword: passwordSchema,
+    appPassword: passwordSchema,
+    cloneToken: passwordSchema,
+    wordpressAdminPassword: passwordSchema,
+    wordpressKeys: z.record(z.string(), wordpressKeySchema),
+  })
+  .partial()
+  .strict();
+
 function generateKey(): string {
   return randomBytes(48).toString("base64");
 }
@@ -28,7 +48,7 @@ function generateKey(): string {
 export async function loadOrCreateClusterSecrets(
   path: string,
 ): Promise<{ secrets: ClusterSecrets; created: string[] }> {
-  const existing = (await readJsonFile<Partial<ClusterSecrets>>(path)) ?? {};
+  const existing = (await readJsonFile(path, clusterSecretsFileSchema)) ?? {};
   const created: string[] = [];
   const pick = (key: keyof Omit<ClusterSecrets, "wordpressKeys">): string => {
     const value = existing[key];

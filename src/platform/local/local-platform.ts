@@ -1,6 +1,7 @@
 import { appendFile } from "node:fs/promises";
-import type { ControllerEvent, Memory } from "../../controller/types.js";
-import { readJsonFile, statePaths, writeJsonFile, type StatePaths } from "../../state/files.js";
+import type { ControllerEvent } from "../../controller/types.js";
+import { readSavedMemory, writeSavedMemory, type SavedMemory } from "../../state/controller-memory.js";
+import { statePaths, type StatePaths } from "../../state/files.js";
 import { readPrimaryRecord, writePrimaryRecord } from "../../state/primary.js";
 import type { DatabaseInstance, Platform } from "../platform.js";
 import { callRpc } from "./rpc.js";
@@ -57,11 +58,11 @@ export class LocalPlatform implements Platform {
     await appendFile(this.paths.events, `${JSON.stringify(recorded)}\n`, { mode: 0o600 });
   }
 
-  loadMemory(): Promise<Pick<Memory, "failover" | "lastRecoveryAt"> | null> {
-    return readJsonFile(this.paths.controller);
+  loadMemory(): Promise<SavedMemory | null> {
+    return readSavedMemory(this.paths.controller);
   }
 
-  async saveMemory(memory: Pick<Memory, "failover" | "lastRecoveryAt">): Promise<void> {
-    await writeJsonFile(this.paths.controller, memory);
+  async saveMemory(memory: SavedMemory): Promise<void> {
+    await writeSavedMemory(this.paths.controller, memory);
   }
 }

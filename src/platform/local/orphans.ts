@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { readFile } from "node:fs/promises";
 import { readJsonFile, writeJsonFile } from "../../state/files.js";
 import { processExists, sleep } from "../../util/process.js";
@@ -7,6 +8,8 @@ interface PidRecord {
   pid: number;
   name: string;
 }
+
+const pidRecordsSchema = z.array(z.object({ pid: z.number().int().min(2), name: z.string() })).max(10_000);
 
 /** Records the PIDs of the site's processes, so they can be stopped even if the supervisor dies. */
 export async function recordPids(path: string, processes: ProcessInfo[]): Promise<void> {
@@ -29,7 +32,7 @@ async function commandLine(pid: number): Promise<string> {
  * line still names this site's state folder, so a recycled PID of another program is never hit.
  */
 export async function killRecordedOrphans(path: string, stateDir: string): Promise<number[]> {
-  const records = (await readJsonFile<PidRecord[]>(path)) ?? [];
+  const records = (await readJsonFile(path, pidRecordsSchema)) ?? [];
   const ours: number[] = [];
   for (const record of records) {
     if (processExists(record.pid) && (await commandLine(record.pid)).includes(stateDir))

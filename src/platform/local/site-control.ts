@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { HapressError, InputError } from "../../errors.js";
 import { DEBIAN_WORDPRESS } from "../../wordpress/core.js";
-import type { Spec } from "../../spec/schema.js";
+import { specSchema, type Spec } from "../../spec/schema.js";
 import { readJsonFile, statePaths, writeJsonFile } from "../../state/files.js";
 import { readPrimaryRecord } from "../../state/primary.js";
 import { loadOrCreateSecrets, loadSecrets } from "../../state/secrets.js";
@@ -14,7 +14,7 @@ import { killRecordedOrphans } from "./orphans.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
 import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
 import { endpointLimits, type PodStatus, type ProgressEvent, type SiteStatus } from "./status.js";
-import type { InstallRecord } from "./wordpress-tier.js";
+import { installRecordSchema } from "./wordpress-tier.js";
 
 /** Programs the local target needs, with the Debian package that provides each. */
 const WORDPRESS_PROGRAMS: [string, string][] = [
@@ -97,7 +97,7 @@ export async function liveStatus(stateDir: string): Promise<SiteStatus | null> {
 /** Status of a stopped site, built from its state files alone. */
 export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
   const paths = statePaths(stateDir);
-  const spec = await readJsonFile<Spec>(paths.spec);
+  const spec = await readJsonFile(paths.spec, specSchema);
   const site = await readSiteRecord(paths.site);
   if (!spec || !site) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first`);
   const topology = planTopology(spec, site.subnet);
@@ -305,7 +305,7 @@ export async function scaleTier(
   timeoutMs: number,
 ): Promise<SiteStatus> {
   const paths = statePaths(stateDir);
-  const spec = await readJsonFile<Spec>(paths.spec);
+  const spec = await readJsonFile(paths.spec, specSchema);
   if (!spec) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first`);
   if (tier === "mysql") await refuseRemovingPrimary(stateDir, replicas);
   if ((await liveStatus(stateDir)) === null)
@@ -350,7 +350,7 @@ export async function down(stateDir: string, options: { volumes: boolean }, repo
 /** The WordPress admin login, returned only the first time it is asked for (then marked as shown). */
 export async function firstAdminLogin(stateDir: string): Promise<{ user: string; password: string } | null> {
   const path = statePaths(stateDir).wordpressInstall;
-  const record = await readJsonFile<InstallRecord>(path);
+  const record = await readJsonFile(path, installRecordSchema);
   if (!record || record.passwordShown) return null;
   const secrets = await loadSecrets(statePaths(stateDir).secrets);
   await writeJsonFile(path, { ...record, passwordShown: true });

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { readJsonFile, writeJsonFile } from "../../state/files.js";
 import { subnetForStateDir, type Subnet } from "../../topology/topology.js";
 
@@ -8,8 +9,14 @@ export interface SiteRecord {
   createdAt: string;
 }
 
+const siteRecordSchema = z.object({
+  name: z.string().min(1),
+  subnet: z.string().regex(/^127\.\d{1,3}\.\d{1,3}$/, "must be a loopback /24 written as 127.A.B"),
+  createdAt: z.string(),
+});
+
 export async function readSiteRecord(path: string): Promise<SiteRecord | null> {
-  return readJsonFile<SiteRecord>(path);
+  return readJsonFile(path, siteRecordSchema);
 }
 
 /** Reads the site record, creating it (with a subnet derived from the state folder) on first use. */

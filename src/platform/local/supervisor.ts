@@ -8,7 +8,8 @@ import { errorMessage } from "../../errors.js";
 import { connectSql, readInstanceState, type InstanceState } from "../../mysql/client.js";
 import { renderServerConfig, sqlString } from "../../mysql/config.js";
 import type { DatabaseInstance } from "../platform.js";
-import type { Spec } from "../../spec/schema.js";
+import { specSchema, type Spec } from "../../spec/schema.js";
+import { readSavedMemory } from "../../state/controller-memory.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
 import { endpointLimits } from "./status.js";
 import { readPrimaryRecord, writePrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
@@ -138,7 +139,7 @@ export class Supervisor {
   }
 
   private async loadDesiredState(): Promise<void> {
-    const spec = await readJsonFile<Spec>(this.paths.spec);
+    const spec = await readJsonFile(this.paths.spec, specSchema);
     const site = await readSiteRecord(this.paths.site);
     if (!spec || !site) throw new Error(`no site in ${this.options.stateDir}: run 'hapress up'`);
     this.spec = spec;
@@ -688,9 +689,7 @@ export class Supervisor {
   }
 
   private async controllerStatus(): Promise<SiteStatus["controller"]> {
-    const memory = await readJsonFile<{ failover: { from: string } | null }>(this.paths.controller).catch(
-      () => null,
-    );
+    const memory = await readSavedMemory(this.paths.controller).catch(() => null);
     const events = await readFile(this.paths.events, "utf8").catch(() => "");
     const lastLine = events.trimEnd().split("\n").at(-1);
     const lastEvent = lastLine

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -32,6 +33,12 @@ export interface InstallRecord {
   passwordShown?: boolean;
 }
 
+export const installRecordSchema = z.object({
+  installedAt: z.string(),
+  adminUser: z.string(),
+  passwordShown: z.boolean().optional(),
+});
+
 const CRON_INTERVAL_MS = 60_000;
 const PHP_FPM = "php-fpm8.2";
 
@@ -56,7 +63,7 @@ export class WordpressTier {
   constructor(private readonly deps: WordpressTierDeps) {}
 
   async installRecord(): Promise<InstallRecord | null> {
-    return readJsonFile<InstallRecord>(this.deps.paths.wordpressInstall);
+    return readJsonFile(this.deps.paths.wordpressInstall, installRecordSchema);
   }
 
   /** Brings the WordPress pods to the spec once the database answers through mysql-primary. */
