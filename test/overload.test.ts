@@ -78,6 +78,11 @@ describe("overload without collapse", () => {
       assert.equal(during.primary, primary, "no failover");
       const kinds = (await site.events()).map((e) => e.kind);
       assert.ok(!kinds.includes("failover-started"), `no failover started: ${kinds.join(", ")}`);
+      // Not even a busy refusal: on its admin port the controller's probes were answered all along.
+      assert.ok(
+        !kinds.includes("primary-busy"),
+        `the controller's probes were answered: ${kinds.join(", ")}`,
+      );
       const primaryPod = during.pods.find((p) => p.name === primary);
       assert.ok(primaryPod?.connections, "status shows the primary's connections (read on its admin port)");
       assert.ok(

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
@@ -12,6 +12,10 @@ import { removeStaleWorkDirs } from "./initdb.js";
 
 const GREETING = "HAPRESS-CLONE 1 ";
 const MAX_GREETING_BYTES = 512;
+/** The whole greeting must arrive within this time (an absolute deadline, not an idle timeout). */
+const GREETING_DEADLINE_MS = 10_000;
+/** Connections the agent holds at once; one backup streams at a time (each reads the whole data folder). */
+const MAX_CONNECTIONS = 8;
 
 /** Written into a cloned data folder: where it came from and the GTID to replicate from. */
 export interface CloneInfo {
@@ -33,12 +37,21 @@ export interface BackupServerOptions {
   log: (line: string) => void;
   /** Root's password, where root cannot log in through the socket without one (the mariadb image). */
   password?: string;
+  /** Overrides GREETING_DEADLINE_MS (tests). */
+  greetingDeadlineMs?: number;
 }
 
-function writePasswordFile(password: string): string {
-  const path = join(tmpdir(), `hapress-backup-${randomBytes(6).toString("hex")}.cnf`);
-  writeFileSync(path, `[client]\npassword=${password}\n`, { mode: 0o600 });
-  return path;
+/**
+ * A password goes in a defaults file, never on a command line that `ps` shows: created exclusively
+ * (never through a planted file or link) inside a fresh private 0700 folder. Returns the file and a
+ * remover that every exit path calls.
+ */
+function writePasswordFile(password: string): { path: string; remove: () => void } {
+  const folder = mkdtempSync(join(tmpdir(), "hapress-backup-"));
+  chmodSync(folder, 0o700);
+  const path = join(folder, "client.cnf");
+  writeFileSync(path, `[client]\npassword=${password}\n`, { mode: 0o600, flag: "wx" });
+  return { path, remove: () => rmSync(folder, { recursive: true, force: true }) };
 }
 
 function tokensMatch(given: string, expected: string): boolean {
@@ -52,6 +65,8 @@ function tokensMatch(given: string, expected: string): boolean {
  * a peer presents the site's clone token, then receives `mariadb-backup --stream=xbstream` in frames.
  */
 export interface BackupServer {
+  /** The port it listens on (the one asked for, or the one the kernel chose for port 0). */
+  port: number;
   /** Stops listening, kills backups in flight and cuts their connections. */
   close(): void;
 }
@@ -59,11 +74,14 @@ export interface BackupServer {
 export function serveBackups(options: BackupServerOptions): Promise<BackupServer> {
   const active = new Set<{ socket: Socket; kill: () => void }>();
   const server: Server = createServer((socket) => handleBackupRequest(socket, options, active));
+  server.maxConnections = MAX_CONNECTIONS;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.address, () => {
       server.off("error", reject);
+      const bound = server.address();
       resolve({
+        port: typeof bound === "object" && bound ? bound.port : options.port,
         close() {
           server.close();
           for (const transfer of active) {
@@ -80,7 +98,12 @@ type ActiveTransfers = Set<{ socket: Socket; kill: () => void }>;
 
 function handleBackupRequest(socket: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
   let greeting = "";
-  socket.setTimeout(10_000, () => socket.destroy());
+  socket.on("error", () => undefined);
+  const deadline = setTimeout(() => {
+    options.log(`closed a connection from ${socket.remoteAddress ?? "?"}: no greeting in time`);
+    socket.destroy();
+  }, options.greetingDeadlineMs ?? GREETING_DEADLINE_MS);
+  socket.on("close", () => clearTimeout(deadline));
   const onData = (chunk: Buffer) => {
     greeting += chunk.toString("latin1");
     const newline = greeting.indexOf("\n");
@@ -89,29 +112,34 @@ function handleBackupRequest(socket: Socket, options: BackupServerOptions, activ
       return;
     }
     socket.off("data", onData);
-    socket.setTimeout(0);
+    clearTimeout(deadline);
     const line = greeting.slice(0, newline);
     if (!line.startsWith(GREETING) || !tokensMatch(line.slice(GREETING.length), options.token)) {
       options.log(`refused a backup request from ${socket.remoteAddress ?? "?"}: bad token`);
       socket.end("ERR bad token\n");
       return;
     }
+    if (active.size > 0) {
+      options.log(
+        `refused a backup request from ${socket.remoteAddress ?? "?"}: a backup is already streaming`,
+      );
+      socket.end("ERR busy: a backup is already streaming, try again\n");
+      return;
+    }
     socket.write("OK\n");
     streamBackup(socket, options, active);
   };
   socket.on("data", onData);
-  socket.on("error", () => undefined);
 }
 
 function streamBackup(socket: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
   const started = Date.now();
   options.log(`streaming a backup to ${socket.remoteAddress ?? "?"}`);
-  // A password goes in a private defaults file, never on a command line that `ps` shows.
   const defaults = options.password ? writePasswordFile(options.password) : null;
   const backup = spawn(
     "mariadb-backup",
     [
-      ...(defaults ? [`--defaults-extra-file=${defaults}`] : []),
+      ...(defaults ? [`--defaults-extra-file=${defaults.path}`] : []),
       "--backup",
       "--stream=xbstream",
       `--socket=${options.socket}`,
@@ -120,9 +148,20 @@ function streamBackup(socket: Socket, options: BackupServerOptions, active: Acti
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
-  if (defaults) backup.on("close", () => rmSync(defaults, { force: true }));
   const transfer = { socket, kill: () => backup.kill("SIGKILL") };
   active.add(transfer);
+  let finished = false;
+  /** Every exit path: the password file goes, the peer learns the outcome, the slot frees. */
+  const finish = (ok: boolean, message: string) => {
+    if (finished) return;
+    finished = true;
+    defaults?.remove();
+    active.delete(transfer);
+    options.log(message);
+    socket.end(encodeEndFrame(ok ? 0 : 1));
+  };
+  // A missing or unrunnable mariadb-backup must not crash the agent (it would leave the file behind).
+  backup.on("error", (error) => finish(false, `backup failed: cannot run mariadb-backup (${error.message})`));
   let stderrTail = "";
   let bytes = 0;
   backup.stderr.on("data", (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString()).slice(-4000)));
@@ -137,11 +176,10 @@ function streamBackup(socket: Socket, options: BackupServerOptions, active: Acti
     if (backup.exitCode === null) backup.kill("SIGKILL");
   });
   backup.on("close", (code) => {
-    active.delete(transfer);
     const seconds = (Date.now() - started) / 1000;
-    if (code === 0) options.log(`backup streamed: ${bytes} bytes in ${seconds.toFixed(1)} s`);
-    else options.log(`backup failed (exit ${code}): ${stderrTail.trim().split("\n").slice(-3).join(" | ")}`);
-    socket.end(encodeEndFrame(code === 0 ? 0 : 1));
+    if (code === 0) finish(true, `backup streamed: ${bytes} bytes in ${seconds.toFixed(1)} s`);
+    else
+      finish(false, `backup failed (exit ${code}): ${stderrTail.trim().split("\n").slice(-3).join(" | ")}`);
   });
 }
 

@@ -18,6 +18,12 @@ export function encodeEndFrame(status: number): Buffer {
 
 export type FrameEvent = { kind: "data"; payload: Buffer } | { kind: "end"; status: number };
 
+/**
+ * The longest data frame a receiver accepts. A donor sends what mariadb-backup writes (64 KiB
+ * chunks); a length beyond this is a broken or hostile peer, and buffering it would exhaust memory.
+ */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
 /** Incremental decoder: feed it chunks as they arrive, it returns whole frames. */
 export class FrameDecoder {
   private pending: Buffer = Buffer.alloc(0);
@@ -38,6 +44,10 @@ export class FrameDecoder {
         this.pending = Buffer.alloc(0);
         break;
       }
+      if (length > MAX_FRAME_BYTES)
+        throw new Error(
+          `a frame of ${length} bytes exceeds the maximum of ${MAX_FRAME_BYTES}: not a backup stream`,
+        );
       if (this.pending.length < 4 + length) break;
       events.push({ kind: "data", payload: this.pending.subarray(4, 4 + length) });
       this.pending = this.pending.subarray(4 + length);

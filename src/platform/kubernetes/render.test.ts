@@ -34,6 +34,25 @@ function clone<T>(value: T): T {
 }
 
 describe("rendered manifests", () => {
+  it("keep the database reachable under overload: admin port for probes, app user capped", () => {
+    const objects = render({ database: { maxConnections: 200 } });
+    const config = find(objects, "ConfigMap", "mysql") as unknown as { data: Record<string, string> };
+    assert.match(config.data["common.cnf"] ?? "", /^max-connections=200$/m);
+    assert.match(config.data["common.cnf"] ?? "", /^extra-port=3308$/m);
+    assert.match(
+      config.data["10-hapress-users.sh"] ?? "",
+      /ALTER USER 'wordpress'@'%' WITH MAX_USER_CONNECTIONS 160;/,
+    );
+    const text = JSON.stringify(find(objects, "StatefulSet", "mysql"));
+    assert.match(text, /"name":"admin","containerPort":3308/);
+    assert.match(
+      text,
+      /"readinessProbe":\{"exec":\{"command":\["mariadb-admin","--protocol=tcp","--host=localhost","--port=3308","ping"\]/,
+    );
+    const policies = JSON.stringify(objects.filter((o) => o.kind === "NetworkPolicy"));
+    assert.match(policies, /"port":3308/, "the controller may reach the admin port");
+  });
+
   for (const [label, input] of Object.entries(variants)) {
     it(`validate against the Kubernetes schema and our invariants with ${label}`, () => {
       const objects = render(input);

@@ -127,6 +127,11 @@ describe("database endpoint limits", () => {
       for (const line of backend(config, name)) assert.match(line, / maxconn 80( |$)/, `${name}: 80% of 100`);
     }
     assert.equal(config.match(/^ {2}timeout queue 2500ms$/gm)?.length, 2);
+    assert.equal(
+      config.match(/^ {2}option abortonclose$/gm)?.length,
+      2,
+      "clients gone while queued are dropped",
+    );
   });
 
   it("refuses a per-server limit that would leave replication no slot", () => {

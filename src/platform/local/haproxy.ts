@@ -75,6 +75,10 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     // Never more than `maxconn` connections to a server (below its max_connections): the rest wait
     // here, so a reconnecting herd after a failover reaches the new primary a few at a time.
     `  timeout queue ${mysqlPrimary.queueTimeoutMs}ms`,
+    // A client that gave up while queued is dropped from the queue, not connected to the server:
+    // otherwise, after a failover, live clients wait behind dead ones until they time out too, and
+    // the reconnecting herd never gets through (a metastable outage).
+    "  option abortonclose",
     ...servers("mysql-primary", mysqlPrimary.maxConnectionsPerServer),
     "",
     "frontend mysql-replicas",
@@ -85,6 +89,7 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "  balance leastconn",
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
     `  timeout queue ${mysqlReplicas.queueTimeoutMs}ms`,
+    "  option abortonclose",
     ...servers("mysql-replicas", mysqlReplicas.maxConnectionsPerServer),
     "",
     ...renderHttpSection(input.topology),
