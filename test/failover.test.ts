@@ -84,11 +84,15 @@ describe("failover under writes (real mariadbd)", () => {
     );
     assert.equal(Number(writable[0]?.ro), 0, "the endpoint reaches a writable primary");
     await assertRejoined(site, "mysql-0", primary);
-    const kinds = (await site.events()).map((e) => e.kind);
+    const events = await site.events();
+    const kinds = events.map((e) => e.kind);
     assert.ok(
       kinds.includes("failover-started") && kinds.includes("promoted") && kinds.includes("rejoined"),
       kinds.join(","),
     );
+    // The supervisor saw the process die and said so: no waiting for three failed probes.
+    const started = events.find((e) => e.kind === "failover-started");
+    assert.match(started?.message ?? "", /mysql-0's mariadbd killed by SIGKILL \(reported by its owner\)/);
   });
 
   it("fails over twice in a row (the new primary is killed too)", async () => {

@@ -55,6 +55,14 @@ export async function runController(stateDir: string): Promise<void> {
       return controller.requestSwitchover(target, deadlineMs);
     }
     if (request.method === "observation") return controller.lastObservation;
+    if (request.method === "instance-exited") {
+      const pod = typeof request.params?.pod === "string" ? request.params.pod : "";
+      const how = typeof request.params?.how === "string" ? request.params.how : "exited";
+      if (!/^mysql-\d+$/.test(pod)) throw new Error(`no database instance named '${pod}'`);
+      log(`the supervisor reports that ${pod}'s mariadbd ${how}`);
+      controller.noteExit(pod, how);
+      return { noted: pod };
+    }
     throw new Error(`unknown method '${request.method}'`);
   });
   const stop = () => {

@@ -21,6 +21,9 @@ import {
  */
 const BUSY_ERRNOS = new Set([1040, 1203, 1226]);
 
+/** The pause between rounds while a failover is in progress. */
+const FAILOVER_STEP_PAUSE_MS = 20;
+
 /** True when a failed connect is a live server saying it is full. */
 export function isBusyRefusal(error: unknown): boolean {
   const errno = (error as { errno?: unknown } | null)?.errno;
@@ -58,6 +61,9 @@ export class Controller {
     done: (result: { ok: boolean; message: string }) => void;
   }[] = [];
   lastObservation: Observation | null = null;
+  /** Exits reported by the instances' owner since each last answered (see InstanceView.exited). */
+  private readonly exits = new Map<string, string>();
+  private wakeUp: (() => void) | null = null;
 
   constructor(private readonly deps: ControllerDeps) {
     this.sql = new InstanceSql(deps.secrets);
@@ -87,6 +93,7 @@ export class Controller {
     const base = {
       ...instance,
       busy: false,
+      exited: this.exits.get(instance.name) ?? null,
       readOnly: true,
       gtidCurrent: "",
       gtidBinlog: "",
@@ -101,10 +108,12 @@ export class Controller {
       );
       try {
         const state = await readInstanceState(session);
+        this.exits.delete(instance.name);
         return {
           ...instance,
           reachable: true,
           busy: false,
+          exited: null,
           error: null,
           readOnly: state.readOnly,
           gtidCurrent: state.gtidCurrentPos,
@@ -243,8 +252,20 @@ export class Controller {
       } finally {
         clearTimeout(watchdog);
       }
-      await this.deps.sleep(intervalMs);
+      // The pause between rounds ends early when an exit is reported, and is short while a failover
+      // is in progress: each of its steps waits on the previous one, and clients wait on all of them.
+      await Promise.race([
+        this.deps.sleep(this.memory.failover ? FAILOVER_STEP_PAUSE_MS : intervalMs),
+        new Promise<void>((resolve) => (this.wakeUp = resolve)),
+      ]);
+      this.wakeUp = null;
     }
+  }
+
+  /** The owner of an instance saw its server process exit: act on it now, not after the next probes. */
+  noteExit(instance: string, how: string): void {
+    this.exits.set(instance, how);
+    this.wakeUp?.();
   }
 
   /** Queues a planned switchover, run between two rounds so it never races a failover. */

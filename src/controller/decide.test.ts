@@ -36,6 +36,7 @@ function instance(ordinal: number, overrides: Partial<InstanceView> = {}): Insta
     provisioning: false,
     reachable: true,
     busy: false,
+    exited: null,
     error: null,
     readOnly: true,
     gtidCurrent: "0-100-10",
@@ -238,6 +239,41 @@ describe("decide: primary dead", () => {
     );
     const again = decide(minority, first.memory, config);
     assert.deepEqual(again.events, [], "the same refusal is not repeated every round");
+  });
+
+  it("fails over at once when the primary's owner reports its process exited", () => {
+    const crashed = observe([
+      dead(0, { exited: "killed by SIGKILL" }),
+      instance(1, { replication: replicaOf(0, { ioRunning: "Connecting" }) }),
+      instance(2, { replication: replicaOf(0, { ioRunning: "Connecting" }) }),
+    ]);
+    const first = decide(crashed, emptyMemory(), config);
+    assert.deepEqual(kinds(first.actions), ["fence", "stopReplicationIo"], "on the first round");
+    assert.match(
+      first.events[0]?.message ?? "",
+      /mysql-0's mariadbd killed by SIGKILL \(reported by its owner\)/,
+    );
+    const withoutSignal = decide(observe([dead(0), instance(1), instance(2)]), emptyMemory(), config);
+    assert.deepEqual(withoutSignal.actions, [], "one failed probe alone is not enough");
+  });
+
+  it("still needs a majority when the primary's exit is reported", () => {
+    const decision = decide(
+      observe([dead(0, { exited: "killed by SIGKILL" }), instance(1), dead(2)]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(decision.actions, []);
+    assert.equal(decision.events[0]?.kind, "failover-refused");
+  });
+
+  it("does nothing but wait when a replica's exit is reported", () => {
+    const decision = decide(
+      observe([healthyPrimary(0), dead(1, { exited: "killed by SIGKILL" }), instance(2)]),
+      emptyMemory(),
+      config,
+    );
+    assert.ok(!decision.actions.some((a) => a.kind === "fence" || a.kind === "promote"));
   });
 
   it("never fails over a primary that refuses sessions for lack of slots (alive and busy)", () => {

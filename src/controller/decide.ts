@@ -73,13 +73,16 @@ function decideOnUnreachablePrimary(
   config: ControllerConfig,
 ): Decision {
   const failed = memory.failures[primary.name] ?? 0;
-  if (failed < config.failureThreshold) return { actions: [], memory, events: [] };
+  // Its owner saw the process exit: no probe can say it faster or more surely, so no waiting for
+  // more probes (fencing, the majority and the choice of replica still apply).
+  const crashed = primary.exited !== null;
+  if (!crashed && failed < config.failureThreshold) return { actions: [], memory, events: [] };
   const replicas = observation.instances.filter((i) => isReplicaCandidate(i, primary.name));
   // Replicas still streaming from the primary contradict our probes: ask for more evidence first.
   const stillConnected = replicas.some(
     (r) => r.replication?.ioRunning === "Yes" && r.replication.masterHost === primary.address,
   );
-  if (stillConnected && failed < config.failureThreshold + config.confirmationProbes) {
+  if (!crashed && stillConnected && failed < config.failureThreshold + config.confirmationProbes) {
     return { actions: [], memory, events: [] };
   }
   if (memory.lastRecoveryAt !== null && observation.at - memory.lastRecoveryAt < config.cooldownMs) {
@@ -109,7 +112,12 @@ function decideOnUnreachablePrimary(
   }
   const actions: Action[] = [
     // Fence first: the old primary must not come back writable while another is promoted.
-    { kind: "fence", instance: primary.name, how: "kill", reason: `unreachable for ${failed} probes` },
+    {
+      kind: "fence",
+      instance: primary.name,
+      how: "kill",
+      reason: crashed ? `its mariadbd ${primary.exited}` : `unreachable for ${failed} probes`,
+    },
     // Then no replica acknowledges it any more: nothing more can commit there semi-synchronously.
     { kind: "stopReplicationIo", instances: replicas.map((r) => r.name) },
   ];
@@ -117,7 +125,9 @@ function decideOnUnreachablePrimary(
     {
       kind: "failover-started",
       instance: primary.name,
-      message: `${primary.name} unreachable for ${failed} probes (${primary.error ?? "no answer"})${stillConnected ? "" : ", confirmed by the replicas"}: failing over`,
+      message: crashed
+        ? `${primary.name}'s mariadbd ${primary.exited ?? "exited"} (reported by its owner): failing over`
+        : `${primary.name} unreachable for ${failed} probes (${primary.error ?? "no answer"})${stillConnected ? "" : ", confirmed by the replicas"}: failing over`,
     },
   ];
   return {

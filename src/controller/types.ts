@@ -26,6 +26,11 @@ export interface InstanceView {
    * unknown this round. Evidence of life, never a failed probe.
    */
   busy: boolean;
+  /**
+   * How its server process ended, when its owner (the supervisor, or on Kubernetes the pod's agent)
+   * reported that it exited since it last answered: unambiguous evidence of death; null otherwise.
+   */
+  exited: string | null;
   error: string | null;
   readOnly: boolean;
   gtidCurrent: string;

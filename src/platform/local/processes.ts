@@ -73,9 +73,14 @@ export function restartDelayMs(consecutiveFailures: number, policy: BackoffPolic
 export class ProcessManager {
   private readonly entries = new Map<string, Entry>();
 
+  /**
+   * `onUnexpectedExit` hears of every exit of a process that was meant to keep running (a crash, a
+   * kill from outside), the moment it happens: the owner of a process knows first.
+   */
   constructor(
     private readonly policy: BackoffPolicy,
     private readonly onChange: (event: string) => void,
+    private readonly onUnexpectedExit: (name: string, how: string) => void = () => undefined,
   ) {}
 
   /** Set by stopAll: nothing starts any more, so a late request cannot leave an orphan behind. */
@@ -134,7 +139,10 @@ export class ProcessManager {
         } else if (pid) signalGroup(pid, "SIGKILL");
         entry.child = null;
         entry.lastExit = signal ? `killed by ${signal}` : `exited with ${code}`;
-        if (entry.wanted) this.scheduleRestart(entry);
+        if (entry.wanted) {
+          this.onUnexpectedExit(entry.spec.name, entry.lastExit);
+          this.scheduleRestart(entry);
+        }
         this.onChange(`${entry.spec.name} ${entry.lastExit}`);
         resolve();
       });

@@ -29,7 +29,7 @@ import { planLoadBalancer, renderHaproxyConfig, runtimeSwitchCommands, type Serv
 import { haproxyCommand, parseShowStat, type ServerState } from "./haproxy-admin.js";
 import { killRecordedOrphans, recordPids } from "./orphans.js";
 import { ProcessManager, type ProcessInfo } from "./processes.js";
-import { serveRpc, type RpcRequest } from "./rpc.js";
+import { callRpc, serveRpc, type RpcRequest } from "./rpc.js";
 import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
 import { readSiteRecord } from "./site-record.js";
 import { siteUrl, WordpressTier } from "./wordpress-tier.js";
@@ -116,10 +116,14 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {
     this.paths = statePaths(options.stateDir);
-    this.processes = new ProcessManager({ initialMs: 1000, maxMs: 60_000, resetAfterMs: 60_000 }, (event) => {
-      this.log(null, event);
-      void recordPids(this.paths.pids, this.processes.list());
-    });
+    this.processes = new ProcessManager(
+      { initialMs: 1000, maxMs: 60_000, resetAfterMs: 60_000 },
+      (event) => {
+        this.log(null, event);
+        void recordPids(this.paths.pids, this.processes.list());
+      },
+      (name, how) => this.reportPrimaryExit(name, how),
+    );
     this.wordpress = new WordpressTier({
       processes: this.processes,
       paths: this.paths,
@@ -240,6 +244,25 @@ export class Supervisor {
     await rm(this.dataDir(pod), { recursive: true, force: true });
     this.held.delete(pod);
     this.nudge();
+  }
+
+  /**
+   * The primary's mariadbd died: tell the controller at once. The process is gone, which no probe
+   * can say as fast or as surely; the controller still fences, checks the majority and picks the
+   * most advanced replica. Best effort: without an answer the controller's probes still find out.
+   */
+  private reportPrimaryExit(name: string, how: string): void {
+    const primary = this.record?.primary;
+    if (!primary || name !== `${primary}/mariadbd` || this.stopping || this.held.has(primary)) return;
+    void callRpc(
+      this.paths.controllerSocket,
+      { method: "instance-exited", params: { pod: primary, how } },
+      1000,
+    )
+      .then(() => this.log(primary, `told the controller: mariadbd ${how}`))
+      .catch((error: unknown) =>
+        this.log(primary, `could not tell the controller that mariadbd ${how}: ${errorMessage(error)}`),
+      );
   }
 
   private nudge(): void {
