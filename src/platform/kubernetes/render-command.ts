@@ -1,5 +1,7 @@
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
+import { readJsonFile, writeFileAtomic, writeJsonFile } from "../../state/files.js";
 import { HapressError, InputError } from "../../errors.js";
 import type { Spec } from "../../spec/schema.js";
 import { checkKubernetesSpec } from "./check.js";
@@ -7,6 +9,16 @@ import { renderManifests } from "./render.js";
 import { loadOrCreateClusterSecrets } from "./secrets.js";
 import { fileNameFor, toYaml, toYamlStream } from "./serialize.js";
 import { validateManifests } from "./validate.js";
+
+/** What a render wrote into its output folder, so the next render removes only those files. */
+// Not .json: `kubectl apply -f DIR` reads every .json, .yaml and .yml file of the folder.
+const MANIFEST_LIST = ".hapress-render.list";
+const manifestListSchema = z.object({
+  site: z.string(),
+  files: z
+    .array(z.string().regex(/^\d{2}-[a-z]+-[a-z0-9.-]+\.yaml$/, "must be a manifest file name"))
+    .max(1000),
+});
 
 export interface RenderOptions {
   spec: Spec;
@@ -36,19 +48,33 @@ export async function renderCommand(options: RenderOptions): Promise<string | nu
       `the rendered manifests are not valid (a bug in hapress):\n${problems.join("\n")}`,
     );
   if (options.outputDir === null) return toYamlStream(objects);
-  await mkdir(options.outputDir, { recursive: true, mode: 0o700 });
-  // Files of an earlier render that no longer exist would otherwise be applied again.
-  for (const entry of await readdir(options.outputDir)) {
-    if (/^\d{2}-[a-z]+-[a-z0-9.-]+\.yaml$/.test(entry)) await rm(join(options.outputDir, entry));
+  const outputDir = options.outputDir;
+  await mkdir(outputDir, { recursive: true, mode: 0o700 });
+  const manifestList = join(outputDir, MANIFEST_LIST);
+  const site = `${options.spec.name}/${options.spec.kubernetes.namespace}`;
+  const previous = await readJsonFile(manifestList, manifestListSchema);
+  if (previous && previous.site !== site) {
+    throw new InputError(
+      `${outputDir} holds the manifests of site ${previous.site}, not ${site}: render into a folder of its own, e.g. -o manifests-${options.spec.name}`,
+    );
+  }
+  const files = objects.map((object, index) => fileNameFor(object, index));
+  // Files of an earlier render of this site that no longer exist would otherwise be applied again;
+  // only what that render wrote (its list) is removed, never anyone else's file.
+  for (const old of previous?.files ?? []) {
+    if (!files.includes(old)) await rm(join(outputDir, old), { force: true });
   }
   await Promise.all(
     objects.map((object, index) =>
-      writeFile(join(options.outputDir ?? "", fileNameFor(object, index)), toYaml(object), {
+      writeFileAtomic(
+        join(outputDir, files[index] ?? ""),
+        toYaml(object),
         // The Secret holds passwords: only its owner may read it.
-        mode: object.kind === "Secret" ? 0o600 : 0o644,
-      }),
+        object.kind === "Secret" ? 0o600 : 0o644,
+      ),
     ),
   );
+  await writeJsonFile(manifestList, { site, files });
   options.report(
     `wrote ${objects.length} objects to ${options.outputDir}; apply with: kubectl apply -f ${options.outputDir}`,
   );

@@ -342,11 +342,43 @@ describe("render command", () => {
       outputDir,
       report: () => undefined,
     });
-    const files = readdirSync(outputDir).sort();
+    const files = readdirSync(outputDir)
+      .filter((f) => f.endsWith(".yaml"))
+      .sort();
     assert.ok(files.some((f) => /^\d\d-statefulset-mysql\.yaml$/.test(f)));
     const secretFile = files.find((f) => f.includes("-secret-"));
     assert.ok(secretFile);
     assert.equal(statSync(join(outputDir, secretFile)).mode & 0o777, 0o600);
     assert.match(readFileSync(join(outputDir, files[0] ?? ""), "utf8"), /^apiVersion: v1\nkind: Namespace/);
+  });
+
+  it("removes only what its previous render wrote, and refuses a folder of another site", async () => {
+    const outputDir = join(workDir, "owned");
+    const { mkdirSync, writeFileSync, existsSync } = await import("node:fs");
+    mkdirSync(outputDir, { recursive: true });
+    // A user's own file, named like a manifest: never ours to delete.
+    writeFileSync(join(outputDir, "05-configmap-mine.yaml"), "kind: ConfigMap\n");
+    const renderInto = (input: SpecInput) =>
+      renderCommand({
+        spec: parseSpec(input, "hapress.yaml"),
+        specSource: "hapress.yaml",
+        secretsFile: join(workDir, "owned-secrets.json"),
+        outputDir,
+        report: () => undefined,
+      });
+    await renderInto({ kubernetes: { storage: { contentClass: "nfs-client" } } });
+    const full = readdirSync(outputDir);
+    assert.ok(full.some((f) => f.includes("deployment-wordpress")));
+    await renderInto({ wordpress: { replicas: 0 } });
+    const smaller = readdirSync(outputDir);
+    assert.ok(
+      !smaller.some((f) => f.includes("deployment-wordpress")),
+      "a file no longer rendered is removed",
+    );
+    assert.ok(existsSync(join(outputDir, "05-configmap-mine.yaml")), "the user's file is kept");
+    await assert.rejects(
+      renderInto({ name: "shop", wordpress: { replicas: 0 }, kubernetes: { namespace: "shop" } }),
+      /holds the manifests of site hapress\/hapress, not shop\/shop/,
+    );
   });
 });
