@@ -182,6 +182,24 @@ export class ControlPlane {
     throw new Error(`${component.name}: timed out waiting for ${what}:\n${logTail(component.logFile)}`);
   }
 
+  /**
+   * What the controller manager and the scheduler share: their own client certificate's kubeconfig
+   * (for the API, authentication and authorization), a loopback health port, no leader election.
+   */
+  private componentArgs(file: string, user: string, port: number): string[] {
+    const kubeconfig = join(this.dir, `${file}.kubeconfig`);
+    writeKubeconfig(kubeconfig, this.server, this.pki.client(user));
+    return [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${port}`,
+      "--leader-elect=false",
+      "--v=1",
+    ];
+  }
+
   /** Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler; returns when ready. */
   async startAll(): Promise<void> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -242,32 +260,17 @@ export class ControlPlane {
       async () => (await this.admin.raw("GET", "/readyz")).status === 200,
     );
 
-    const kcmConfig = join(this.dir, "controller-manager.kubeconfig");
-    writeKubeconfig(kcmConfig, this.server, this.pki.client("system:kube-controller-manager"));
     const kcm = this.start("kube-controller-manager", [
-      `--kubeconfig=${kcmConfig}`,
-      `--authentication-kubeconfig=${kcmConfig}`,
-      `--authorization-kubeconfig=${kcmConfig}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${kcmPort}`,
+      ...this.componentArgs("controller-manager", "system:kube-controller-manager", kcmPort),
       `--service-account-private-key-file=${this.pki.serviceAccount.privateKey}`,
       `--root-ca-file=${this.pki.caFile}`,
       "--use-service-account-credentials=true",
-      "--leader-elect=false",
       "--controllers=*",
-      "--v=1",
     ]);
-    const schedConfig = join(this.dir, "scheduler.kubeconfig");
-    writeKubeconfig(schedConfig, this.server, this.pki.client("system:kube-scheduler"));
-    const scheduler = this.start("kube-scheduler", [
-      `--kubeconfig=${schedConfig}`,
-      `--authentication-kubeconfig=${schedConfig}`,
-      `--authorization-kubeconfig=${schedConfig}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${schedPort}`,
-      "--leader-elect=false",
-      "--v=1",
-    ]);
+    const scheduler = this.start(
+      "kube-scheduler",
+      this.componentArgs("scheduler", "system:kube-scheduler", schedPort),
+    );
     const healthy = (port: number) => async () => {
       const response = await this.admin.rawAt(`https://127.0.0.1:${port}`, "GET", "/healthz", {
         insecure: true,

@@ -467,7 +467,6 @@ export class TestNode {
     const env = pod.env.get(spec.name) ?? {};
     const entrypoint = spec.command ?? entrypointFor(spec.image);
     const command = [...entrypoint, ...(spec.args ?? [])].map((part) => expand(part, env));
-    if (spec.command) command[0] = spec.command[0] ?? "";
     const mounts = (spec.volumeMounts ?? []).map((mount) => {
       let source = pod.volumePaths.get(mount.name) ?? "";
       if (mount.subPath) {
