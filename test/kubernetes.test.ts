@@ -2,13 +2,11 @@
 // kube-controller-manager, kube-scheduler built from k8s.io/kubernetes), with a test node playing the
 // kubelet for the database pods. Run alone: node --import tsx --test test/kubernetes.test.ts
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { InstanceSql } from "../src/controller/sql-actions.js";
 import { connectSql } from "../src/mysql/client.js";
 import { renderManifests, ROLE_LABEL } from "../src/platform/kubernetes/render.js";
-import { CLONE_INFO_FILE } from "../src/agent/clone.js";
 import { parseSpec } from "../src/spec/load.js";
 import { ADMIN_PORT } from "../src/topology/topology.js";
 import type { Secrets } from "../src/state/secrets.js";
@@ -16,7 +14,9 @@ import { KubeApiError, type KubeClient, type KubeObject } from "./kube/client.js
 import { ControlPlane } from "./kube/control-plane.js";
 import { TestNode } from "./kube/test-node.js";
 import { renderVariants, testSecrets } from "./helpers/render-variants.js";
-import { eventually, makeSiteDir } from "./helpers/site.js";
+import { eventually, makeSiteDir, runCli } from "./helpers/site.js";
+import { sleep } from "../src/util/process.js";
+import { parsePrimaryRecord, STATE_CONFIGMAP } from "../src/platform/kubernetes/cluster-state.js";
 
 const isRoot = process.getuid?.() === 0;
 const NAMESPACE = "db";
@@ -93,6 +93,113 @@ async function endpointAddresses(api: KubeClient, service: string): Promise<stri
     .sort();
 }
 
+/** Acknowledged inserts into the primary, through whatever mysql-primary's EndpointSlice lists. */
+class Writer {
+  /** Every writer started, so the suite's `after` stops those a failed test left running. */
+  static readonly running = new Set<Writer>();
+  readonly acknowledged: number[] = [];
+  failures = 0;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly api: KubeClient,
+    private readonly table: string,
+  ) {}
+
+  start(): void {
+    Writer.running.add(this);
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    let next = 1;
+    const deadline = Date.now() + 600_000;
+    while (!this.stopped && Date.now() < deadline) {
+      const [address] = await endpointAddresses(this.api, "mysql-primary").catch(() => []);
+      if (!address) {
+        await sleep(50);
+        continue;
+      }
+      try {
+        const session = await connectSql(
+          { host: address, port: 3306 },
+          { user: "wordpress", password: testSecrets.appPassword },
+          { database: "wordpress", connectTimeoutMs: 1000, queryTimeoutMs: 5000 },
+        );
+        try {
+          while (!this.stopped) {
+            await session.query(`INSERT INTO ${this.table} VALUES (?)`, [next]);
+            this.acknowledged.push(next++);
+            await sleep(5);
+          }
+        } finally {
+          await session.close();
+        }
+      } catch {
+        // The id that failed may or may not have committed: never reused, never counted.
+        next++;
+        this.failures++;
+        await sleep(50);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    Writer.running.delete(this);
+  }
+}
+
+/** The controller names its Events <object>.hapress.<hex milliseconds><4 hex>: their order in time. */
+function eventTime(name: string): number {
+  const suffix = name.split(".hapress.")[1] ?? "";
+  return parseInt(suffix.slice(0, -4), 16) || 0;
+}
+
+/**
+ * Controllers never act at once: in time order, once another controller process has reported a
+ * decision, the earlier one reports none (each process has its own identity).
+ */
+function assertNoOverlappingActors(events: { reportingInstance?: string; reason: string }[]): void {
+  const order: string[] = [];
+  for (const event of events) {
+    const who = event.reportingInstance ?? "";
+    if (order[order.length - 1] !== who) order.push(who);
+  }
+  assert.equal(new Set(order).size, order.length, `controllers interleaved: ${order.join(" -> ")}`);
+}
+
+async function runSql(address: string, sql: string): Promise<void> {
+  const session = await connectSql(
+    { host: address, port: 3306 },
+    { user: "wordpress", password: testSecrets.appPassword },
+    { database: "wordpress" },
+  );
+  try {
+    await session.query(sql);
+  } finally {
+    await session.close();
+  }
+}
+
+/** How many of `ids` the table on `address` holds. */
+async function countPresent(address: string, table: string, ids: number[]): Promise<number> {
+  const session = await connectSql(
+    { host: address, port: 3306 },
+    { user: "wordpress", password: testSecrets.appPassword },
+    { database: "wordpress", queryTimeoutMs: 30_000 },
+  );
+  try {
+    const rows = await session.query(`SELECT id FROM ${table}`);
+    const present = new Set(rows.map((r) => Number(r.id)));
+    return ids.filter((id) => present.has(id)).length;
+  } finally {
+    await session.close();
+  }
+}
+
 describe(
   "the rendered manifests on a real Kubernetes control plane",
   { skip: !isRoot && "needs root: the test node makes network namespaces" },
@@ -102,14 +209,62 @@ describe(
     let node: TestNode | null = null;
     let api: KubeClient;
 
+    const ipOf = async (name: string) => podIp(await pod(api, name));
+    /** The role label of mysql-0..2, in order ("" when a pod is missing or unlabelled). */
+    const roles = async () =>
+      Promise.all(
+        ["mysql-0", "mysql-1", "mysql-2"].map(
+          async (n) => (await pod(api, n))?.metadata.labels?.[ROLE_LABEL] ?? "",
+        ),
+      );
+    const primaryRecord = async () => {
+      const state = await api.get(`/api/v1/namespaces/${NAMESPACE}/configmaps/${STATE_CONFIGMAP}`);
+      return parsePrimaryRecord((state as { data?: Record<string, string> }).data ?? {});
+    };
+    const controllerPods = async () =>
+      (
+        await api.list(
+          `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dcontroller`,
+        )
+      )
+        .filter((p) => !p.metadata.deletionTimestamp)
+        .map((p) => p.metadata.name);
+    const leaseHolder = async () => {
+      const lease = await api
+        .get(`/apis/coordination.k8s.io/v1/namespaces/${NAMESPACE}/leases/hapress-controller`)
+        .catch(() => null);
+      return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? null;
+    };
+    const controllerLogs = () =>
+      ["hapress-controller"]
+        .flatMap(() => node?.podNames().filter((n) => n.startsWith("hapress-controller-")) ?? [])
+        .map((n) => `--- ${n}\n${node?.logOf(n, "controller") ?? ""}`)
+        .join("\n");
+    /** The controller's Events, oldest first, with who reported them. */
+    const controllerEvents = async () =>
+      (await api.list(`/api/v1/namespaces/${NAMESPACE}/events`))
+        .map(
+          (e) =>
+            e as unknown as {
+              reason: string;
+              message: string;
+              reportingInstance?: string;
+              firstTimestamp?: string;
+              metadata: { creationTimestamp?: string; name: string };
+            },
+        )
+        .filter((e) => e.metadata.name.includes(".hapress."))
+        .sort((a, b) => eventTime(a.metadata.name) - eventTime(b.metadata.name));
+
     before(async () => {
       await plane.startAll();
       api = plane.admin;
-      node = new TestNode(api, join(dir, "node"), [NAMESPACE]);
+      node = new TestNode(api, join(dir, "node"), [NAMESPACE, "applied"]);
       await node.start();
     });
 
     after(async () => {
+      await Promise.all([...Writer.running].map((w) => w.stop()));
       await node?.stop();
       await plane.stop();
       // HAPRESS_KEEP_TEST_DIR=1 keeps the logs of every component and pod for a look after a failure.
@@ -147,75 +302,59 @@ describe(
       );
     });
 
-    it("runs the database StatefulSet: pods ready in order, replicas cloned from the primary, GTIDs converge", async () => {
+    it("runs the database tier with the rendered controller: mysql-0 bootstraps, the others clone, one pod labelled primary", async () => {
       for (const object of render(DB_SPEC)) await api.apply(object);
 
-      // OrderedReady: whenever mysql-1 exists, mysql-0 is already ready.
+      // OrderedReady: whenever mysql-N exists, mysql-(N-1) is already ready.
       let sawOrderViolation = false;
-      await eventually(
-        "mysql-0 ready",
-        async () => {
-          const [zero, one] = [await pod(api, "mysql-0"), await pod(api, "mysql-1")];
-          if (one && !isReady(zero)) sawOrderViolation = true;
-          return isReady(zero);
-        },
-        240_000,
-      ).catch((error: unknown) => {
-        throw new Error(
-          `mysql-0 never became ready; node errors: ${node?.errors.slice(-3).join(" | ")}\ninit: ${node?.logOf("mysql-0", "init")}\nmariadb: ${node?.logOf("mysql-0", "mariadb")}`,
-          { cause: error },
-        );
-      });
-      assert.equal(sawOrderViolation, false, "mysql-1 existed before mysql-0 was ready");
-
-      // The test stands in for the controller (a separate piece): it names mysql-0 the primary.
-      const zero = await pod(api, "mysql-0");
-      const primaryIp = podIp(zero);
-      const sql = new InstanceSql(secrets);
-      const instance = (name: string, address: string) => ({
-        name,
-        ordinal: Number(name.slice(-1)),
-        address,
-        port: 3306,
-        adminPort: ADMIN_PORT,
-        provisioning: false,
-      });
-      await sql.promote(instance("mysql-0", primaryIp), false);
-      await api.mergePatch(`/api/v1/namespaces/${NAMESPACE}/pods/mysql-0`, {
-        metadata: { labels: { [ROLE_LABEL]: "primary" } },
-      });
-
-      for (const name of ["mysql-1", "mysql-2"]) {
+      for (const name of ["mysql-0", "mysql-1", "mysql-2"]) {
+        const ordinal = Number(name.slice(-1));
         await eventually(
-          `${name} ready (cloned from the primary's agent through mysql-primary)`,
+          `${name} ready`,
           async () => {
-            const [previous, current] = [
-              await pod(api, `mysql-${Number(name.slice(-1)) - 1}`),
-              await pod(api, name),
-            ];
-            if (current && !isReady(previous)) sawOrderViolation = true;
+            const current = await pod(api, name);
+            if (ordinal > 0 && current && !isReady(await pod(api, `mysql-${ordinal - 1}`)))
+              sawOrderViolation = true;
             return isReady(current);
           },
           240_000,
         ).catch((error: unknown) => {
-          throw new Error(`${name} never became ready; init log:\n${node?.logOf(name, "init")}`, {
-            cause: error,
-          });
+          throw new Error(
+            `${name} never became ready; node errors: ${node?.errors.slice(-3).join(" | ")}\ninit: ${node?.logOf(name, "init")}\nmariadb: ${node?.logOf(name, "mariadb")}\ncontrollers: ${controllerLogs()}`,
+            { cause: error },
+          );
         });
-        assert.match(node?.logOf(name, "init") ?? "", /cloned .* MB from mysql-primary/);
-        // Point the clone at the primary from the backup's GTID (the controller's job in the cluster).
-        const dataDir = node?.volumePath(name, "data") ?? "";
-        const info = JSON.parse(readFileSync(join(dataDir, "mysql", CLONE_INFO_FILE), "utf8")) as {
-          gtid: string;
-        };
-        const address = podIp(await pod(api, name));
-        await sql.run(instance(name, address), ["STOP SLAVE", `SET GLOBAL gtid_slave_pos = '${info.gtid}'`]);
-        await sql.repoint(instance(name, address), instance("mysql-0", primaryIp), "slave_pos");
       }
       assert.equal(sawOrderViolation, false, "a pod was created before its predecessor was ready");
+      assert.match(node?.logOf("mysql-0", "init") ?? "", /an empty site: ordinal 0 bootstraps it/);
+      for (const name of ["mysql-1", "mysql-2"])
+        assert.match(node?.logOf(name, "init") ?? "", /cloned .* MB from mysql-\d\.mysql\.db\.svc/);
+
+      // The controller (running in its pods with the rendered ServiceAccount's token) records mysql-0,
+      // labels it, and points the clones at it.
+      await eventually(
+        "only mysql-0 labelled primary, the others replicas",
+        async () => JSON.stringify(await roles()) === JSON.stringify(["primary", "replica", "replica"]),
+        120_000,
+      ).catch((error: unknown) => {
+        throw new Error(`labels never settled; controllers:\n${controllerLogs()}`, { cause: error });
+      });
+      const record = await primaryRecord();
+      assert.equal(record?.primary, "mysql-0");
+      await eventually("mysql-primary's EndpointSlice lists mysql-0 only", async () => {
+        return (
+          JSON.stringify(await endpointAddresses(api, "mysql-primary")) ===
+          JSON.stringify([await ipOf("mysql-0")])
+        );
+      });
+      const holder = await leaseHolder();
+      assert.ok(
+        holder && (await controllerPods()).includes(holder.split("_")[0] ?? ""),
+        `lease held by ${holder}`,
+      );
 
       const app = await connectSql(
-        { host: primaryIp, port: 3306 },
+        { host: await ipOf("mysql-0"), port: 3306 },
         { user: "wordpress", password: testSecrets.appPassword },
         { database: "wordpress" },
       );
@@ -225,9 +364,7 @@ describe(
       } finally {
         await app.close();
       }
-      const addresses = await Promise.all(
-        ["mysql-0", "mysql-1", "mysql-2"].map(async (n) => podIp(await pod(api, n))),
-      );
+      const addresses = await Promise.all(["mysql-0", "mysql-1", "mysql-2"].map(ipOf));
       await eventually("equal GTID positions on the 3 pods", async () => {
         const positions = await Promise.all(addresses.map(gtid));
         return positions[0] !== "" && positions.every((p) => p === positions[0]);
@@ -236,9 +373,7 @@ describe(
 
     it("gives each Service an EndpointSlice that lists exactly the ready pods its selector matches", async () => {
       const ips = Object.fromEntries(
-        await Promise.all(
-          ["mysql-0", "mysql-1", "mysql-2"].map(async (n) => [n, podIp(await pod(api, n))] as const),
-        ),
+        await Promise.all(["mysql-0", "mysql-1", "mysql-2"].map(async (n) => [n, await ipOf(n)] as const)),
       );
       await eventually("EndpointSlices matching the pods", async () => {
         const [all, primary, replicas] = await Promise.all([
@@ -348,6 +483,246 @@ describe(
       );
       assert.equal(await can("create", "pods"), false);
       assert.equal(await can("update", "statefulsets"), false);
+    });
+
+    it("hapress apply: deploys a site and waits until it works; again changes nothing; a bad context or namespace creates nothing", async () => {
+      const specFile = join(dir, "applied.yaml");
+      writeFileSync(
+        specFile,
+        "name: applied\ndatabase:\n  replicas: 1\nwordpress:\n  replicas: 0\nkubernetes:\n  namespace: applied\n",
+      );
+      // Asynchronously: this process is also the test node that runs the pods being waited for.
+      const apply = (...args: string[]) =>
+        runCli(["-f", specFile, "apply", ...args], {
+          env: { KUBECONFIG: plane.adminKubeconfig },
+          timeoutMs: 400_000,
+        });
+      const namespaceExists = async (name: string) =>
+        (await api.raw("GET", `/api/v1/namespaces/${name}`)).status === 200;
+
+      const wrongContext = await apply("--context", "no-such-context");
+      assert.equal(wrongContext.code, 2, wrongContext.stderr);
+      assert.match(wrongContext.stderr, /no context 'no-such-context' in the kubeconfig; it has: test/);
+      const badNamespace = await apply("--namespace", "Bad_Namespace");
+      assert.equal(badNamespace.code, 2, badNamespace.stderr);
+      assert.match(badNamespace.stderr, /--namespace "Bad_Namespace": must be a DNS label/);
+      const dryRun = await apply("--dry-run=server");
+      assert.equal(dryRun.code, 0, dryRun.stderr);
+      assert.equal(await namespaceExists("applied"), false, "a dry run stores nothing");
+
+      const first = await apply("--context", "test", "--timeout", "300");
+      assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
+      const output = `${first.stdout}${first.stderr}`;
+      for (const step of ["database pods ready", "a controller leads", "the primary labelled"])
+        assert.match(output, new RegExp(`✓ ${step}`));
+      assert.match(output, /StatefulSet\/applied\/mysql created/);
+      const labelled = await api.list(
+        "/api/v1/namespaces/applied/pods?labelSelector=hapress.io%2Frole%3Dprimary",
+      );
+      assert.deepEqual(
+        labelled.map((p) => p.metadata.name),
+        ["mysql-0"],
+      );
+
+      const second = await apply("--timeout", "300");
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(
+        `${second.stdout}${second.stderr}`,
+        /nothing changed: the cluster already matches the spec/,
+      );
+      assert.doesNotMatch(`${second.stdout}${second.stderr}`, /created|configured|pruned/);
+    });
+
+    it("hands the Lease to another controller process within the lease duration when the holder is killed", async () => {
+      const holder = await leaseHolder();
+      assert.ok(holder, "a controller holds the lease");
+      const holderPod = holder.split("_")[0] ?? "";
+      const pid = node?.containerPid(holderPod, "controller");
+      assert.ok(pid, `${holderPod}'s controller runs`);
+      const killedAt = Date.now();
+      process.kill(pid, "SIGKILL");
+      let newHolder: string | null = null;
+      await eventually(
+        "another controller process holds the lease",
+        async () => {
+          newHolder = await leaseHolder();
+          return newHolder !== null && newHolder !== holder;
+        },
+        60_000,
+      );
+      const tookMs = Date.now() - killedAt;
+      // The lease lasts 10 s; a candidate polls every second and must see it unchanged for 10 s.
+      assert.ok(tookMs < 10_000 + 4_000, `took over after ${tookMs} ms`);
+      // Nobody acted in between: the database tier is untouched (same primary, same labels).
+      assert.equal((await primaryRecord())?.primary, "mysql-0");
+      assert.deepEqual(await roles(), ["primary", "replica", "replica"]);
+    });
+
+    it("fails over when the primary's mariadbd is killed (kill -9) under writes: relabelled, re-routed, old pod back as a replica, nothing acknowledged lost", async () => {
+      const table = "failover_k8s";
+      await runSql(await ipOf("mysql-0"), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+      const writer = new Writer(api, table);
+      writer.start();
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      const oldUid = (await pod(api, "mysql-0"))?.metadata.uid;
+      // Held down 20 s, as a kubelet's restart back-off may: the failover must not depend on it.
+      node?.crashContainer("mysql-0", "mariadb", 20_000);
+      const crashedAt = Date.now();
+      await eventually(
+        "a new primary recorded and labelled",
+        async () => {
+          const record = await primaryRecord();
+          const labels = await roles();
+          return (
+            record !== null &&
+            record.primary !== "mysql-0" &&
+            labels.filter((r) => r === "primary").length === 1 &&
+            labels[Number(record.primary.slice(-1))] === "primary"
+          );
+        },
+        120_000,
+      ).catch((error: unknown) => {
+        throw new Error(`no failover; controllers:\n${controllerLogs()}`, { cause: error });
+      });
+      const newPrimary = (await primaryRecord())?.primary ?? "";
+      const newIp = await ipOf(newPrimary);
+      await eventually("mysql-primary's EndpointSlice follows", async () => {
+        return JSON.stringify(await endpointAddresses(api, "mysql-primary")) === JSON.stringify([newIp]);
+      });
+      await eventually("writes acknowledged by the new primary", async () => {
+        const before = writer.acknowledged.length;
+        await sleep(500);
+        return writer.acknowledged.length > before;
+      });
+      console.log(`failover seen by the test after ${((Date.now() - crashedAt) / 1000).toFixed(2)} s`);
+      await writer.stop();
+      const lost = writer.acknowledged.length - (await countPresent(newIp, table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+
+      // The old pod was deleted (fenced), recreated by the StatefulSet, and rejoined as a replica.
+      await eventually(
+        "mysql-0 recreated, ready, labelled replica and caught up",
+        async () => {
+          const current = await pod(api, "mysql-0");
+          if (!current || current.metadata.uid === oldUid || !isReady(current)) return false;
+          if (current.metadata.labels?.[ROLE_LABEL] !== "replica") return false;
+          return (await gtid(podIp(current))) === (await gtid(newIp));
+        },
+        240_000,
+      ).catch((error: unknown) => {
+        throw new Error(`mysql-0 never rejoined; controllers:\n${controllerLogs()}`, { cause: error });
+      });
+      const events = await controllerEvents();
+      assert.ok(events.some((e) => e.reason === "failover-started"));
+      assert.ok(events.some((e) => e.reason === "promoted"));
+      assertNoOverlappingActors(events);
+    });
+
+    it("finishes a failover when the leading controller dies in the middle of it", async () => {
+      // Each controller pod's process exits right after its first promotion (the test hook the local
+      // target's crash test uses; the marker on an emptyDir survives the container's restart, so each
+      // pod crashes once): the leader dies mid-failover, a successor must finish it.
+      await api.call(
+        "PATCH",
+        `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/hapress-controller`,
+        {
+          spec: {
+            template: {
+              spec: {
+                containers: [
+                  {
+                    name: "controller",
+                    env: [
+                      { name: "HAPRESS_TEST_CRASH_AFTER", value: "promote" },
+                      { name: "HAPRESS_TEST_CRASH_MARKER", value: "/var/lib/hapress-test/crashed" },
+                    ],
+                    volumeMounts: [{ name: "crash-marker", mountPath: "/var/lib/hapress-test" }],
+                  },
+                ],
+                volumes: [{ name: "crash-marker", emptyDir: {} }],
+              },
+            },
+          },
+        },
+        "application/strategic-merge-patch+json",
+      );
+      await eventually(
+        "the new controller pods run and one leads",
+        async () => {
+          const pods = await api.list(
+            `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dcontroller`,
+          );
+          const patched = pods.filter(
+            (p) =>
+              !p.metadata.deletionTimestamp && JSON.stringify(p.spec).includes("HAPRESS_TEST_CRASH_AFTER"),
+          );
+          const holder = await leaseHolder();
+          return (
+            pods.filter((p) => !p.metadata.deletionTimestamp).length === 2 &&
+            patched.length === 2 &&
+            patched.every(isReady) &&
+            holder !== null &&
+            patched.some((p) => holder.startsWith(`${p.metadata.name}_`))
+          );
+        },
+        180_000,
+      ).catch(async (error: unknown) => {
+        const pods = await api.list(
+          `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dcontroller`,
+        );
+        const deployment = await api.get(
+          `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/hapress-controller`,
+        );
+        throw new Error(
+          `the rollout never finished; lease ${await leaseHolder()}; deployment ${JSON.stringify(deployment.status)}; pods ${JSON.stringify(pods.map((p) => [p.metadata.name, p.metadata.deletionTimestamp, p.status]))}; node errors ${node?.errors.slice(-3).join(" | ")}`,
+          { cause: error },
+        );
+      });
+      const oldPrimary = (await primaryRecord())?.primary ?? "";
+      const table = "failover_k8s_2";
+      await runSql(await ipOf(oldPrimary), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+      const writer = new Writer(api, table);
+      writer.start();
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      const leaderBefore = await leaseHolder();
+      node?.crashContainer(oldPrimary, "mariadb", 20_000);
+      await eventually(
+        "a new primary recorded, labelled and routed, by a controller other than the one that crashed",
+        async () => {
+          const record = await primaryRecord();
+          if (!record || record.primary === oldPrimary) return false;
+          const labels = await roles();
+          const routed = await endpointAddresses(api, "mysql-primary");
+          return (
+            labels.filter((r) => r === "primary").length === 1 &&
+            labels[Number(record.primary.slice(-1))] === "primary" &&
+            JSON.stringify(routed) === JSON.stringify([await ipOf(record.primary)])
+          );
+        },
+        180_000,
+      ).catch((error: unknown) => {
+        throw new Error(`the failover never finished; controllers:\n${controllerLogs()}`, { cause: error });
+      });
+      const newPrimary = (await primaryRecord())?.primary ?? "";
+      assert.notEqual(await leaseHolder(), leaderBefore, "the crashed leader's successor holds the lease");
+      assert.ok(
+        node
+          ?.podNames()
+          .some((n) =>
+            /test hook: crashing after 'promote'/.test(node?.logOf(n, "controller", Infinity) ?? ""),
+          ),
+        "a controller crashed right after promoting",
+      );
+      await eventually("writes acknowledged by the new primary", async () => {
+        const before = writer.acknowledged.length;
+        await sleep(500);
+        return writer.acknowledged.length > before;
+      });
+      await writer.stop();
+      const newIp = await ipOf(newPrimary);
+      const lost = writer.acknowledged.length - (await countPresent(newIp, table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+      assertNoOverlappingActors(await controllerEvents());
     });
 
     it("keeps every control-plane component running", () => {

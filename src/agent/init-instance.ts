@@ -1,8 +1,9 @@
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { HapressError } from "../errors.js";
 import { serverId } from "../mysql/config.js";
+import { parsePrimaryRecord, PRIMARY_KEY, recloneKey } from "../platform/kubernetes/cluster-state.js";
 import { cloneFromDonor } from "./clone.js";
 
 export interface InitInstanceOptions {
@@ -12,18 +13,27 @@ export interface InitInstanceOptions {
   dataDir: string;
   confDir: string;
   configMapDir: string;
-  donor: { host: string; port: number };
+  /** The mounted state ConfigMap: the primary record and re-clone markers (written by the controller). */
+  stateDir: string;
+  /** The peers' DNS domain: peer N is mysql-N.<peerDomain>. */
+  peerDomain: string;
+  donorPort: number;
   token: string;
   log: (line: string) => void;
 }
 
-function describeCauses(error: unknown): string {
-  const parts: string[] = [];
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    parts.push(current.message, (current as NodeJS.ErrnoException).code ?? "");
-    current = current.cause;
-  }
-  return parts.join(" ");
+/** Next to the data folder: the re-clone token last honoured, so one marker causes one re-clone. */
+export const RECLONE_DONE_FILE = "hapress-reclone-done";
+
+async function readOptional(path: string): Promise<string | null> {
+  return existsSync(path) ? (await readFile(path, "utf8")).trim() : null;
+}
+
+/** The recorded primary, from the mounted state; null on an empty site (nothing recorded yet). */
+async function recordedPrimary(stateDir: string): Promise<string | null> {
+  const text = await readOptional(join(stateDir, PRIMARY_KEY));
+  if (!text) return null;
+  return parsePrimaryRecord({ [PRIMARY_KEY]: text })?.primary ?? null;
 }
 
 /** The ordinal of a StatefulSet pod from its host name. */
@@ -35,8 +45,9 @@ export function ordinalFromHostname(hostname: string): number {
 
 /**
  * The in-cluster init step of a database pod (the tutorial's init-mysql and clone-mysql): writes
- * server-id from the ordinal and the shared configuration, then, with no data yet, clones from the
- * current primary's agent. Only ordinal 0 with no reachable donor is left to bootstrap a new cluster.
+ * server-id from the ordinal and the shared configuration; discards the data when the controller left
+ * a new re-clone marker; with no data, clones from the recorded primary's agent. Only ordinal 0 of an
+ * empty site (no primary ever recorded) bootstraps: a lost volume never starts a second cluster.
  */
 export async function initInstance(
   options: InitInstanceOptions,
@@ -48,30 +59,42 @@ export async function initInstance(
     `[mysqld]\nserver-id=${serverId(ordinal)}\nreport-host=${options.hostname}\n`,
   );
   await copyFile(join(options.configMapDir, "common.cnf"), join(options.confDir, "common.cnf"));
+  const recloneToken = await readOptional(join(options.stateDir, recloneKey(options.hostname)));
+  const doneFile = join(dirname(options.dataDir), RECLONE_DONE_FILE);
+  const recloneDue = recloneToken !== null && recloneToken !== (await readOptional(doneFile));
+  if (recloneDue && existsSync(options.dataDir)) {
+    // Renamed first, then removed: a crash in between leaves no folder that looks like good data.
+    const discarded = `${options.dataDir}.discarded-${Date.now()}`;
+    await rename(options.dataDir, discarded);
+    await rm(discarded, { recursive: true, force: true });
+    options.log(`re-clone requested by the controller (marker ${recloneToken}): data discarded`);
+  }
   if (existsSync(join(options.dataDir, "mysql"))) {
     await copyFile(join(options.configMapDir, "replica.cnf"), join(options.confDir, "replica.cnf"));
     options.log(`data present: server-id ${serverId(ordinal)}, no clone needed`);
     return "existing";
   }
-  try {
-    const info = await cloneFromDonor({
-      donor: { name: options.donor.host, address: options.donor.host, port: options.donor.port },
-      token: options.token,
-      dataDir: options.dataDir,
-      onProgress: () => undefined,
-    });
-    await copyFile(join(options.configMapDir, "replica.cnf"), join(options.confDir, "replica.cnf"));
-    options.log(
-      `cloned ${(info.bytes / 1e6).toFixed(1)} MB from ${options.donor.host} at GTID '${info.gtid}'`,
-    );
-    return "cloned";
-  } catch (error) {
-    const unreachable = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/.test(describeCauses(error));
-    if (ordinal === 0 && unreachable) {
-      await copyFile(join(options.configMapDir, "primary.cnf"), join(options.confDir, "primary.cnf"));
-      options.log("no primary to clone from: ordinal 0 bootstraps a new cluster");
-      return "bootstrap";
-    }
-    throw error;
+  const primary = await recordedPrimary(options.stateDir);
+  if (primary === null && ordinal === 0) {
+    await copyFile(join(options.configMapDir, "primary.cnf"), join(options.confDir, "primary.cnf"));
+    options.log("an empty site: ordinal 0 bootstraps it");
+    return "bootstrap";
   }
+  if (primary === options.hostname) {
+    throw new HapressError(
+      `${options.hostname} is the recorded primary but has no data: waiting for the controller to fail over to a replica, then this pod clones from it`,
+    );
+  }
+  // Before anything is recorded, the site is being built in order: mysql-0 bootstrapped it.
+  const donor = `${primary ?? "mysql-0"}.${options.peerDomain}`;
+  const info = await cloneFromDonor({
+    donor: { name: donor, address: donor, port: options.donorPort },
+    token: options.token,
+    dataDir: options.dataDir,
+    onProgress: () => undefined,
+  });
+  if (recloneToken !== null) await writeFile(doneFile, `${recloneToken}\n`);
+  await copyFile(join(options.configMapDir, "replica.cnf"), join(options.confDir, "replica.cnf"));
+  options.log(`cloned ${(info.bytes / 1e6).toFixed(1)} MB from ${donor} at GTID '${info.gtid}'`);
+  return "cloned";
 }

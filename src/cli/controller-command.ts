@@ -17,7 +17,7 @@ const PROBE = { connectTimeoutMs: 500, queryTimeoutMs: 1000 };
  * once (HAPRESS_TEST_CRASH_MARKER names the file that remembers it crashed), to prove a restarted
  * controller completes what its predecessor began.
  */
-function crashHook(): ((action: Action) => void) | undefined {
+export function crashHook(): ((action: Action) => void) | undefined {
   const kind = process.env.HAPRESS_TEST_CRASH_AFTER;
   const marker = process.env.HAPRESS_TEST_CRASH_MARKER;
   if (!kind || !marker) return undefined;

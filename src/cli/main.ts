@@ -6,6 +6,8 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { serveBackups } from "../agent/clone.js";
 import { initInstance } from "../agent/init-instance.js";
+import { applyClonePosition } from "../agent/clone-position.js";
+import { ADMIN_PORT } from "../topology/topology.js";
 import {
   describeErrorChain,
   EXIT_FAILURE,
@@ -29,9 +31,12 @@ import { loadSpec } from "../spec/load.js";
 import { statePaths } from "../state/files.js";
 import { sleep } from "../util/process.js";
 import { formatStatus } from "./format.js";
-import { renderCommand } from "../platform/kubernetes/render-command.js";
+import { prepareManifests, renderCommand } from "../platform/kubernetes/render-command.js";
 import { runChaos, summarize, type ChaosRun, type Fault } from "../chaos/chaos.js";
 import { runController } from "./controller-command.js";
+import { runKubernetesController } from "./kube-controller-command.js";
+import { applySite } from "../platform/kubernetes/apply.js";
+import { loadKubeConfig } from "../platform/kubernetes/cluster.js";
 import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
 import type { RecordedEvent } from "../platform/local/local-platform.js";
 
@@ -243,23 +248,113 @@ function buildProgram(): Command {
     });
 
   program
+    .command("apply")
+    .description(
+      "deploy the site to Kubernetes: server-side apply in order, prune what the spec dropped, wait until it works",
+    )
+    .option("--context <name>", "kubeconfig context (default: the current one)")
+    .option("--namespace <name>", "the site's namespace (default: kubernetes.namespace of the spec)")
+    .option("--dry-run <mode>", "server: the API server checks everything, nothing is stored")
+    .option("--timeout <seconds>", "how long to wait for the site to work", parseSeconds, 600)
+    .option(
+      "--secrets <file>",
+      "secrets file, read back and completed, never rotated (default: hapress-secrets.json beside the spec)",
+    )
+    .action(
+      async (options: {
+        context?: string;
+        namespace?: string;
+        dryRun?: string;
+        timeout: number;
+        secrets?: string;
+      }) => {
+        if (options.dryRun !== undefined && options.dryRun !== "server") {
+          throw new InputError(`--dry-run ${options.dryRun}: only --dry-run=server is supported`);
+        }
+        if (
+          options.namespace !== undefined &&
+          !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(options.namespace)
+        ) {
+          throw new InputError(
+            `--namespace ${JSON.stringify(options.namespace)}: must be a DNS label (lower-case letters, digits, '-'), e.g. --namespace shop`,
+          );
+        }
+        const g = globals();
+        const file = g.file ?? "hapress.yaml";
+        const loaded = await loadSpec(file, { explicit: g.file !== undefined });
+        const spec = options.namespace
+          ? { ...loaded, kubernetes: { ...loaded.kubernetes, namespace: options.namespace } }
+          : loaded;
+        // The cluster first: a wrong context fails before any secret is generated or object sent.
+        const kc = loadKubeConfig({ context: options.context });
+        const objects = await prepareManifests({
+          spec,
+          specSource: file,
+          secretsFile: options.secrets ?? join(dirname(resolve(file)), "hapress-secrets.json"),
+          report,
+        });
+        report(
+          `applying ${objects.length} objects of site ${spec.name} to namespace ${spec.kubernetes.namespace} (context ${kc.getCurrentContext()})${options.dryRun ? ", server-side dry run" : ""}`,
+        );
+        const result = await applySite({
+          kc,
+          objects,
+          site: spec.name,
+          namespace: spec.kubernetes.namespace,
+          dryRun: options.dryRun === "server",
+          timeoutMs: options.timeout * 1000,
+          report,
+          sleep,
+        });
+        report(
+          result.changed.length === 0 && result.pruned.length === 0
+            ? `nothing changed: the cluster already matches the spec (${result.unchanged} objects)`
+            : `${result.changed.length} changed, ${result.unchanged} unchanged, ${result.pruned.length} pruned${options.dryRun ? " (dry run: nothing stored)" : ""}`,
+        );
+      },
+    );
+
+  program
     .command("controller")
     .description("run the database HA controller in the foreground (the supervisor starts it)")
     .option("--platform <platform>", "local (the supervisor) or kubernetes", "local")
     .option("--namespace <namespace>", "kubernetes: the site's namespace")
     .option("--lease <name>", "kubernetes: the Lease used for leader election")
     .option("--health-port <port>", "kubernetes: port of the /healthz endpoint", parseCount(1, 65535))
+    .option("--site <name>", "kubernetes: the site's name (its pods' app.kubernetes.io/instance label)")
     .option("--no-automatic-failover", "observe and report, never promote")
-    .action(async (options: { platform: string }) => {
-      if (options.platform === "kubernetes") {
-        throw new HapressError(
-          "the controller's Kubernetes platform (pods, role labels, leases) is not built yet: it is the next part of the Kubernetes target; 'hapress render' manifests are ready for it",
-        );
-      }
-      if (options.platform !== "local")
-        throw new InputError(`--platform ${options.platform}: must be local or kubernetes`);
-      await runController(stateDirOf(globals()));
-    });
+    .action(
+      async (options: {
+        platform: string;
+        namespace?: string;
+        lease?: string;
+        healthPort?: number;
+        site?: string;
+        automaticFailover: boolean;
+      }) => {
+        if (options.platform === "kubernetes") {
+          const missing = (["namespace", "site", "lease", "healthPort"] as const).filter(
+            (key) => options[key] === undefined,
+          );
+          if (missing.length > 0) {
+            throw new InputError(
+              `--platform kubernetes needs ${missing.map((m) => `--${m.replace("healthPort", "health-port")}`).join(", ")}; e.g. controller --platform kubernetes --namespace shop --site shop --lease hapress-controller --health-port 8081`,
+            );
+          }
+          await runKubernetesController({
+            namespace: options.namespace ?? "",
+            site: options.site ?? "",
+            lease: options.lease ?? "",
+            healthPort: options.healthPort ?? 8081,
+            automaticFailover: options.automaticFailover,
+          });
+          return;
+        }
+        if (options.platform !== "local")
+          throw new InputError(`--platform ${options.platform}: must be local or kubernetes`);
+        await runController(stateDirOf(globals()));
+      },
+    );
 
   program
     .command("switchover")
@@ -347,6 +442,10 @@ function buildProgram(): Command {
       "--password-env <name>",
       "environment variable holding root's password, when the socket needs one",
     )
+    .option(
+      "--data-dir <dir>",
+      "in a pod: before serving, give a fresh clone in this data folder its GTID position (needs HAPRESS_ADMIN_PASSWORD)",
+    )
     .action(
       async (options: {
         address: string;
@@ -354,6 +453,7 @@ function buildProgram(): Command {
         socket: string;
         anyAddress?: boolean;
         passwordEnv?: string;
+        dataDir?: string;
       }) => {
         const token = process.env.HAPRESS_CLONE_TOKEN;
         if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
@@ -366,6 +466,21 @@ function buildProgram(): Command {
         if (options.passwordEnv && !password)
           throw new InputError(`--password-env ${options.passwordEnv}: the variable is empty`);
         const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
+        if (options.dataDir) {
+          // Not listening (so not ready) until then: the controller waits for a ready pod before it
+          // points replication at the primary.
+          const adminPassword = process.env.HAPRESS_ADMIN_PASSWORD;
+          if (!adminPassword)
+            throw new InputError("--data-dir needs HAPRESS_ADMIN_PASSWORD in the environment");
+          await applyClonePosition({
+            dataDir: options.dataDir,
+            endpoint: { host: "127.0.0.1", port: ADMIN_PORT },
+            credentials: { user: "hapress_admin", password: adminPassword },
+            log,
+            sleep,
+            deadlineMs: 30 * 60_000,
+          });
+        }
         const server = await serveBackups({
           address: options.address,
           port: options.port,
@@ -395,7 +510,11 @@ function buildProgram(): Command {
       "--config-map-dir <dir>",
       "the mounted ConfigMap with common.cnf, primary.cnf, replica.cnf",
     )
-    .requiredOption("--donor <host>", "the agent to clone from (the mysql-primary Service)")
+    .requiredOption(
+      "--state-dir <dir>",
+      "the mounted hapress-state ConfigMap (primary record, re-clone markers)",
+    )
+    .requiredOption("--peer-domain <domain>", "the peers' DNS domain: mysql-N.<domain> (e.g. mysql.shop.svc)")
     .option("--donor-port <port>", "the donor agent's port", parseCount(1, 65535), 3307)
     .option("--hostname <name>", "the pod's host name (default: the HOSTNAME variable)")
     .action(
@@ -403,7 +522,8 @@ function buildProgram(): Command {
         dataDir: string;
         confDir: string;
         configMapDir: string;
-        donor: string;
+        stateDir: string;
+        peerDomain: string;
         donorPort: number;
         hostname?: string;
       }) => {
@@ -415,7 +535,9 @@ function buildProgram(): Command {
           dataDir: options.dataDir,
           confDir: options.confDir,
           configMapDir: options.configMapDir,
-          donor: { host: options.donor, port: options.donorPort },
+          stateDir: options.stateDir,
+          peerDomain: options.peerDomain,
+          donorPort: options.donorPort,
           token,
           log: (line) => console.log(`agent init: ${line}`),
         });

@@ -1,10 +1,9 @@
 import { errorMessage, HapressError } from "../errors.js";
 import { connectSql, readInstanceState } from "../mysql/client.js";
-import type { DatabaseInstance, Platform } from "../platform/platform.js";
-import type { Secrets } from "../state/secrets.js";
+import type { DatabaseInstance, Platform } from "./platform.js";
 import { decide, pickCandidate } from "./decide.js";
 import { gtidContains } from "./gtid.js";
-import { InstanceSql } from "./sql-actions.js";
+import { InstanceSql, type ControllerCredentials } from "./sql-actions.js";
 import {
   emptyMemory,
   type Action,
@@ -32,7 +31,7 @@ export function isBusyRefusal(error: unknown): boolean {
 
 export interface ControllerDeps {
   platform: Platform;
-  secrets: Secrets;
+  secrets: ControllerCredentials;
   config: ControllerConfig;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
@@ -48,6 +47,11 @@ export interface ControllerDeps {
    */
   onStuckRound?: (elapsedMs: number) => void;
   stuckRoundMs?: number;
+  /**
+   * Asked before every action: false stops the round (on Kubernetes, the lease is not certainly held any
+   * more, so another controller may be acting). Absent: always true.
+   */
+  mayAct?: () => boolean;
 }
 
 /** The database HA controller: observe every instance, decide (pure), act through SQL and the platform. */
@@ -153,6 +157,8 @@ export class Controller {
   /** Executes one action; each is idempotent. */
   async act(action: Action): Promise<void> {
     const { platform } = this.deps;
+    if (this.deps.mayAct && !this.deps.mayAct())
+      throw new HapressError(`${action.kind} not done: this controller may no longer act (leadership lost)`);
     switch (action.kind) {
       case "fence":
         if (action.how === "kill") await platform.killInstance(action.instance);

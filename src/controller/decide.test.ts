@@ -34,6 +34,7 @@ function instance(ordinal: number, overrides: Partial<InstanceView> = {}): Insta
     port: 3306,
     adminPort: 3308,
     provisioning: false,
+    routed: null,
     reachable: true,
     busy: false,
     exited: null,
@@ -135,6 +136,65 @@ describe("decide: a healthy cluster", () => {
       },
     ]);
     assert.equal(decision.events[0]?.kind, "fenced");
+  });
+});
+
+describe("decide: routing on platforms that report it (Kubernetes' role label)", () => {
+  it("routes to the recorded primary once it is writable when no instance carries the label", () => {
+    const decision = decide(
+      observe([healthyPrimary(0, { readOnly: true, routed: false }), instance(1, { routed: false })]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(kinds(decision.actions), ["setWritable", "route"]);
+    assert.deepEqual(decision.actions[1], { kind: "route", instance: "mysql-0" });
+  });
+
+  it("moves the label off a replica that still carries it", () => {
+    const decision = decide(
+      observe([healthyPrimary(0, { routed: true }), instance(1, { routed: true })]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(decision.actions, [{ kind: "route", instance: "mysql-0" }]);
+  });
+
+  it("leaves routing alone when it is right or not reported", () => {
+    for (const routed of [null, true]) {
+      const decision = decide(
+        observe([healthyPrimary(0, { routed }), instance(1, { routed: routed === null ? null : false })]),
+        emptyMemory(),
+        config,
+      );
+      assert.deepEqual(decision.actions, [], `routed ${String(routed)}`);
+    }
+  });
+});
+
+describe("decide: automatic failover off (--no-automatic-failover)", () => {
+  const manual = { ...config, automaticFailover: false };
+
+  it("reports a dead primary once and never fences or promotes", () => {
+    const observation = observe([dead(0), instance(1), instance(2)]);
+    let memory = emptyMemory();
+    const events: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const decision = decide(observation, memory, manual);
+      assert.deepEqual(decision.actions, [], `round ${round}`);
+      events.push(...decision.events.map((e) => e.kind));
+      memory = decision.memory;
+    }
+    assert.deepEqual(events, ["failover-disabled"]);
+    assert.equal(memory.failover, null);
+  });
+
+  it("still repairs replicas and fences a rogue writer", () => {
+    const decision = decide(
+      observe([healthyPrimary(), instance(1, { readOnly: false }), instance(2, { replication: null })]),
+      emptyMemory(),
+      manual,
+    );
+    assert.deepEqual(kinds(decision.actions), ["fence", "repoint"]);
   });
 });
 

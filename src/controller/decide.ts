@@ -16,6 +16,7 @@ export const defaultControllerConfig: ControllerConfig = {
   failureThreshold: 3,
   confirmationProbes: 2,
   cooldownMs: 3000,
+  automaticFailover: true,
 };
 
 /**
@@ -84,6 +85,15 @@ function decideOnUnreachablePrimary(
   );
   if (!crashed && stillConnected && failed < config.failureThreshold + config.confirmationProbes) {
     return { actions: [], memory, events: [] };
+  }
+  if (!config.automaticFailover) {
+    return notice(
+      memory,
+      primary.name,
+      "failover-disabled",
+      // No probe count in the text: the notice is given once, not every round.
+      `${primary.name} is unreachable (${primary.exited ? `its mariadbd ${primary.exited}` : (primary.error ?? "no answer")}); automatic failover is off: bring it back, or restart the controller without --no-automatic-failover`,
+    );
   }
   if (memory.lastRecoveryAt !== null && observation.at - memory.lastRecoveryAt < config.cooldownMs) {
     return notice(
@@ -232,6 +242,20 @@ function keepHealthy(observation: Observation, primary: InstanceView, memory: Me
     });
   }
   if (primary.readOnly) actions.push({ kind: "setWritable", instance: primary.name });
+  // After it is writable: clients sent to it must be able to write. Platforms that report routing
+  // (Kubernetes' role label) may drift from the record: a restarted pod comes back as a replica.
+  const misrouted =
+    primary.routed === false ||
+    others.some((o) => o.routed === true) ||
+    observation.instances.some((i) => i.name !== primary.name && i.provisioning && i.routed === true);
+  if (misrouted) {
+    actions.push({ kind: "route", instance: primary.name });
+    events.push({
+      kind: "routed",
+      instance: primary.name,
+      message: `mysql-primary pointed at ${primary.name}, the recorded primary`,
+    });
+  }
   // On once a replica streams from the primary (before that every commit would wait out the timeout);
   // never switched off while replicas are configured: losing them must not silently drop the guarantee.
   const streaming = others.some(

@@ -1,11 +1,17 @@
 import { connectSql, type SqlSession } from "../mysql/client.js";
 import { sqlString } from "../mysql/config.js";
 import type { Secrets } from "../state/secrets.js";
-import type { DatabaseInstance } from "../platform/platform.js";
+
+/** The only credentials the controller holds: its admin account and the replication account. */
+export type ControllerCredentials = Pick<
+  Secrets,
+  "adminUser" | "adminPassword" | "replicationUser" | "replicationPassword"
+>;
+import type { DatabaseInstance } from "./platform.js";
 
 /** SQL the controller runs on instances, each statement bounded by a timeout. */
 export class InstanceSql {
-  constructor(private readonly secrets: Secrets) {}
+  constructor(private readonly secrets: ControllerCredentials) {}
 
   async session(instance: DatabaseInstance, queryTimeoutMs = 5000): Promise<SqlSession> {
     return connectSql(

@@ -20,6 +20,8 @@ export interface InstanceView {
   adminPort: number;
   /** Being created, cloned or re-cloned by the platform: the controller leaves it alone. */
   provisioning: boolean;
+  /** The `mysql-primary` endpoint points at it (null: the platform does not report routing). */
+  routed: boolean | null;
   reachable: boolean;
   /**
    * Answered, but refused the session for lack of slots (too many connections): alive, its state
@@ -62,6 +64,11 @@ export interface ControllerConfig {
   confirmationProbes: number;
   /** No new failover this soon after a recovery. */
   cooldownMs: number;
+  /**
+   * False (`--no-automatic-failover`): a dead primary is reported, never replaced on the controller's
+   * own; everything else (fencing rogue writers, repairing replicas, routing, switchover) still runs.
+   */
+  automaticFailover: boolean;
 }
 
 export type Action =

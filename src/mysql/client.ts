@@ -6,6 +6,11 @@ export interface Endpoint {
   port: number;
 }
 
+/** A server's Unix socket (inside its pod or on this machine). */
+export interface SocketEndpoint {
+  socketPath: string;
+}
+
 export interface Credentials {
   user: string;
   password: string;
@@ -27,15 +32,16 @@ export interface SqlSession {
   close(): Promise<void>;
 }
 
-/** Opens a TCP connection with connect and query timeouts. */
+/** Opens a connection (TCP, or a Unix socket) with connect and query timeouts. */
 export async function connectSql(
-  endpoint: Endpoint,
+  endpoint: Endpoint | SocketEndpoint,
   credentials: Credentials,
   options: SqlOptions = {},
 ): Promise<SqlSession> {
   const connection = await mysql.createConnection({
-    host: endpoint.host,
-    port: endpoint.port,
+    ...("socketPath" in endpoint
+      ? { socketPath: endpoint.socketPath }
+      : { host: endpoint.host, port: endpoint.port }),
     user: credentials.user,
     password: credentials.password,
     database: options.database,

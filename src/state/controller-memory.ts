@@ -5,7 +5,7 @@ import { readJsonFile, writeJsonFile } from "./files.js";
 /** What the controller keeps durably (controller.json): a failover in progress and the last recovery. */
 export type SavedMemory = Pick<Memory, "failover" | "lastRecoveryAt">;
 
-const savedMemorySchema = z.object({
+export const savedMemorySchema = z.object({
   failover: z.object({ from: z.string(), startedAt: z.number() }).nullable(),
   lastRecoveryAt: z.number().nullable(),
 });

@@ -13,7 +13,7 @@ export interface PrimaryRecord {
   reason: string;
 }
 
-const primaryRecordSchema = z.object({
+export const primaryRecordSchema = z.object({
   primary: z.string().regex(/^mysql-\d{1,2}$/, "must name a database instance, e.g. mysql-0"),
   epoch: z.number().int().min(1),
   changedAt: z.string(),

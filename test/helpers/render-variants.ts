@@ -3,13 +3,14 @@
 import type { SpecInput } from "../../src/spec/schema.js";
 import type { ClusterSecrets } from "../../src/platform/kubernetes/secrets.js";
 
+/** Shaped like the secrets hapress generates (the programs that read them check their character set). */
 export const testSecrets: ClusterSecrets = {
-  rootPassword: "root-pw",
-  replicationPassword: "repl-pw",
-  adminPassword: "admin-pw",
-  appPassword: "app-pw",
-  cloneToken: "token",
-  wordpressAdminPassword: "wp-admin-pw",
+  rootPassword: "rootPasswordForTests0001",
+  replicationPassword: "replPasswordForTests0001",
+  adminPassword: "adminPasswordForTests001",
+  appPassword: "appPasswordForTests00001",
+  cloneToken: "cloneTokenForTests000001",
+  wordpressAdminPassword: "wpAdminPasswordForTests1",
   wordpressKeys: {
     AUTH_KEY: "a",
     SECURE_AUTH_KEY: "b",

@@ -81,8 +81,13 @@ export class KubeClient {
           headers: {
             accept: "application/json",
             ...(token && !options.insecure ? { authorization: `Bearer ${token}` } : {}),
+            // The length said explicitly: Node sends a DELETE's body neither chunked nor with a length
+            // otherwise, and the server reads it as a second, malformed request (400 Bad Request).
             ...(options.body !== undefined
-              ? { "content-type": options.contentType ?? "application/json" }
+              ? {
+                  "content-type": options.contentType ?? "application/json",
+                  "content-length": String(Buffer.byteLength(options.body)),
+                }
               : {}),
           },
         },

@@ -20,6 +20,9 @@ mount --bind "$HPK_HOSTS" "$root/etc/hosts"
 mount --bind "$HPK_RESOLV" "$root/etc/resolv.conf"
 while IFS='|' read -r source target mode; do
   [[ -n $source ]] || continue
+  # Resolved inside the container's root: /var/run -> /run is a symlink, and following it from
+  # outside the chroot would reach this machine's own /run.
+  target=$(chroot "$root" realpath -m "$target")
   if [[ -d $source ]]; then
     mkdir -p "$root$target"
   else

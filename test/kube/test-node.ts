@@ -18,7 +18,8 @@ import {
   readFileSync,
   writeFileSync,
 } from "node:fs";
-import { connect } from "node:net";
+import { request as httpRequest } from "node:http";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { sleep } from "../../src/util/process.js";
 import { repoRoot } from "../helpers/site.js";
@@ -35,6 +36,7 @@ type Env = Record<string, string>;
 interface Probe {
   exec?: { command: string[] };
   tcpSocket?: { port: number | string };
+  httpGet?: { path?: string; port: number | string };
   periodSeconds?: number;
   timeoutSeconds?: number;
   failureThreshold?: number;
@@ -68,6 +70,7 @@ interface PodSpec {
   hostname?: string;
   subdomain?: string;
   restartPolicy?: string;
+  serviceAccountName?: string;
   initContainers?: ContainerSpec[];
   containers: ContainerSpec[];
   securityContext?: { fsGroup?: number };
@@ -81,8 +84,25 @@ interface PodSpec {
     };
     secret?: { secretName: string; defaultMode?: number };
     persistentVolumeClaim?: { claimName: string };
+    projected?: { defaultMode?: number; sources: ProjectedSource[] };
   }[];
 }
+
+/** The sources of the service-account volume the ServiceAccount admission plugin adds to pods. */
+interface ProjectedSource {
+  serviceAccountToken?: { path: string; expirationSeconds?: number; audience?: string };
+  configMap?: { name: string; items?: { key: string; path: string }[] };
+  downwardAPI?: { items: { path: string; fieldRef?: { fieldPath: string } }[] };
+}
+
+/** The port the relay for the `kubernetes` Service listens on, on the bridge's host address. */
+const API_RELAY_PORT = 443;
+const API_SERVICE_NAMES = [
+  "kubernetes",
+  "kubernetes.default",
+  "kubernetes.default.svc",
+  "kubernetes.default.svc.cluster.local",
+];
 
 interface ContainerState {
   spec: ContainerSpec;
@@ -113,6 +133,8 @@ interface RunningPod {
   volumePaths: Map<string, string>;
   env: Map<string, Env>;
   terminating: boolean;
+  /** What its hosts file holds now. */
+  hostsText: string;
   startTime: string;
   lastReported: string;
 }
@@ -155,6 +177,8 @@ export class TestNode {
   private stopping = false;
   private loop: Promise<void> | null = null;
   private lastHeartbeat = 0;
+  private apiRelay: Server | null = null;
+  private readonly relayed = new Set<Socket>();
   /** Errors of the sync loop, for a test to show when something never happens. */
   readonly errors: string[] = [];
 
@@ -173,6 +197,7 @@ export class TestNode {
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     this.network.setUp();
+    await this.startApiRelay();
     await this.api.call("POST", "/api/v1/nodes", {
       apiVersion: "v1",
       kind: "Node",
@@ -183,6 +208,29 @@ export class TestNode {
     });
     await this.heartbeat();
     this.loop = this.run();
+  }
+
+  /** kube-proxy's part for the `kubernetes` Service: pods reach the API server through the bridge. */
+  private async startApiRelay(): Promise<void> {
+    const target = new URL(this.api.server);
+    const relay = createServer((inbound) => {
+      const outbound = connect({ host: target.hostname, port: Number(target.port) });
+      this.relayed.add(inbound).add(outbound);
+      const close = () => {
+        inbound.destroy();
+        outbound.destroy();
+        this.relayed.delete(inbound);
+        this.relayed.delete(outbound);
+      };
+      inbound.on("error", close).on("close", close);
+      outbound.on("error", close).on("close", close);
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve, reject) => {
+      relay.once("error", reject);
+      relay.listen(API_RELAY_PORT, this.network.hostAddress, resolve);
+    });
+    this.apiRelay = relay;
   }
 
   private async heartbeat(): Promise<void> {
@@ -239,6 +287,11 @@ export class TestNode {
     this.lastHeartbeat = Date.now();
   }
 
+  private noteError(error: unknown): void {
+    this.errors.push(String(error));
+    if (this.errors.length > 50) this.errors.shift();
+  }
+
   private async run(): Promise<void> {
     while (!this.stopping) {
       try {
@@ -246,8 +299,7 @@ export class TestNode {
         await this.provisionVolumes();
         await this.syncPods();
       } catch (error) {
-        this.errors.push(String(error));
-        if (this.errors.length > 50) this.errors.shift();
+        this.noteError(error);
       }
       await sleep(500);
     }
@@ -295,7 +347,9 @@ export class TestNode {
       const uid = object.metadata.uid ?? "";
       seen.add(uid);
       if (!this.namespaces.includes(object.metadata.namespace ?? "")) {
-        if (object.metadata.deletionTimestamp) await this.finalDelete(object);
+        // Not ours to run; deleted ones are let go. One pod's error must not stall every other pod.
+        if (object.metadata.deletionTimestamp)
+          await this.finalDelete(object).catch((error: unknown) => this.noteError(error));
         continue;
       }
       let pod = this.pods.get(uid);
@@ -315,7 +369,7 @@ export class TestNode {
     for (const pod of this.pods.values()) {
       if (pod.terminating) continue;
       this.advance(pod);
-      await this.report(pod);
+      await this.report(pod).catch((error: unknown) => this.noteError(error));
     }
   }
 
@@ -326,7 +380,10 @@ export class TestNode {
     const dir = join(this.dir, "pods", uid);
     mkdirSync(join(dir, "logs"), { recursive: true });
     const { netns, address } = this.network.add(uid);
-    writeFileSync(join(dir, "hosts"), "127.0.0.1 localhost\n");
+    writeFileSync(
+      join(dir, "hosts"),
+      `127.0.0.1 localhost\n${this.network.hostAddress} ${API_SERVICE_NAMES.join(" ")}\n`,
+    );
     writeFileSync(
       join(dir, "resolv.conf"),
       "# no DNS server: names come from the hosts file\nnameserver 127.0.0.1\n",
@@ -346,6 +403,7 @@ export class TestNode {
       volumePaths: new Map(),
       env: new Map(),
       terminating: false,
+      hostsText: "",
       startTime: new Date().toISOString(),
       lastReported: "",
     };
@@ -391,6 +449,8 @@ export class TestNode {
           writeFileSync(file, data[item.key] ?? "");
           chmodSync(file, item.mode ?? volume.configMap.defaultMode ?? 0o644);
         }
+      } else if (volume.projected) {
+        for (const source of volume.projected.sources) await this.project(pod, path, source);
       } else if (volume.secret) {
         const secret = await this.api.get(
           `/api/v1/namespaces/${pod.namespace}/secrets/${volume.secret.secretName}`,
@@ -404,8 +464,53 @@ export class TestNode {
     }
   }
 
+  /** One source of a projected volume: a token bound to this pod, a ConfigMap's keys, the namespace. */
+  private async project(pod: RunningPod, dir: string, source: ProjectedSource): Promise<void> {
+    const write = (relative: string, content: string) => {
+      const file = join(dir, relative);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, content, { mode: 0o644 });
+    };
+    if (source.serviceAccountToken) {
+      const account = pod.spec.serviceAccountName ?? "default";
+      const review = await this.api.call<{ status: { token: string } }>(
+        "POST",
+        `/api/v1/namespaces/${pod.namespace}/serviceaccounts/${account}/token`,
+        {
+          apiVersion: "authentication.k8s.io/v1",
+          kind: "TokenRequest",
+          spec: {
+            audiences: source.serviceAccountToken.audience ? [source.serviceAccountToken.audience] : [],
+            expirationSeconds: source.serviceAccountToken.expirationSeconds ?? 3600,
+            boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.name, uid: pod.uid },
+          },
+        },
+      );
+      write(source.serviceAccountToken.path, review.status.token);
+    }
+    if (source.configMap) {
+      const cm = await this.api.get(
+        `/api/v1/namespaces/${pod.namespace}/configmaps/${source.configMap.name}`,
+      );
+      const data = (cm as { data?: Record<string, string> }).data ?? {};
+      for (const item of source.configMap.items ?? Object.keys(data).map((key) => ({ key, path: key })))
+        write(item.path, data[item.key] ?? "");
+    }
+    for (const item of source.downwardAPI?.items ?? []) {
+      if (item.fieldRef?.fieldPath === "metadata.namespace") write(item.path, pod.namespace);
+      else if (item.fieldRef?.fieldPath === "metadata.name") write(item.path, pod.name);
+    }
+  }
+
   private async containerEnv(pod: RunningPod, container: ContainerSpec): Promise<Env> {
-    const env: Env = { PATH: CONTAINER_PATH, HOME: "/root", HOSTNAME: pod.spec.hostname ?? pod.name };
+    const env: Env = {
+      PATH: CONTAINER_PATH,
+      HOME: "/root",
+      HOSTNAME: pod.spec.hostname ?? pod.name,
+      // As a kubelet sets them: the `kubernetes` Service (the names resolve to this node's relay).
+      KUBERNETES_SERVICE_HOST: "kubernetes.default.svc",
+      KUBERNETES_SERVICE_PORT: String(API_RELAY_PORT),
+    };
     const fields: Record<string, string> = {
       "status.podIP": pod.address,
       "metadata.name": pod.name,
@@ -594,6 +699,34 @@ export class TestNode {
         socket.on("error", () => done(false));
       });
     }
+    if (probe.httpGet) {
+      const named = state.spec.ports?.find((p) => p.name === probe.httpGet!.port)?.containerPort;
+      const port = typeof probe.httpGet.port === "number" ? probe.httpGet.port : named;
+      return new Promise((resolve) => {
+        // Settled exactly once, whichever comes first; a probe that never settled would block every
+        // later probe of this container.
+        let settled = false;
+        const settle = (ok: boolean) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(deadline);
+          request.destroy();
+          resolve(ok);
+        };
+        const deadline = setTimeout(() => settle(false), timeoutMs);
+        const request = httpRequest(
+          { host: pod.address, port: port ?? 0, path: probe.httpGet!.path ?? "/" },
+          (response) => {
+            response.resume();
+            const status = response.statusCode ?? 0;
+            settle(status >= 200 && status < 400);
+          },
+        );
+        request.on("error", () => settle(false));
+        request.on("close", () => settle(false));
+        request.end();
+      });
+    }
     return Promise.resolve(true);
   }
 
@@ -756,11 +889,15 @@ export class TestNode {
       const text = [
         "127.0.0.1 localhost",
         own,
+        `${this.network.hostAddress} ${API_SERVICE_NAMES.join(" ")}`,
         ...lines.map((l) => `${l.address} ${l.names.join(" ")}`),
         "",
       ].join("\n");
-      // In place (same inode): the file is bind-mounted into the pod's containers.
+      // In place (same inode: the file is bind-mounted into the pod's containers), and only when it
+      // changed: a reader between the truncation and the write would find no names at all.
+      if (pod.hostsText === text) continue;
       writeFileSync(join(pod.dir, "hosts"), text);
+      pod.hostsText = text;
     }
   }
 
@@ -774,11 +911,34 @@ export class TestNode {
     return null;
   }
 
+  /**
+   * SIGKILL a container's processes and hold its restart for `holdMs`: a kubelet restarts a crashed
+   * container after a back-off that grows from 0 to 5 minutes, so a test that depends on the container
+   * staying down for a moment says so instead of racing the restart.
+   */
+  crashContainer(podName: string, container: string, holdMs: number): number {
+    for (const pod of this.pods.values()) {
+      if (pod.name !== podName || pod.terminating) continue;
+      const state = pod.containers.find((c) => c.spec.name === container);
+      const pid = state?.process?.pid;
+      if (!state || !pid || !running(state)) break;
+      state.process?.once("exit", () => (state.nextStartAt = Date.now() + holdMs));
+      this.kill(state);
+      return pid;
+    }
+    throw new Error(`no running container ${container} in pod ${podName}`);
+  }
+
   /** The host folder behind a pod's volume (a test standing in for the controller reads clone facts there). */
   volumePath(podName: string, volume: string): string | null {
     for (const pod of this.pods.values())
       if (pod.name === podName && !pod.terminating) return pod.volumePaths.get(volume) ?? null;
     return null;
+  }
+
+  /** The names of the pods this node runs (not those being deleted). */
+  podNames(): string[] {
+    return [...this.pods.values()].filter((p) => !p.terminating).map((p) => p.name);
   }
 
   /** The pod's IP address, as the test node assigned it. */
@@ -787,11 +947,12 @@ export class TestNode {
     return null;
   }
 
-  logOf(podName: string, container: string): string {
+  /** The last `lines` lines a container wrote, across its restarts. */
+  logOf(podName: string, container: string, lines = 30): string {
     for (const pod of this.pods.values()) {
       if (pod.name !== podName) continue;
       const file = join(pod.dir, "logs", `${container}.log`);
-      return existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-30).join("\n") : "";
+      return existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-lines).join("\n") : "";
     }
     return "";
   }
@@ -801,6 +962,8 @@ export class TestNode {
     this.stopping = true;
     await this.loop;
     await Promise.all([...this.pods.values()].map((pod) => this.terminate(pod, true)));
+    for (const socket of this.relayed) socket.destroy();
+    await new Promise<void>((resolve) => (this.apiRelay ? this.apiRelay.close(() => resolve()) : resolve()));
     this.network.tearDown();
     await this.api.call("DELETE", `/api/v1/nodes/${NODE_NAME}`).catch(() => undefined);
   }

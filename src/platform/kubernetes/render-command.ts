@@ -5,7 +5,7 @@ import { readJsonFile, writeFileAtomic, writeJsonFile } from "../../state/files.
 import { HapressError, InputError } from "../../errors.js";
 import type { Spec } from "../../spec/schema.js";
 import { checkKubernetesSpec } from "./check.js";
-import { renderManifests } from "./render.js";
+import { renderManifests, type K8sObject } from "./render.js";
 import { loadOrCreateClusterSecrets } from "./secrets.js";
 import { fileNameFor, toYaml, toYamlStream } from "./serialize.js";
 import { validateManifests } from "./validate.js";
@@ -29,10 +29,13 @@ export interface RenderOptions {
 }
 
 /**
- * `hapress render`: checks the spec for Kubernetes, renders every object, validates the set against
- * the official schema and our invariants, then writes one file per object or one stream to stdout.
+ * The site's objects, ready to apply: the spec checked for Kubernetes, secrets loaded (missing ones
+ * generated into the 0600 secrets file), every object rendered and validated against the official
+ * schema and our invariants. Shared by `render` and `apply`.
  */
-export async function renderCommand(options: RenderOptions): Promise<string | null> {
+export async function prepareManifests(
+  options: Pick<RenderOptions, "spec" | "specSource" | "secretsFile" | "report">,
+): Promise<K8sObject[]> {
   const check = checkKubernetesSpec(options.spec, options.specSource);
   for (const warning of check.warnings) options.report(`warning: ${warning}`);
   if (check.errors.length > 0) throw new InputError(check.errors.join("\n"));
@@ -47,6 +50,15 @@ export async function renderCommand(options: RenderOptions): Promise<string | nu
     throw new HapressError(
       `the rendered manifests are not valid (a bug in hapress):\n${problems.join("\n")}`,
     );
+  return objects;
+}
+
+/**
+ * `hapress render`: checks the spec for Kubernetes, renders every object, validates the set against
+ * the official schema and our invariants, then writes one file per object or one stream to stdout.
+ */
+export async function renderCommand(options: RenderOptions): Promise<string | null> {
+  const objects = await prepareManifests(options);
   if (options.outputDir === null) return toYamlStream(objects);
   const outputDir = options.outputDir;
   await mkdir(outputDir, { recursive: true, mode: 0o700 });

@@ -95,22 +95,31 @@ describe("rendered manifests", () => {
     assert.match(mariadbEnv, /"MARIADB_ROOT_HOST","value":"localhost"/);
     const install = find(objects, "Job", "wordpress-install");
     assert.ok(install, "the site is installed once, by a Job");
-    const roles = (
-      find(objects, "Role", "hapress-controller").rules as { resources: string[]; verbs: string[] }[]
-    ).flatMap((r) => r.verbs.map((v) => `${r.resources.join(",")}:${v}`));
+    const rules = find(objects, "Role", "hapress-controller").rules as {
+      resources: string[];
+      verbs: string[];
+      resourceNames?: string[];
+    }[];
+    const roles = rules.flatMap((r) =>
+      r.verbs.map(
+        (v) => `${r.resources.join(",")}:${v}${r.resourceNames ? `[${r.resourceNames.join(",")}]` : ""}`,
+      ),
+    );
+    // Least privilege: writes only to the database pods, the state ConfigMap and the Lease, by name.
     assert.deepEqual(
       new Set(roles),
       new Set([
         "pods:get",
         "pods:list",
         "pods:watch",
-        "pods:patch",
-        "pods:delete",
-        "leases:get",
+        "pods:patch[mysql-0,mysql-1,mysql-2]",
+        "pods:delete[mysql-0,mysql-1,mysql-2]",
+        "configmaps:get[hapress-state]",
+        "configmaps:update[hapress-state]",
         "leases:create",
-        "leases:update",
+        "leases:get[hapress-controller]",
+        "leases:update[hapress-controller]",
         "events:create",
-        "events:patch",
       ]),
     );
     assert.equal(
@@ -167,6 +176,14 @@ describe("the invariant checks catch what they must", () => {
     assert.match(
       mutate((o) => (statefulSet(o).template.spec.containers[0]!.image = "mariadb")),
       /unpinned image mariadb$/m,
+    );
+  });
+  it("a pod other than the controller's mounting a service-account token", () => {
+    assert.match(
+      mutate(
+        (o) => delete (statefulSet(o).template.spec as Record<string, unknown>).automountServiceAccountToken,
+      ),
+      /StatefulSet\/mysql: mounts a service-account token/,
     );
   });
   it("an empty password", () => {

@@ -1,6 +1,7 @@
 import { connectionSettings, replicationSettings } from "../../mysql/config.js";
 import type { Spec } from "../../spec/schema.js";
 import { ADMIN_PORT, AGENT_PORT, endpointServerLimit, MYSQL_PORT } from "../../topology/topology.js";
+import { STATE_CONFIGMAP, STATE_MOUNT } from "./cluster-state.js";
 import { WORDPRESS_KEY_NAMES, type ClusterSecrets } from "./secrets.js";
 
 /** A Kubernetes object as plain data. */
@@ -180,6 +181,18 @@ function mariadbConfigMap(ctx: Context): K8sObject {
   };
 }
 
+/**
+ * The site's durable state, written by the controller only (primary record, its memory, re-clone
+ * markers). Rendered without data: applying it again never takes a key the controller wrote.
+ */
+function stateConfigMap(ctx: Context): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: metadata(ctx, STATE_CONFIGMAP, "controller"),
+  };
+}
+
 function databaseServices(ctx: Context): K8sObject[] {
   const ports = [{ name: "mysql", port: MYSQL_PORT, targetPort: "mysql" }];
   return [
@@ -242,6 +255,8 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
         // Every instance starts as a replica; the controller moves the role label to the primary.
         metadata: { labels: { ...labels(ctx, "database"), [ROLE_LABEL]: "replica" } },
         spec: {
+          // No API access: only the controller talks to the API server.
+          automountServiceAccountToken: false,
           affinity: antiAffinity(ctx, "database"),
           terminationGracePeriodSeconds: 60,
           securityContext: { fsGroup: 999 },
@@ -260,8 +275,12 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
                 "/etc/mysql/conf.d",
                 "--config-map-dir",
                 "/mnt/config-map",
-                "--donor",
-                `mysql-primary.${ctx.namespace}.svc`,
+                // The primary record and re-clone markers, written by the controller.
+                "--state-dir",
+                STATE_MOUNT,
+                // Peers by their stable names: mysql-N.mysql.<namespace>.svc.
+                "--peer-domain",
+                `mysql.${ctx.namespace}.svc`,
               ],
               env: [secretEnv("HAPRESS_CLONE_TOKEN", "clone-token")],
               resources: resources(k.resources.agent),
@@ -269,6 +288,7 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
                 { name: "data", mountPath: "/var/lib/hapress" },
                 confMount,
                 { name: "config-map", mountPath: "/mnt/config-map" },
+                { name: "state", mountPath: STATE_MOUNT, readOnly: true },
               ],
             },
           ],
@@ -325,12 +345,16 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
                 "/run/mysqld/mysqld.sock",
                 "--password-env",
                 "MARIADB_ROOT_PASSWORD",
+                // A fresh clone takes its GTID position before the agent reports ready.
+                "--data-dir",
+                "/var/lib/mysql",
               ],
               ports: [{ name: "agent", containerPort: AGENT_PORT }],
               env: [
                 { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                 secretEnv("HAPRESS_CLONE_TOKEN", "clone-token"),
                 secretEnv("MARIADB_ROOT_PASSWORD", "mariadb-root-password"),
+                secretEnv("HAPRESS_ADMIN_PASSWORD", "admin-password"),
               ],
               resources: resources(k.resources.agent),
               readinessProbe: { tcpSocket: { port: "agent" }, periodSeconds: 5 },
@@ -342,6 +366,7 @@ function mariadbStatefulSet(ctx: Context): K8sObject {
             { name: "conf", emptyDir: {} },
             { name: "run", emptyDir: {} },
             { name: "config-map", configMap: { name: "mysql", defaultMode: 0o555 } },
+            { name: "state", configMap: { name: STATE_CONFIGMAP, defaultMode: 0o444 } },
             {
               name: "initdb",
               configMap: {
@@ -420,6 +445,8 @@ function wordpressTier(ctx: Context): K8sObject[] {
         template: {
           metadata: { labels: labels(ctx, "web") },
           spec: {
+            // No API access: only the controller talks to the API server.
+            automountServiceAccountToken: false,
             affinity: antiAffinity(ctx, "web"),
             containers: [
               {
@@ -518,6 +545,8 @@ function installJob(ctx: Context): K8sObject {
       template: {
         metadata: { labels: labels(ctx, "install") },
         spec: {
+          // No API access: only the controller talks to the API server.
+          automountServiceAccountToken: false,
           restartPolicy: "OnFailure",
           containers: [
             {
@@ -574,6 +603,8 @@ function cronJob(ctx: Context): K8sObject {
           template: {
             metadata: { labels: labels(ctx, "cron") },
             spec: {
+              // No API access: only the controller talks to the API server.
+              automountServiceAccountToken: false,
               restartPolicy: "Never",
               containers: [
                 {
@@ -627,6 +658,8 @@ function nfsServer(ctx: Context): K8sObject[] {
         template: {
           metadata: { labels: labels(ctx, "storage") },
           spec: {
+            // No API access: only the controller talks to the API server.
+            automountServiceAccountToken: false,
             containers: [
               {
                 name: "nfs-server",
@@ -694,17 +727,31 @@ function controller(ctx: Context): K8sObject[] {
       kind: "Role",
       metadata: metadata(ctx, name, "controller"),
       rules: [
-        // Read pods, and patch them only to move the role label (which re-routes mysql-primary).
-        { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "patch"] },
-        // Fencing: delete a hung primary's pod.
+        { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+        // Only the database pods, by name: patch moves the role label (which re-routes mysql-primary),
+        // delete fences a dead primary or restarts a replica into a re-clone.
         {
           apiGroups: [""],
           resources: ["pods"],
-          verbs: ["delete"],
+          verbs: ["patch", "delete"],
           resourceNames: Array.from({ length: ctx.spec.database.replicas }, (_, i) => `mysql-${i}`),
         },
-        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
-        { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+        // The primary record and the controller's memory: this one ConfigMap only.
+        {
+          apiGroups: [""],
+          resources: ["configmaps"],
+          verbs: ["get", "update"],
+          resourceNames: [STATE_CONFIGMAP],
+        },
+        // create cannot be limited by name (the object does not exist yet); get/update can.
+        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+        {
+          apiGroups: ["coordination.k8s.io"],
+          resources: ["leases"],
+          verbs: ["get", "update"],
+          resourceNames: [name],
+        },
+        { apiGroups: [""], resources: ["events"], verbs: ["create"] },
       ],
     },
     {
@@ -742,16 +789,20 @@ function controller(ctx: Context): K8sObject[] {
                   name,
                   "--health-port",
                   "8081",
+                  "--site",
+                  ctx.spec.name,
                   ...(k.automaticFailover ? [] : ["--no-automatic-failover"]),
                 ],
                 env: [
                   { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                  // The health endpoints listen on the pod's address only.
+                  { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                   secretEnv("HAPRESS_ADMIN_PASSWORD", "admin-password"),
                   secretEnv("HAPRESS_REPLICATION_PASSWORD", "replication-password"),
                 ],
                 ports: [{ name: "health", containerPort: 8081 }],
                 resources: resources(k.resources.controller),
-                readinessProbe: { httpGet: { path: "/healthz", port: "health" }, periodSeconds: 5 },
+                readinessProbe: { httpGet: { path: "/readyz", port: "health" }, periodSeconds: 5 },
                 livenessProbe: {
                   httpGet: { path: "/healthz", port: "health" },
                   periodSeconds: 10,
@@ -828,6 +879,7 @@ export function renderManifests(spec: Spec, secrets: ClusterSecrets): K8sObject[
     },
     credentialsSecret(ctx),
     mariadbConfigMap(ctx),
+    stateConfigMap(ctx),
     ...databaseServices(ctx),
     mariadbStatefulSet(ctx),
     pdb(ctx, "mysql", "database", 1),

@@ -196,6 +196,17 @@ export function invariantProblems(objects: K8sObject[]): string[] {
   }
 
   for (const template of templates) {
+    // Least privilege: only the controller talks to the API server; no other pod carries a token.
+    const automount = (template.spec as { automountServiceAccountToken?: boolean })
+      .automountServiceAccountToken;
+    const isController = template.labels["app.kubernetes.io/component"] === "controller";
+    if (!isController && automount !== false)
+      problems.push(
+        `${describe(template.owner)}: mounts a service-account token (automountServiceAccountToken is not false)`,
+      );
+  }
+
+  for (const template of templates) {
     const where = describe(template.owner);
     const volumes = new Map((template.spec.volumes ?? []).map((v) => [v.name, v]));
     const containers = [...template.spec.containers, ...(template.spec.initContainers ?? [])];

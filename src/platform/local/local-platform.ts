@@ -3,7 +3,7 @@ import type { ControllerEvent } from "../../controller/types.js";
 import { readSavedMemory, writeSavedMemory, type SavedMemory } from "../../state/controller-memory.js";
 import { statePaths, type StatePaths } from "../../state/files.js";
 import { readPrimaryRecord, writePrimaryRecord } from "../../state/primary.js";
-import type { DatabaseInstance, Platform } from "../platform.js";
+import type { DatabaseInstance, Platform } from "../../controller/platform.js";
 import { callRpc } from "./rpc.js";
 
 export interface RecordedEvent extends ControllerEvent {

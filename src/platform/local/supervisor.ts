@@ -7,7 +7,7 @@ import { initializePrimaryDataDir } from "../../agent/initdb.js";
 import { errorMessage } from "../../errors.js";
 import { connectSql, readInstanceState, type InstanceState } from "../../mysql/client.js";
 import { renderServerConfig, sqlString } from "../../mysql/config.js";
-import type { DatabaseInstance } from "../platform.js";
+import type { DatabaseInstance } from "../../controller/platform.js";
 import { specSchema, type Spec } from "../../spec/schema.js";
 import { readSavedMemory } from "../../state/controller-memory.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
@@ -231,6 +231,8 @@ export class Supervisor {
         port: pod.port,
         adminPort: ADMIN_PORT,
         provisioning,
+        // HAProxy is rendered from the record and switched only by `route`: nothing to report.
+        routed: null,
       };
     });
   }

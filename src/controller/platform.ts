@@ -1,4 +1,4 @@
-import type { ControllerEvent, Memory } from "../controller/types.js";
+import type { ControllerEvent, Memory } from "./types.js";
 
 /** A database instance as the platform knows it (a pod of the StatefulSet). */
 export interface DatabaseInstance {
@@ -11,11 +11,17 @@ export interface DatabaseInstance {
   adminPort: number;
   /** Being created, cloned or re-cloned: not to be touched by the controller. */
   provisioning: boolean;
+  /**
+   * Whether the `mysql-primary` endpoint points at it now (on Kubernetes: it carries the role label);
+   * null when the platform routes only on `routePrimary` and does not report it.
+   */
+  routed: boolean | null;
 }
 
 /**
- * The few things the controller needs from the world. The local supervisor implements it; so will
- * Kubernetes (pods, labels, leases), and tests can too.
+ * The few things the controller needs from the world: the port its loop drives. The local supervisor
+ * implements it (platform/local), so does Kubernetes (platform/kubernetes: pods, labels, a ConfigMap),
+ * and tests can with fakes.
  */
 export interface Platform {
   listInstances(): Promise<DatabaseInstance[]>;

@@ -1,0 +1,159 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import { hostname } from "node:os";
+import { Controller } from "../controller/controller.js";
+import { defaultControllerConfig } from "../controller/decide.js";
+import { defaultElectionTiming, LeaderElector } from "../controller/leader-election.js";
+import type { ControllerCredentials } from "../controller/sql-actions.js";
+import { errorMessage, HapressError, InputError } from "../errors.js";
+import { isLoopbackIPv4Literal } from "../util/net.js";
+import { loadKubeConfig } from "../platform/kubernetes/cluster.js";
+import { KubernetesPlatform } from "../platform/kubernetes/kube-platform.js";
+import { KubernetesLeaseStore } from "../platform/kubernetes/lease-store.js";
+import { passwordSchema } from "../state/secrets.js";
+import { sleep } from "../util/process.js";
+import { crashHook } from "./controller-command.js";
+
+const ROUND_INTERVAL_MS = 250;
+const PROBE = { connectTimeoutMs: 500, queryTimeoutMs: 1000 };
+
+export interface KubeControllerOptions {
+  namespace: string;
+  site: string;
+  lease: string;
+  healthPort: number;
+  automaticFailover: boolean;
+}
+
+/** A password from the environment (the rendered Secret), checked against what hapress generates. */
+function passwordFromEnv(name: string): string {
+  const value = process.env[name];
+  const parsed = passwordSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new InputError(
+      `${name}: ${value ? "not a password hapress generated (letters and digits, 24 or more)" : "not set"}; the rendered Deployment sets it from the hapress-credentials Secret`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * /healthz: the process's loops are turning (the liveness probe restarts a wedged controller);
+ * /readyz: it has reached the API server. Both say whether this replica leads.
+ */
+function serveHealth(
+  port: number,
+  address: string,
+  state: () => { alive: boolean; ready: boolean; leading: boolean },
+): Promise<Server> {
+  const server = createServer((request, response) => {
+    const { alive, ready, leading } = state();
+    const ok = request.url === "/readyz" ? ready : request.url === "/healthz" ? alive : null;
+    if (ok === null) {
+      response.writeHead(404).end("not found\n");
+      return;
+    }
+    response
+      .writeHead(ok ? 200 : 503, { "content-type": "text/plain" })
+      .end(`${ok ? "ok" : "not ok"}${leading ? " (leader)" : " (standby)"}\n`);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, address, () => resolve(server));
+  });
+}
+
+/**
+ * The controller on Kubernetes: every replica campaigns for the Lease; the one that holds it runs the
+ * same observe-decide-act loop as the local target, through the Kubernetes platform, and stops acting
+ * the moment it can no longer count on holding it.
+ */
+export async function runKubernetesController(options: KubeControllerOptions): Promise<void> {
+  const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  // One identity per process, as client-go does: a restarted container is a new candidate that waits
+  // out its predecessor's lease like any other, rather than resuming a lease it cannot know is safe.
+  const identity = `${process.env.POD_NAME || hostname()}_${randomBytes(3).toString("hex")}`;
+  const credentials: ControllerCredentials = {
+    adminUser: process.env.HAPRESS_ADMIN_USER || "hapress_admin",
+    adminPassword: passwordFromEnv("HAPRESS_ADMIN_PASSWORD"),
+    replicationUser: process.env.HAPRESS_REPLICATION_USER || "repl",
+    replicationPassword: passwordFromEnv("HAPRESS_REPLICATION_PASSWORD"),
+  };
+  // The pod's own address (kubelet probes come to it); loopback outside a pod.
+  const healthAddress = process.env.POD_IP || "127.0.0.1";
+  if (!process.env.POD_IP && !isLoopbackIPv4Literal(healthAddress))
+    throw new HapressError(`health address ${healthAddress} is not loopback`);
+
+  const kc = loadKubeConfig();
+  const platform = new KubernetesPlatform(kc, {
+    namespace: options.namespace,
+    site: options.site,
+    identity,
+  });
+  const timing = defaultElectionTiming;
+  const elector = new LeaderElector({
+    store: new KubernetesLeaseStore(kc, options.namespace, options.lease),
+    identity,
+    timing,
+    now: () => Date.now(),
+    sleep,
+    log,
+  });
+
+  let stopping = false;
+  let lastElectionTick = Date.now();
+  const server = await serveHealth(options.healthPort, healthAddress, () => ({
+    alive: Date.now() - lastElectionTick < 10 * timing.retryMs + 10_000,
+    ready: elector.storeReachable,
+    leading: elector.isLeader(),
+  }));
+  const stop = () => {
+    stopping = true;
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  log(
+    `controller ${identity} campaigning for Lease ${options.namespace}/${options.lease} (site ${options.site}, automatic failover ${options.automaticFailover ? "on" : "off"})`,
+  );
+
+  // The election runs on its own loop, so a long controller round never delays a renewal.
+  const leading: { run: Promise<void> | null } = { run: null };
+  const election = (async () => {
+    while (!stopping) {
+      await elector.tryOnce();
+      lastElectionTick = Date.now();
+      if (elector.isLeader() && leading.run === null) {
+        log(`${identity} is the leader: acting`);
+        const controller = new Controller({
+          platform,
+          secrets: credentials,
+          config: { ...defaultControllerConfig, automaticFailover: options.automaticFailover },
+          now: () => Date.now(),
+          sleep,
+          log,
+          probe: PROBE,
+          afterAction: crashHook(),
+          mayAct: () => elector.isLeader() && !stopping,
+          onStuckRound: (elapsedMs) => {
+            log(`watchdog: a round has run for ${elapsedMs} ms; exiting so the pod's container restarts`);
+            process.exit(75);
+          },
+        });
+        leading.run = controller
+          .run(ROUND_INTERVAL_MS, () => stopping || !elector.isLeader())
+          .catch((error: unknown) => log(`controller loop failed: ${errorMessage(error)}`))
+          .finally(() => {
+            log(`${identity} stopped acting${stopping ? "" : ": the lease is no longer held"}`);
+            leading.run = null;
+          });
+      }
+      await sleep(timing.retryMs);
+    }
+  })();
+  await election;
+  await leading.run;
+  await elector.release();
+  server.close();
+  log("controller stopped");
+  process.exit(0);
+}

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { objectChanged, PRUNABLE_KINDS, pruneCandidates, siteSelector } from "./apply-plan.js";
+
+const configMap = (name: string, data: Record<string, string>, metadata: Record<string, unknown> = {}) => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name, namespace: "shop", ...metadata },
+  data,
+});
+
+describe("apply: what changed", () => {
+  it("counts a new object, and a changed field, as a change", () => {
+    assert.equal(objectChanged(null, configMap("a", {})), true);
+    assert.equal(objectChanged(configMap("a", { k: "1" }), configMap("a", { k: "2" })), true);
+  });
+
+  it("ignores the server's bookkeeping and status, and key order", () => {
+    const before = {
+      ...configMap(
+        "a",
+        { x: "1", y: "2" },
+        { resourceVersion: "10", managedFields: [{ manager: "a" }], uid: "u" },
+      ),
+      status: { phase: "old" },
+    };
+    const after = {
+      ...configMap("a", { y: "2", x: "1" }, { resourceVersion: "11", managedFields: [], uid: "u" }),
+      status: { phase: "new" },
+    };
+    assert.equal(objectChanged(before, after), false);
+  });
+});
+
+describe("apply: what to prune", () => {
+  it("prunes this site's objects the spec no longer renders, never owned ones, never data", () => {
+    const existing = [
+      configMap("kept", {}),
+      configMap("dropped", {}),
+      {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: { name: "wordpress-cron-1", namespace: "shop", ownerReferences: [{ kind: "CronJob" }] },
+      },
+    ];
+    const pruned = pruneCandidates(existing, [configMap("kept", {})]);
+    assert.deepEqual(
+      pruned.map((o) => o.metadata?.name),
+      ["dropped"],
+    );
+    assert.equal(
+      PRUNABLE_KINDS.some((k) => k.kind === "PersistentVolumeClaim"),
+      false,
+    );
+    assert.equal(
+      siteSelector("shop"),
+      "app.kubernetes.io/instance=shop,app.kubernetes.io/managed-by=hapress",
+    );
+  });
+});

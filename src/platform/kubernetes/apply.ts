@@ -1,0 +1,271 @@
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  VersionApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { HapressError } from "../../errors.js";
+import {
+  objectChanged,
+  PRUNABLE_KINDS,
+  pruneCandidates,
+  siteSelector,
+  type ClusterObject,
+} from "./apply-plan.js";
+import { apiMessage, apiStatus } from "./cluster.js";
+import { ROLE_LABEL, type K8sObject } from "./render.js";
+
+export const FIELD_MANAGER = "hapress";
+
+export interface ApplyOptions {
+  kc: KubeConfig;
+  objects: K8sObject[];
+  site: string;
+  namespace: string;
+  /** Server-side dry run: the API server validates and admits everything, nothing is stored. */
+  dryRun: boolean;
+  timeoutMs: number;
+  report: (line: string) => void;
+  now?: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export interface ApplyResult {
+  changed: string[];
+  unchanged: number;
+  pruned: string[];
+}
+
+function describe(object: ClusterObject): string {
+  const ns = object.metadata?.namespace;
+  return `${object.kind ?? "?"}/${ns ? `${ns}/` : ""}${object.metadata?.name ?? "?"}`;
+}
+
+/** Fails with the cluster named when it cannot be reached; nothing has been sent yet. */
+async function checkReachable(kc: KubeConfig): Promise<void> {
+  try {
+    await kc.makeApiClient(VersionApi).getCode();
+  } catch (error) {
+    throw new HapressError(
+      `cannot reach the cluster of context '${kc.getCurrentContext()}' (${kc.getCurrentCluster()?.server ?? "no server"}): ${apiMessage(error)}; nothing was applied`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * `hapress apply`: server-side apply (field manager `hapress`) of the rendered objects in order,
+ * then prune of this site's objects the spec no longer renders, then (not in a dry run) a wait for
+ * the site to work, one progress line per step.
+ */
+export async function applySite(options: ApplyOptions): Promise<ApplyResult> {
+  const { kc, report } = options;
+  await checkReachable(kc);
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  const dryRun = options.dryRun ? "All" : undefined;
+  const result: ApplyResult = { changed: [], unchanged: 0, pruned: [] };
+  const read = async (object: ClusterObject): Promise<ClusterObject | null> => {
+    try {
+      return (await api.read(object as KubernetesObject & { metadata: { name: string } })) as ClusterObject;
+    } catch (error) {
+      if (apiStatus(error) === 404) return null;
+      throw error;
+    }
+  };
+  let namespaceMissing = false;
+  for (const object of options.objects) {
+    const name = describe(object);
+    if (options.dryRun && namespaceMissing && object.metadata.namespace) {
+      report(`  ${name}: not checked (its namespace does not exist yet)`);
+      continue;
+    }
+    const before = await read(object);
+    if (object.kind === "Namespace" && before === null && options.dryRun) namespaceMissing = true;
+    let after: ClusterObject;
+    try {
+      after = await api.patch(object, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    } catch (error) {
+      throw new HapressError(`${name}: the API server refused it: ${apiMessage(error)}`, { cause: error });
+    }
+    if (objectChanged(before, after)) {
+      result.changed.push(name);
+      report(`  ${name} ${before === null ? "created" : "configured"}${options.dryRun ? " (dry run)" : ""}`);
+    } else {
+      result.unchanged++;
+    }
+  }
+  result.pruned = await prune(options, api);
+  if (!options.dryRun) await waitUntilWorking(options);
+  return result;
+}
+
+/** Deletes this site's objects the spec no longer renders (never data: PVCs are not pruned). */
+async function prune(options: ApplyOptions, api: KubernetesObjectApi): Promise<string[]> {
+  const existing: ClusterObject[] = [];
+  for (const kind of PRUNABLE_KINDS) {
+    try {
+      const list = await api.list(
+        kind.apiVersion,
+        kind.kind,
+        kind.namespaced ? options.namespace : undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        siteSelector(options.site),
+      );
+      for (const item of list.items) existing.push({ ...item, apiVersion: kind.apiVersion, kind: kind.kind });
+    } catch (error) {
+      // A namespace that does not exist yet (dry run) holds nothing to prune.
+      if (apiStatus(error) !== 404) throw error;
+    }
+  }
+  const pruned: string[] = [];
+  for (const object of pruneCandidates(existing, options.objects)) {
+    const name = describe(object);
+    await api.delete(
+      object as KubernetesObject,
+      undefined,
+      options.dryRun ? "All" : undefined,
+      undefined,
+      undefined,
+      "Background",
+    );
+    pruned.push(name);
+    options.report(`  ${name} pruned (no longer in the spec)${options.dryRun ? " (dry run)" : ""}`);
+  }
+  return pruned;
+}
+
+interface WaitStep {
+  what: string;
+  /** null when done; otherwise the object waited for and its last condition, for a timeout message. */
+  check: () => Promise<string | null>;
+}
+
+function podCondition(pod: V1Pod): string {
+  const waiting = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
+    .map((c) => (c.state?.waiting ? `${c.name} ${c.state.waiting.reason ?? "waiting"}` : null))
+    .find((w) => w !== null);
+  if (waiting) return waiting;
+  const notReady = (pod.status?.conditions ?? []).find((c) => c.status !== "True");
+  if (notReady) return `${notReady.type} ${notReady.status}${notReady.reason ? ` (${notReady.reason})` : ""}`;
+  return pod.status?.phase ?? "unknown";
+}
+
+function steps(options: ApplyOptions): WaitStep[] {
+  const { kc, namespace } = options;
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const batch = kc.makeApiClient(BatchV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const rendered = (kind: string, name: string) =>
+    options.objects.some((o) => o.kind === kind && o.metadata.name === name);
+  const databasePods = async () =>
+    (
+      await core.listNamespacedPod({
+        namespace,
+        labelSelector: `app.kubernetes.io/instance=${options.site},app.kubernetes.io/component=database`,
+      })
+    ).items.filter((p) => /^mysql-\d+$/.test(p.metadata?.name ?? ""));
+  let lastLeaseVersion: string | null = null;
+  const list: WaitStep[] = [
+    {
+      what: "database pods ready",
+      check: async () => {
+        const sts = await apps.readNamespacedStatefulSet({ name: "mysql", namespace });
+        const wanted = sts.spec?.replicas ?? 0;
+        const ready = sts.status?.readyReplicas ?? 0;
+        if (ready >= wanted) return null;
+        const pods = await databasePods();
+        const stuck = pods.find(
+          (p) => !(p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
+        );
+        return `StatefulSet ${namespace}/mysql: ${ready}/${wanted} ready${stuck ? `; pod ${stuck.metadata?.name}: ${podCondition(stuck)}` : `; pod mysql-${ready} not created yet`}`;
+      },
+    },
+    {
+      what: "a controller leads",
+      check: async () => {
+        const lease = await coordination
+          .readNamespacedLease({ name: "hapress-controller", namespace })
+          .catch(() => null);
+        const holder = lease?.spec?.holderIdentity;
+        const version = lease?.metadata?.resourceVersion ?? null;
+        // Held, and renewed since the last look: a live leader, whatever the clocks say.
+        const live = Boolean(holder) && lastLeaseVersion !== null && version !== lastLeaseVersion;
+        lastLeaseVersion = version;
+        return live
+          ? null
+          : `Lease ${namespace}/hapress-controller: ${holder ? `held by ${holder}, not renewed yet` : "no holder"} (Deployment hapress-controller)`;
+      },
+    },
+    {
+      what: "the primary labelled",
+      check: async () => {
+        const pods = await databasePods();
+        const primaries = pods.filter((p) => p.metadata?.labels?.[ROLE_LABEL] === "primary");
+        if (primaries.length === 1) return null;
+        return `pods labelled ${ROLE_LABEL}=primary: ${primaries.map((p) => p.metadata?.name).join(", ") || "none"} (the controller labels exactly one)`;
+      },
+    },
+  ];
+  if (rendered("Job", "wordpress-install")) {
+    list.push({
+      what: "WordPress installed",
+      check: async () => {
+        const job = await batch.readNamespacedJob({ name: "wordpress-install", namespace });
+        if ((job.status?.succeeded ?? 0) > 0) return null;
+        const condition = (job.status?.conditions ?? []).at(-1);
+        return `Job ${namespace}/wordpress-install: ${condition ? `${condition.type} ${condition.reason ?? ""} ${condition.message ?? ""}`.trim() : `${job.status?.active ?? 0} active, ${job.status?.failed ?? 0} failed`}`;
+      },
+    });
+  }
+  if (rendered("Deployment", "wordpress")) {
+    list.push({
+      what: "WordPress available",
+      check: async () => {
+        const deployment = await apps.readNamespacedDeployment({ name: "wordpress", namespace });
+        const available = (deployment.status?.conditions ?? []).find((c) => c.type === "Available");
+        if (
+          available?.status === "True" &&
+          (deployment.status?.updatedReplicas ?? 0) >= (deployment.spec?.replicas ?? 0)
+        )
+          return null;
+        return `Deployment ${namespace}/wordpress: ${deployment.status?.availableReplicas ?? 0}/${deployment.spec?.replicas ?? 0} available${available?.message ? ` (${available.message})` : ""}`;
+      },
+    });
+  }
+  return list;
+}
+
+/** Waits for each step in turn within one deadline; a timeout names the object and its last state. */
+async function waitUntilWorking(options: ApplyOptions): Promise<void> {
+  const now = options.now ?? (() => Date.now());
+  const started = now();
+  const deadline = started + options.timeoutMs;
+  for (const step of steps(options)) {
+    let last: string | null = "not checked yet";
+    while (now() < deadline) {
+      try {
+        last = await step.check();
+      } catch (error) {
+        last = apiMessage(error);
+      }
+      if (last === null) break;
+      await options.sleep(1000);
+    }
+    if (last !== null) {
+      throw new HapressError(
+        `timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${step.what}: ${last}`,
+      );
+    }
+    options.report(`✓ ${step.what} (${((now() - started) / 1000).toFixed(0)} s)`);
+  }
+}

@@ -1,0 +1,45 @@
+import { z } from "zod";
+import { savedMemorySchema, type SavedMemory } from "../../state/controller-memory.js";
+import { primaryRecordSchema, type PrimaryRecord } from "../../state/primary.js";
+
+/**
+ * The site's durable state in the cluster: one ConfigMap, written only by the controller with
+ * resourceVersion preconditions, and mounted read-only into the database pods (their init step reads
+ * the primary record and re-clone markers from it without any API access).
+ */
+export const STATE_CONFIGMAP = "hapress-state";
+export const STATE_MOUNT = "/var/run/hapress-state";
+export const PRIMARY_KEY = "primary";
+export const MEMORY_KEY = "memory";
+
+/** The key of a pod's re-clone marker: its value is a token; the init step re-clones once per token. */
+export function recloneKey(pod: string): string {
+  return `reclone.${pod}`;
+}
+
+/** Parses a JSON value of the state ConfigMap; a corrupt one is an error naming the key. */
+function parseKey<T>(data: Record<string, string>, key: string, schema: z.ZodType<T>): T | null {
+  const text = data[key];
+  if (text === undefined || text === "") return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`ConfigMap ${STATE_CONFIGMAP}, key '${key}': not JSON`, { cause: error });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new Error(
+      `ConfigMap ${STATE_CONFIGMAP}, key '${key}': ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`,
+    );
+  }
+  return parsed.data;
+}
+
+export function parsePrimaryRecord(data: Record<string, string>): PrimaryRecord | null {
+  return parseKey(data, PRIMARY_KEY, primaryRecordSchema);
+}
+
+export function parseSavedMemory(data: Record<string, string>): SavedMemory | null {
+  return parseKey(data, MEMORY_KEY, savedMemorySchema);
+}

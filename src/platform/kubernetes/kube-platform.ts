@@ -1,0 +1,270 @@
+import { randomBytes } from "node:crypto";
+import {
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1ConfigMap,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import type { DatabaseInstance, Platform } from "../../controller/platform.js";
+import type { ControllerEvent } from "../../controller/types.js";
+import { HapressError } from "../../errors.js";
+import type { SavedMemory } from "../../state/controller-memory.js";
+import type { PrimaryRecord } from "../../state/primary.js";
+import { ADMIN_PORT, MYSQL_PORT } from "../../topology/topology.js";
+import {
+  MEMORY_KEY,
+  parsePrimaryRecord,
+  parseSavedMemory,
+  PRIMARY_KEY,
+  recloneKey,
+  STATE_CONFIGMAP,
+} from "./cluster-state.js";
+import { apiMessage, apiStatus } from "./cluster.js";
+import { ROLE_LABEL } from "./render.js";
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/** The instance that bootstraps an empty site (the init step of ordinal 0 with no primary recorded). */
+const BOOTSTRAP_PRIMARY = "mysql-0";
+
+export interface KubernetesPlatformOptions {
+  namespace: string;
+  /** The site's name: its pods carry app.kubernetes.io/instance=<site>. */
+  site: string;
+  /** Who acts, for the events' source (the controller pod's name). */
+  identity: string;
+  now?: () => Date;
+}
+
+function ordinalOf(pod: V1Pod): number {
+  const match = /-(\d+)$/.exec(pod.metadata?.name ?? "");
+  return match ? Number(match[1]) : -1;
+}
+
+function isReady(pod: V1Pod): boolean {
+  return (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+}
+
+/** Its init step (clone or re-clone) has not finished: the controller must not touch it yet. */
+function isInitializing(pod: V1Pod): boolean {
+  const inits = pod.spec?.initContainers ?? [];
+  if (inits.length === 0) return false;
+  const statuses = pod.status?.initContainerStatuses ?? [];
+  return !inits.every((c) => statuses.find((s) => s.name === c.name)?.state?.terminated?.exitCode === 0);
+}
+
+/**
+ * The controller's view of a site on Kubernetes: the StatefulSet's pods are the instances, the role
+ * label is the route (the `mysql-primary` Service selects on it), a ConfigMap holds the durable primary
+ * record and the controller's memory, and fencing deletes a pod. Every write that must not race
+ * another writer carries the resourceVersion it was computed from.
+ */
+export class KubernetesPlatform implements Platform {
+  private readonly core: CoreV1Api;
+  private readonly now: () => Date;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly options: KubernetesPlatformOptions,
+  ) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private get namespace(): string {
+    return this.options.namespace;
+  }
+
+  private async pods(): Promise<V1Pod[]> {
+    const list = await this.core.listNamespacedPod({
+      namespace: this.namespace,
+      labelSelector: `app.kubernetes.io/instance=${this.options.site},app.kubernetes.io/component=database`,
+    });
+    return list.items.filter((p) => /^mysql-\d+$/.test(p.metadata?.name ?? ""));
+  }
+
+  async listInstances(): Promise<DatabaseInstance[]> {
+    const [pods, record] = await Promise.all([this.pods(), this.readRecord()]);
+    return pods
+      .map((pod): DatabaseInstance => {
+        const name = pod.metadata?.name ?? "";
+        const address = pod.status?.podIP ?? "";
+        return {
+          name,
+          ordinal: ordinalOf(pod),
+          address,
+          port: MYSQL_PORT,
+          adminPort: ADMIN_PORT,
+          // Being deleted, without an address yet, or still cloning in its init step; and a replica not
+          // ready yet (its agent reports ready only once a fresh clone has its GTID position). The
+          // recorded primary is never provisioning for not being ready: a dead primary looks like that.
+          provisioning:
+            Boolean(pod.metadata?.deletionTimestamp) ||
+            address === "" ||
+            isInitializing(pod) ||
+            (name !== record?.primary && !isReady(pod)),
+          routed: pod.metadata?.labels?.[ROLE_LABEL] === "primary",
+        };
+      })
+      .sort((a, b) => a.ordinal - b.ordinal);
+  }
+
+  private async state(): Promise<V1ConfigMap> {
+    try {
+      return await this.core.readNamespacedConfigMap({ name: STATE_CONFIGMAP, namespace: this.namespace });
+    } catch (error) {
+      throw new HapressError(
+        `cannot read ConfigMap ${this.namespace}/${STATE_CONFIGMAP} (rendered by hapress): ${apiMessage(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * Changes keys of the state ConfigMap as of the version `change` read; a concurrent writer makes the
+   * replace fail with 409 (Conflict) and nothing is written.
+   */
+  private async writeState(
+    change: (data: Record<string, string>) => Record<string, string | null>,
+  ): Promise<void> {
+    const current = await this.state();
+    const data = { ...(current.data ?? {}) };
+    const changes = Object.entries(change(data));
+    if (changes.length === 0) return;
+    for (const [key, value] of changes) {
+      if (value === null) delete data[key];
+      else data[key] = value;
+    }
+    await this.core.replaceNamespacedConfigMap({
+      name: STATE_CONFIGMAP,
+      namespace: this.namespace,
+      body: { ...current, data },
+    });
+  }
+
+  async readRecord(): Promise<PrimaryRecord | null> {
+    return parsePrimaryRecord((await this.state()).data ?? {});
+  }
+
+  async readPrimary(): Promise<string> {
+    const record = await this.readRecord();
+    if (record) return record.primary;
+    // An empty site: ordinal 0 bootstraps it (its init step does so only while nothing is recorded), so
+    // it is the first primary; recorded now, so a lost mysql-0 volume can never bootstrap a second time.
+    await this.recordPrimary(BOOTSTRAP_PRIMARY, "the first instance bootstrapped the site");
+    return BOOTSTRAP_PRIMARY;
+  }
+
+  async recordPrimary(instance: string, reason: string): Promise<void> {
+    await this.writeState((data): Record<string, string> => {
+      const previous = parsePrimaryRecord(data);
+      if (previous?.primary === instance) return {};
+      const record: PrimaryRecord = {
+        primary: instance,
+        epoch: (previous?.epoch ?? 0) + 1,
+        changedAt: this.now().toISOString(),
+        reason,
+      };
+      return { [PRIMARY_KEY]: JSON.stringify(record) };
+    });
+  }
+
+  /** Sets a pod's role label, as of the pod's version: a pod that changed since it was read is not touched. */
+  private async label(pod: V1Pod, role: "primary" | "replica"): Promise<void> {
+    await this.core.patchNamespacedPod(
+      {
+        name: pod.metadata?.name ?? "",
+        namespace: this.namespace,
+        body: {
+          metadata: { resourceVersion: pod.metadata?.resourceVersion, labels: { [ROLE_LABEL]: role } },
+        },
+      },
+      mergePatch,
+    );
+  }
+
+  /** Moves the role label: off every other pod first, then onto the recorded primary. */
+  async routePrimary(instance: string): Promise<void> {
+    const record = await this.readRecord();
+    if (record?.primary !== instance) {
+      throw new HapressError(
+        `refusing to route mysql-primary to ${instance}: the recorded primary is ${record?.primary ?? "nobody"}`,
+      );
+    }
+    const pods = await this.pods();
+    for (const pod of pods) {
+      if (pod.metadata?.name !== instance && pod.metadata?.labels?.[ROLE_LABEL] !== "replica")
+        await this.label(pod, "replica");
+    }
+    const target = pods.find((p) => p.metadata?.name === instance);
+    if (!target) throw new HapressError(`no pod ${instance} to route mysql-primary to`);
+    if (target.metadata?.labels?.[ROLE_LABEL] !== "primary") await this.label(target, "primary");
+  }
+
+  /**
+   * Fencing: the pod is deleted at once (grace period 0). Its StatefulSet recreates it; it starts
+   * read-only and the controller rejoins it as a replica or re-clones it.
+   */
+  async killInstance(instance: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedPod({
+        name: instance,
+        namespace: this.namespace,
+        gracePeriodSeconds: 0,
+      });
+    } catch (error) {
+      if (apiStatus(error) !== 404) throw error;
+    }
+  }
+
+  /** Nothing holds a pod down on Kubernetes: the recreated pod starts fenced (read-only). */
+  async releaseInstance(): Promise<void> {}
+
+  /** A new re-clone token for the pod, then the pod deleted: its init step sees the token and clones. */
+  async recloneInstance(instance: string, reason: string): Promise<void> {
+    const token = `${this.now().toISOString()}-${randomBytes(4).toString("hex")}`;
+    await this.writeState(() => ({ [recloneKey(instance)]: token }));
+    await this.recordEvent({ kind: "reclone", instance, message: `re-cloning ${instance}: ${reason}` });
+    try {
+      await this.core.deleteNamespacedPod({ name: instance, namespace: this.namespace });
+    } catch (error) {
+      if (apiStatus(error) !== 404) throw error;
+    }
+  }
+
+  async recordEvent(event: ControllerEvent): Promise<void> {
+    const now = this.now();
+    const involved = event.instance
+      ? { kind: "Pod", name: event.instance }
+      : { kind: "StatefulSet", name: "mysql", apiVersion: "apps/v1" };
+    await this.core.createNamespacedEvent({
+      namespace: this.namespace,
+      body: {
+        metadata: {
+          name: `${involved.name}.hapress.${now.getTime().toString(16)}${randomBytes(2).toString("hex")}`,
+          namespace: this.namespace,
+        },
+        involvedObject: { ...involved, namespace: this.namespace },
+        reason: event.kind,
+        message: event.message,
+        type: /failed|refused|quarantined|disabled/.test(event.kind) ? "Warning" : "Normal",
+        source: { component: "hapress-controller", host: this.options.identity },
+        reportingComponent: "hapress.io/controller",
+        reportingInstance: this.options.identity,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+  }
+
+  async loadMemory(): Promise<SavedMemory | null> {
+    return parseSavedMemory((await this.state()).data ?? {});
+  }
+
+  async saveMemory(memory: SavedMemory): Promise<void> {
+    await this.writeState(() => ({ [MEMORY_KEY]: JSON.stringify(memory) }));
+  }
+}
