@@ -97,7 +97,7 @@ describe("database tier with 3 instances (real mariadbd)", () => {
     });
   });
 
-  it("runs the in-cluster init step: clones from a live agent, and only ordinal 0 may bootstrap", async () => {
+  it("runs the in-cluster init step: clones from a live agent, and only ordinal 0 of an empty site bootstraps", async () => {
     const k8s = join(site.workDir, "k8s");
     const configMapDir = join(k8s, "config-map");
     mkdirSync(configMapDir, { recursive: true });
@@ -108,6 +108,10 @@ describe("database tier with 3 instances (real mariadbd)", () => {
       writeFileSync(join(configMapDir, name), text);
     const donor = (await site.podAddress("mysql-0")).split(":")[0] ?? "";
     const env = { HAPRESS_CLONE_TOKEN: site.secrets().cloneToken };
+    // The mounted hapress-state ConfigMap of an empty site: no primary recorded yet.
+    const stateDir = join(k8s, "state");
+    mkdirSync(stateDir, { recursive: true });
+    const placement = ["--state-dir", stateDir, "--peer-domain", "mysql.test.svc"];
     const init = (hostname: string, donorHost: string, dir: string) =>
       site.cli(
         [
@@ -121,6 +125,7 @@ describe("database tier with 3 instances (real mariadbd)", () => {
           join(dir, "conf"),
           "--config-map-dir",
           configMapDir,
+          ...placement,
           "--donor",
           donorHost,
         ],
@@ -149,6 +154,7 @@ describe("database tier with 3 instances (real mariadbd)", () => {
         join(k8s, "eight", "conf"),
         "--config-map-dir",
         configMapDir,
+        ...placement,
         "--donor",
         donor,
       ],

@@ -13,6 +13,7 @@ import type { Secrets } from "../src/state/secrets.js";
 import { KubeApiError, type KubeClient, type KubeObject } from "./kube/client.js";
 import { ControlPlane } from "./kube/control-plane.js";
 import { TestNode } from "./kube/test-node.js";
+import { countPresent, endpointAddresses, Writer } from "./kube/writer.js";
 import { renderVariants, testSecrets } from "./helpers/render-variants.js";
 import { eventually, makeSiteDir, runCli } from "./helpers/site.js";
 import { sleep } from "../src/util/process.js";
@@ -79,79 +80,6 @@ async function gtid(address: string): Promise<string> {
   }
 }
 
-async function endpointAddresses(api: KubeClient, service: string): Promise<string[]> {
-  const slices = await api.list(
-    `/apis/discovery.k8s.io/v1/namespaces/${NAMESPACE}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D${service}`,
-  );
-  return slices
-    .flatMap(
-      (s) =>
-        (s as { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }).endpoints ?? [],
-    )
-    .filter((e) => e.conditions?.ready === true)
-    .flatMap((e) => e.addresses)
-    .sort();
-}
-
-/** Acknowledged inserts into the primary, through whatever mysql-primary's EndpointSlice lists. */
-class Writer {
-  /** Every writer started, so the suite's `after` stops those a failed test left running. */
-  static readonly running = new Set<Writer>();
-  readonly acknowledged: number[] = [];
-  failures = 0;
-  private stopped = false;
-  private loop: Promise<void> | null = null;
-
-  constructor(
-    private readonly api: KubeClient,
-    private readonly table: string,
-  ) {}
-
-  start(): void {
-    Writer.running.add(this);
-    this.loop = this.run();
-  }
-
-  private async run(): Promise<void> {
-    let next = 1;
-    const deadline = Date.now() + 600_000;
-    while (!this.stopped && Date.now() < deadline) {
-      const [address] = await endpointAddresses(this.api, "mysql-primary").catch(() => []);
-      if (!address) {
-        await sleep(50);
-        continue;
-      }
-      try {
-        const session = await connectSql(
-          { host: address, port: 3306 },
-          { user: "wordpress", password: testSecrets.appPassword },
-          { database: "wordpress", connectTimeoutMs: 1000, queryTimeoutMs: 5000 },
-        );
-        try {
-          while (!this.stopped) {
-            await session.query(`INSERT INTO ${this.table} VALUES (?)`, [next]);
-            this.acknowledged.push(next++);
-            await sleep(5);
-          }
-        } finally {
-          await session.close();
-        }
-      } catch {
-        // The id that failed may or may not have committed: never reused, never counted.
-        next++;
-        this.failures++;
-        await sleep(50);
-      }
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-    Writer.running.delete(this);
-  }
-}
-
 /** The controller names its Events <object>.hapress.<hex milliseconds><4 hex>: their order in time. */
 function eventTime(name: string): number {
   const suffix = name.split(".hapress.")[1] ?? "";
@@ -179,22 +107,6 @@ async function runSql(address: string, sql: string): Promise<void> {
   );
   try {
     await session.query(sql);
-  } finally {
-    await session.close();
-  }
-}
-
-/** How many of `ids` the table on `address` holds. */
-async function countPresent(address: string, table: string, ids: number[]): Promise<number> {
-  const session = await connectSql(
-    { host: address, port: 3306 },
-    { user: "wordpress", password: testSecrets.appPassword },
-    { database: "wordpress", queryTimeoutMs: 30_000 },
-  );
-  try {
-    const rows = await session.query(`SELECT id FROM ${table}`);
-    const present = new Set(rows.map((r) => Number(r.id)));
-    return ids.filter((id) => present.has(id)).length;
   } finally {
     await session.close();
   }
@@ -343,7 +255,7 @@ describe(
       assert.equal(record?.primary, "mysql-0");
       await eventually("mysql-primary's EndpointSlice lists mysql-0 only", async () => {
         return (
-          JSON.stringify(await endpointAddresses(api, "mysql-primary")) ===
+          JSON.stringify(await endpointAddresses(api, NAMESPACE, "mysql-primary")) ===
           JSON.stringify([await ipOf("mysql-0")])
         );
       });
@@ -377,9 +289,9 @@ describe(
       );
       await eventually("EndpointSlices matching the pods", async () => {
         const [all, primary, replicas] = await Promise.all([
-          endpointAddresses(api, "mysql"),
-          endpointAddresses(api, "mysql-primary"),
-          endpointAddresses(api, "mysql-replicas"),
+          endpointAddresses(api, NAMESPACE, "mysql"),
+          endpointAddresses(api, NAMESPACE, "mysql-primary"),
+          endpointAddresses(api, NAMESPACE, "mysql-replicas"),
         ]);
         return (
           JSON.stringify(all) === JSON.stringify([ips["mysql-0"], ips["mysql-1"], ips["mysql-2"]].sort()) &&
@@ -561,7 +473,7 @@ describe(
     it("fails over when the primary's mariadbd is killed (kill -9) under writes: relabelled, re-routed, old pod back as a replica, nothing acknowledged lost", async () => {
       const table = "failover_k8s";
       await runSql(await ipOf("mysql-0"), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
-      const writer = new Writer(api, table);
+      const writer = new Writer(api, NAMESPACE, table);
       writer.start();
       await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
       const oldUid = (await pod(api, "mysql-0"))?.metadata.uid;
@@ -587,14 +499,16 @@ describe(
       const newPrimary = (await primaryRecord())?.primary ?? "";
       const newIp = await ipOf(newPrimary);
       await eventually("mysql-primary's EndpointSlice follows", async () => {
-        return JSON.stringify(await endpointAddresses(api, "mysql-primary")) === JSON.stringify([newIp]);
+        return (
+          JSON.stringify(await endpointAddresses(api, NAMESPACE, "mysql-primary")) === JSON.stringify([newIp])
+        );
       });
       await eventually("writes acknowledged by the new primary", async () => {
         const before = writer.acknowledged.length;
         await sleep(500);
         return writer.acknowledged.length > before;
       });
-      console.log(`failover seen by the test after ${((Date.now() - crashedAt) / 1000).toFixed(2)} s`);
+      console.log(`the writer's outage: ${(writer.longestGapAfter(crashedAt - 1000) / 1000).toFixed(2)} s`);
       await writer.stop();
       const lost = writer.acknowledged.length - (await countPresent(newIp, table, writer.acknowledged));
       assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
@@ -681,7 +595,7 @@ describe(
       const oldPrimary = (await primaryRecord())?.primary ?? "";
       const table = "failover_k8s_2";
       await runSql(await ipOf(oldPrimary), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
-      const writer = new Writer(api, table);
+      const writer = new Writer(api, NAMESPACE, table);
       writer.start();
       await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
       const leaderBefore = await leaseHolder();
@@ -692,7 +606,7 @@ describe(
           const record = await primaryRecord();
           if (!record || record.primary === oldPrimary) return false;
           const labels = await roles();
-          const routed = await endpointAddresses(api, "mysql-primary");
+          const routed = await endpointAddresses(api, NAMESPACE, "mysql-primary");
           return (
             labels.filter((r) => r === "primary").length === 1 &&
             labels[Number(record.primary.slice(-1))] === "primary" &&

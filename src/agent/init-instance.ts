@@ -18,6 +18,8 @@ export interface InitInstanceOptions {
   /** The peers' DNS domain: peer N is mysql-N.<peerDomain>. */
   peerDomain: string;
   donorPort: number;
+  /** Clone from this host instead of the recorded primary's stable name (a manual restore, tests). */
+  donorHost?: string;
   token: string;
   log: (line: string) => void;
 }
@@ -86,7 +88,7 @@ export async function initInstance(
     );
   }
   // Before anything is recorded, the site is being built in order: mysql-0 bootstrapped it.
-  const donor = `${primary ?? "mysql-0"}.${options.peerDomain}`;
+  const donor = options.donorHost ?? `${primary ?? "mysql-0"}.${options.peerDomain}`;
   const info = await cloneFromDonor({
     donor: { name: donor, address: donor, port: options.donorPort },
     token: options.token,

@@ -516,6 +516,7 @@ function buildProgram(): Command {
     )
     .requiredOption("--peer-domain <domain>", "the peers' DNS domain: mysql-N.<domain> (e.g. mysql.shop.svc)")
     .option("--donor-port <port>", "the donor agent's port", parseCount(1, 65535), 3307)
+    .option("--donor <host>", "clone from this agent instead of the recorded primary (a manual restore)")
     .option("--hostname <name>", "the pod's host name (default: the HOSTNAME variable)")
     .action(
       async (options: {
@@ -525,6 +526,7 @@ function buildProgram(): Command {
         stateDir: string;
         peerDomain: string;
         donorPort: number;
+        donor?: string;
         hostname?: string;
       }) => {
         const token = process.env.HAPRESS_CLONE_TOKEN;
@@ -538,6 +540,7 @@ function buildProgram(): Command {
           stateDir: options.stateDir,
           peerDomain: options.peerDomain,
           donorPort: options.donorPort,
+          donorHost: options.donor,
           token,
           log: (line) => console.log(`agent init: ${line}`),
         });
