@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connectSql } from "../../src/mysql/client.js";
 import { parseSpec } from "../../src/spec/load.js";
+import { ADMIN_PORT } from "../../src/topology/topology.js";
 import { renderManifests, ROLE_LABEL } from "../../src/platform/kubernetes/render.js";
 import { parsePrimaryRecord, STATE_CONFIGMAP } from "../../src/platform/kubernetes/cluster-state.js";
 import { sleep } from "../../src/util/process.js";
@@ -66,13 +67,29 @@ async function main(): Promise<void> {
       "bench",
     );
     for (const object of renderManifests(spec, testSecrets)) await api.apply(object);
+    // Settled as the controller sees it: every pod ready and labelled, and every replica streaming from
+    // the primary. (Pod readiness alone is not enough: a run that crashes the primary while a replica
+    // is still rejoining rightly finds no majority, and measures that instead of a failover.)
     const settled = async () => {
       const primary = await recordedPrimary(api);
       if (!primary) return false;
+      const primaryIp = ((await pod(api, primary))?.status?.podIP as string | undefined) ?? "";
       for (const name of ["mysql-0", "mysql-1", "mysql-2"]) {
         const current = await pod(api, name);
         const role = current?.metadata.labels?.[ROLE_LABEL];
         if (!isReady(current) || role !== (name === primary ? "primary" : "replica")) return false;
+        if (name === primary) continue;
+        const session = await connectSql(
+          { host: (current?.status?.podIP as string | undefined) ?? "", port: ADMIN_PORT },
+          { user: "hapress_admin", password: testSecrets.adminPassword },
+          { connectTimeoutMs: 1000, queryTimeoutMs: 2000 },
+        );
+        try {
+          const [status] = await session.query("SHOW SLAVE STATUS");
+          if (status?.Slave_IO_Running !== "Yes" || status.Master_Host !== primaryIp) return false;
+        } finally {
+          await session.close();
+        }
       }
       return true;
     };
@@ -129,7 +146,9 @@ async function main(): Promise<void> {
   } finally {
     await node?.stop();
     await plane.stop();
-    rmSync(dir, { recursive: true, force: true });
+    // HAPRESS_KEEP_TEST_DIR=1 keeps every component's and pod's log, as for the tests.
+    if (process.env.HAPRESS_KEEP_TEST_DIR) console.log(`logs kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

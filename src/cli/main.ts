@@ -1,13 +1,8 @@
-import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { isLoopbackIPv4Literal } from "../util/net.js";
+import { Command, CommanderError } from "commander";
 import { createReadStream, existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { serveBackups } from "../agent/clone.js";
-import { initInstance } from "../agent/init-instance.js";
-import { applyClonePosition } from "../agent/clone-position.js";
-import { ADMIN_PORT } from "../topology/topology.js";
 import {
   describeErrorChain,
   EXIT_FAILURE,
@@ -31,20 +26,15 @@ import { loadSpec } from "../spec/load.js";
 import { statePaths } from "../state/files.js";
 import { sleep } from "../util/process.js";
 import { formatStatus } from "./format.js";
-import { prepareManifests, renderCommand } from "../platform/kubernetes/render-command.js";
+import { renderCommand } from "../platform/kubernetes/render-command.js";
 import { runChaos, summarize, type ChaosRun, type Fault } from "../chaos/chaos.js";
 import { runController } from "./controller-command.js";
 import { runKubernetesController } from "./kube-controller-command.js";
-import { applySite } from "../platform/kubernetes/apply.js";
-import { loadKubeConfig } from "../platform/kubernetes/cluster.js";
+import { registerAgentCommands } from "./agent-commands.js";
+import { registerApplyCommand } from "./apply-command.js";
+import { parseCount, parseSeconds, report, type GlobalOptions } from "./options.js";
 import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
 import type { RecordedEvent } from "../platform/local/local-platform.js";
-
-interface GlobalOptions {
-  file?: string;
-  dir: string;
-  debug?: boolean;
-}
 
 /** How the supervisor runs this CLI again: the same node, flags and script. */
 function selfCommand(): SelfCommand {
@@ -54,25 +44,6 @@ function selfCommand(): SelfCommand {
 function stateDirOf(options: GlobalOptions): string {
   return resolve(options.dir);
 }
-
-function parseCount(min: number, max: number) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new InvalidArgumentError(
-        `must be a whole number from ${min} to ${max}, for example ${Math.max(min, 3)}`,
-      );
-    }
-    return Number(value);
-  };
-}
-
-function parseSeconds(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    throw new InvalidArgumentError("must be a whole number of seconds, e.g. 600");
-  return Number(value);
-}
-
-const report = (line: string) => process.stderr.write(`${line}\n`);
 
 function buildProgram(): Command {
   const program = new Command("hapress")
@@ -247,72 +218,7 @@ function buildProgram(): Command {
       if (stream !== null) process.stdout.write(stream);
     });
 
-  program
-    .command("apply")
-    .description(
-      "deploy the site to Kubernetes: server-side apply in order, prune what the spec dropped, wait until it works",
-    )
-    .option("--context <name>", "kubeconfig context (default: the current one)")
-    .option("--namespace <name>", "the site's namespace (default: kubernetes.namespace of the spec)")
-    .option("--dry-run <mode>", "server: the API server checks everything, nothing is stored")
-    .option("--timeout <seconds>", "how long to wait for the site to work", parseSeconds, 600)
-    .option(
-      "--secrets <file>",
-      "secrets file, read back and completed, never rotated (default: hapress-secrets.json beside the spec)",
-    )
-    .action(
-      async (options: {
-        context?: string;
-        namespace?: string;
-        dryRun?: string;
-        timeout: number;
-        secrets?: string;
-      }) => {
-        if (options.dryRun !== undefined && options.dryRun !== "server") {
-          throw new InputError(`--dry-run ${options.dryRun}: only --dry-run=server is supported`);
-        }
-        if (
-          options.namespace !== undefined &&
-          !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(options.namespace)
-        ) {
-          throw new InputError(
-            `--namespace ${JSON.stringify(options.namespace)}: must be a DNS label (lower-case letters, digits, '-'), e.g. --namespace shop`,
-          );
-        }
-        const g = globals();
-        const file = g.file ?? "hapress.yaml";
-        const loaded = await loadSpec(file, { explicit: g.file !== undefined });
-        const spec = options.namespace
-          ? { ...loaded, kubernetes: { ...loaded.kubernetes, namespace: options.namespace } }
-          : loaded;
-        // The cluster first: a wrong context fails before any secret is generated or object sent.
-        const kc = loadKubeConfig({ context: options.context });
-        const objects = await prepareManifests({
-          spec,
-          specSource: file,
-          secretsFile: options.secrets ?? join(dirname(resolve(file)), "hapress-secrets.json"),
-          report,
-        });
-        report(
-          `applying ${objects.length} objects of site ${spec.name} to namespace ${spec.kubernetes.namespace} (context ${kc.getCurrentContext()})${options.dryRun ? ", server-side dry run" : ""}`,
-        );
-        const result = await applySite({
-          kc,
-          objects,
-          site: spec.name,
-          namespace: spec.kubernetes.namespace,
-          dryRun: options.dryRun === "server",
-          timeoutMs: options.timeout * 1000,
-          report,
-          sleep,
-        });
-        report(
-          result.changed.length === 0 && result.pruned.length === 0
-            ? `nothing changed: the cluster already matches the spec (${result.unchanged} objects)`
-            : `${result.changed.length} changed, ${result.unchanged} unchanged, ${result.pruned.length} pruned${options.dryRun ? " (dry run: nothing stored)" : ""}`,
-        );
-      },
-    );
+  registerApplyCommand(program, globals);
 
   program
     .command("controller")
@@ -430,123 +336,7 @@ function buildProgram(): Command {
       for (const e of events) console.log(`${e.time}  ${e.kind.padEnd(18)} ${e.message}`);
     });
 
-  const agent = program.command("agent").description("per-database-instance helper (runs beside mariadbd)");
-  agent
-    .command("serve-backups")
-    .description("serve physical backup streams of the local instance to peers that present the clone token")
-    .requiredOption("--address <address>", "address to listen on (a loopback address unless --any-address)")
-    .requiredOption("--port <port>", "port", parseCount(1, 65535))
-    .requiredOption("--socket <path>", "the instance's Unix socket")
-    .option("--any-address", "allow a non-loopback address (in a Kubernetes pod, behind its NetworkPolicy)")
-    .option(
-      "--password-env <name>",
-      "environment variable holding root's password, when the socket needs one",
-    )
-    .option(
-      "--data-dir <dir>",
-      "in a pod: before serving, give a fresh clone in this data folder its GTID position (needs HAPRESS_ADMIN_PASSWORD)",
-    )
-    .action(
-      async (options: {
-        address: string;
-        port: number;
-        socket: string;
-        anyAddress?: boolean;
-        passwordEnv?: string;
-        dataDir?: string;
-      }) => {
-        const token = process.env.HAPRESS_CLONE_TOKEN;
-        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
-        if (!options.anyAddress && !isLoopbackIPv4Literal(options.address)) {
-          throw new InputError(
-            `--address ${JSON.stringify(options.address)}: only a literal loopback address such as 127.0.0.1 (or pass --any-address in a pod)`,
-          );
-        }
-        const password = options.passwordEnv ? process.env[options.passwordEnv] : undefined;
-        if (options.passwordEnv && !password)
-          throw new InputError(`--password-env ${options.passwordEnv}: the variable is empty`);
-        const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
-        if (options.dataDir) {
-          // Not listening (so not ready) until then: the controller waits for a ready pod before it
-          // points replication at the primary.
-          const adminPassword = process.env.HAPRESS_ADMIN_PASSWORD;
-          if (!adminPassword)
-            throw new InputError("--data-dir needs HAPRESS_ADMIN_PASSWORD in the environment");
-          await applyClonePosition({
-            dataDir: options.dataDir,
-            endpoint: { host: "127.0.0.1", port: ADMIN_PORT },
-            credentials: { user: "hapress_admin", password: adminPassword },
-            log,
-            sleep,
-            deadlineMs: 30 * 60_000,
-          });
-        }
-        const server = await serveBackups({
-          address: options.address,
-          port: options.port,
-          socket: options.socket,
-          token,
-          log,
-          password,
-        });
-        log(`serving backup streams on ${options.address}:${options.port}`);
-        const stop = () => {
-          server.close();
-          process.exit(0);
-        };
-        process.on("SIGTERM", stop);
-        process.on("SIGINT", stop);
-        await new Promise<never>(() => undefined);
-      },
-    );
-  agent
-    .command("init")
-    .description(
-      "prepare a database pod: server-id from the ordinal, configuration, and a clone when it has no data",
-    )
-    .requiredOption("--data-dir <dir>", "the instance's data folder (created by the clone)")
-    .requiredOption("--conf-dir <dir>", "where to write server configuration")
-    .requiredOption(
-      "--config-map-dir <dir>",
-      "the mounted ConfigMap with common.cnf, primary.cnf, replica.cnf",
-    )
-    .requiredOption(
-      "--state-dir <dir>",
-      "the mounted hapress-state ConfigMap (primary record, re-clone markers)",
-    )
-    .requiredOption("--peer-domain <domain>", "the peers' DNS domain: mysql-N.<domain> (e.g. mysql.shop.svc)")
-    .option("--donor-port <port>", "the donor agent's port", parseCount(1, 65535), 3307)
-    .option("--donor <host>", "clone from this agent instead of the recorded primary (a manual restore)")
-    .option("--hostname <name>", "the pod's host name (default: the HOSTNAME variable)")
-    .action(
-      async (options: {
-        dataDir: string;
-        confDir: string;
-        configMapDir: string;
-        stateDir: string;
-        peerDomain: string;
-        donorPort: number;
-        donor?: string;
-        hostname?: string;
-      }) => {
-        const token = process.env.HAPRESS_CLONE_TOKEN;
-        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
-        const hostname = options.hostname ?? process.env.HOSTNAME ?? "";
-        const outcome = await initInstance({
-          hostname,
-          dataDir: options.dataDir,
-          confDir: options.confDir,
-          configMapDir: options.configMapDir,
-          stateDir: options.stateDir,
-          peerDomain: options.peerDomain,
-          donorPort: options.donorPort,
-          donorHost: options.donor,
-          token,
-          log: (line) => console.log(`agent init: ${line}`),
-        });
-        console.log(outcome);
-      },
-    );
+  registerAgentCommands(program);
 
   return program;
 }

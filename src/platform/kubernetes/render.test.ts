@@ -186,6 +186,16 @@ describe("the invariant checks catch what they must", () => {
       /StatefulSet\/mysql: mounts a service-account token/,
     );
   });
+  it("a pod no NetworkPolicy allows, or no default deny", () => {
+    assert.match(
+      mutate((o) => o.splice(o.indexOf(find(o, "NetworkPolicy", "hapress-controller")), 1)),
+      /Deployment\/hapress-controller: no NetworkPolicy allows its traffic/,
+    );
+    assert.match(
+      mutate((o) => o.splice(o.indexOf(find(o, "NetworkPolicy", "default-deny")), 1)),
+      /no default-deny NetworkPolicy/,
+    );
+  });
   it("an empty password", () => {
     assert.match(
       mutate(

@@ -195,6 +195,20 @@ export function invariantProblems(objects: K8sObject[]): string[] {
     }
   }
 
+  // Network least privilege: a namespace-wide default deny, and an allow policy naming every pod.
+  const policies = byKind("NetworkPolicy").map(
+    (p) =>
+      (p.spec as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels ?? {},
+  );
+  if (!policies.some((selector) => Object.keys(selector).length === 0))
+    problems.push("no default-deny NetworkPolicy (an empty podSelector) for the namespace");
+  for (const template of templates) {
+    const covered = policies.some(
+      (selector) => Object.keys(selector).length > 0 && matches(selector, template.labels),
+    );
+    if (!covered) problems.push(`${describe(template.owner)}: no NetworkPolicy allows its traffic`);
+  }
+
   for (const template of templates) {
     // Least privilege: only the controller talks to the API server; no other pod carries a token.
     const automount = (template.spec as { automountServiceAccountToken?: boolean })

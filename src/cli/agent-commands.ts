@@ -1,0 +1,130 @@
+import type { Command } from "commander";
+import { applyClonePosition } from "../agent/clone-position.js";
+import { serveBackups } from "../agent/clone.js";
+import { initInstance } from "../agent/init-instance.js";
+import { InputError } from "../errors.js";
+import { ADMIN_PORT } from "../topology/topology.js";
+import { isLoopbackIPv4Literal } from "../util/net.js";
+import { sleep } from "../util/process.js";
+import { parseCount } from "./options.js";
+
+/** `hapress agent …`: the helpers that run inside a database pod (or beside a local instance). */
+export function registerAgentCommands(program: Command): void {
+  const agent = program.command("agent").description("per-database-instance helper (runs beside mariadbd)");
+  agent
+    .command("serve-backups")
+    .description("serve physical backup streams of the local instance to peers that present the clone token")
+    .requiredOption("--address <address>", "address to listen on (a loopback address unless --any-address)")
+    .requiredOption("--port <port>", "port", parseCount(1, 65535))
+    .requiredOption("--socket <path>", "the instance's Unix socket")
+    .option("--any-address", "allow a non-loopback address (in a Kubernetes pod, behind its NetworkPolicy)")
+    .option(
+      "--password-env <name>",
+      "environment variable holding root's password, when the socket needs one",
+    )
+    .option(
+      "--data-dir <dir>",
+      "in a pod: before serving, give a fresh clone in this data folder its GTID position (needs HAPRESS_ADMIN_PASSWORD)",
+    )
+    .action(
+      async (options: {
+        address: string;
+        port: number;
+        socket: string;
+        anyAddress?: boolean;
+        passwordEnv?: string;
+        dataDir?: string;
+      }) => {
+        const token = process.env.HAPRESS_CLONE_TOKEN;
+        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
+        if (!options.anyAddress && !isLoopbackIPv4Literal(options.address)) {
+          throw new InputError(
+            `--address ${JSON.stringify(options.address)}: only a literal loopback address such as 127.0.0.1 (or pass --any-address in a pod)`,
+          );
+        }
+        const password = options.passwordEnv ? process.env[options.passwordEnv] : undefined;
+        if (options.passwordEnv && !password)
+          throw new InputError(`--password-env ${options.passwordEnv}: the variable is empty`);
+        const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
+        if (options.dataDir) {
+          // Not listening (so not ready) until then: the controller waits for a ready pod before it
+          // points replication at the primary.
+          const adminPassword = process.env.HAPRESS_ADMIN_PASSWORD;
+          if (!adminPassword)
+            throw new InputError("--data-dir needs HAPRESS_ADMIN_PASSWORD in the environment");
+          await applyClonePosition({
+            dataDir: options.dataDir,
+            endpoint: { host: "127.0.0.1", port: ADMIN_PORT },
+            credentials: { user: "hapress_admin", password: adminPassword },
+            log,
+            sleep,
+            deadlineMs: 30 * 60_000,
+          });
+        }
+        const server = await serveBackups({
+          address: options.address,
+          port: options.port,
+          socket: options.socket,
+          token,
+          log,
+          password,
+        });
+        log(`serving backup streams on ${options.address}:${options.port}`);
+        const stop = () => {
+          server.close();
+          process.exit(0);
+        };
+        process.on("SIGTERM", stop);
+        process.on("SIGINT", stop);
+        await new Promise<never>(() => undefined);
+      },
+    );
+  agent
+    .command("init")
+    .description(
+      "prepare a database pod: server-id from the ordinal, configuration, and a clone when it has no data",
+    )
+    .requiredOption("--data-dir <dir>", "the instance's data folder (created by the clone)")
+    .requiredOption("--conf-dir <dir>", "where to write server configuration")
+    .requiredOption(
+      "--config-map-dir <dir>",
+      "the mounted ConfigMap with common.cnf, primary.cnf, replica.cnf",
+    )
+    .requiredOption(
+      "--state-dir <dir>",
+      "the mounted hapress-state ConfigMap (primary record, re-clone markers)",
+    )
+    .requiredOption("--peer-domain <domain>", "the peers' DNS domain: mysql-N.<domain> (e.g. mysql.shop.svc)")
+    .option("--donor-port <port>", "the donor agent's port", parseCount(1, 65535), 3307)
+    .option("--donor <host>", "clone from this agent instead of the recorded primary (a manual restore)")
+    .option("--hostname <name>", "the pod's host name (default: the HOSTNAME variable)")
+    .action(
+      async (options: {
+        dataDir: string;
+        confDir: string;
+        configMapDir: string;
+        stateDir: string;
+        peerDomain: string;
+        donorPort: number;
+        donor?: string;
+        hostname?: string;
+      }) => {
+        const token = process.env.HAPRESS_CLONE_TOKEN;
+        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
+        const hostname = options.hostname ?? process.env.HOSTNAME ?? "";
+        const outcome = await initInstance({
+          hostname,
+          dataDir: options.dataDir,
+          confDir: options.confDir,
+          configMapDir: options.configMapDir,
+          stateDir: options.stateDir,
+          peerDomain: options.peerDomain,
+          donorPort: options.donorPort,
+          donorHost: options.donor,
+          token,
+          log: (line) => console.log(`agent init: ${line}`),
+        });
+        console.log(outcome);
+      },
+    );
+}

@@ -1,0 +1,106 @@
+// What every rendered object shares: names, labels, selectors, and small builders.
+import type { ClusterSecrets } from "../secrets.js";
+import type { Spec } from "../../../spec/schema.js";
+
+/** A Kubernetes object as plain data. */
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+} & Record<string, unknown>;
+
+/** The label the controller sets on the primary pod; `mysql-primary` selects on it. */
+export const ROLE_LABEL = "hapress.io/role";
+
+export const SECRET_NAME = "hapress-credentials";
+
+export const APP_USER = "wordpress";
+
+export const APP_DATABASE = "wordpress";
+
+export const REPLICATION_USER = "repl";
+
+export const ADMIN_USER = "hapress_admin";
+
+export type Component = "database" | "web" | "controller" | "storage" | "install" | "cron";
+
+/** The app.kubernetes.io/name of each component. */
+export const APP_NAMES: Record<Component, string> = {
+  database: "mariadb",
+  web: "wordpress",
+  controller: "hapress-controller",
+  storage: "nfs-server",
+  install: "wordpress-install",
+  cron: "wordpress-cron",
+};
+
+export interface Context {
+  spec: Spec;
+  secrets: ClusterSecrets;
+  namespace: string;
+}
+
+export function labels(ctx: Context, component: Component): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": APP_NAMES[component],
+    "app.kubernetes.io/instance": ctx.spec.name,
+    "app.kubernetes.io/component": component,
+    "app.kubernetes.io/part-of": "hapress",
+    "app.kubernetes.io/managed-by": "hapress",
+  };
+}
+
+export function selector(ctx: Context, component: Component): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": APP_NAMES[component],
+    "app.kubernetes.io/instance": ctx.spec.name,
+    "app.kubernetes.io/component": component,
+  };
+}
+
+export function metadata(
+  ctx: Context,
+  name: string,
+  component: Component,
+  extra: Record<string, string> = {},
+) {
+  return { name, namespace: ctx.namespace, labels: { ...labels(ctx, component), ...extra } };
+}
+
+export function secretEnv(name: string, key: string) {
+  return { name, valueFrom: { secretKeyRef: { name: SECRET_NAME, key } } };
+}
+
+export function resources(request: { cpu: string; memory: string }) {
+  return { requests: { ...request }, limits: { memory: request.memory } };
+}
+
+export function antiAffinity(ctx: Context, component: Component) {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: "kubernetes.io/hostname",
+            labelSelector: { matchLabels: selector(ctx, component) },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export function pdb(ctx: Context, name: string, component: Component, maxUnavailable: number): K8sObject {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: metadata(ctx, name, component),
+    spec: { maxUnavailable, selector: { matchLabels: selector(ctx, component) } },
+  };
+}

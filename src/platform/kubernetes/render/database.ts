@@ -1,0 +1,286 @@
+// The database tier: its configuration, the state ConfigMap, its Services and the StatefulSet.
+import { ADMIN_PORT, AGENT_PORT, endpointServerLimit, MYSQL_PORT } from "../../../topology/topology.js";
+import {
+  ADMIN_USER,
+  antiAffinity,
+  APP_DATABASE,
+  APP_USER,
+  type Context,
+  type K8sObject,
+  labels,
+  metadata,
+  REPLICATION_USER,
+  resources,
+  ROLE_LABEL,
+  secretEnv,
+  selector,
+} from "./common.js";
+import { STATE_CONFIGMAP, STATE_MOUNT } from "../cluster-state.js";
+import { connectionSettings, replicationSettings } from "../../../mysql/config.js";
+
+/** The tutorial's `mysql` ConfigMap, corrected: GTID, binlogs everywhere, semi-sync AFTER_SYNC, read-only start. */
+export function mariadbConfigMap(ctx: Context): K8sObject {
+  const common = [
+    "# Every instance: any replica may be promoted, and every instance starts read-only (fenced);",
+    "# the controller makes the recorded primary writable and labels it for mysql-primary.",
+    "[mysqld]",
+    "skip-name-resolve",
+    "skip-host-cache",
+    ...replicationSettings(ctx.spec.database.semiSyncTimeoutMs),
+    ...connectionSettings(ctx.spec.database.maxConnections),
+    `innodb-buffer-pool-size=${ctx.spec.database.bufferPoolMB}M`,
+    "character-set-server=utf8mb4",
+    "collation-server=utf8mb4_unicode_ci",
+    "",
+  ].join("\n");
+  const primary = [
+    "# Only on the instance that bootstraps the cluster (ordinal 0 with no data).",
+    "[mysqld]",
+    "rpl-semi-sync-master-enabled=ON",
+    "",
+  ].join("\n");
+  const replica = [
+    "# Replicas: read-only for every user but replication; semi-sync acknowledgements on.",
+    "[mysqld]",
+    "read-only=ON",
+    "rpl-semi-sync-slave-enabled=ON",
+    "",
+  ].join("\n");
+  // Run by the mariadb image's entrypoint once, when it initialises mysql-0's empty data folder.
+  const initUsers = [
+    "#!/bin/bash",
+    "# Least-privilege users, created once on the first primary. Passwords come from the Secret.",
+    "# Sourced by the image's entrypoint (which runs with -e): no shell options of our own here.",
+    "docker_process_sql --database=mysql <<SQL",
+    `CREATE USER IF NOT EXISTS '${REPLICATION_USER}'@'%' IDENTIFIED BY '\${HAPRESS_REPLICATION_PASSWORD}';`,
+    `GRANT REPLICATION SLAVE ON *.* TO '${REPLICATION_USER}'@'%';`,
+    `CREATE USER IF NOT EXISTS '${ADMIN_USER}'@'%' IDENTIFIED BY '\${HAPRESS_ADMIN_PASSWORD}';`,
+    `GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD ON *.* TO '${ADMIN_USER}'@'%';`,
+    "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'localhost';",
+    // No proxy caps the app's connections in the cluster: the server does, below max_connections.
+    `ALTER USER '${APP_USER}'@'%' WITH MAX_USER_CONNECTIONS ${endpointServerLimit(ctx.spec.database)};`,
+    "SQL",
+    "",
+  ].join("\n");
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: metadata(ctx, "mysql", "database"),
+    data: {
+      "common.cnf": common,
+      "primary.cnf": primary,
+      "replica.cnf": replica,
+      "10-hapress-users.sh": initUsers,
+    },
+  };
+}
+
+/**
+ * The site's durable state, written by the controller only (primary record, its memory, re-clone
+ * markers). Rendered without data: applying it again never takes a key the controller wrote.
+ */
+export function stateConfigMap(ctx: Context): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: metadata(ctx, STATE_CONFIGMAP, "controller"),
+  };
+}
+
+export function databaseServices(ctx: Context): K8sObject[] {
+  const ports = [{ name: "mysql", port: MYSQL_PORT, targetPort: "mysql" }];
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: metadata(ctx, "mysql", "database"),
+      spec: {
+        clusterIP: "None",
+        // Peers must resolve a pod before it is ready: a new replica clones from a live peer.
+        publishNotReadyAddresses: true,
+        selector: selector(ctx, "database"),
+        ports: [...ports, { name: "agent", port: AGENT_PORT, targetPort: "agent" }],
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: metadata(ctx, "mysql-primary", "database"),
+      spec: {
+        type: "ClusterIP",
+        selector: { ...selector(ctx, "database"), [ROLE_LABEL]: "primary" },
+        ports: [...ports, { name: "agent", port: AGENT_PORT, targetPort: "agent" }],
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: metadata(ctx, "mysql-replicas", "database"),
+      spec: { type: "ClusterIP", selector: { ...selector(ctx, "database"), [ROLE_LABEL]: "replica" }, ports },
+    },
+  ];
+}
+
+export function mariadbStatefulSet(ctx: Context): K8sObject {
+  const k = ctx.spec.kubernetes;
+  const dataMount = { name: "data", mountPath: "/var/lib/mysql", subPath: "mysql" };
+  const runMount = { name: "run", mountPath: "/run/mysqld" };
+  const confMount = { name: "conf", mountPath: "/etc/mysql/conf.d" };
+  // Over TCP, not the socket: the image's entrypoint runs a temporary server on the socket (with
+  // networking off) while it initialises, and that server must not count as ready. On the admin port,
+  // so a server whose client slots are all taken still counts as alive. `ping` exits 0 whenever the
+  // server answers, even "access denied", so no credential is needed here.
+  const ping = {
+    exec: {
+      command: ["mariadb-admin", "--protocol=tcp", "--host=localhost", `--port=${ADMIN_PORT}`, "ping"],
+    },
+  };
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: metadata(ctx, "mysql", "database"),
+    spec: {
+      serviceName: "mysql",
+      replicas: ctx.spec.database.replicas,
+      podManagementPolicy: "OrderedReady",
+      updateStrategy: { type: "RollingUpdate" },
+      selector: { matchLabels: selector(ctx, "database") },
+      template: {
+        // Every instance starts as a replica; the controller moves the role label to the primary.
+        metadata: { labels: { ...labels(ctx, "database"), [ROLE_LABEL]: "replica" } },
+        spec: {
+          // No API access: only the controller talks to the API server.
+          automountServiceAccountToken: false,
+          affinity: antiAffinity(ctx, "database"),
+          terminationGracePeriodSeconds: 60,
+          securityContext: { fsGroup: 999 },
+          initContainers: [
+            {
+              // The tutorial's init-mysql and clone-mysql in one: server-id from the ordinal, config
+              // for the role, and a clone from the current primary's backup stream when there is no data.
+              name: "init",
+              image: k.images.hapress,
+              args: [
+                "agent",
+                "init",
+                "--data-dir",
+                "/var/lib/hapress/mysql",
+                "--conf-dir",
+                "/etc/mysql/conf.d",
+                "--config-map-dir",
+                "/mnt/config-map",
+                // The primary record and re-clone markers, written by the controller.
+                "--state-dir",
+                STATE_MOUNT,
+                // Peers by their stable names: mysql-N.mysql.<namespace>.svc.
+                "--peer-domain",
+                `mysql.${ctx.namespace}.svc`,
+              ],
+              env: [secretEnv("HAPRESS_CLONE_TOKEN", "clone-token")],
+              resources: resources(k.resources.agent),
+              volumeMounts: [
+                { name: "data", mountPath: "/var/lib/hapress" },
+                confMount,
+                { name: "config-map", mountPath: "/mnt/config-map" },
+                { name: "state", mountPath: STATE_MOUNT, readOnly: true },
+              ],
+            },
+          ],
+          containers: [
+            {
+              name: "mariadb",
+              image: k.images.mariadb,
+              ports: [
+                { name: "mysql", containerPort: MYSQL_PORT },
+                { name: "admin", containerPort: ADMIN_PORT },
+              ],
+              env: [
+                secretEnv("MARIADB_ROOT_PASSWORD", "mariadb-root-password"),
+                // Root only from inside the pod: no remote root account.
+                { name: "MARIADB_ROOT_HOST", value: "localhost" },
+                { name: "MARIADB_DATABASE", value: APP_DATABASE },
+                { name: "MARIADB_USER", value: APP_USER },
+                secretEnv("MARIADB_PASSWORD", "app-password"),
+                secretEnv("HAPRESS_REPLICATION_PASSWORD", "replication-password"),
+                secretEnv("HAPRESS_ADMIN_PASSWORD", "admin-password"),
+              ],
+              resources: resources(k.resources.mariadb),
+              startupProbe: { ...ping, periodSeconds: 5, failureThreshold: 60 },
+              readinessProbe: { ...ping, periodSeconds: 2, timeoutSeconds: 2 },
+              livenessProbe: {
+                tcpSocket: { port: "mysql" },
+                periodSeconds: 10,
+                timeoutSeconds: 5,
+                failureThreshold: 6,
+              },
+              volumeMounts: [
+                dataMount,
+                confMount,
+                runMount,
+                // Not executable on purpose: the image's entrypoint sources a non-executable *.sh, and only
+                // a sourced script can call its docker_process_sql (an executable one runs without it).
+                { name: "initdb", mountPath: "/docker-entrypoint-initdb.d", readOnly: true },
+              ],
+            },
+            {
+              // The tutorial's xtrabackup sidecar: serves backup streams to new peers on 3307.
+              name: "agent",
+              image: k.images.hapress,
+              args: [
+                "agent",
+                "serve-backups",
+                // The pod's own address, from the downward API (Kubernetes expands $(POD_IP)).
+                "--address",
+                "$(POD_IP)",
+                "--any-address",
+                "--port",
+                String(AGENT_PORT),
+                "--socket",
+                "/run/mysqld/mysqld.sock",
+                "--password-env",
+                "MARIADB_ROOT_PASSWORD",
+                // A fresh clone takes its GTID position before the agent reports ready.
+                "--data-dir",
+                "/var/lib/mysql",
+              ],
+              ports: [{ name: "agent", containerPort: AGENT_PORT }],
+              env: [
+                { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+                secretEnv("HAPRESS_CLONE_TOKEN", "clone-token"),
+                secretEnv("MARIADB_ROOT_PASSWORD", "mariadb-root-password"),
+                secretEnv("HAPRESS_ADMIN_PASSWORD", "admin-password"),
+              ],
+              resources: resources(k.resources.agent),
+              readinessProbe: { tcpSocket: { port: "agent" }, periodSeconds: 5 },
+              livenessProbe: { tcpSocket: { port: "agent" }, periodSeconds: 10, failureThreshold: 6 },
+              volumeMounts: [dataMount, runMount],
+            },
+          ],
+          volumes: [
+            { name: "conf", emptyDir: {} },
+            { name: "run", emptyDir: {} },
+            { name: "config-map", configMap: { name: "mysql", defaultMode: 0o555 } },
+            { name: "state", configMap: { name: STATE_CONFIGMAP, defaultMode: 0o444 } },
+            {
+              name: "initdb",
+              configMap: {
+                name: "mysql",
+                items: [{ key: "10-hapress-users.sh", path: "10-hapress-users.sh", mode: 0o444 }],
+              },
+            },
+          ],
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          metadata: { name: "data", labels: labels(ctx, "database") },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            ...(k.storage.databaseClass ? { storageClassName: k.storage.databaseClass } : {}),
+            resources: { requests: { storage: k.storage.databaseSize } },
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// Who may talk to whom: the namespace denies everything, then each component is allowed exactly what
+// it needs.
+import { ADMIN_PORT, AGENT_PORT, MYSQL_PORT } from "../../../topology/topology.js";
+import { type Component, type Context, type K8sObject, metadata, selector } from "./common.js";
+
+/** The health port of the controller (its probes) and the WordPress container's port. */
+const CONTROLLER_HEALTH_PORT = 8081;
+const WORDPRESS_PORT = 80;
+const NFS_PORT = 2049;
+
+type Rule = Record<string, unknown>;
+
+function policy(
+  ctx: Context,
+  name: string,
+  component: Component,
+  rules: { ingress?: Rule[]; egress?: Rule[] },
+): K8sObject {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: metadata(ctx, name, component),
+    spec: {
+      podSelector: { matchLabels: selector(ctx, component) },
+      policyTypes: [...(rules.ingress ? ["Ingress"] : []), ...(rules.egress ? ["Egress"] : [])],
+      ...(rules.ingress ? { ingress: rules.ingress } : {}),
+      ...(rules.egress ? { egress: rules.egress } : {}),
+    },
+  };
+}
+
+/**
+ * A default deny for the namespace (ingress and egress), then explicit allows:
+ * - database pods: 3306 from WordPress, the install Job, cron, the controller and each other
+ *   (replication); 3307 (clone agents) between database pods; 3308 (admin) from the controller;
+ * - the controller: to the database ports and the API server;
+ * - WordPress: from anywhere on its HTTP port (the Ingress controller lives elsewhere), to 3306;
+ * - the install Job and cron: to 3306 only;
+ * - every pod: DNS.
+ * The NFS server, when rendered, takes 2049 from anywhere: volumes are mounted by the nodes' kubelets,
+ * whose addresses no pod selector names.
+ */
+export function networkPolicies(ctx: Context): K8sObject[] {
+  const pods = (components: Component[]) => [
+    {
+      podSelector: {
+        matchLabels: { "app.kubernetes.io/instance": ctx.spec.name },
+        matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: components }],
+      },
+    },
+  ];
+  const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: "TCP", port }));
+  const toDatabase: Rule = { to: pods(["database"]), ports: tcp(MYSQL_PORT) };
+  const dns: Rule = {
+    to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+    ports: [
+      { protocol: "UDP", port: 53 },
+      { protocol: "TCP", port: 53 },
+    ],
+  };
+  const withWordPress = ctx.spec.wordpress.replicas > 0;
+  const objects: K8sObject[] = [
+    {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: metadata(ctx, "default-deny", "database"),
+      spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+    },
+    policy(ctx, "mysql", "database", {
+      ingress: [
+        { from: pods(["web", "install", "cron", "controller", "database"]), ports: tcp(MYSQL_PORT) },
+        { from: pods(["database"]), ports: tcp(AGENT_PORT) },
+        { from: pods(["controller"]), ports: tcp(ADMIN_PORT) },
+      ],
+      egress: [{ to: pods(["database"]), ports: tcp(MYSQL_PORT, AGENT_PORT) }, dns],
+    }),
+    policy(ctx, "hapress-controller", "controller", {
+      // Its probes come from the kubelet on the node (allowed by every common CNI without a rule).
+      ingress: [{ ports: tcp(CONTROLLER_HEALTH_PORT) }],
+      egress: [
+        { to: pods(["database"]), ports: tcp(MYSQL_PORT, ADMIN_PORT) },
+        // The API server: its address depends on the cluster (a Service IP, the nodes'), not on a pod.
+        { ports: tcp(443, 6443) },
+        dns,
+      ],
+    }),
+  ];
+  if (withWordPress) {
+    objects.push(
+      policy(ctx, "wordpress", "web", {
+        ingress: [{ ports: tcp(WORDPRESS_PORT) }],
+        egress: [toDatabase, dns],
+      }),
+      policy(ctx, "wordpress-install", "install", { egress: [toDatabase, dns] }),
+      policy(ctx, "wordpress-cron", "cron", { egress: [toDatabase, dns] }),
+    );
+    if (ctx.spec.kubernetes.storage.nfs.enabled) {
+      objects.push(policy(ctx, "nfs-server", "storage", { ingress: [{ ports: tcp(NFS_PORT) }] }));
+    }
+  }
+  return objects;
+}

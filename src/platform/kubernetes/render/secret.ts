@@ -1,0 +1,39 @@
+// The site's credentials as one Secret, keyed by the official images' variable names.
+import {
+  ADMIN_USER,
+  APP_DATABASE,
+  APP_USER,
+  type Context,
+  type K8sObject,
+  metadata,
+  REPLICATION_USER,
+  SECRET_NAME,
+} from "./common.js";
+import { WORDPRESS_KEY_NAMES } from "../secrets.js";
+
+/** The Secret: credentials and WordPress keys, with the official images' variable names as keys. */
+export function credentialsSecret(ctx: Context): K8sObject {
+  const s = ctx.secrets;
+  const keys: Record<string, string> = {};
+  for (const name of WORDPRESS_KEY_NAMES)
+    keys[`wordpress-${name.toLowerCase().replace(/_/g, "-")}`] = s.wordpressKeys[name];
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: metadata(ctx, SECRET_NAME, "database"),
+    type: "Opaque",
+    stringData: {
+      "mariadb-root-password": s.rootPassword,
+      "replication-user": REPLICATION_USER,
+      "replication-password": s.replicationPassword,
+      "admin-user": ADMIN_USER,
+      "admin-password": s.adminPassword,
+      "app-user": APP_USER,
+      "app-password": s.appPassword,
+      "app-database": APP_DATABASE,
+      "clone-token": s.cloneToken,
+      "wordpress-admin-password": s.wordpressAdminPassword,
+      ...keys,
+    },
+  };
+}

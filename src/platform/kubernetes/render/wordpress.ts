@@ -1,0 +1,255 @@
+// The WordPress tier: Deployment, Ingress, the install Job and the cron CronJob.
+import {
+  antiAffinity,
+  APP_DATABASE,
+  APP_USER,
+  type Context,
+  type K8sObject,
+  labels,
+  metadata,
+  pdb,
+  resources,
+  secretEnv,
+  selector,
+} from "./common.js";
+import { MYSQL_PORT } from "../../../topology/topology.js";
+import { WORDPRESS_KEY_NAMES } from "../secrets.js";
+import { contentStorageClass } from "./storage.js";
+
+export function siteUrl(ctx: Context): string | null {
+  const host = ctx.spec.kubernetes.ingress.host;
+  if (!host) return null;
+  return `${ctx.spec.kubernetes.ingress.tlsSecret ? "https" : "http"}://${host}`;
+}
+
+export function wordpressEnv(ctx: Context) {
+  const url = siteUrl(ctx);
+  const extra = ["define('DISABLE_WP_CRON', true);"];
+  if (url) extra.push(`define('WP_HOME', '${url}');`, `define('WP_SITEURL', '${url}');`);
+  return [
+    // Only ever the primary: writes can never land on a replica.
+    { name: "WORDPRESS_DB_HOST", value: `mysql-primary.${ctx.namespace}.svc:${MYSQL_PORT}` },
+    { name: "WORDPRESS_DB_USER", value: APP_USER },
+    secretEnv("WORDPRESS_DB_PASSWORD", "app-password"),
+    { name: "WORDPRESS_DB_NAME", value: APP_DATABASE },
+    { name: "WORDPRESS_TABLE_PREFIX", value: "wp_" },
+    ...WORDPRESS_KEY_NAMES.map((name) =>
+      secretEnv(`WORDPRESS_${name}`, `wordpress-${name.toLowerCase().replace(/_/g, "-")}`),
+    ),
+    { name: "WORDPRESS_CONFIG_EXTRA", value: extra.join("\n") },
+  ];
+}
+
+export function probeHost(ctx: Context): string {
+  return ctx.spec.kubernetes.ingress.host ?? "localhost";
+}
+
+export function wordpressTier(ctx: Context): K8sObject[] {
+  const k = ctx.spec.kubernetes;
+  const host = [{ name: "Host", value: probeHost(ctx) }];
+  const objects: K8sObject[] = [
+    {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: metadata(ctx, "wordpress-content", "web"),
+      spec: {
+        accessModes: [k.storage.contentAccessMode],
+        storageClassName: contentStorageClass(ctx),
+        resources: { requests: { storage: k.storage.contentSize } },
+      },
+    },
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: metadata(ctx, "wordpress", "web"),
+      spec: {
+        replicas: ctx.spec.wordpress.replicas,
+        // Never fewer ready pods than wanted during a rollout (the tutorial's Recreate was an outage).
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        selector: { matchLabels: selector(ctx, "web") },
+        template: {
+          metadata: { labels: labels(ctx, "web") },
+          spec: {
+            // No API access: only the controller talks to the API server.
+            automountServiceAccountToken: false,
+            affinity: antiAffinity(ctx, "web"),
+            containers: [
+              {
+                name: "wordpress",
+                image: k.images.wordpress,
+                ports: [{ name: "http", containerPort: 80 }],
+                env: wordpressEnv(ctx),
+                resources: resources(k.resources.wordpress),
+                // Readiness runs PHP and reaches the database; liveness does not depend on the database.
+                readinessProbe: {
+                  httpGet: { path: "/wp-login.php", port: "http", httpHeaders: host },
+                  periodSeconds: 5,
+                  timeoutSeconds: 3,
+                },
+                livenessProbe: {
+                  httpGet: { path: "/wp-includes/images/blank.gif", port: "http", httpHeaders: host },
+                  periodSeconds: 10,
+                  timeoutSeconds: 3,
+                  failureThreshold: 6,
+                },
+                volumeMounts: [{ name: "content", mountPath: "/var/www/html/wp-content" }],
+              },
+            ],
+            volumes: [{ name: "content", persistentVolumeClaim: { claimName: "wordpress-content" } }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: metadata(ctx, "wordpress", "web"),
+      spec: {
+        type: k.ingress.host ? "ClusterIP" : k.service.type,
+        selector: selector(ctx, "web"),
+        ports: [{ name: "http", port: 80, targetPort: "http" }],
+      },
+    },
+    pdb(ctx, "wordpress", "web", 1),
+    installJob(ctx),
+    cronJob(ctx),
+  ];
+  if (k.ingress.host) objects.push(ingress(ctx, k.ingress.host));
+  return objects;
+}
+
+export function ingress(ctx: Context, host: string): K8sObject {
+  const k = ctx.spec.kubernetes;
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: metadata(ctx, "wordpress", "web"),
+    spec: {
+      ...(k.ingress.className ? { ingressClassName: k.ingress.className } : {}),
+      ...(k.ingress.tlsSecret ? { tls: [{ hosts: [host], secretName: k.ingress.tlsSecret }] } : {}),
+      rules: [
+        {
+          host,
+          http: {
+            paths: [
+              {
+                path: "/",
+                pathType: "Prefix",
+                backend: { service: { name: "wordpress", port: { name: "http" } } },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+export const INSTALL_SCRIPT = [
+  "<?php",
+  "// One-shot site install, run by the install Job: exits 0 when the site is already installed.",
+  "define('WP_INSTALLING', true);",
+  "$_SERVER['HTTP_HOST'] = getenv('SITE_HOST') ?: 'localhost';",
+  "require '/usr/src/wordpress/wp-load.php';",
+  "require_once ABSPATH . 'wp-admin/includes/upgrade.php';",
+  'if (is_blog_installed()) { fwrite(STDERR, "already installed\\n"); exit(0); }',
+  "$result = wp_install(getenv('SITE_TITLE'), getenv('ADMIN_USER'), getenv('ADMIN_EMAIL'), true, '', wp_slash(getenv('ADMIN_PASSWORD')));",
+  'if (is_wp_error($result)) { fwrite(STDERR, $result->get_error_message() . "\\n"); exit(1); }',
+  'echo "installed\\n";',
+  "",
+].join("\n");
+
+export function installJob(ctx: Context): K8sObject {
+  const k = ctx.spec.kubernetes;
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: metadata(ctx, "wordpress-install", "install"),
+    spec: {
+      backoffLimit: 20,
+      template: {
+        metadata: { labels: labels(ctx, "install") },
+        spec: {
+          // No API access: only the controller talks to the API server.
+          automountServiceAccountToken: false,
+          restartPolicy: "OnFailure",
+          containers: [
+            {
+              name: "install",
+              image: k.images.wordpress,
+              command: ["/bin/sh", "-c"],
+              args: [
+                "cp /usr/src/wordpress/wp-config-docker.php /usr/src/wordpress/wp-config.php && php /scripts/install.php",
+              ],
+              env: [
+                ...wordpressEnv(ctx),
+                { name: "SITE_HOST", value: probeHost(ctx) },
+                { name: "SITE_TITLE", value: ctx.spec.site.title },
+                { name: "ADMIN_USER", value: ctx.spec.site.adminUser },
+                { name: "ADMIN_EMAIL", value: ctx.spec.site.adminEmail },
+                secretEnv("ADMIN_PASSWORD", "wordpress-admin-password"),
+              ],
+              resources: resources(k.resources.wordpress),
+              volumeMounts: [{ name: "scripts", mountPath: "/scripts" }],
+            },
+          ],
+          volumes: [{ name: "scripts", configMap: { name: "wordpress-install" } }],
+        },
+      },
+    },
+  };
+}
+
+export function installConfigMap(ctx: Context): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: metadata(ctx, "wordpress-install", "install"),
+    data: { "install.php": INSTALL_SCRIPT },
+  };
+}
+
+export function cronJob(ctx: Context): K8sObject {
+  const k = ctx.spec.kubernetes;
+  return {
+    apiVersion: "batch/v1",
+    kind: "CronJob",
+    metadata: metadata(ctx, "wordpress-cron", "cron"),
+    spec: {
+      // wp-cron once a minute from one place, not on every page view of every replica.
+      schedule: "* * * * *",
+      concurrencyPolicy: "Forbid",
+      successfulJobsHistoryLimit: 1,
+      failedJobsHistoryLimit: 3,
+      jobTemplate: {
+        spec: {
+          backoffLimit: 0,
+          activeDeadlineSeconds: 120,
+          template: {
+            metadata: { labels: labels(ctx, "cron") },
+            spec: {
+              // No API access: only the controller talks to the API server.
+              automountServiceAccountToken: false,
+              restartPolicy: "Never",
+              containers: [
+                {
+                  name: "wp-cron",
+                  image: k.images.curl,
+                  args: [
+                    "-fsS",
+                    "--max-time",
+                    "100",
+                    "-H",
+                    `Host: ${probeHost(ctx)}`,
+                    `http://wordpress.${ctx.namespace}.svc/wp-cron.php`,
+                  ],
+                  resources: resources({ cpu: "10m", memory: "16Mi" }),
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
+  };
+}
