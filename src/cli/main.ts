@@ -35,6 +35,7 @@ import { registerApplyCommand } from "./apply-command.js";
 import { parseCount, parseSeconds, report, type GlobalOptions } from "./options.js";
 import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
 import type { RecordedEvent } from "../platform/local/local-platform.js";
+import { withSystemDirs } from "../util/system-path.js";
 
 /** How the supervisor runs this CLI again: the same node, flags and script. */
 function selfCommand(): SelfCommand {
@@ -388,4 +389,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Debian's server programs live in sbin folders an ordinary user's PATH lacks; every program hapress
+// starts (and the supervisor it spawns) inherits this.
+process.env.PATH = withSystemDirs(process.env.PATH);
 process.exitCode = await main(process.argv);

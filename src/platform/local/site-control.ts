@@ -10,6 +10,7 @@ import { readPrimaryRecord } from "../../state/primary.js";
 import { loadOrCreateSecrets, loadSecrets } from "../../state/secrets.js";
 import { mysqlOrdinal, planTopology } from "../../topology/topology.js";
 import { processExists, runProgram, sleep } from "../../util/process.js";
+import { phpFpmProgram, withSystemDirs } from "../../util/system-path.js";
 import { killRecordedOrphans } from "./orphans.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
 import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
@@ -18,7 +19,7 @@ import { installRecordSchema } from "./wordpress-tier.js";
 
 /** Programs the local target needs, with the Debian package that provides each. */
 const WORDPRESS_PROGRAMS: [string, string][] = [
-  ["php-fpm8.2", "php-fpm"],
+  [phpFpmProgram(), "php-fpm"],
   ["nginx", "nginx-light"],
 ];
 const REQUIRED_PROGRAMS: [string, string][] = [
@@ -39,13 +40,16 @@ export interface SelfCommand {
 
 export type Reporter = (line: string) => void;
 
-async function findMissingPrograms(withWordpress: boolean): Promise<string[]> {
-  const missing: string[] = [];
+/** The programs not found (with the Debian package of each), looked up with the system folders on PATH. */
+async function findMissingPrograms(withWordpress: boolean): Promise<[string, string][]> {
+  const missing: [string, string][] = [];
   for (const [program, pkg] of [...REQUIRED_PROGRAMS, ...(withWordpress ? WORDPRESS_PROGRAMS : [])]) {
-    const result = await runProgram("sh", ["-c", `command -v ${program}`]).catch(() => null);
-    if (!result || result.code !== 0) missing.push(pkg);
+    const result = await runProgram("sh", ["-c", `command -v ${program}`], {
+      env: { ...process.env, PATH: withSystemDirs(process.env.PATH) },
+    }).catch(() => null);
+    if (!result || result.code !== 0) missing.push([program, pkg]);
   }
-  return [...new Set(missing)];
+  return missing;
 }
 
 /** Checks the machine and the state folder before anything is started. */
@@ -56,13 +60,16 @@ export async function preflight(stateDir: string, spec: Spec): Promise<void> {
     );
   }
   const withWordpress = spec.wordpress.replicas > 0;
-  const missing = [
+  const missing: [string, string][] = [
     ...(await findMissingPrograms(withWordpress)),
-    ...(withWordpress && !existsSync(`${DEBIAN_WORDPRESS}/wp-settings.php`) ? ["wordpress"] : []),
+    ...(withWordpress && !existsSync(`${DEBIAN_WORDPRESS}/wp-settings.php`)
+      ? ([[`${DEBIAN_WORDPRESS}/wp-settings.php`, "wordpress"]] as [string, string][])
+      : []),
   ];
   if (missing.length > 0) {
+    const packages = [...new Set(missing.map(([, pkg]) => pkg))];
     throw new HapressError(
-      `missing programs; install them with: sudo apt-get install -y ${missing.join(" ")} (or run scripts/install.sh)`,
+      `missing: ${missing.map(([program, pkg]) => `${program} (package ${pkg})`).join(", ")}; install with: sudo apt-get install -y ${packages.join(" ")} (or run scripts/install.sh)`,
     );
   }
 }

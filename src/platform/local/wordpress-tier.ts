@@ -18,6 +18,7 @@ import { prepareWordpressFiles, type WordpressFiles } from "../../wordpress/core
 import { installSiteOnce } from "../../wordpress/install.js";
 import type { ProcessManager } from "./processes.js";
 import type { PodStatus } from "./status.js";
+import { phpFpmProgram } from "../../util/system-path.js";
 
 export interface WordpressTierDeps {
   processes: ProcessManager;
@@ -40,7 +41,8 @@ export const installRecordSchema = z.object({
 });
 
 const CRON_INTERVAL_MS = 60_000;
-const PHP_FPM = "php-fpm8.2";
+/** Debian names php-fpm by its version: whichever this machine has. */
+const PHP_FPM = phpFpmProgram();
 
 /** The site's public URL. */
 export function siteUrl(topology: Topology): string {
