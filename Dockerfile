@@ -19,4 +19,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
+# Never root: the same uid as the mariadb image's mysql, so the init step and the backup agent share
+# the server's data (the rendered pods also set runAsUser 999 and runAsNonRoot).
+USER 999:999
 ENTRYPOINT ["node", "/app/bin/hapress"]

@@ -68,7 +68,7 @@ describe("failover under writes (real mariadbd)", () => {
     writer.start();
     await sleep(1500);
     const old = await site.pod("mysql-0");
-    signal(old.pids[0], "SIGKILL");
+    signal(await site.mariadbdPid(old.name), "SIGKILL");
     const primary = await waitForNewPrimary(site, "mysql-0");
     await sleep(1500);
     const report = await writer.stop();
@@ -101,7 +101,7 @@ describe("failover under writes (real mariadbd)", () => {
     const writer = await site.writer();
     writer.start();
     await sleep(1000);
-    signal((await site.pod(first)).pids[0], "SIGKILL");
+    signal(await site.mariadbdPid(first), "SIGKILL");
     const second = await waitForNewPrimary(site, first);
     await sleep(1000);
     const report = await writer.stop();
@@ -181,7 +181,7 @@ describe("a hung primary (SIGSTOP)", () => {
     const writer = await site.writer();
     writer.start();
     await sleep(1500);
-    const oldPid = pods.find((p) => p.name === "mysql-0")?.pids[0];
+    const oldPid = await site.mariadbdPid("mysql-0");
     signal(oldPid, "SIGSTOP");
     const primary = await waitForNewPrimary(site, "mysql-0");
     signal(oldPid, "SIGCONT");
@@ -234,7 +234,7 @@ describe("the controller killed in the middle of a failover", () => {
     const writer = await site.writer();
     writer.start();
     await sleep(1000);
-    signal((await site.pod("mysql-0")).pids[0], "SIGKILL");
+    signal(await site.mariadbdPid("mysql-0"), "SIGKILL");
     const primary = await waitForNewPrimary(site, "mysql-0");
     await sleep(1000);
     const report = await writer.stop();
@@ -263,7 +263,7 @@ describe("a majority lost", () => {
       { user: secrets.adminUser, password: secrets.adminPassword },
       { queryTimeoutMs: 1000, closeTimeoutMs: 500 },
     );
-    const pid = (await site.pod("mysql-2")).pids[0];
+    const pid = await site.mariadbdPid("mysql-2");
     signal(pid, "SIGSTOP");
     try {
       await assert.rejects(session.query("SELECT 1"), "a query to a stopped server fails");
@@ -278,8 +278,8 @@ describe("a majority lost", () => {
   });
 
   it("promotes nobody and says why", async () => {
-    const primaryPid = (await site.pod("mysql-0")).pids[0];
-    const replicaPid = (await site.pod("mysql-2")).pids[0];
+    const primaryPid = await site.mariadbdPid("mysql-0");
+    const replicaPid = await site.mariadbdPid("mysql-2");
     signal(replicaPid, "SIGSTOP");
     signal(primaryPid, "SIGSTOP");
     try {

@@ -639,6 +639,23 @@ describe(
       assertNoOverlappingActors(await controllerEvents());
     });
 
+    it("enforces the restricted Pod Security Standard in the site's namespace (the real PodSecurity admission)", async () => {
+      const namespace = await api.get(`/api/v1/namespaces/${NAMESPACE}`);
+      assert.equal(namespace.metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
+      // The rendered pods were admitted (they run, earlier tests); a pod without the profile is not.
+      const rootPod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "not-restricted", namespace: NAMESPACE },
+        spec: { containers: [{ name: "c", image: "mariadb:10.11" }] },
+      };
+      await assert.rejects(
+        api.call("POST", `/api/v1/namespaces/${NAMESPACE}/pods?dryRun=All`, rootPod),
+        (e: unknown) =>
+          e instanceof KubeApiError && e.status === 403 && /violates PodSecurity "restricted/.test(e.message),
+      );
+    });
+
     it("keeps every control-plane component running", () => {
       assert.deepEqual(plane.exited(), []);
     });

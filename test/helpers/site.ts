@@ -115,6 +115,30 @@ export class TestSite {
     return pod;
   }
 
+  /**
+   * The PID of a database pod's running mariadbd, checked in /proc: a pod's `pids` lists only live
+   * processes, so while its server restarts the first entry is the agent. Waits (bounded) for it.
+   */
+  async mariadbdPid(name: string): Promise<number> {
+    const deadline = Date.now() + 60_000;
+    let seen: number[] = [];
+    while (Date.now() < deadline) {
+      seen = (await this.pod(name)).pids;
+      for (const pid of seen) {
+        const comm = (() => {
+          try {
+            return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+          } catch {
+            return "";
+          }
+        })();
+        if (comm === "mariadbd") return pid;
+      }
+      await sleep(200);
+    }
+    throw new Error(`${name} has no running mariadbd (pids ${seen.join(", ") || "none"})`);
+  }
+
   /** The acknowledged ids missing from one instance, read directly on its address. */
   async missingOn(writer: Writer, pod: string, acknowledged: number[]): Promise<number[]> {
     const p = await this.pod(pod);

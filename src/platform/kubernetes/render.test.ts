@@ -131,6 +131,21 @@ describe("rendered manifests", () => {
     assert.match(policy, /"port":3307/);
   });
 
+  it("enforce the restricted Pod Security Standard, except beside the privileged NFS server", () => {
+    const plain = render({});
+    const namespace = find(plain, "Namespace", "hapress").metadata.labels ?? {};
+    assert.equal(namespace["pod-security.kubernetes.io/enforce"], "restricted");
+    const sts = find(plain, "StatefulSet", "mysql").spec as {
+      template: { spec: { securityContext: Record<string, unknown> } };
+    };
+    assert.equal(sts.template.spec.securityContext.runAsUser, 999);
+    assert.equal(sts.template.spec.securityContext.runAsNonRoot, true);
+    const withNfs = render(variants["the in-cluster NFS server"] ?? {});
+    const nfsNamespace = withNfs.find((o) => o.kind === "Namespace")?.metadata.labels ?? {};
+    assert.equal(nfsNamespace["pod-security.kubernetes.io/enforce"], "privileged");
+    assert.equal(nfsNamespace["pod-security.kubernetes.io/warn"], "restricted");
+  });
+
   it("use ClusterIP and an Ingress with TLS when a host is given", () => {
     const objects = render(variants["an ingress with TLS"] ?? {});
     assert.equal((find(objects, "Service", "wordpress").spec as { type: string }).type, "ClusterIP");
@@ -194,6 +209,19 @@ describe("the invariant checks catch what they must", () => {
     assert.match(
       mutate((o) => o.splice(o.indexOf(find(o, "NetworkPolicy", "default-deny")), 1)),
       /no default-deny NetworkPolicy/,
+    );
+  });
+  it("a pod outside the restricted Pod Security profile", () => {
+    assert.match(
+      mutate((o) => {
+        const spec = statefulSet(o).template.spec as { securityContext?: Record<string, unknown> };
+        delete spec.securityContext?.seccompProfile;
+      }),
+      /StatefulSet\/mysql: not restricted: no RuntimeDefault seccomp profile/,
+    );
+    assert.match(
+      mutate((o) => (statefulSet(o).template.spec.containers[0]!.securityContext = {})),
+      /StatefulSet\/mysql: not restricted: a container may escalate privileges/,
     );
   });
   it("an empty password", () => {

@@ -9,6 +9,8 @@ import { networkPolicies } from "./render/network-policy.js";
 import { nfsServer } from "./render/storage.js";
 import { type Context, type K8sObject, labels, pdb } from "./render/common.js";
 
+import { restrictPods } from "./render/pod-security.js";
+
 export { ROLE_LABEL, SECRET_NAME, type K8sObject } from "./render/common.js";
 
 const KIND_ORDER = [
@@ -30,6 +32,20 @@ const KIND_ORDER = [
   "NetworkPolicy",
 ];
 
+/**
+ * The namespace enforces the restricted Pod Security Standard, unless the optional in-cluster NFS
+ * server (a privileged container) is rendered into it: then it enforces `privileged` and still warns
+ * and audits against `restricted`, so every other pod's compliance stays visible.
+ */
+function podSecurityLabels(spec: Spec): Record<string, string> {
+  const nfs = spec.kubernetes.storage.nfs.enabled && spec.wordpress.replicas > 0;
+  return {
+    "pod-security.kubernetes.io/enforce": nfs ? "privileged" : "restricted",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+  };
+}
+
 /** Every object of the site on Kubernetes: a pure function of the spec and the secrets. */
 export function renderManifests(spec: Spec, secrets: ClusterSecrets): K8sObject[] {
   const ctx: Context = { spec, secrets, namespace: spec.kubernetes.namespace };
@@ -37,7 +53,7 @@ export function renderManifests(spec: Spec, secrets: ClusterSecrets): K8sObject[
     {
       apiVersion: "v1",
       kind: "Namespace",
-      metadata: { name: ctx.namespace, labels: labels(ctx, "database") },
+      metadata: { name: ctx.namespace, labels: { ...labels(ctx, "database"), ...podSecurityLabels(spec) } },
     },
     credentialsSecret(ctx),
     mariadbConfigMap(ctx),
@@ -50,7 +66,7 @@ export function renderManifests(spec: Spec, secrets: ClusterSecrets): K8sObject[
     ...(spec.wordpress.replicas > 0 ? [...wordpressTier(ctx), installConfigMap(ctx)] : []),
     ...(spec.kubernetes.storage.nfs.enabled && spec.wordpress.replicas > 0 ? nfsServer(ctx) : []),
   ];
-  return objects.sort(
+  return restrictPods(objects).sort(
     (a, b) =>
       KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
       a.metadata.name.localeCompare(b.metadata.name),

@@ -13,6 +13,7 @@ import {
   ServiceAccount,
 } from "kubernetes-models/v1";
 import { ROLE_LABEL, type K8sObject } from "./render.js";
+import { restrictedProblems } from "./render/pod-security.js";
 
 type Validatable = { validate(): void };
 type ModelClass = new (data: never) => Validatable;
@@ -207,6 +208,11 @@ export function invariantProblems(objects: K8sObject[]): string[] {
       (selector) => Object.keys(selector).length > 0 && matches(selector, template.labels),
     );
     if (!covered) problems.push(`${describe(template.owner)}: no NetworkPolicy allows its traffic`);
+  }
+
+  for (const template of templates) {
+    for (const problem of restrictedProblems(template.owner))
+      problems.push(`${describe(template.owner)}: not restricted: ${problem}`);
   }
 
   for (const template of templates) {

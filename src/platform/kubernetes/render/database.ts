@@ -153,7 +153,6 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
           automountServiceAccountToken: false,
           affinity: antiAffinity(ctx, "database"),
           terminationGracePeriodSeconds: 60,
-          securityContext: { fsGroup: 999 },
           initContainers: [
             {
               // The tutorial's init-mysql and clone-mysql in one: server-id from the ordinal, config
