@@ -148,8 +148,7 @@ describe(
       return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? null;
     };
     const controllerLogs = () =>
-      ["hapress-controller"]
-        .flatMap(() => node?.podNames().filter((n) => n.startsWith("hapress-controller-")) ?? [])
+      (node?.podNames().filter((n) => n.startsWith("hapress-controller-")) ?? [])
         .map((n) => `--- ${n}\n${node?.logOf(n, "controller") ?? ""}`)
         .join("\n");
     /** The controller's Events, oldest first, with who reported them. */

@@ -1,3 +1,5 @@
+import type { DatabaseInstance } from "./platform.js";
+
 /** What the controller sees of one database instance in one round of probes. */
 export interface ReplicationView {
   masterHost: string;
@@ -12,16 +14,8 @@ export interface ReplicationView {
   relayApplied: boolean;
 }
 
-export interface InstanceView {
-  name: string;
-  ordinal: number;
-  address: string;
-  port: number;
-  adminPort: number;
-  /** Being created, cloned or re-cloned by the platform: the controller leaves it alone. */
-  provisioning: boolean;
-  /** The `mysql-primary` endpoint points at it (null: the platform does not report routing). */
-  routed: boolean | null;
+/** An instance as the platform lists it, with what this round's probe found. */
+export interface InstanceView extends DatabaseInstance {
   reachable: boolean;
   /**
    * Answered, but refused the session for lack of slots (too many connections): alive, its state

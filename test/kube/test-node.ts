@@ -210,6 +210,11 @@ export class TestNode {
     this.loop = this.run();
   }
 
+  /** The hosts-file line that sends the `kubernetes` Service's names to this node's relay. */
+  private apiServiceLine(): string {
+    return `${this.network.hostAddress} ${API_SERVICE_NAMES.join(" ")}`;
+  }
+
   /** kube-proxy's part for the `kubernetes` Service: pods reach the API server through the bridge. */
   private async startApiRelay(): Promise<void> {
     const target = new URL(this.api.server);
@@ -380,10 +385,7 @@ export class TestNode {
     const dir = join(this.dir, "pods", uid);
     mkdirSync(join(dir, "logs"), { recursive: true });
     const { netns, address } = this.network.add(uid);
-    writeFileSync(
-      join(dir, "hosts"),
-      `127.0.0.1 localhost\n${this.network.hostAddress} ${API_SERVICE_NAMES.join(" ")}\n`,
-    );
+    writeFileSync(join(dir, "hosts"), `127.0.0.1 localhost\n${this.apiServiceLine()}\n`);
     writeFileSync(
       join(dir, "resolv.conf"),
       "# no DNS server: names come from the hosts file\nnameserver 127.0.0.1\n",
@@ -889,7 +891,7 @@ export class TestNode {
       const text = [
         "127.0.0.1 localhost",
         own,
-        `${this.network.hostAddress} ${API_SERVICE_NAMES.join(" ")}`,
+        this.apiServiceLine(),
         ...lines.map((l) => `${l.address} ${l.names.join(" ")}`),
         "",
       ].join("\n");

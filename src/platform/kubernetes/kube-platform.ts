@@ -208,12 +208,13 @@ export class KubernetesPlatform implements Platform {
    * read-only and the controller rejoins it as a replica or re-clones it.
    */
   async killInstance(instance: string): Promise<void> {
+    await this.deletePod(instance, 0);
+  }
+
+  /** Deletes a pod (already gone is fine); `gracePeriodSeconds` absent: the pod's own grace period. */
+  private async deletePod(name: string, gracePeriodSeconds?: number): Promise<void> {
     try {
-      await this.core.deleteNamespacedPod({
-        name: instance,
-        namespace: this.namespace,
-        gracePeriodSeconds: 0,
-      });
+      await this.core.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds });
     } catch (error) {
       if (apiStatus(error) !== 404) throw error;
     }
@@ -227,11 +228,7 @@ export class KubernetesPlatform implements Platform {
     const token = `${this.now().toISOString()}-${randomBytes(4).toString("hex")}`;
     await this.writeState(() => ({ [recloneKey(instance)]: token }));
     await this.recordEvent({ kind: "reclone", instance, message: `re-cloning ${instance}: ${reason}` });
-    try {
-      await this.core.deleteNamespacedPod({ name: instance, namespace: this.namespace });
-    } catch (error) {
-      if (apiStatus(error) !== 404) throw error;
-    }
+    await this.deletePod(instance);
   }
 
   async recordEvent(event: ControllerEvent): Promise<void> {

@@ -13,6 +13,7 @@ import {
   ServiceAccount,
 } from "kubernetes-models/v1";
 import { ROLE_LABEL, type K8sObject } from "./render.js";
+import { podTemplateOf } from "./render/common.js";
 import { restrictedProblems } from "./render/pod-security.js";
 
 type Validatable = { validate(): void };
@@ -123,21 +124,15 @@ interface PodTemplate {
 function podTemplates(objects: K8sObject[]): PodTemplate[] {
   const templates: PodTemplate[] = [];
   for (const object of objects) {
-    const spec = object.spec as Record<string, unknown> | undefined;
-    if (!spec) continue;
-    let template: { metadata?: { labels?: Record<string, string> }; spec: PodSpec } | undefined;
-    if (object.kind === "CronJob") {
-      template = (spec.jobTemplate as { spec: { template: typeof template } }).spec.template;
-    } else if (["Deployment", "StatefulSet", "Job"].includes(object.kind)) {
-      template = spec.template as typeof template;
-    }
+    const template = podTemplateOf<PodSpec>(object);
     if (!template) continue;
-    const claims = ((spec.volumeClaimTemplates as { metadata: { name: string } }[] | undefined) ?? []).map(
-      (c) => c.metadata.name,
-    );
+    const claims = (
+      ((object.spec as Record<string, unknown>).volumeClaimTemplates as
+        { metadata: { name: string } }[] | undefined) ?? []
+    ).map((c) => c.metadata.name);
     templates.push({
       owner: object,
-      labels: template.metadata?.labels ?? {},
+      labels: template.labels,
       spec: template.spec,
       longRunning: object.kind === "Deployment" || object.kind === "StatefulSet",
       claimTemplates: claims,

@@ -104,3 +104,16 @@ export function pdb(ctx: Context, name: string, component: Component, maxUnavail
     spec: { maxUnavailable, selector: { matchLabels: selector(ctx, component) } },
   };
 }
+
+/** The pod template of a workload (Deployment, StatefulSet, Job, CronJob), or null for other kinds. */
+export function podTemplateOf<Spec>(
+  object: K8sObject,
+): { labels: Record<string, string>; spec: Spec } | null {
+  const spec = object.spec as Record<string, unknown> | undefined;
+  type Template = { metadata?: { labels?: Record<string, string> }; spec: Spec };
+  let template: Template | undefined;
+  if (object.kind === "CronJob")
+    template = (spec?.jobTemplate as { spec: { template: Template } }).spec.template;
+  else if (["Deployment", "StatefulSet", "Job"].includes(object.kind)) template = spec?.template as Template;
+  return template ? { labels: template.metadata?.labels ?? {}, spec: template.spec } : null;
+}

@@ -1,7 +1,7 @@
 // The restricted Pod Security Standard for every pod but the optional NFS server: non-root with a
 // fixed user per image, the runtime's default seccomp profile, no privilege escalation, no
 // capabilities. Applied to the rendered pod templates in one place, so no component can forget it.
-import type { Component, K8sObject } from "./common.js";
+import { podTemplateOf, type Component, type K8sObject } from "./common.js";
 
 /** The user each image runs as (the images' own unprivileged users). null: not restricted. */
 const RUN_AS: Record<Component, { user: number; group: number } | null> = {
@@ -24,20 +24,10 @@ interface PodSpec {
   initContainers?: { securityContext?: Record<string, unknown> }[];
 }
 
-function podTemplateOf(object: K8sObject): { labels: Record<string, string>; spec: PodSpec } | null {
-  const spec = object.spec as Record<string, unknown> | undefined;
-  type Template = { metadata?: { labels?: Record<string, string> }; spec: PodSpec };
-  let template: Template | undefined;
-  if (object.kind === "CronJob")
-    template = (spec?.jobTemplate as { spec: { template: Template } }).spec.template;
-  else if (["Deployment", "StatefulSet", "Job"].includes(object.kind)) template = spec?.template as Template;
-  return template ? { labels: template.metadata?.labels ?? {}, spec: template.spec } : null;
-}
-
 /** Sets the restricted profile's fields on every pod template of `objects` (in place) and returns them. */
 export function restrictPods(objects: K8sObject[]): K8sObject[] {
   for (const object of objects) {
-    const template = podTemplateOf(object);
+    const template = podTemplateOf<PodSpec>(object);
     if (!template) continue;
     const component = template.labels["app.kubernetes.io/component"] as Component | undefined;
     const runAs = component ? RUN_AS[component] : null;
@@ -71,7 +61,7 @@ export function restrictPods(objects: K8sObject[]): K8sObject[] {
 
 /** Whether a pod template meets the restricted profile's rules that hapress sets (for the invariants). */
 export function restrictedProblems(object: K8sObject): string[] {
-  const template = podTemplateOf(object);
+  const template = podTemplateOf<PodSpec>(object);
   if (!template) return [];
   if (template.labels["app.kubernetes.io/component"] === "storage") return [];
   const problems: string[] = [];
