@@ -1,10 +1,34 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connectSql } from "../src/mysql/client.js";
 import { sleep } from "../src/util/process.js";
 import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
+
+/**
+ * SIGSTOP, then wait until the kernel shows every thread stopped: kill() returns before a busy
+ * multithreaded server has stopped, and a query sent in that window was seen answered (3 times in 10).
+ * A process that is gone (fenced) counts as stopped.
+ */
+async function stopProcess(pid: number): Promise<void> {
+  signal(pid, "SIGSTOP");
+  const threadStates = () => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).map((task) => {
+        try {
+          return readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8").replace(/^.*\) /, "")[0];
+        } catch {
+          return "T";
+        }
+      });
+    } catch {
+      return [];
+    }
+  };
+  for (let waited = 0; waited < 5000 && !threadStates().every((state) => state === "T"); waited += 10)
+    await sleep(10);
+}
 
 function signal(pid: number | undefined, name: NodeJS.Signals): void {
   if (!pid) throw new Error("no pid");
@@ -182,7 +206,7 @@ describe("a hung primary (SIGSTOP)", () => {
     writer.start();
     await sleep(1500);
     const oldPid = await site.mariadbdPid("mysql-0");
-    signal(oldPid, "SIGSTOP");
+    await stopProcess(oldPid);
     const primary = await waitForNewPrimary(site, "mysql-0");
     signal(oldPid, "SIGCONT");
     await sleep(1500);
@@ -264,7 +288,7 @@ describe("a majority lost", () => {
       { queryTimeoutMs: 1000, closeTimeoutMs: 500 },
     );
     const pid = await site.mariadbdPid("mysql-2");
-    signal(pid, "SIGSTOP");
+    await stopProcess(pid);
     try {
       await assert.rejects(session.query("SELECT 1"), "a query to a stopped server fails");
       const started = Date.now();
@@ -280,8 +304,8 @@ describe("a majority lost", () => {
   it("promotes nobody and says why", async () => {
     const primaryPid = await site.mariadbdPid("mysql-0");
     const replicaPid = await site.mariadbdPid("mysql-2");
-    signal(replicaPid, "SIGSTOP");
-    signal(primaryPid, "SIGSTOP");
+    await stopProcess(replicaPid);
+    await stopProcess(primaryPid);
     try {
       await eventually(
         "a refusal event",
