@@ -2,12 +2,13 @@
 // kube-controller-manager, kube-scheduler built from k8s.io/kubernetes), with a test node playing the
 // kubelet for the database pods. Run alone: node --import tsx --test test/kubernetes.test.ts
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connectSql } from "../src/mysql/client.js";
 import { renderManifests, ROLE_LABEL } from "../src/platform/kubernetes/render.js";
-import { parseSpec } from "../src/spec/load.js";
+import { parseSpec, parseSpecText } from "../src/spec/load.js";
+import type { SiteStatus } from "../src/platform/local/status.js";
 import { ADMIN_PORT } from "../src/topology/topology.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { KubeApiError, type KubeClient, type KubeObject } from "./kube/client.js";
@@ -375,6 +376,11 @@ describe(
         type: "Normal",
       });
       assert.equal(await can("delete", "pods", { name: "mysql-2" }), true, "fencing a database pod");
+      // What it saw, for `hapress status`: a patch of that one ConfigMap, no other.
+      await controller.mergePatch(`/api/v1/namespaces/${NAMESPACE}/configmaps/hapress-observed`, {
+        metadata: { annotations: { "rbac-check": "yes" } },
+      });
+      assert.equal(await can("patch", "configmaps", { name: "mariadb" }), false);
       // Refused: other pods, Secrets here or elsewhere, anything cluster-wide.
       await assert.rejects(
         controller.call("DELETE", `/api/v1/namespaces/${NAMESPACE}/pods/wordpress-5d8f7-abcde`),
@@ -442,6 +448,118 @@ describe(
         /nothing changed: the cluster already matches the spec/,
       );
       assert.doesNotMatch(`${second.stdout}${second.stderr}`, /created|configured|pruned/);
+    });
+
+    it("hapress status, scale and down against the cluster: the status contract, scale writes the spec file, down keeps the data unless --volumes", async () => {
+      const specFile = join(dir, "applied.yaml");
+      const cli = (...args: string[]) =>
+        runCli(["-f", specFile, ...args], { env: { KUBECONFIG: plane.adminKubeconfig }, timeoutMs: 400_000 });
+      const inApplied = (path: string) => `/api/v1/namespaces/applied/${path}`;
+      const names = async (path: string) => (await api.list(inApplied(path))).map((o) => o.metadata.name);
+      const status = async () => {
+        const result = await cli("status", "--kubernetes", "--json");
+        assert.equal(result.code, 0, result.stderr);
+        return JSON.parse(result.stdout) as SiteStatus;
+      };
+      const appSql = async (sql: string) => {
+        const ip = podIp(await api.get(inApplied("pods/mysql-0")));
+        const { appPassword } = JSON.parse(readFileSync(join(dir, "hapress-secrets.json"), "utf8")) as {
+          appPassword: string;
+        };
+        const session = await connectSql(
+          { host: ip, port: 3306 },
+          { user: "wordpress", password: appPassword },
+          { database: "wordpress" },
+        );
+        try {
+          return await session.query(sql);
+        } finally {
+          await session.close();
+        }
+      };
+
+      // The same contract as the local target, with what the controller saw of each instance.
+      let seen: SiteStatus | null = null;
+      await eventually("status shows the controller's observation of mysql-0", async () => {
+        seen = await status();
+        return Boolean(seen.pods.find((p) => p.name === "mysql-0")?.gtid !== null && seen.ready);
+      });
+      const first = seen as unknown as SiteStatus;
+      assert.equal(first.site, "applied");
+      assert.equal(first.stateDir, "kubernetes:test/applied");
+      assert.equal(first.running, true);
+      assert.equal(first.primary, "mysql-0");
+      assert.equal(first.primaryEpoch, 1);
+      assert.equal(first.endpoints.mysqlPrimary, "mysql-primary.applied.svc:3306");
+      assert.equal(first.database.replicas, 1);
+      assert.equal(first.controller.running, true);
+      const mysql0 = first.pods.find((p) => p.name === "mysql-0");
+      assert.equal(mysql0?.role, "primary");
+      assert.equal(mysql0?.readOnly, false);
+      assert.equal(mysql0?.ready, true);
+      assert.ok(first.pods.some((p) => p.component === "controller" && p.ready));
+      const human = await cli("status", "--namespace", "applied");
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /primary: mysql-0 \(epoch 1\)/);
+
+      await appSql("CREATE TABLE kept (id INT PRIMARY KEY)");
+      await appSql("INSERT INTO kept VALUES (42)");
+
+      // scale: the spec file gets the count (comments kept), the site follows.
+      writeFileSync(specFile, `# the applied site\n${readFileSync(specFile, "utf8")}`);
+      const up = await cli("scale", "mysql", "2", "--kubernetes", "--timeout", "300");
+      assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
+      const edited = readFileSync(specFile, "utf8");
+      assert.match(edited, /# the applied site/);
+      assert.equal(parseSpecText(edited, specFile).database.replicas, 2);
+      const two = await status();
+      assert.equal(two.database.replicas, 2);
+      assert.deepEqual(
+        two.pods.filter((p) => p.component === "mysql").map((p) => [p.name, p.role, p.ready]),
+        [
+          ["mysql-0", "primary", true],
+          ["mysql-1", "replica", true],
+        ],
+      );
+      const down1 = await cli("scale", "mysql", "1", "--kubernetes", "--timeout", "300");
+      assert.equal(down1.code, 0, `${down1.stdout}\n${down1.stderr}`);
+      // whenScaled: Delete: the removed replica's volume went with it (the real StatefulSet controller).
+      await eventually("mysql-1 and its volume gone", async () => {
+        const [pods, claims] = await Promise.all([names("pods"), names("persistentvolumeclaims")]);
+        return !pods.includes("mysql-1") && !claims.includes("data-mysql-1");
+      });
+
+      // The cluster's credentials are never replaced by another secrets file's.
+      writeFileSync(join(dir, "other-secrets.json"), "{}");
+      const drift = await cli("apply", "--secrets", join(dir, "other-secrets.json"));
+      assert.equal(drift.code, 2, drift.stderr);
+      assert.match(
+        drift.stderr,
+        /Secret applied\/hapress-credentials in the cluster holds other values for .*nothing was applied/,
+      );
+
+      // down: every pod gone; the volume, credentials and primary record kept.
+      const down = await cli("down", "--namespace", "applied", "--timeout", "120");
+      assert.equal(down.code, 0, `${down.stdout}\n${down.stderr}`);
+      assert.deepEqual(await names("pods"), []);
+      assert.deepEqual(await names("persistentvolumeclaims"), ["data-mysql-0"]);
+      assert.ok((await names("secrets")).includes("hapress-credentials"));
+      assert.ok((await names("configmaps")).includes(STATE_CONFIGMAP));
+      assert.equal((await status()).running, false);
+
+      // apply brings the same site back on its data.
+      const again = await cli("apply", "--timeout", "300");
+      assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+      assert.deepEqual(await appSql("SELECT id FROM kept"), [{ id: 42 }]);
+      assert.equal((await status()).primaryEpoch, 1);
+
+      const unconfirmed = await cli("down", "--kubernetes", "--volumes");
+      assert.equal(unconfirmed.code, 2, unconfirmed.stderr);
+      const wiped = await cli("down", "--kubernetes", "--volumes", "--yes", "--timeout", "120");
+      assert.equal(wiped.code, 0, `${wiped.stdout}\n${wiped.stderr}`);
+      assert.deepEqual(await names("persistentvolumeclaims"), []);
+      assert.deepEqual(await names("secrets"), []);
+      assert.deepEqual(await names("configmaps"), ["kube-root-ca.crt"]);
     });
 
     it("hands the Lease to another controller process within the lease duration when the holder is killed", async () => {

@@ -1,12 +1,7 @@
 import type { Command } from "commander";
-import { dirname, join, resolve } from "node:path";
 import { InputError } from "../errors.js";
-import { applySite } from "../platform/kubernetes/apply.js";
-import { loadKubeConfig } from "../platform/kubernetes/cluster.js";
-import { prepareManifests } from "../platform/kubernetes/render-command.js";
-import { loadSpec } from "../spec/load.js";
-import { sleep } from "../util/process.js";
-import { parseSeconds, report, type GlobalOptions } from "./options.js";
+import { checkNamespace, clusterApply } from "./cluster-site.js";
+import { parseSeconds, type GlobalOptions } from "./options.js";
 
 /** `hapress apply`: the site on a Kubernetes cluster. */
 export function registerApplyCommand(program: Command, globals: () => GlobalOptions): void {
@@ -34,45 +29,16 @@ export function registerApplyCommand(program: Command, globals: () => GlobalOpti
         if (options.dryRun !== undefined && options.dryRun !== "server") {
           throw new InputError(`--dry-run ${options.dryRun}: only --dry-run=server is supported`);
         }
-        if (
-          options.namespace !== undefined &&
-          !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(options.namespace)
-        ) {
-          throw new InputError(
-            `--namespace ${JSON.stringify(options.namespace)}: must be a DNS label (lower-case letters, digits, '-'), e.g. --namespace shop`,
-          );
-        }
-        const g = globals();
-        const file = g.file ?? "hapress.yaml";
-        const loaded = await loadSpec(file, { explicit: g.file !== undefined });
-        const spec = options.namespace
-          ? { ...loaded, kubernetes: { ...loaded.kubernetes, namespace: options.namespace } }
-          : loaded;
-        // The cluster first: a wrong context fails before any secret is generated or object sent.
-        const kc = loadKubeConfig({ context: options.context });
-        const objects = await prepareManifests({
-          spec,
-          specSource: file,
-          secretsFile: options.secrets ?? join(dirname(resolve(file)), "hapress-secrets.json"),
-          report,
-        });
-        report(
-          `applying ${objects.length} objects of site ${spec.name} to namespace ${spec.kubernetes.namespace} (context ${kc.getCurrentContext()})${options.dryRun ? ", server-side dry run" : ""}`,
-        );
-        const result = await applySite({
-          kc,
-          objects,
-          site: spec.name,
-          namespace: spec.kubernetes.namespace,
-          dryRun: options.dryRun === "server",
-          timeoutMs: options.timeout * 1000,
-          report,
-          sleep,
-        });
-        report(
-          result.changed.length === 0 && result.pruned.length === 0
-            ? `nothing changed: the cluster already matches the spec (${result.unchanged} objects)`
-            : `${result.changed.length} changed, ${result.unchanged} unchanged, ${result.pruned.length} pruned${options.dryRun ? " (dry run: nothing stored)" : ""}`,
+        checkNamespace(options.namespace);
+        // The cluster is loaded before the secrets: a wrong context fails before anything is generated.
+        await clusterApply(
+          globals(),
+          { context: options.context, namespace: options.namespace },
+          {
+            secretsFile: options.secrets,
+            dryRun: options.dryRun === "server",
+            timeoutMs: options.timeout * 1000,
+          },
         );
       },
     );

@@ -10,6 +10,7 @@ import { isLoopbackIPv4Literal } from "../util/net.js";
 import { loadKubeConfig } from "../platform/kubernetes/cluster.js";
 import { KubernetesPlatform } from "../platform/kubernetes/kube-platform.js";
 import { KubernetesLeaseStore } from "../platform/kubernetes/lease-store.js";
+import { ObservationPublisher } from "../platform/kubernetes/observed.js";
 import { passwordSchema } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
 import { crashHook } from "./controller-command.js";
@@ -117,7 +118,13 @@ export async function runKubernetesController(options: KubeControllerOptions): P
   );
 
   // The election runs on its own loop, so a long controller round never delays a renewal.
-  const leading: { run: Promise<void> | null } = { run: null };
+  const leading: { run: Promise<void> | null; controller: Controller | null } = {
+    run: null,
+    controller: null,
+  };
+  const publisher = new ObservationPublisher(kc, options.namespace, identity, (error) =>
+    log(`publishing the observation failed: ${errorMessage(error)}`),
+  );
   const election = (async () => {
     while (!stopping) {
       await elector.tryOnce();
@@ -139,14 +146,19 @@ export async function runKubernetesController(options: KubeControllerOptions): P
             process.exit(75);
           },
         });
+        leading.controller = controller;
         leading.run = controller
           .run(ROUND_INTERVAL_MS, () => stopping || !elector.isLeader())
           .catch((error: unknown) => log(`controller loop failed: ${errorMessage(error)}`))
           .finally(() => {
             log(`${identity} stopped acting${stopping ? "" : ": the lease is no longer held"}`);
             leading.run = null;
+            leading.controller = null;
           });
       }
+      // Offered from here, never awaited: a slow API server delays neither a renewal nor a failover.
+      const seen = leading.controller?.lastObservation;
+      if (seen && elector.isLeader()) publisher.offer(seen);
       await sleep(timing.retryMs);
     }
   })();

@@ -32,6 +32,15 @@ import { runController } from "./controller-command.js";
 import { runKubernetesController } from "./kube-controller-command.js";
 import { registerAgentCommands } from "./agent-commands.js";
 import { registerApplyCommand } from "./apply-command.js";
+import {
+  addClusterOptions,
+  clusterDown,
+  clusterScale,
+  clusterStatus,
+  targetsCluster,
+  type ClusterTarget,
+} from "./cluster-site.js";
+import type { SiteStatus } from "../platform/local/status.js";
 import { parseCount, parseSeconds, report, type GlobalOptions } from "./options.js";
 import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
 import type { RecordedEvent } from "../platform/local/local-platform.js";
@@ -93,34 +102,56 @@ function buildProgram(): Command {
         );
     });
 
-  program
-    .command("down")
-    .description("stop every process of the site and wait for them; --volumes also deletes its data")
+  addClusterOptions(
+    program
+      .command("down")
+      .description("stop every process of the site and wait for them; --volumes also deletes its data"),
+  )
     .option("--volumes", "delete the data, secrets and logs too")
     .option("-y, --yes", "do not ask before deleting data")
-    .action(async (options: { volumes?: boolean; yes?: boolean }) => {
+    .option(
+      "--timeout <seconds>",
+      "Kubernetes: how long to wait for the site's pods to stop",
+      parseSeconds,
+      300,
+    )
+    .action(async (options: ClusterTarget & { volumes?: boolean; yes?: boolean; timeout: number }) => {
+      const cluster = targetsCluster(options);
       const stateDir = stateDirOf(globals());
       if (options.volumes && !options.yes) {
         if (!process.stdin.isTTY) {
           throw new InputError("down --volumes deletes all data: confirm with --yes (no terminal to ask on)");
         }
         const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question(`Delete all data, secrets and logs in ${stateDir}? Type 'yes': `);
+        const where = cluster
+          ? "the site's volumes and credentials in the cluster"
+          : `all data, secrets and logs in ${stateDir}`;
+        const answer = await rl.question(`Delete ${where}? Type 'yes': `);
         rl.close();
         if (answer.trim() !== "yes") throw new InputError("not confirmed; nothing deleted");
       }
+      if (cluster)
+        return clusterDown(globals(), options, {
+          volumes: options.volumes === true,
+          timeoutMs: options.timeout * 1000,
+        });
       await down(stateDir, { volumes: options.volumes === true }, report);
     });
 
-  program
-    .command("status")
-    .description("show the site's pods, roles, replication and endpoints")
+  addClusterOptions(
+    program.command("status").description("show the site's pods, roles, replication and endpoints"),
+  )
     .option("--json", "machine-readable output (a stable contract, see README)")
     .option("--show-secrets", "include credentials")
-    .action(async (options: { json?: boolean; showSecrets?: boolean }) => {
-      const stateDir = stateDirOf(globals());
-      let status = (await liveStatus(stateDir)) ?? (await offlineStatus(stateDir));
-      if (options.showSecrets) status = await withCredentials(status, stateDir);
+    .action(async (options: ClusterTarget & { json?: boolean; showSecrets?: boolean }) => {
+      let status: SiteStatus;
+      if (targetsCluster(options)) {
+        status = await clusterStatus(globals(), options, options.showSecrets === true);
+      } else {
+        const stateDir = stateDirOf(globals());
+        status = (await liveStatus(stateDir)) ?? (await offlineStatus(stateDir));
+        if (options.showSecrets) status = await withCredentials(status, stateDir);
+      }
       console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
     });
 
@@ -141,42 +172,34 @@ function buildProgram(): Command {
     });
 
   const scale = program.command("scale").description("change the number of replicas of a tier");
-  scale
-    .command("mysql")
-    .description(
-      "scale the database tier: up clones new replicas; down removes the highest ordinals, never the primary",
+  for (const tier of ["mysql", "wordpress"] as const) {
+    const database = tier === "mysql";
+    addClusterOptions(
+      scale
+        .command(tier)
+        .description(
+          database
+            ? "scale the database tier: up clones new replicas; down removes the highest ordinals, never the primary"
+            : "scale the WordPress tier: down removes the highest ordinals first",
+        ),
     )
-    .argument("<replicas>", "number of database instances (1-9)", parseCount(1, 9))
-    .option("--timeout <seconds>", "how long to wait for readiness", parseSeconds, 600)
-    .action(async (replicas: number, options: { timeout: number }) => {
-      const status = await scaleTier(
-        stateDirOf(globals()),
-        "mysql",
-        replicas,
-        report,
-        options.timeout * 1000,
-      );
-      console.log(
-        `database tier at ${status.database.replicas} instance(s); primary ${status.primary ?? "?"}`,
-      );
-    });
-  scale
-    .command("wordpress")
-    .description("scale the WordPress tier: down removes the highest ordinals first")
-    .argument("<replicas>", "number of WordPress pods (0-20)", parseCount(0, 20))
-    .option("--timeout <seconds>", "how long to wait for readiness", parseSeconds, 600)
-    .action(async (replicas: number, options: { timeout: number }) => {
-      const status = await scaleTier(
-        stateDirOf(globals()),
-        "wordpress",
-        replicas,
-        report,
-        options.timeout * 1000,
-      );
-      console.log(
-        `WordPress tier at ${status.pods.filter((p) => p.component === "wordpress").length} pod(s)`,
-      );
-    });
+      .argument(
+        "<replicas>",
+        database ? "number of database instances (1-9)" : "number of WordPress pods (0-20)",
+        database ? parseCount(1, 9) : parseCount(0, 20),
+      )
+      .option("--timeout <seconds>", "how long to wait for readiness", parseSeconds, 600)
+      .action(async (replicas: number, options: ClusterTarget & { timeout: number }) => {
+        if (targetsCluster(options))
+          return clusterScale(globals(), options, tier, replicas, options.timeout * 1000);
+        const status = await scaleTier(stateDirOf(globals()), tier, replicas, report, options.timeout * 1000);
+        console.log(
+          database
+            ? `database tier at ${status.database.replicas} instance(s); primary ${status.primary ?? "?"}`
+            : `WordPress tier at ${status.pods.filter((p) => p.component === "wordpress").length} pod(s)`,
+        );
+      });
+  }
 
   program
     .command("supervise", { hidden: true })

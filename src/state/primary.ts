@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { InputError } from "../errors.js";
+import { mysqlOrdinal } from "../topology/topology.js";
 import { readJsonFile, writeJsonFile } from "./files.js";
 
 /**
@@ -19,6 +21,16 @@ export const primaryRecordSchema = z.object({
   changedAt: z.string(),
   reason: z.string(),
 });
+
+/** Scaling the database tier down never removes the primary (the highest ordinals go first). */
+export function refuseRemovingPrimary(record: PrimaryRecord | null, replicas: number): void {
+  const ordinal = record ? mysqlOrdinal(record.primary) : null;
+  if (record && ordinal !== null && ordinal >= replicas) {
+    throw new InputError(
+      `database.replicas: ${replicas} would remove ${record.primary}, the current primary; keep at least ${ordinal + 1} instances (or switch over first)`,
+    );
+  }
+}
 
 export async function readPrimaryRecord(path: string): Promise<PrimaryRecord | null> {
   return readJsonFile(path, primaryRecordSchema);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { objectChanged, PRUNABLE_KINDS, pruneCandidates, siteSelector } from "./apply-plan.js";
+import { objectChanged, PRUNABLE_KINDS, pruneCandidates, siteSelector, secretDrift } from "./apply-plan.js";
 
 const configMap = (name: string, data: Record<string, string>, metadata: Record<string, unknown> = {}) => ({
   apiVersion: "v1",
@@ -57,4 +57,16 @@ describe("apply: what to prune", () => {
       "app.kubernetes.io/instance=shop,app.kubernetes.io/managed-by=hapress",
     );
   });
+});
+
+it("secretDrift names the keys whose cluster value differs; a new Secret or a new key is no drift", () => {
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const rendered = {
+    stringData: { "app-password": "new", "admin-password": "same", "clone-token": "added" },
+  };
+  assert.deepEqual(secretDrift(null, rendered), []);
+  assert.deepEqual(
+    secretDrift({ data: { "app-password": b64("old"), "admin-password": b64("same") } }, rendered),
+    ["app-password"],
+  );
 });

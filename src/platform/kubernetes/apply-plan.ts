@@ -76,3 +76,21 @@ export function pruneCandidates(existing: ClusterObject[], rendered: ClusterObje
     (object) => !wanted.has(key(object)) && (object.metadata?.ownerReferences ?? []).length === 0,
   );
 }
+
+/**
+ * Keys whose value in the cluster's Secret differs from the rendered one (pure). Applying those would
+ * replace passwords the databases still hold (a secrets file missing on this machine makes new ones):
+ * every instance, the controller and WordPress would be locked out.
+ */
+export function secretDrift(
+  cluster: { data?: Record<string, string> } | null,
+  rendered: { stringData?: Record<string, string> },
+): string[] {
+  if (!cluster?.data) return [];
+  const data = cluster.data;
+  return Object.entries(rendered.stringData ?? {})
+    .filter(
+      ([key, value]) => key in data && Buffer.from(data[key] ?? "", "base64").toString("utf8") !== value,
+    )
+    .map(([key]) => key);
+}

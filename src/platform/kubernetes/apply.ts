@@ -10,11 +10,12 @@ import {
   type KubernetesObject,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { HapressError } from "../../errors.js";
+import { HapressError, InputError } from "../../errors.js";
 import {
   objectChanged,
   PRUNABLE_KINDS,
   pruneCandidates,
+  secretDrift,
   siteSelector,
   type ClusterObject,
 } from "./apply-plan.js";
@@ -78,6 +79,7 @@ export async function applySite(options: ApplyOptions): Promise<ApplyResult> {
       throw error;
     }
   };
+  await refuseSecretDrift(options, read);
   let namespaceMissing = false;
   for (const object of options.objects) {
     const name = describe(object);
@@ -103,6 +105,24 @@ export async function applySite(options: ApplyOptions): Promise<ApplyResult> {
   result.pruned = await prune(options, api);
   if (!options.dryRun) await waitUntilWorking(options);
   return result;
+}
+
+/** Nothing is applied when the rendered credentials differ from those the cluster's site runs with. */
+async function refuseSecretDrift(
+  options: ApplyOptions,
+  read: (object: ClusterObject) => Promise<ClusterObject | null>,
+): Promise<void> {
+  for (const secret of options.objects.filter((o) => o.kind === "Secret")) {
+    const drift = secretDrift(
+      (await read(secret)) as { data?: Record<string, string> } | null,
+      secret as { stringData?: Record<string, string> },
+    );
+    if (drift.length > 0) {
+      throw new InputError(
+        `Secret ${options.namespace}/${secret.metadata.name} in the cluster holds other values for ${drift.join(", ")} than the secrets file: applying would lock the site out of its own databases. Use the secrets file this site was deployed with (--secrets FILE), or write the cluster's values into it (kubectl get secret ${secret.metadata.name} -n ${options.namespace} -o json); nothing was applied`,
+      );
+    }
+  }
 }
 
 /** Deletes this site's objects the spec no longer renders (never data: PVCs are not pruned). */

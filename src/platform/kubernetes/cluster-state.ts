@@ -12,6 +12,13 @@ export const STATE_MOUNT = "/var/run/hapress-state";
 export const PRIMARY_KEY = "primary";
 export const MEMORY_KEY = "memory";
 
+/**
+ * What the leading controller last saw of each database instance, published for `hapress status`:
+ * the CLI runs outside the cluster and cannot reach the pods' SQL ports, the controller can. Display
+ * only: nothing decides on it, so it is written without preconditions and may lag a few seconds.
+ */
+export const OBSERVED_CONFIGMAP = "hapress-observed";
+
 /** The key of a pod's re-clone marker: its value is a token; the init step re-clones once per token. */
 export function recloneKey(pod: string): string {
   return `reclone.${pod}`;

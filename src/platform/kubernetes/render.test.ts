@@ -105,7 +105,7 @@ describe("rendered manifests", () => {
         (v) => `${r.resources.join(",")}:${v}${r.resourceNames ? `[${r.resourceNames.join(",")}]` : ""}`,
       ),
     );
-    // Least privilege: writes only to the database pods, the state ConfigMap and the Lease, by name.
+    // Least privilege: writes only to the database pods, its two ConfigMaps and the Lease, by name.
     assert.deepEqual(
       new Set(roles),
       new Set([
@@ -114,6 +114,7 @@ describe("rendered manifests", () => {
         "pods:watch",
         "pods:patch[mysql-0,mysql-1,mysql-2]",
         "pods:delete[mysql-0,mysql-1,mysql-2]",
+        "configmaps:patch[hapress-observed]",
         "configmaps:get[hapress-state]",
         "configmaps:update[hapress-state]",
         "leases:create",

@@ -6,9 +6,9 @@ import { HapressError, InputError } from "../../errors.js";
 import { DEBIAN_WORDPRESS } from "../../wordpress/core.js";
 import { specSchema, type Spec } from "../../spec/schema.js";
 import { readJsonFile, statePaths, writeJsonFile } from "../../state/files.js";
-import { readPrimaryRecord } from "../../state/primary.js";
+import { readPrimaryRecord, refuseRemovingPrimary } from "../../state/primary.js";
 import { loadOrCreateSecrets, loadSecrets } from "../../state/secrets.js";
-import { mysqlOrdinal, planTopology } from "../../topology/topology.js";
+import { planTopology } from "../../topology/topology.js";
 import { processExists, runProgram, sleep } from "../../util/process.js";
 import { phpFpmProgram, withSystemDirs } from "../../util/system-path.js";
 import { killRecordedOrphans } from "./orphans.js";
@@ -177,16 +177,6 @@ export async function withCredentials(status: SiteStatus, stateDir: string): Pro
   };
 }
 
-async function refuseRemovingPrimary(stateDir: string, replicas: number): Promise<void> {
-  const record = await readPrimaryRecord(statePaths(stateDir).primary);
-  const ordinal = record ? mysqlOrdinal(record.primary) : null;
-  if (record && ordinal !== null && ordinal >= replicas) {
-    throw new InputError(
-      `database.replicas: ${replicas} would remove ${record.primary}, the current primary; keep at least ${ordinal + 1} instances (or switch over first)`,
-    );
-  }
-}
-
 function startSupervisor(stateDir: string, self: SelfCommand): number {
   const paths = statePaths(stateDir);
   const log = openSync(`${paths.logs}/supervisor.log`, "a", 0o600);
@@ -278,7 +268,7 @@ export async function up(
   // Before anything is written: a taken port is bad input and leaves no state folder behind.
   if (!running) await checkHttpPortFree(spec, specSource);
   await mkdir(paths.logs, { recursive: true, mode: 0o700 });
-  await refuseRemovingPrimary(stateDir, spec.database.replicas);
+  refuseRemovingPrimary(await readPrimaryRecord(paths.primary), spec.database.replicas);
   const site = await ensureSiteRecord(paths.site, spec.name, stateDir);
   if (site.name !== spec.name) {
     throw new InputError(
@@ -314,7 +304,7 @@ export async function scaleTier(
   const paths = statePaths(stateDir);
   const spec = await readJsonFile(paths.spec, specSchema);
   if (!spec) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first`);
-  if (tier === "mysql") await refuseRemovingPrimary(stateDir, replicas);
+  if (tier === "mysql") refuseRemovingPrimary(await readPrimaryRecord(paths.primary), replicas);
   if ((await liveStatus(stateDir)) === null)
     throw new HapressError(`the site in ${stateDir} is not running: run 'hapress up'`);
   const next: Spec =

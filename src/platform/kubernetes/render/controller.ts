@@ -1,5 +1,5 @@
 // The HA controller: its ServiceAccount, least-privilege Role, and the leader-elected Deployment.
-import { STATE_CONFIGMAP } from "../cluster-state.js";
+import { OBSERVED_CONFIGMAP, STATE_CONFIGMAP } from "../cluster-state.js";
 import {
   antiAffinity,
   type Context,
@@ -16,6 +16,7 @@ export function controller(ctx: Context): K8sObject[] {
   const k = ctx.spec.kubernetes;
   const name = "hapress-controller";
   return [
+    { apiVersion: "v1", kind: "ConfigMap", metadata: metadata(ctx, OBSERVED_CONFIGMAP, "controller") },
     {
       apiVersion: "v1",
       kind: "ServiceAccount",
@@ -43,6 +44,8 @@ export function controller(ctx: Context): K8sObject[] {
           verbs: ["get", "update"],
           resourceNames: [STATE_CONFIGMAP],
         },
+        // What it sees, for `hapress status` (a merge patch of its data).
+        { apiGroups: [""], resources: ["configmaps"], verbs: ["patch"], resourceNames: [OBSERVED_CONFIGMAP] },
         // create cannot be limited by name (the object does not exist yet); get/update can.
         { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
         {

@@ -144,6 +144,9 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
       replicas: ctx.spec.database.replicas,
       podManagementPolicy: "OrderedReady",
       updateStrategy: { type: "RollingUpdate" },
+      // A removed replica's volume goes with it: scaled up again, the ordinal clones afresh instead of
+      // starting from a stale copy. Deleting the StatefulSet keeps every volume (`down` keeps data).
+      persistentVolumeClaimRetentionPolicy: { whenScaled: "Delete", whenDeleted: "Retain" },
       selector: { matchLabels: selector(ctx, "database") },
       template: {
         // Every instance starts as a replica; the controller moves the role label to the primary.

@@ -1,0 +1,194 @@
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { Command } from "commander";
+import { dirname, join, resolve } from "node:path";
+import { InputError } from "../errors.js";
+import { applySite, type ApplyResult } from "../platform/kubernetes/apply.js";
+import { PRIMARY_KEY, parsePrimaryRecord, STATE_CONFIGMAP } from "../platform/kubernetes/cluster-state.js";
+import { apiMessage, apiStatus, loadKubeConfig } from "../platform/kubernetes/cluster.js";
+import { SECRET_NAME } from "../platform/kubernetes/render.js";
+import { prepareManifests } from "../platform/kubernetes/render-command.js";
+import { downSite } from "../platform/kubernetes/site-down.js";
+import { clusterSiteStatus, readClusterSnapshot } from "../platform/kubernetes/site-status.js";
+import type { SiteStatus } from "../platform/local/status.js";
+import { writeSpecField } from "../spec/edit.js";
+import { loadSpec } from "../spec/load.js";
+import type { Spec } from "../spec/schema.js";
+import { refuseRemovingPrimary } from "../state/primary.js";
+import { sleep } from "../util/process.js";
+import { report, type GlobalOptions } from "./options.js";
+
+/** The options that point a command at a site on Kubernetes instead of the local one. */
+export interface ClusterTarget {
+  kubernetes?: boolean;
+  context?: string;
+  namespace?: string;
+}
+
+export function addClusterOptions(command: Command): Command {
+  return command
+    .option("--kubernetes", "the site on Kubernetes (as deployed by 'hapress apply'), not the local one")
+    .option("--context <name>", "kubeconfig context (implies --kubernetes; default: the current one)")
+    .option(
+      "--namespace <name>",
+      "the site's namespace (implies --kubernetes; default: kubernetes.namespace of the spec)",
+    );
+}
+
+export function targetsCluster(target: ClusterTarget): boolean {
+  return target.kubernetes === true || target.context !== undefined || target.namespace !== undefined;
+}
+
+export function checkNamespace(namespace: string | undefined): void {
+  if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    throw new InputError(
+      `--namespace ${JSON.stringify(namespace)}: must be a DNS label (lower-case letters, digits, '-'), e.g. --namespace shop`,
+    );
+  }
+}
+
+interface ClusterSite {
+  file: string;
+  spec: Spec;
+  kc: KubeConfig;
+  namespace: string;
+}
+
+function withNamespace(spec: Spec, namespace: string | undefined): Spec {
+  return namespace ? { ...spec, kubernetes: { ...spec.kubernetes, namespace } } : spec;
+}
+
+/** The spec (its name and namespace say which site) and the cluster, both checked before any change. */
+async function openClusterSite(globals: GlobalOptions, target: ClusterTarget): Promise<ClusterSite> {
+  checkNamespace(target.namespace);
+  const file = globals.file ?? "hapress.yaml";
+  const spec = withNamespace(
+    await loadSpec(file, { explicit: globals.file !== undefined }),
+    target.namespace,
+  );
+  const kc = loadKubeConfig({ context: target.context });
+  return { file, spec, kc, namespace: spec.kubernetes.namespace };
+}
+
+/** Renders the spec and applies it (shared by `apply` and `scale`); progress goes to stderr. */
+export async function applySpec(
+  site: ClusterSite,
+  options: { secretsFile?: string; dryRun: boolean; timeoutMs: number },
+): Promise<ApplyResult> {
+  const objects = await prepareManifests({
+    spec: site.spec,
+    specSource: site.file,
+    secretsFile: options.secretsFile ?? join(dirname(resolve(site.file)), "hapress-secrets.json"),
+    report,
+  });
+  report(
+    `applying ${objects.length} objects of site ${site.spec.name} to namespace ${site.namespace} (context ${site.kc.getCurrentContext()})${options.dryRun ? ", server-side dry run" : ""}`,
+  );
+  const result = await applySite({
+    kc: site.kc,
+    objects,
+    site: site.spec.name,
+    namespace: site.namespace,
+    dryRun: options.dryRun,
+    timeoutMs: options.timeoutMs,
+    report,
+    sleep,
+  });
+  report(
+    result.changed.length === 0 && result.pruned.length === 0
+      ? `nothing changed: the cluster already matches the spec (${result.unchanged} objects)`
+      : `${result.changed.length} changed, ${result.unchanged} unchanged, ${result.pruned.length} pruned${options.dryRun ? " (dry run: nothing stored)" : ""}`,
+  );
+  return result;
+}
+
+export async function clusterApply(
+  globals: GlobalOptions,
+  target: ClusterTarget,
+  options: { secretsFile?: string; dryRun: boolean; timeoutMs: number },
+): Promise<void> {
+  await applySpec(await openClusterSite(globals, target), options);
+}
+
+/** The credentials status shows with --show-secrets, read from the site's Secret in the cluster. */
+async function clusterCredentials(site: ClusterSite): Promise<NonNullable<SiteStatus["credentials"]>> {
+  const secret = await site.kc
+    .makeApiClient(CoreV1Api)
+    .readNamespacedSecret({ name: SECRET_NAME, namespace: site.namespace });
+  const value = (key: string) => Buffer.from(secret.data?.[key] ?? "", "base64").toString("utf8");
+  return {
+    app: { user: value("app-user"), password: value("app-password"), database: value("app-database") },
+    replication: { user: value("replication-user"), password: value("replication-password") },
+    admin: { user: value("admin-user"), password: value("admin-password") },
+  };
+}
+
+export async function clusterStatus(
+  globals: GlobalOptions,
+  target: ClusterTarget,
+  showSecrets: boolean,
+): Promise<SiteStatus> {
+  const site = await openClusterSite(globals, target);
+  const snapshot = await readClusterSnapshot(site.kc, site.spec.name, site.namespace);
+  const status = clusterSiteStatus(site.spec, snapshot, new Date());
+  return showSecrets && status.running ? { ...status, credentials: await clusterCredentials(site) } : status;
+}
+
+export async function clusterDown(
+  globals: GlobalOptions,
+  target: ClusterTarget,
+  options: { volumes: boolean; timeoutMs: number },
+): Promise<void> {
+  const site = await openClusterSite(globals, target);
+  report(
+    `deleting site ${site.spec.name} from namespace ${site.namespace} (context ${site.kc.getCurrentContext()})${options.volumes ? " with its volumes and credentials" : "; its volumes, credentials and primary record stay"}`,
+  );
+  const { removed, kept } = await downSite({
+    kc: site.kc,
+    site: site.spec.name,
+    namespace: site.namespace,
+    volumes: options.volumes,
+    timeoutMs: options.timeoutMs,
+    report,
+    sleep,
+  });
+  report(
+    removed.length === 0
+      ? `nothing to delete: no object of site ${site.spec.name} in namespace ${site.namespace}`
+      : `deleted ${removed.length} objects; every pod of the site is gone`,
+  );
+  if (kept.length > 0)
+    report(
+      `kept ${kept.join(", ")}: 'hapress apply' brings the site back on its data; --volumes deletes them`,
+    );
+  report(`namespace ${site.namespace} kept (it may hold more than this site)`);
+}
+
+/**
+ * `scale` on Kubernetes: the spec file gets the new count (comments kept), then the site is applied
+ * from it, so the file stays the truth and the next `apply` keeps the change. The Role's pod names
+ * and the StatefulSet change together that way.
+ */
+export async function clusterScale(
+  globals: GlobalOptions,
+  target: ClusterTarget,
+  tier: "mysql" | "wordpress",
+  replicas: number,
+  timeoutMs: number,
+): Promise<void> {
+  const site = await openClusterSite(globals, target);
+  const path = [tier === "mysql" ? "database" : "wordpress", "replicas"];
+  if (tier === "mysql") {
+    const state = await site.kc
+      .makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ name: STATE_CONFIGMAP, namespace: site.namespace })
+      .catch((error: unknown) => {
+        if (apiStatus(error) === 404) return null;
+        throw new InputError(`cannot read the primary record: ${apiMessage(error)}`, { cause: error });
+      });
+    refuseRemovingPrimary(state?.data?.[PRIMARY_KEY] ? parsePrimaryRecord(state.data) : null, replicas);
+  }
+  // Checked as a whole spec before the file is touched; a spec file that does not exist is created.
+  const spec = withNamespace(await writeSpecField(site.file, path, replicas), target.namespace);
+  report(`${site.file}: ${path.join(".")} set to ${replicas}`);
+  await applySpec({ ...site, spec }, { dryRun: false, timeoutMs });
+}

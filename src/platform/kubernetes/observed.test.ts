@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { InstanceView, Observation } from "../../controller/types.js";
+import { publishDue, PUBLISH_MIN_INTERVAL_MS, PUBLISH_REFRESH_MS, summarizeObservation } from "./observed.js";
+
+function view(name: string, extra: Partial<InstanceView> = {}): InstanceView {
+  return {
+    name,
+    ordinal: Number(name.slice(-1)),
+    address: "10.0.0.1",
+    port: 3306,
+    adminPort: 3308,
+    provisioning: false,
+    routed: null,
+    reachable: true,
+    busy: false,
+    exited: null,
+    error: null,
+    readOnly: name !== "mysql-0",
+    gtidCurrent: "0-1-5",
+    gtidBinlog: "0-1-5",
+    replication:
+      name === "mysql-0"
+        ? null
+        : {
+            masterHost: "mysql-0",
+            ioRunning: "Yes",
+            sqlRunning: true,
+            lastIoErrno: 0,
+            lastSqlErrno: 0,
+            gtidIoPos: "0-1-5",
+            relayApplied: true,
+          },
+    semiSyncMasterEnabled: name === "mysql-0",
+    ...extra,
+  };
+}
+
+test("summarizeObservation: what each instance answered; nothing guessed for one that did not", () => {
+  const observation: Observation = {
+    at: 0,
+    primary: "mysql-0",
+    instances: [view("mysql-0"), view("mysql-1"), view("mysql-2", { reachable: false, error: "timeout" })],
+  };
+  const summary = summarizeObservation(observation, "c1", new Date(0));
+  assert.deepEqual(summary.instances, [
+    {
+      name: "mysql-0",
+      reachable: true,
+      readOnly: false,
+      gtid: "0-1-5",
+      semiSync: true,
+      replicating: null,
+      error: null,
+    },
+    {
+      name: "mysql-1",
+      reachable: true,
+      readOnly: true,
+      gtid: "0-1-5",
+      semiSync: null,
+      replicating: true,
+      error: null,
+    },
+    {
+      name: "mysql-2",
+      reachable: false,
+      readOnly: null,
+      gtid: null,
+      semiSync: null,
+      replicating: null,
+      error: "timeout",
+    },
+  ]);
+});
+
+test("publishDue: the first at once, a change at most every interval, the same content on refresh", () => {
+  assert.equal(publishDue(null, "a", 0), true);
+  const last = { content: "a", at: 1000 };
+  assert.equal(publishDue(last, "b", 1000 + PUBLISH_MIN_INTERVAL_MS - 1), false);
+  assert.equal(publishDue(last, "b", 1000 + PUBLISH_MIN_INTERVAL_MS), true);
+  assert.equal(publishDue(last, "a", 1000 + PUBLISH_REFRESH_MS - 1), false);
+  assert.equal(publishDue(last, "a", 1000 + PUBLISH_REFRESH_MS), true);
+});

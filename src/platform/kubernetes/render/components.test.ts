@@ -1,0 +1,137 @@
+// One test per component module of render/: each is a pure function of the spec and the secrets.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseSpec } from "../../../spec/load.js";
+import { testSecrets as testClusterSecrets } from "../../../../test/helpers/render-variants.js";
+import type { Context, K8sObject } from "./common.js";
+import { controller } from "./controller.js";
+import { databaseServices, mariadbConfigMap, mariadbStatefulSet, stateConfigMap } from "./database.js";
+import { networkPolicies } from "./network-policy.js";
+import { restrictedProblems, restrictPods } from "./pod-security.js";
+import { credentialsSecret } from "./secret.js";
+import { nfsServer, nfsStorageClassName } from "./storage.js";
+import { cronJob, installJob, wordpressTier } from "./wordpress.js";
+
+function context(input: object = {}): Context {
+  const spec = parseSpec({ name: "blog", kubernetes: { namespace: "shop" }, ...input }, "test");
+  return { spec, secrets: testClusterSecrets, namespace: spec.kubernetes.namespace };
+}
+
+const named = (objects: K8sObject[], kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name);
+
+describe("render/secret", () => {
+  it("holds every credential under the official images' names, none empty", () => {
+    const secret = credentialsSecret(context());
+    const data = secret.stringData as Record<string, string>;
+    for (const key of [
+      "mariadb-root-password",
+      "replication-password",
+      "admin-password",
+      "app-password",
+      "clone-token",
+    ])
+      assert.ok((data[key] ?? "").length >= 24, `${key} is a generated password`);
+    assert.equal(data["app-password"], testClusterSecrets.appPassword);
+    assert.equal(Object.keys(data).filter((k) => k.startsWith("wordpress-") && k.endsWith("-key")).length, 4);
+  });
+});
+
+describe("render/database", () => {
+  it("a StatefulSet started in order whose removed replicas lose their volume, never on delete", () => {
+    const sts = mariadbStatefulSet(context({ database: { replicas: 5 } }));
+    const spec = sts.spec as Record<string, unknown>;
+    assert.equal(spec.replicas, 5);
+    assert.equal(spec.podManagementPolicy, "OrderedReady");
+    assert.deepEqual(spec.persistentVolumeClaimRetentionPolicy, {
+      whenScaled: "Delete",
+      whenDeleted: "Retain",
+    });
+    assert.match(JSON.stringify(spec), /"--peer-domain","mysql\.shop\.svc"/);
+  });
+  it("a headless Service for peers (not-ready addresses published) and one Service per role", () => {
+    const services = databaseServices(context());
+    const mysql = named(services, "Service", "mysql")?.spec as Record<string, unknown>;
+    assert.equal(mysql.clusterIP, "None");
+    assert.equal(mysql.publishNotReadyAddresses, true);
+    const primary = named(services, "Service", "mysql-primary")?.spec as { selector: Record<string, string> };
+    assert.equal(primary.selector["hapress.io/role"], "primary");
+  });
+  it("the state ConfigMap carries no data: only the controller writes it", () => {
+    assert.equal(stateConfigMap(context()).data, undefined);
+    assert.match(JSON.stringify(mariadbConfigMap(context()).data), /read-only=ON/);
+  });
+});
+
+describe("render/controller", () => {
+  it("two leader-elected replicas with the health port probed, the lease and site named", () => {
+    const objects = controller(context());
+    const deployment = named(objects, "Deployment", "hapress-controller");
+    const text = JSON.stringify(deployment);
+    assert.equal((deployment?.spec as { replicas: number }).replicas, 2);
+    assert.match(text, /"--lease","hapress-controller"/);
+    assert.match(text, /"--site","blog"/);
+    assert.match(text, /"path":"\/readyz"/);
+    assert.ok(named(objects, "ConfigMap", "hapress-observed"), "the ConfigMap it publishes into");
+  });
+  it("--no-automatic-failover reaches the controller's arguments", () => {
+    const text = JSON.stringify(
+      controller(context({ kubernetes: { namespace: "shop", automaticFailover: false } })),
+    );
+    assert.match(text, /--no-automatic-failover/);
+  });
+});
+
+describe("render/wordpress", () => {
+  it("the Deployment with its replicas, the install Job and cron", () => {
+    const objects = wordpressTier(
+      context({
+        wordpress: { replicas: 2 },
+        kubernetes: { namespace: "shop", storage: { contentClass: "nfs" } },
+      }),
+    );
+    assert.equal((named(objects, "Deployment", "wordpress")?.spec as { replicas: number }).replicas, 2);
+    assert.ok(named(objects, "Job", "wordpress-install"));
+    assert.ok(named(objects, "CronJob", "wordpress-cron"));
+  });
+  it("the install Job writes through mysql-primary; cron calls WordPress by its Service name", () => {
+    assert.match(JSON.stringify(installJob(context())), /mysql-primary\.shop\.svc/);
+    assert.match(JSON.stringify(cronJob(context())), /http:\/\/wordpress\.shop\.svc\/wp-cron\.php/);
+  });
+});
+
+describe("render/storage", () => {
+  it("the NFS server is found by its Service name, and its StorageClass is per site", () => {
+    const ctx = context({ kubernetes: { namespace: "shop", storage: { nfs: { enabled: true } } } });
+    const text = JSON.stringify(nfsServer(ctx));
+    assert.equal(nfsStorageClassName(ctx), "shop-blog-nfs");
+    assert.match(text, /nfs-server\.shop\.svc\.cluster\.local/);
+    assert.doesNotMatch(text, /\d+\.\d+\.\d+\.\d+/);
+  });
+});
+
+describe("render/network-policy", () => {
+  it("a default deny first, then allows that each select one component", () => {
+    const policies = networkPolicies(context());
+    const deny = policies[0]?.spec as { podSelector: object; policyTypes: string[] };
+    assert.deepEqual(deny.podSelector, {});
+    assert.deepEqual(deny.policyTypes, ["Ingress", "Egress"]);
+    assert.ok(policies.length > 3);
+  });
+});
+
+describe("render/pod-security", () => {
+  it("makes every pod of the site restricted, except the NFS server", () => {
+    const ctx = context({
+      wordpress: { replicas: 1 },
+      kubernetes: { namespace: "shop", storage: { nfs: { enabled: true } } },
+    });
+    const restricted = restrictPods([mariadbStatefulSet(ctx), ...controller(ctx), ...nfsServer(ctx)]);
+    for (const object of restricted)
+      assert.deepEqual(restrictedProblems(object), [], `${object.kind}/${object.metadata.name}`);
+    // The kernel NFS server keeps its privileges: the namespace then enforces `privileged`.
+    const nfs = restricted.find((o) => o.kind === "StatefulSet" && o.metadata.name === "nfs-server");
+    assert.match(JSON.stringify(nfs), /"privileged":true/);
+    assert.doesNotMatch(JSON.stringify(nfs), /runAsNonRoot/);
+  });
+});
