@@ -12,6 +12,7 @@ import { connectSql } from "../src/mysql/client.js";
 import { missingOnPrimary, openLoopWrites } from "./overload.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import type { Secrets } from "../src/state/secrets.js";
+import { serviceAccountsFor, siteLayout } from "../src/platform/local/layout.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cli = join(root, "bin", "hapress");
@@ -91,7 +92,9 @@ async function benchClone(megabytes: number): Promise<void> {
       );
     }
     await session.close();
-    const dataDir = join(dir, "state", "pods", "mysql-0", "data");
+    const dataDir = siteLayout(join(dir, "state"), serviceAccountsFor(process.getuid?.())).mysqlDataDir(
+      "mysql-0",
+    );
     const du = await run("du", ["-sm", dataDir], dir);
     console.log(
       `loaded the primary in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s; data folder ${du.stdout.split("\t")[0] ?? "?"} MB`,

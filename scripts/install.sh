@@ -34,10 +34,23 @@ done
 if ((${#missing[@]} > 0)); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "hapress needs these Debian packages: ${missing[*]}" >&2
-    echo "install them as root, then run this script again:" >&2
-    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
-    exit 1
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    # Asked only on a terminal: a script or CI gets the line above and a non-zero exit, never a prompt.
+    answer=""
+    if [[ -t 0 ]] && command -v sudo >/dev/null; then
+      read -r -p "run that now with sudo? [y/N] " answer
+    fi
+    if [[ $answer != [yY]* ]]; then
+      echo "install them as root, then run this script again" >&2
+      exit 1
+    fi
+    sudo apt-get update -qq >/dev/null
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    missing=()
   fi
+fi
+
+if ((${#missing[@]} > 0)); then
   echo "installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null

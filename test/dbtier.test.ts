@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runProgram } from "../src/util/process.js";
@@ -12,6 +13,7 @@ const testClusterSecrets: ClusterSecrets = {
   replicationPassword: "r",
   adminPassword: "a",
   appPassword: "p",
+  backupPassword: "b",
   cloneToken: "t",
   wordpressAdminPassword: "w",
   wordpressKeys: {
@@ -172,7 +174,7 @@ describe("database tier with 3 instances (real mariadbd)", () => {
     assert.equal(orphan.code, 1, "a replica with no donor fails (and its init container is retried)");
   });
 
-  it("refuses writes on replicas, even for root on the Unix socket", async () => {
+  it("refuses writes on replicas, even for the operator's socket account (root, or the user running the site)", async () => {
     const status = await site.status();
     await assert.rejects(
       site.sqlAsApp(await site.podAddress("mysql-1"), "INSERT INTO notes VALUES (2, 'no')"),
@@ -182,17 +184,18 @@ describe("database tier with 3 instances (real mariadbd)", () => {
       site.sqlAsApp(status.endpoints.mysqlReplicas, "INSERT INTO notes VALUES (3, 'no')"),
       (error) => sqlErrorNumber(error) === MYSQL_READ_ONLY,
     );
-    const socket = join(site.stateDir, "pods", "mysql-2", "run", "mysqld.sock");
-    const asRoot = await runProgram("mariadb", [
+    const socket = join(site.layout.mysqlRunDir("mysql-2"), "mysqld.sock");
+    // Socket authentication: root when root runs the site, otherwise the user who does.
+    const operator = await runProgram("mariadb", [
       "--socket",
       socket,
-      "-uroot",
+      `-u${userInfo().username}`,
       "wordpress",
       "-e",
       "INSERT INTO notes VALUES (4, 'no')",
     ]);
-    assert.notEqual(asRoot.code, 0);
-    assert.match(asRoot.stderr, /read-only/);
+    assert.notEqual(operator.code, 0);
+    assert.match(operator.stderr, /read-only/);
   });
 
   it("gives the app user its database only, and no root over TCP", async () => {
@@ -244,7 +247,8 @@ describe("database tier with 3 instances (real mariadbd)", () => {
       single.pods.filter((p) => p.component === "mysql").map((p) => p.name),
       ["mysql-0"],
     );
-    assert.equal(existsSync(join(site.stateDir, "pods", "mysql-1")), false, "removed replica's data is gone");
+    assert.equal(existsSync(site.layout.podServiceDir("mysql-1")), false, "removed replica's data is gone");
+    assert.equal(existsSync(join(site.stateDir, "pods", "mysql-1")), false, "and its configuration");
     assert.equal(single.database.semiSync, "off");
     assert.match(single.database.semiSyncDetail, /single instance/);
 

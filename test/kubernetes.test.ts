@@ -38,6 +38,8 @@ const secrets: Secrets = {
   appUser: "wordpress",
   appPassword: testSecrets.appPassword,
   appDatabase: "wordpress",
+  backupUser: "hapress_backup",
+  backupPassword: "backupPasswordForTests01",
   cloneToken: testSecrets.cloneToken,
   wordpressAdminPassword: testSecrets.wordpressAdminPassword,
   wordpressKeys: testSecrets.wordpressKeys,

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { sleep } from "../src/util/process.js";
-import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
+import {
+  childrenOf,
+  describeProcesses,
+  eventually,
+  makeSiteDir,
+  openToOthers,
+  processesMentioning,
+  processUid,
+  TestSite,
+} from "./helpers/site.js";
 
 // A port of its own, so a developer's site on 8080 does not collide with the tests.
 const PORT = 18_480;
@@ -108,6 +118,33 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
     const home = await get(`${SITE}/`);
     assert.equal(home.status, 200);
     assert.match(home.body.toString(), /<title>Resilience Test/);
+  });
+
+  it("runs each process as its account (the site's user; started by root: mysql for the database, www-data for WordPress's workers), nothing open to others", () => {
+    const masters = [
+      ...new Set([...processesMentioning(site.stateDir), ...processesMentioning(site.layout.serviceRoot)]),
+    ];
+    const pids = [...new Set([...masters, ...childrenOf(masters)])];
+    assert.ok(pids.length >= 10, `the site's processes: ${describeProcesses(pids).join("\n")}`);
+    const accounts = site.layout.accounts;
+    const expectedUid = (pid: number): number => {
+      if (!accounts) return process.getuid?.() ?? -1;
+      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (/^mariadbd |agent serve-backups/.test(command)) return accounts.mysql.uid;
+      if (/^(php-fpm: pool|nginx: worker)/.test(command)) return accounts.web.uid;
+      return 0;
+    };
+    const wrong = pids.filter((pid) => {
+      const uid = processUid(pid);
+      return uid !== null && uid !== expectedUid(pid);
+    });
+    assert.deepEqual(describeProcesses(wrong), [], "processes running as the wrong account");
+    if (accounts) {
+      const uids = new Set(pids.map(processUid));
+      assert.ok(uids.has(accounts.mysql.uid) && uids.has(accounts.web.uid), "mysql and www-data both run");
+    }
+    assert.deepEqual(openToOthers(site.stateDir), []);
+    assert.deepEqual(openToOthers(site.layout.serviceRoot), []);
   });
 
   it("answers a missing page with WordPress's 404, and the health endpoint reveals nothing", async () => {

@@ -2,10 +2,13 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { it } from "node:test";
 import { processesMentioning } from "./helpers/site.js";
+import { SYSTEM_SERVICE_ROOT } from "../src/platform/local/layout.js";
 
 // Runs last (files run in name order, one at a time): every site a test started must be gone.
 it("leaves no process of any test site running", () => {
   assert.deepEqual(processesMentioning("/tmp/hpt-"), []);
+  // Started by root, the services' sockets and data are named by their service root instead.
+  assert.deepEqual(processesMentioning(`${SYSTEM_SERVICE_ROOT}/`), []);
 });
 
 it("leaves no network namespace or bridge of the Kubernetes test node", () => {

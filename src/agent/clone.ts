@@ -31,12 +31,13 @@ export const CLONE_INFO_FILE = "hapress-clone.json";
 export interface BackupServerOptions {
   address: string;
   port: number;
-  /** The donor server's Unix socket; mariadb-backup connects as root through it. */
+  /** The donor server's Unix socket; mariadb-backup connects through it as `user`. */
   socket: string;
   token: string;
   log: (line: string) => void;
-  /** Root's password, where root cannot log in through the socket without one (the mariadb image). */
-  password?: string;
+  /** The backup account (BACKUP_PRIVILEGES only) and its password, passed in a 0600 option file. */
+  user: string;
+  password: string;
   /** Overrides GREETING_DEADLINE_MS (tests). */
   greetingDeadlineMs?: number;
 }
@@ -135,15 +136,15 @@ function handleBackupRequest(socket: Socket, options: BackupServerOptions, activ
 function streamBackup(socket: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
   const started = Date.now();
   options.log(`streaming a backup to ${socket.remoteAddress ?? "?"}`);
-  const defaults = options.password ? writePasswordFile(options.password) : null;
+  const defaults = writePasswordFile(options.password);
   const backup = spawn(
     "mariadb-backup",
     [
-      ...(defaults ? [`--defaults-extra-file=${defaults.path}`] : []),
+      `--defaults-extra-file=${defaults.path}`,
       "--backup",
       "--stream=xbstream",
       `--socket=${options.socket}`,
-      "--user=root",
+      `--user=${options.user}`,
       `--target-dir=${tmpdir()}`,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
@@ -155,7 +156,7 @@ function streamBackup(socket: Socket, options: BackupServerOptions, active: Acti
   const finish = (ok: boolean, message: string) => {
     if (finished) return;
     finished = true;
-    defaults?.remove();
+    defaults.remove();
     active.delete(transfer);
     options.log(message);
     socket.end(encodeEndFrame(ok ? 0 : 1));

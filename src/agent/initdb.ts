@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { readdir, rename, rm } from "node:fs/promises";
+import { userInfo } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { HapressError } from "../errors.js";
-import { renderBootstrapSql } from "../mysql/config.js";
+import { PRIVATE_FILES_ENV, renderBootstrapSql } from "../mysql/config.js";
 import type { Secrets } from "../state/secrets.js";
 import { runProgramChecked } from "../util/process.js";
 
@@ -31,12 +32,19 @@ export async function removeStaleWorkDirs(dataDir: string): Promise<void> {
 export async function initializePrimaryDataDir(
   dataDir: string,
   secrets: Secrets,
-  options: { runAsRoot: boolean; signal?: AbortSignal },
+  options: { runAs: string | null; signal?: AbortSignal },
 ): Promise<void> {
-  const abortable = { signal: options.signal, killSignal: "SIGKILL" as const };
+  const abortable = {
+    signal: options.signal,
+    killSignal: "SIGKILL" as const,
+    env: { ...process.env, ...PRIVATE_FILES_ENV },
+  };
   await removeStaleWorkDirs(dataDir);
   const workDir = `${dataDir}.init-${randomBytes(4).toString("hex")}`;
-  const userArgs = options.runAsRoot ? ["--user=root"] : [];
+  // Started by root: the files belong to the server's account, as mariadbd will run as it.
+  const userArgs = options.runAs ? [`--user=${options.runAs}`] : [];
+  // Who may log in through the socket without a password besides root: the one who runs the site.
+  const socketUser = options.runAs ? "root" : userInfo().username;
   try {
     await runProgramChecked(
       "mariadb-install-db",
@@ -44,6 +52,7 @@ export async function initializePrimaryDataDir(
         "--no-defaults",
         `--datadir=${workDir}`,
         "--auth-root-authentication-method=socket",
+        `--auth-root-socket-user=${socketUser}`,
         "--skip-test-db",
         ...userArgs,
       ],
@@ -52,7 +61,7 @@ export async function initializePrimaryDataDir(
     await runProgramChecked(
       "mariadbd",
       ["--no-defaults", `--datadir=${workDir}`, ...userArgs, "--bootstrap", "--log-bin=0"],
-      { input: renderBootstrapSql(secrets), ...abortable },
+      { input: renderBootstrapSql(secrets, socketUser), ...abortable },
     );
     await rename(workDir, dataDir);
   } catch (error) {

@@ -45,6 +45,7 @@ describe("the backup agent under bad conditions", () => {
       port: 0,
       socket: "/nonexistent.sock",
       token: TOKEN,
+      user: "hapress_backup",
       password: "secret-password-0123",
       log: (line) => lines.push(line),
     });
@@ -78,6 +79,8 @@ describe("the backup agent under bad conditions", () => {
       port: 0,
       socket: "/nonexistent.sock",
       token: TOKEN,
+      user: "hapress_backup",
+      password: "secret-password-0123",
       greetingDeadlineMs: 300,
       log: () => undefined,
     });

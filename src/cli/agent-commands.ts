@@ -2,11 +2,25 @@ import type { Command } from "commander";
 import { applyClonePosition } from "../agent/clone-position.js";
 import { serveBackups } from "../agent/clone.js";
 import { initInstance } from "../agent/init-instance.js";
+import { BACKUP_USER } from "../state/secrets.js";
+import { lookupAccount, type ServiceAccount } from "../util/accounts.js";
 import { InputError } from "../errors.js";
 import { ADMIN_PORT } from "../topology/topology.js";
 import { isLoopbackIPv4Literal } from "../util/net.js";
 import { sleep } from "../util/process.js";
 import { parseCount } from "./options.js";
+
+/**
+ * Becomes a system account for good (groups, then group, then user: the order that leaves no way
+ * back). Every module is loaded by now; the rest of the agent's life needs nothing of root's.
+ */
+function dropPrivileges(account: ServiceAccount): void {
+  if (process.getuid?.() !== 0)
+    throw new InputError(`--run-as ${account.name}: only root can change its user`);
+  process.setgroups?.([account.gid]);
+  process.setgid?.(account.gid);
+  process.setuid?.(account.uid);
+}
 
 /** `hapress agent …`: the helpers that run inside a database pod (or beside a local instance). */
 export function registerAgentCommands(program: Command): void {
@@ -18,9 +32,11 @@ export function registerAgentCommands(program: Command): void {
     .requiredOption("--port <port>", "port", parseCount(1, 65535))
     .requiredOption("--socket <path>", "the instance's Unix socket")
     .option("--any-address", "allow a non-loopback address (in a Kubernetes pod, behind its NetworkPolicy)")
-    .option(
+    .option("--user <name>", "the backup account (RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR)", BACKUP_USER)
+    .option("--run-as <account>", "started by root: become this system account before serving (e.g. mysql)")
+    .requiredOption(
       "--password-env <name>",
-      "environment variable holding root's password, when the socket needs one",
+      "environment variable holding the backup account's password (never on the command line)",
     )
     .option(
       "--data-dir <dir>",
@@ -32,19 +48,21 @@ export function registerAgentCommands(program: Command): void {
         port: number;
         socket: string;
         anyAddress?: boolean;
-        passwordEnv?: string;
+        user: string;
+        passwordEnv: string;
+        runAs?: string;
         dataDir?: string;
       }) => {
         const token = process.env.HAPRESS_CLONE_TOKEN;
         if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
+        if (options.runAs) dropPrivileges(lookupAccount(options.runAs));
         if (!options.anyAddress && !isLoopbackIPv4Literal(options.address)) {
           throw new InputError(
             `--address ${JSON.stringify(options.address)}: only a literal loopback address such as 127.0.0.1 (or pass --any-address in a pod)`,
           );
         }
-        const password = options.passwordEnv ? process.env[options.passwordEnv] : undefined;
-        if (options.passwordEnv && !password)
-          throw new InputError(`--password-env ${options.passwordEnv}: the variable is empty`);
+        const password = process.env[options.passwordEnv];
+        if (!password) throw new InputError(`--password-env ${options.passwordEnv}: the variable is empty`);
         const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
         if (options.dataDir) {
           // Not listening (so not ready) until then: the controller waits for a ready pod before it
@@ -67,6 +85,7 @@ export function registerAgentCommands(program: Command): void {
           socket: options.socket,
           token,
           log,
+          user: options.user,
           password,
         });
         log(`serving backup streams on ${options.address}:${options.port}`);

@@ -22,6 +22,7 @@ import {
   type SelfCommand,
 } from "../platform/local/site-control.js";
 import { Supervisor } from "../platform/local/supervisor.js";
+import { serviceAccountsFor } from "../platform/local/layout.js";
 import { loadSpec } from "../spec/load.js";
 import { statePaths } from "../state/files.js";
 import { sleep } from "../util/process.js";
@@ -205,11 +206,13 @@ function buildProgram(): Command {
     .command("supervise", { hidden: true })
     .description("run the site's supervisor in the foreground (started by 'up')")
     .action(async () => {
+      // Everything the site's processes create (data, logs, sockets, copies) is its owner's alone.
+      process.umask(0o077);
       const stateDir = stateDirOf(globals());
       const supervisor = new Supervisor({
         stateDir,
         selfCommand: selfCommand(),
-        runAsRoot: process.getuid?.() === 0,
+        accounts: serviceAccountsFor(process.getuid?.()),
       });
       process.on("SIGTERM", () => void supervisor.shutdown());
       process.on("SIGINT", () => void supervisor.shutdown());

@@ -10,6 +10,8 @@ const secrets = {
   appUser: "wordpress",
   appPassword: "wpw",
   appDatabase: "wordpress",
+  backupUser: "hapress_backup",
+  backupPassword: "backupPasswordForTests01",
   cloneToken: "t",
   wordpressAdminPassword: "w",
   wordpressKeys: {},
@@ -27,7 +29,7 @@ describe("server config", () => {
     bufferPoolMB: 64,
     semiSyncTimeoutMs: 30000,
     maxConnections: 150,
-    runAsRoot: true,
+    runAs: "mysql",
   });
   it("gives clients max_connections and the controller an admin port with slots of its own", () => {
     assert.match(config, /^max-connections=150$/m);
@@ -73,5 +75,17 @@ describe("bootstrap SQL", () => {
     assert.match(sql, /GRANT ALL PRIVILEGES ON `wordpress`\.\* TO 'wordpress'@'127\.%'/);
     assert.doesNotMatch(sql, /ON \*\.\* TO 'wordpress'/);
     assert.match(sql, /GRANT REPLICATION SLAVE ON \*\.\* TO 'repl'@'127\.%'/);
+  });
+  it("gives backups an account of their own, through the socket only, with the backup privileges only", () => {
+    assert.match(sql, /CREATE USER 'hapress_backup'@'localhost' IDENTIFIED BY 'backupPasswordForTests01'/);
+    assert.match(
+      sql,
+      /GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON \*\.\* TO 'hapress_backup'@'localhost';/,
+    );
+  });
+  it("takes READ_ONLY ADMIN from the operating-system user's socket account too", () => {
+    const asUser = renderBootstrapSql(secrets, "alice");
+    assert.match(asUser, /REVOKE READ_ONLY ADMIN ON \*\.\* FROM 'root'@'localhost'/);
+    assert.match(asUser, /REVOKE READ_ONLY ADMIN ON \*\.\* FROM 'alice'@'localhost'/);
   });
 });

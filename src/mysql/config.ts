@@ -12,8 +12,8 @@ export interface ServerConfigInput {
   bufferPoolMB: number;
   semiSyncTimeoutMs: number;
   maxConnections: number;
-  /** Run as root: mariadbd refuses to start as root unless told `user=root`. */
-  runAsRoot: boolean;
+  /** Started by root: the system account the server runs as (null: whoever starts it). */
+  runAs: string | null;
 }
 
 /** server-id from the ordinal, offset by 100 as in the tutorial (0 is reserved). */
@@ -74,11 +74,13 @@ export function renderServerConfig(input: ServerConfigInput): string {
   const lines = [
     "# Written by hapress; changes are overwritten at the next start.",
     "[mysqld]",
-    ...(input.runAsRoot ? ["user=root"] : []),
+    // Started by root, the server reads this file, then becomes this account before it opens any data.
+    ...(input.runAs ? [`user=${input.runAs}`] : []),
     `datadir=${input.dataDir}`,
     `socket=${input.socket}`,
     `pid-file=${input.pidFile}`,
-    `log-error=${input.errorLog}`,
+    // As another account it could not open the pod's log in the state folder: stderr goes there anyway.
+    ...(input.runAs ? [] : [`log-error=${input.errorLog}`]),
     `bind-address=${input.address}`,
     `port=${input.port}`,
     `server-id=${serverId(input.ordinal)}`,
@@ -110,7 +112,22 @@ export const LOOPBACK_HOST_PATTERN = "127.%";
  * replication user with REPLICATION SLAVE only, the controller's admin user with the replication
  * and read-only administration privileges but no access to data, the app user limited to its database.
  */
-export function renderBootstrapSql(secrets: Secrets): string {
+/**
+ * mariadbd sets its own umask from these (its defaults make files 0660): the data is its owner's alone.
+ */
+export const PRIVATE_FILES_ENV = { UMASK: "0600", UMASK_DIR: "0700" } as const;
+
+/**
+ * The privileges `mariadb-backup --backup` needs on MariaDB 10.5 and later (BACKUP STAGE, the binlog
+ * position, the process list); nothing that reads or writes data through SQL.
+ */
+export const BACKUP_PRIVILEGES = "RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR";
+
+/**
+ * `socketUser`: the operating-system user who initialised the data folder; mariadb-install-db gives
+ * that account (besides root) every privilege through socket authentication, for a human operator.
+ */
+export function renderBootstrapSql(secrets: Secrets, socketUser = "root"): string {
   const host = sqlString(LOOPBACK_HOST_PATTERN);
   const repl = `${sqlString(secrets.replicationUser)}@${host}`;
   const admin = `${sqlString(secrets.adminUser)}@${host}`;
@@ -122,7 +139,13 @@ export function renderBootstrapSql(secrets: Secrets): string {
     // mariadb-install-db makes passwordless root accounts for TCP and the host name, and anonymous users.
     "DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host <> 'localhost');",
     "FLUSH PRIVILEGES;",
-    "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'localhost';",
+    // No human account writes on a read-only replica: only replication may.
+    ...[...new Set(["root", socketUser])].map(
+      (user) => `REVOKE READ_ONLY ADMIN ON *.* FROM ${sqlString(user)}@'localhost';`,
+    ),
+    // Through the socket only ('localhost'), with a password: works whoever runs the agent.
+    `CREATE USER ${sqlString(secrets.backupUser)}@'localhost' IDENTIFIED BY ${sqlString(secrets.backupPassword)};`,
+    `GRANT ${BACKUP_PRIVILEGES} ON *.* TO ${sqlString(secrets.backupUser)}@'localhost';`,
     `CREATE USER ${repl} IDENTIFIED BY ${sqlString(secrets.replicationPassword)};`,
     `GRANT REPLICATION SLAVE ON *.* TO ${repl};`,
     `CREATE USER ${admin} IDENTIFIED BY ${sqlString(secrets.adminPassword)};`,

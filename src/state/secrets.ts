@@ -12,6 +12,12 @@ export interface Secrets {
   appUser: string;
   appPassword: string;
   appDatabase: string;
+  /**
+   * The account `mariadb-backup` logs in with through the instance's socket (a password, so it works
+   * whoever the operating-system user is), with only the privileges a backup needs.
+   */
+  backupUser: string;
+  backupPassword: string;
   /** Shared token a peer must present to receive a backup stream from an agent. */
   cloneToken: string;
   /** The WordPress administrator's password, generated once. */
@@ -56,11 +62,16 @@ const secretsFileSchema = z
     appUser: userNameSchema,
     appPassword: passwordSchema,
     appDatabase: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "must be a plain database name, e.g. wordpress"),
+    backupUser: userNameSchema,
+    backupPassword: passwordSchema,
     cloneToken: passwordSchema,
     wordpressAdminPassword: passwordSchema,
     wordpressKeys: wordpressKeysSchema,
   })
   .strict();
+
+/** The backup account's name, on both targets. */
+export const BACKUP_USER = "hapress_backup";
 
 /** A random password of URL-safe characters, 32 characters (192 bits). */
 export function generatePassword(): string {
@@ -76,6 +87,8 @@ function generateSecrets(): Secrets {
     appUser: "wordpress",
     appPassword: generatePassword(),
     appDatabase: "wordpress",
+    backupUser: BACKUP_USER,
+    backupPassword: generatePassword(),
     cloneToken: generatePassword(),
     wordpressAdminPassword: generatePassword(),
     wordpressKeys: Object.fromEntries(

@@ -17,6 +17,8 @@ const secrets: Secrets = {
   appUser: "wordpress",
   appPassword: 'p"w\\d',
   appDatabase: "wordpress",
+  backupUser: "hapress_backup",
+  backupPassword: "backupPasswordForTests01",
   cloneToken: "t",
   wordpressAdminPassword: "w",
   wordpressKeys: Object.fromEntries(WORDPRESS_KEY_NAMES.map((k) => [k, `${k}-value`])),
@@ -29,7 +31,7 @@ const pod = {
   coreDir: "/s/wordpress/core",
   runDir: "/s/pods/wordpress-1/run",
   logFile: "/s/logs/wordpress-1.log",
-  runAsRoot: false,
+  workerUser: null,
   publicHost: "127.0.0.1:8080",
 };
 

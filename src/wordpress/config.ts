@@ -94,7 +94,8 @@ export interface PodFiles {
   coreDir: string;
   runDir: string;
   logFile: string;
-  runAsRoot: boolean;
+  /** Started by root: the workers' system account (the masters stay root to read their config). */
+  workerUser: string | null;
   /** host:port of the site's public URL: WordPress builds its links and redirects from it. */
   publicHost: string;
 }
@@ -139,7 +140,15 @@ export function renderPhpFpmConfig(pod: PodFiles, env: Record<string, string>): 
     "daemonize = no",
     "",
     `[${pod.podName}]`,
-    ...(pod.runAsRoot ? ["user = root", "group = root"] : []),
+    ...(pod.workerUser
+      ? [
+          `user = ${pod.workerUser}`,
+          `group = ${pod.workerUser}`,
+          // nginx's workers run as the same account: only they may talk to PHP.
+          `listen.owner = ${pod.workerUser}`,
+          `listen.group = ${pod.workerUser}`,
+        ]
+      : []),
     `listen = ${pod.runDir}/php-fpm.sock`,
     "listen.mode = 0600",
     "pm = static",
@@ -163,7 +172,7 @@ export function renderNginxConfig(pod: PodFiles): string {
   const php = `unix:${pod.runDir}/php-fpm.sock`;
   return [
     "# Written by hapress for one WordPress pod.",
-    ...(pod.runAsRoot ? ["user root;"] : []),
+    ...(pod.workerUser ? [`user ${pod.workerUser} ${pod.workerUser};`] : []),
     "worker_processes 2;",
     `pid ${pod.runDir}/nginx.pid;`,
     `error_log ${pod.logFile} warn;`,

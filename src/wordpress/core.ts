@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HapressError } from "../errors.js";
 import { runProgramChecked } from "../util/process.js";
+import { giveTo, type ServiceAccount } from "../util/accounts.js";
 import { HEALTH_PHP, WP_CONFIG_PHP } from "./config.js";
 
 /** Where Debian's wordpress package puts WordPress core. */
@@ -14,6 +15,26 @@ export interface WordpressFiles {
   contentDir: string;
 }
 
+/** Who may use the files: null, their owner alone; otherwise the web workers' account. */
+export interface WordpressOwners {
+  web: ServiceAccount | null;
+}
+
+/**
+ * The package's files are world-readable; the site's copy is not. Run as an ordinary user, it is that
+ * user's alone. Started by root, core belongs to root and the web workers' group may only read it,
+ * while the content (uploads, plugins, themes) belongs to the workers: a WordPress bug can change
+ * content, never core. Symbolic links, into the package's shared folders, are left as they are.
+ */
+async function makePrivate(folder: string, owners: WordpressOwners, part: "core" | "content"): Promise<void> {
+  if (!owners.web) {
+    await runProgramChecked("chmod", ["-R", "go-rwx", folder]);
+    return;
+  }
+  const owner = part === "core" ? { uid: 0, gid: owners.web.gid } : owners.web;
+  await giveTo(folder, owner, { recursive: true, groupReadable: true });
+}
+
 /**
  * Lays out a site's WordPress files like a container image plus a volume: one copy of core shared by
  * every pod of the site (with our wp-config.php and health endpoint), and the shared content volume
@@ -22,6 +43,7 @@ export interface WordpressFiles {
  */
 export async function prepareWordpressFiles(
   root: string,
+  owners: WordpressOwners,
   source = DEBIAN_WORDPRESS,
 ): Promise<WordpressFiles> {
   const coreDir = join(root, "core");
@@ -32,9 +54,13 @@ export async function prepareWordpressFiles(
     );
   }
   await mkdir(root, { recursive: true, mode: 0o700 });
+  // The workers go through it to core and content: root's, their group may enter.
+  if (owners.web)
+    await giveTo(root, { uid: 0, gid: owners.web.gid }, { recursive: false, groupReadable: true });
   if (!existsSync(contentDir)) {
     const work = `${contentDir}.tmp-${randomBytes(4).toString("hex")}`;
     await runProgramChecked("cp", ["-a", join(source, "wp-content"), work]);
+    await makePrivate(work, owners, "content");
     await rename(work, contentDir);
   }
   if (!existsSync(coreDir)) {
@@ -46,6 +72,7 @@ export async function prepareWordpressFiles(
       await rm(join(work, ".htaccess"), { force: true });
       await rm(join(work, "wp-content"), { recursive: true, force: true });
       await symlink(contentDir, join(work, "wp-content"));
+      await makePrivate(work, owners, "core");
       await rename(work, coreDir);
     } catch (error) {
       await rm(work, { recursive: true, force: true });
@@ -53,7 +80,16 @@ export async function prepareWordpressFiles(
     }
   }
   // Written at every start, so a new hapress version brings its own.
-  await writeFile(join(coreDir, "wp-config.php"), WP_CONFIG_PHP, { mode: 0o644 });
-  await writeFile(join(coreDir, "hapress-health.php"), HEALTH_PHP, { mode: 0o644 });
+  for (const [name, text] of [
+    ["wp-config.php", WP_CONFIG_PHP],
+    ["hapress-health.php", HEALTH_PHP],
+  ] as const) {
+    const path = join(coreDir, name);
+    await writeFile(path, text, { mode: 0o600 });
+    // PHP's workers read them: the workers' group, read-only.
+    if (owners.web)
+      await giveTo(path, { uid: 0, gid: owners.web.gid }, { recursive: false, groupReadable: true });
+    else await chmod(path, 0o600);
+  }
   return { coreDir, contentDir };
 }

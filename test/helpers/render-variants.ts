@@ -9,6 +9,7 @@ export const testSecrets: ClusterSecrets = {
   replicationPassword: "replPasswordForTests0001",
   adminPassword: "adminPasswordForTests001",
   appPassword: "appPasswordForTests00001",
+  backupPassword: "backupPasswordForTests01",
   cloneToken: "cloneTokenForTests000001",
   wordpressAdminPassword: "wpAdminPasswordForTests1",
   wordpressKeys: {

@@ -1,5 +1,13 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PodStatus, SiteStatus } from "../../src/platform/local/status.js";
@@ -7,6 +15,7 @@ import { Writer } from "../../src/chaos/writer.js";
 import type { Secrets } from "../../src/state/secrets.js";
 import { connectSql, type Row } from "../../src/mysql/client.js";
 import { sleep } from "../../src/util/process.js";
+import { serviceAccountsFor, siteLayout, type SiteLayout } from "../../src/platform/local/layout.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cli = join(repoRoot, "bin", "hapress");
@@ -49,12 +58,15 @@ export function makeSiteDir(label: string): string {
 /** A site under test: its state folder and helpers over the CLI and SQL. */
 export class TestSite {
   readonly stateDir: string;
+  /** Where its services' files are: the state folder, or (run as root) their service root. */
+  readonly layout: SiteLayout;
   /** `spec` is written as the site's hapress.yaml; by default a database-only site (no WordPress). */
   constructor(
     readonly workDir: string,
     spec = "wordpress:\n  replicas: 0\n",
   ) {
     this.stateDir = join(workDir, "state");
+    this.layout = siteLayout(this.stateDir, serviceAccountsFor(process.getuid?.()));
     writeFileSync(join(workDir, "hapress.yaml"), spec);
   }
 
@@ -198,6 +210,58 @@ export function processesMentioning(text: string): number[] {
     }
   }
   return [...found];
+}
+
+/** The real user id a process runs as (null when it is gone). */
+export function processUid(pid: number): number | null {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Uid:"));
+    return line ? Number(line.split(/\s+/)[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The processes whose parent is one of `pids` (the workers of a master). */
+export function childrenOf(pids: number[]): number[] {
+  const parents = new Set(pids);
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      // The parent is the 4th field, after the command name in parentheses (which may hold spaces).
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (parents.has(ppid)) children.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+/**
+ * Files under `dir` (symbolic links not followed) that other users may use at all, and folders they
+ * may list or change. A folder others may only enter (x) hides its names: the way down to the
+ * services' files when root starts the site (the service root, like /var/lib/docker).
+ */
+export function openToOthers(dir: string): string[] {
+  const found: string[] = [];
+  const pending = [dir];
+  // Bounded: a state folder holds a few thousand entries (WordPress core is most of them).
+  for (let visited = 0; pending.length > 0 && visited < 100_000; visited++) {
+    const path = pending.pop() ?? "";
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    // mariadbd makes its socket 0777 whatever the umask: the folders around it keep others out.
+    if (!stats || stats.isSymbolicLink() || stats.isSocket()) continue;
+    const open = stats.isDirectory() ? stats.mode & 0o006 : stats.mode & 0o007;
+    if (open !== 0) found.push(`${path} (${(stats.mode & 0o777).toString(8)})`);
+    if (stats.isDirectory()) for (const entry of readdirSync(path)) pending.push(join(path, entry));
+  }
+  return found;
 }
 
 /** "pid: command line" for each PID, for failure messages. */

@@ -349,7 +349,7 @@ describe("render command", () => {
       outputDir: null,
       report: (l) => lines.push(l),
     });
-    assert.match(lines.join("\n"), /generated 14 secret value/);
+    assert.match(lines.join("\n"), /generated 15 secret value/);
     assert.equal(statSync(secretsFile).mode & 0o777, 0o600);
     const second = await renderCommand({
       spec,

@@ -18,6 +18,7 @@ export interface ClusterSecrets {
   replicationPassword: string;
   adminPassword: string;
   appPassword: string;
+  backupPassword: string;
   cloneToken: string;
   wordpressAdminPassword: string;
   wordpressKeys: Record<(typeof WORDPRESS_KEY_NAMES)[number], string>;
@@ -30,6 +31,7 @@ const clusterSecretsFileSchema = z
     replicationPassword: passwordSchema,
     adminPassword: passwordSchema,
     appPassword: passwordSchema,
+    backupPassword: passwordSchema,
     cloneToken: passwordSchema,
     wordpressAdminPassword: passwordSchema,
     wordpressKeys: z.record(z.string(), wordpressKeySchema),
@@ -70,6 +72,7 @@ export async function loadOrCreateClusterSecrets(
     replicationPassword: pick("replicationPassword"),
     adminPassword: pick("adminPassword"),
     appPassword: pick("appPassword"),
+    backupPassword: pick("backupPassword"),
     cloneToken: pick("cloneToken"),
     wordpressAdminPassword: pick("wordpressAdminPassword"),
     wordpressKeys: keys,

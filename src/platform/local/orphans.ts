@@ -29,14 +29,16 @@ async function commandLine(pid: number): Promise<string> {
 
 /**
  * Stops processes recorded by a supervisor that is gone. A PID is only signalled when its command
- * line still names this site's state folder, so a recycled PID of another program is never hit.
+ * line still names one of this site's folders (its state folder, or its service root when started by
+ * root), so a recycled PID of another program is never hit.
  */
-export async function killRecordedOrphans(path: string, stateDir: string): Promise<number[]> {
+export async function killRecordedOrphans(path: string, siteFolders: string[]): Promise<number[]> {
   const records = (await readJsonFile(path, pidRecordsSchema)) ?? [];
   const ours: number[] = [];
   for (const record of records) {
-    if (processExists(record.pid) && (await commandLine(record.pid)).includes(stateDir))
-      ours.push(record.pid);
+    if (!processExists(record.pid)) continue;
+    const line = await commandLine(record.pid);
+    if (siteFolders.some((folder) => line.includes(folder))) ours.push(record.pid);
   }
   // Each recorded process leads its own group: signal the group, so its workers go too.
   const signal = (pid: number, name: NodeJS.Signals) => {

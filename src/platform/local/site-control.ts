@@ -9,6 +9,7 @@ import { readJsonFile, statePaths, writeJsonFile } from "../../state/files.js";
 import { readPrimaryRecord, refuseRemovingPrimary } from "../../state/primary.js";
 import { loadOrCreateSecrets, loadSecrets } from "../../state/secrets.js";
 import { planTopology } from "../../topology/topology.js";
+import { serviceAccountsFor, siteLayout } from "./layout.js";
 import { processExists, runProgram, sleep } from "../../util/process.js";
 import { phpFpmProgram, withSystemDirs } from "../../util/system-path.js";
 import { killRecordedOrphans } from "./orphans.js";
@@ -284,7 +285,9 @@ export async function up(
     since = seq - 1;
   } else {
     report(
-      existsSync(`${paths.pods}/mysql-0/data`) ? "restarting the site from its data" : "creating the site",
+      existsSync(siteLayout(stateDir, serviceAccountsFor(process.getuid?.())).mysqlDataDir("mysql-0"))
+        ? "restarting the site from its data"
+        : "creating the site",
     );
     const pid = startSupervisor(stateDir, self);
     await waitForSupervisor(stateDir, pid);
@@ -327,7 +330,10 @@ export async function down(stateDir: string, options: { volumes: boolean }, repo
   } catch (error) {
     if (!(error instanceof SupervisorUnreachable)) throw error;
   }
-  const leftovers = await killRecordedOrphans(paths.pids, stateDir);
+  const leftovers = await killRecordedOrphans(paths.pids, [
+    stateDir,
+    siteLayout(stateDir, serviceAccountsFor(process.getuid?.())).serviceRoot,
+  ]);
   if (leftovers.length > 0)
     report(`stopped ${leftovers.length} leftover process(es): ${leftovers.join(", ")}`);
   if (options.volumes) {
@@ -338,6 +344,12 @@ export async function down(stateDir: string, options: { volumes: boolean }, repo
     if (!isSite) {
       report(`nothing to delete: ${stateDir} holds no site`);
       return;
+    }
+    const layout = siteLayout(stateDir, serviceAccountsFor(process.getuid?.()));
+    // Started by root, the services' files live apart (see layout.ts): they go too.
+    if (layout.serviceRoot !== stateDir) {
+      await rm(layout.serviceRoot, { recursive: true, force: true });
+      report(`deleted ${layout.serviceRoot} (the services' data)`);
     }
     await rm(stateDir, { recursive: true, force: true });
     report(`deleted ${stateDir} (data, secrets, logs)`);

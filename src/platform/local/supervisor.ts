@@ -6,7 +6,8 @@ import { agentAnswers, cloneFromDonor, CLONE_INFO_FILE, type CloneInfo } from ".
 import { initializePrimaryDataDir } from "../../agent/initdb.js";
 import { errorMessage } from "../../errors.js";
 import { connectSql, readInstanceState, type InstanceState } from "../../mysql/client.js";
-import { renderServerConfig, sqlString } from "../../mysql/config.js";
+import { ensureServiceRoot, giveTo, siteLayout, type ServiceAccounts, type SiteLayout } from "./layout.js";
+import { PRIVATE_FILES_ENV, renderServerConfig, sqlString } from "../../mysql/config.js";
 import type { DatabaseInstance } from "../../controller/platform.js";
 import { specSchema, type Spec } from "../../spec/schema.js";
 import { readSavedMemory } from "../../state/controller-memory.js";
@@ -38,7 +39,8 @@ export interface SupervisorOptions {
   stateDir: string;
   /** How to run this program again (node, its flags, the CLI script), for the agent sidecars. */
   selfCommand: { command: string; args: string[] };
-  runAsRoot: boolean;
+  /** Who the services run as (null: the user who runs the supervisor). */
+  accounts: ServiceAccounts | null;
   reconcileIntervalMs?: number;
 }
 
@@ -113,9 +115,11 @@ export class Supervisor {
   private readonly aborter = new AbortController();
 
   private readonly wordpress: WordpressTier;
+  private readonly layout: SiteLayout;
 
   constructor(private readonly options: SupervisorOptions) {
     this.paths = statePaths(options.stateDir);
+    this.layout = siteLayout(options.stateDir, options.accounts);
     this.processes = new ProcessManager(
       { initialMs: 1000, maxMs: 60_000, resetAfterMs: 60_000 },
       (event) => {
@@ -127,14 +131,14 @@ export class Supervisor {
     this.wordpress = new WordpressTier({
       processes: this.processes,
       paths: this.paths,
-      runAsRoot: options.runAsRoot,
+      layout: this.layout,
       log: (pod, message, level) => this.log(pod, message, level),
     });
   }
 
   /** Loads state, kills leftovers of a crashed supervisor, opens the socket and starts reconciling. */
   async start(): Promise<void> {
-    await killRecordedOrphans(this.paths.pids, this.options.stateDir);
+    await killRecordedOrphans(this.paths.pids, [this.options.stateDir, this.layout.serviceRoot]);
     await this.loadDesiredState();
     await writeFile(this.paths.supervisorPid, `${process.pid}\n`, { mode: 0o600 });
     this.server = await serveRpc(this.paths.socket, (request) => this.handle(request));
@@ -402,7 +406,7 @@ export class Supervisor {
   }
 
   private dataDir(pod: string): string {
-    return join(this.paths.podDir(pod), "data");
+    return this.layout.mysqlDataDir(pod);
   }
 
   /** Returns false when later pods must wait (OrderedReady, as a StatefulSet creates pods). */
@@ -444,13 +448,14 @@ export class Supervisor {
 
   private async createDataDir(pod: PodPlan, dataDir: string): Promise<boolean> {
     await mkdir(this.paths.podDir(pod.name), { recursive: true, mode: 0o700 });
+    await this.ensureMysqlServiceDir(pod.name);
     if (!this.record) {
       if (pod.ordinal !== 0) return false;
       this.setPhase(pod.name, "initializing");
       this.log(pod.name, "initialising a new primary (users, app database)");
       try {
         await initializePrimaryDataDir(dataDir, this.secrets, {
-          runAsRoot: this.options.runAsRoot,
+          runAs: this.layout.accounts?.mysql.name ?? null,
           signal: this.aborter.signal,
         });
       } catch (error) {
@@ -508,11 +513,26 @@ export class Supervisor {
     return this.topology.mysql.find((p) => this.isReady(p.name) && existsSync(this.dataDir(p.name))) ?? null;
   }
 
+  /**
+   * The pod's service folder (data, socket), the database account's alone. Given back at every start:
+   * a clone or an initialisation run by the supervisor leaves files of its own user behind.
+   */
+  private async ensureMysqlServiceDir(pod: string): Promise<void> {
+    await ensureServiceRoot(this.layout);
+    const dir = this.layout.podServiceDir(pod);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const owner = this.layout.accounts?.mysql;
+    if (owner) await giveTo(dir, owner, { recursive: true, groupReadable: false });
+  }
+
   private async startMysqlProcesses(pod: PodPlan): Promise<void> {
     const podDir = this.paths.podDir(pod.name);
-    const runDir = join(podDir, "run");
+    const runDir = this.layout.mysqlRunDir(pod.name);
     const socket = join(runDir, "mysqld.sock");
-    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    if (!this.processes.isRunning(`${pod.name}/mariadbd`)) {
+      await mkdir(runDir, { recursive: true, mode: 0o700 });
+      await this.ensureMysqlServiceDir(pod.name);
+    }
     const configPath = join(podDir, "my.cnf");
     const config = renderServerConfig({
       ordinal: pod.ordinal,
@@ -525,7 +545,7 @@ export class Supervisor {
       bufferPoolMB: this.spec.database.bufferPoolMB,
       semiSyncTimeoutMs: this.spec.database.semiSyncTimeoutMs,
       maxConnections: this.spec.database.maxConnections,
-      runAsRoot: this.options.runAsRoot,
+      runAs: this.layout.accounts?.mysql.name ?? null,
     });
     if (!this.processes.isRunning(`${pod.name}/mariadbd`)) await writeFileAtomic(configPath, config, 0o600);
     this.processes.ensure({
@@ -533,6 +553,7 @@ export class Supervisor {
       pod: pod.name,
       command: "mariadbd",
       args: [`--defaults-file=${configPath}`],
+      env: { ...PRIVATE_FILES_ENV },
       logFile: this.paths.podLog(pod.name),
     });
     this.processes.ensure({
@@ -549,8 +570,17 @@ export class Supervisor {
         String(AGENT_PORT),
         "--socket",
         socket,
+        "--user",
+        this.secrets.backupUser,
+        "--password-env",
+        "HAPRESS_BACKUP_PASSWORD",
+        // It faces the network: it gives up root before it listens, for the database's account.
+        ...(this.layout.accounts ? ["--run-as", this.layout.accounts.mysql.name] : []),
       ],
-      env: { HAPRESS_CLONE_TOKEN: this.secrets.cloneToken },
+      env: {
+        HAPRESS_CLONE_TOKEN: this.secrets.cloneToken,
+        HAPRESS_BACKUP_PASSWORD: this.secrets.backupPassword,
+      },
       logFile: this.paths.podLog(pod.name),
     });
   }
@@ -600,6 +630,7 @@ export class Supervisor {
       this.log(pod.name, "scaling down: stopping and removing its data");
       await this.processes.stopPod(pod.name);
       await rm(this.paths.podDir(pod.name), { recursive: true, force: true });
+      await rm(this.layout.podServiceDir(pod.name), { recursive: true, force: true });
       this.phases.delete(pod.name);
       this.observations.delete(pod.name);
       this.log(pod.name, "removed");

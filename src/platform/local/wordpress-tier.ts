@@ -17,13 +17,14 @@ import {
 import { prepareWordpressFiles, type WordpressFiles } from "../../wordpress/core.js";
 import { installSiteOnce } from "../../wordpress/install.js";
 import type { ProcessManager } from "./processes.js";
+import { ensureServiceRoot, giveTo, type SiteLayout } from "./layout.js";
 import type { PodStatus } from "./status.js";
 import { phpFpmProgram } from "../../util/system-path.js";
 
 export interface WordpressTierDeps {
   processes: ProcessManager;
   paths: StatePaths;
-  runAsRoot: boolean;
+  layout: SiteLayout;
   log: (pod: string | null, message: string, level?: "info" | "error") => void;
 }
 
@@ -72,7 +73,12 @@ export class WordpressTier {
   async reconcile(topology: Topology, spec: Spec, secrets: Secrets, databaseReady: boolean): Promise<void> {
     await this.removeSurplus(topology);
     if (topology.wordpress.length === 0 || !databaseReady) return;
-    this.files ??= await prepareWordpressFiles(this.deps.paths.wordpressRoot);
+    if (!this.files) {
+      await ensureServiceRoot(this.deps.layout);
+      this.files = await prepareWordpressFiles(this.deps.layout.wordpressRoot, {
+        web: this.deps.layout.accounts?.web ?? null,
+      });
+    }
     this.publicHost = `${topology.http.address}:${topology.http.port}`;
     const env = wordpressEnvironment({
       secrets,
@@ -87,15 +93,14 @@ export class WordpressTier {
   }
 
   private podFiles(pod: PodPlan): PodFiles {
-    const podDir = this.deps.paths.podDir(pod.name);
     return {
       podName: pod.name,
       address: pod.address,
       port: pod.port,
       coreDir: this.files?.coreDir ?? "",
-      runDir: join(podDir, "run"),
+      runDir: this.deps.layout.wordpressRunDir(pod.name),
       logFile: this.deps.paths.podLog(pod.name),
-      runAsRoot: this.deps.runAsRoot,
+      workerUser: this.deps.layout.accounts?.web.name ?? null,
       publicHost: `${this.publicHost}`,
     };
   }
@@ -106,7 +111,19 @@ export class WordpressTier {
     const fpmName = `${pod.name}/php-fpm`;
     const nginxName = `${pod.name}/nginx`;
     if (!this.deps.processes.isRunning(fpmName) || !this.deps.processes.isRunning(nginxName)) {
+      await mkdir(podDir, { recursive: true, mode: 0o700 });
       await mkdir(files.runDir, { recursive: true, mode: 0o700 });
+      // The masters (root) create the socket and temporary folders in it for the workers' account.
+      const web = this.deps.layout.accounts?.web;
+      if (web) {
+        const owner = { uid: 0, gid: web.gid };
+        await giveTo(this.deps.layout.podServiceDir(pod.name), owner, {
+          recursive: false,
+          groupReadable: true,
+        });
+        // The folder only: what the masters made in it (the socket, temporary folders) stays theirs.
+        await giveTo(files.runDir, owner, { recursive: false, groupReadable: true });
+      }
       // The pool file holds the database password: owner only.
       await writeFileAtomic(join(podDir, "php-fpm.conf"), renderPhpFpmConfig(files, env), 0o600);
       await writeFileAtomic(join(podDir, "nginx.conf"), renderNginxConfig(files), 0o600);
@@ -115,7 +132,7 @@ export class WordpressTier {
       name: fpmName,
       pod: pod.name,
       command: PHP_FPM,
-      args: ["-F", ...(this.deps.runAsRoot ? ["-R"] : []), "-y", join(podDir, "php-fpm.conf")],
+      args: ["-F", "-y", join(podDir, "php-fpm.conf")],
       logFile: files.logFile,
       // A worker whose master died finishes its request rather than cutting a page mid-stream.
       drainSignal: "SIGQUIT",
@@ -206,6 +223,7 @@ export class WordpressTier {
       this.deps.log(pod.name, "scaling down: stopping it");
       await this.deps.processes.stopPod(pod.name, 10_000);
       await rm(this.deps.paths.podDir(pod.name), { recursive: true, force: true });
+      await rm(this.deps.layout.podServiceDir(pod.name), { recursive: true, force: true });
       this.ready.delete(pod.name);
     }
   }

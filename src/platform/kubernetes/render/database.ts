@@ -16,7 +16,8 @@ import {
   selector,
 } from "./common.js";
 import { STATE_CONFIGMAP, STATE_MOUNT } from "../cluster-state.js";
-import { connectionSettings, replicationSettings } from "../../../mysql/config.js";
+import { BACKUP_PRIVILEGES, connectionSettings, replicationSettings } from "../../../mysql/config.js";
+import { BACKUP_USER } from "../../../state/secrets.js";
 
 /** The tutorial's `mysql` ConfigMap, corrected: GTID, binlogs everywhere, semi-sync AFTER_SYNC, read-only start. */
 export function mariadbConfigMap(ctx: Context): K8sObject {
@@ -57,6 +58,9 @@ export function mariadbConfigMap(ctx: Context): K8sObject {
     `CREATE USER IF NOT EXISTS '${ADMIN_USER}'@'%' IDENTIFIED BY '\${HAPRESS_ADMIN_PASSWORD}';`,
     `GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD ON *.* TO '${ADMIN_USER}'@'%';`,
     "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'localhost';",
+    // The agent's backups, through the pod's socket only: root's password stays with the server.
+    `CREATE USER IF NOT EXISTS '${BACKUP_USER}'@'localhost' IDENTIFIED BY '\${HAPRESS_BACKUP_PASSWORD}';`,
+    `GRANT ${BACKUP_PRIVILEGES} ON *.* TO '${BACKUP_USER}'@'localhost';`,
     // No proxy caps the app's connections in the cluster: the server does, below max_connections.
     `ALTER USER '${APP_USER}'@'%' WITH MAX_USER_CONNECTIONS ${endpointServerLimit(ctx.spec.database)};`,
     "SQL",
@@ -205,6 +209,7 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
                 secretEnv("MARIADB_PASSWORD", "app-password"),
                 secretEnv("HAPRESS_REPLICATION_PASSWORD", "replication-password"),
                 secretEnv("HAPRESS_ADMIN_PASSWORD", "admin-password"),
+                secretEnv("HAPRESS_BACKUP_PASSWORD", "backup-password"),
               ],
               resources: resources(k.resources.mariadb),
               startupProbe: { ...ping, periodSeconds: 5, failureThreshold: 60 },
@@ -239,8 +244,10 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
                 String(AGENT_PORT),
                 "--socket",
                 "/run/mysqld/mysqld.sock",
+                "--user",
+                BACKUP_USER,
                 "--password-env",
-                "MARIADB_ROOT_PASSWORD",
+                "HAPRESS_BACKUP_PASSWORD",
                 // A fresh clone takes its GTID position before the agent reports ready.
                 "--data-dir",
                 "/var/lib/mysql",
@@ -249,7 +256,7 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
               env: [
                 { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                 secretEnv("HAPRESS_CLONE_TOKEN", "clone-token"),
-                secretEnv("MARIADB_ROOT_PASSWORD", "mariadb-root-password"),
+                secretEnv("HAPRESS_BACKUP_PASSWORD", "backup-password"),
                 secretEnv("HAPRESS_ADMIN_PASSWORD", "admin-password"),
               ],
               resources: resources(k.resources.agent),

@@ -10,6 +10,7 @@ import {
   SECRET_NAME,
 } from "./common.js";
 import { WORDPRESS_KEY_NAMES } from "../secrets.js";
+import { BACKUP_USER } from "../../../state/secrets.js";
 
 /** The Secret: credentials and WordPress keys, with the official images' variable names as keys. */
 export function credentialsSecret(ctx: Context): K8sObject {
@@ -31,6 +32,8 @@ export function credentialsSecret(ctx: Context): K8sObject {
       "app-user": APP_USER,
       "app-password": s.appPassword,
       "app-database": APP_DATABASE,
+      "backup-user": BACKUP_USER,
+      "backup-password": s.backupPassword,
       "clone-token": s.cloneToken,
       "wordpress-admin-password": s.wordpressAdminPassword,
       ...keys,
