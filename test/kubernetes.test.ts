@@ -191,11 +191,15 @@ describe(
         // Each variant in a namespace of its own (unless it names one): they are different sites.
         const kubernetes = { namespace: `variant-${++index}`, ...(input.kubernetes ?? {}) };
         const objects = render({ ...input, kubernetes });
-        // The namespace must exist before a dry run of what lives in it can be admitted.
-        const [namespace, ...rest] = objects;
-        assert.equal(namespace?.kind, "Namespace");
-        await api.apply(namespace, { dryRun: true });
-        await api.apply(namespace);
+        // The namespaces (the site's, and its NFS server's) must exist before a dry run of what lives
+        // in them can be admitted.
+        const namespaces = objects.filter((o) => o.kind === "Namespace");
+        const rest = objects.filter((o) => o.kind !== "Namespace");
+        assert.equal(objects[0]?.kind, "Namespace");
+        for (const namespace of namespaces) {
+          await api.apply(namespace, { dryRun: true });
+          await api.apply(namespace);
+        }
         for (const object of rest) {
           await assert.doesNotReject(
             api.apply(object, { dryRun: true }),

@@ -34,10 +34,20 @@ function asUser(script: string, timeoutMs: number): { code: number | null; outpu
   return run("su", ["--login", USER, "--command", script], timeoutMs);
 }
 
+/** The user's live processes. A zombie (state Z) has ended already: its parent, or init, reaps it. */
 function userPids(uid: number): number[] {
   return readdirSync("/proc")
     .map(Number)
-    .filter((pid) => Number.isInteger(pid) && processUid(pid) === uid);
+    .filter((pid) => Number.isInteger(pid) && processUid(pid) === uid && !isZombie(pid));
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true; // gone meanwhile
+  }
 }
 
 describe("an ordinary user runs hapress", { skip: !isRoot && "needs root to create the user" }, () => {

@@ -3,6 +3,7 @@ import { applyClonePosition } from "../agent/clone-position.js";
 import { serveBackups } from "../agent/clone.js";
 import { initInstance } from "../agent/init-instance.js";
 import { BACKUP_USER } from "../state/secrets.js";
+import { secretInput } from "../util/secret-input.js";
 import { lookupAccount, type ServiceAccount } from "../util/accounts.js";
 import { InputError } from "../errors.js";
 import { ADMIN_PORT } from "../topology/topology.js";
@@ -36,7 +37,7 @@ export function registerAgentCommands(program: Command): void {
     .option("--run-as <account>", "started by root: become this system account before serving (e.g. mysql)")
     .requiredOption(
       "--password-env <name>",
-      "environment variable holding the backup account's password (never on the command line)",
+      "environment variable holding the backup account's password, or <NAME>_FILE naming a file with it (never on the command line)",
     )
     .option(
       "--data-dir <dir>",
@@ -53,23 +54,27 @@ export function registerAgentCommands(program: Command): void {
         runAs?: string;
         dataDir?: string;
       }) => {
-        const token = process.env.HAPRESS_CLONE_TOKEN;
-        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
+        const token = secretInput("HAPRESS_CLONE_TOKEN");
+        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN (or HAPRESS_CLONE_TOKEN_FILE) must be set");
+        // Secrets first: a mounted secret file may be readable by root only.
+        const password = secretInput(options.passwordEnv);
+        if (!password)
+          throw new InputError(
+            `--password-env ${options.passwordEnv}: neither it nor ${options.passwordEnv}_FILE is set`,
+          );
+        const adminPassword = secretInput("HAPRESS_ADMIN_PASSWORD");
         if (options.runAs) dropPrivileges(lookupAccount(options.runAs));
         if (!options.anyAddress && !isLoopbackIPv4Literal(options.address)) {
           throw new InputError(
             `--address ${JSON.stringify(options.address)}: only a literal loopback address such as 127.0.0.1 (or pass --any-address in a pod)`,
           );
         }
-        const password = process.env[options.passwordEnv];
-        if (!password) throw new InputError(`--password-env ${options.passwordEnv}: the variable is empty`);
         const log = (line: string) => console.log(`${new Date().toISOString()} agent: ${line}`);
         if (options.dataDir) {
           // Not listening (so not ready) until then: the controller waits for a ready pod before it
           // points replication at the primary.
-          const adminPassword = process.env.HAPRESS_ADMIN_PASSWORD;
           if (!adminPassword)
-            throw new InputError("--data-dir needs HAPRESS_ADMIN_PASSWORD in the environment");
+            throw new InputError("--data-dir needs HAPRESS_ADMIN_PASSWORD (or HAPRESS_ADMIN_PASSWORD_FILE)");
           await applyClonePosition({
             dataDir: options.dataDir,
             endpoint: { host: "127.0.0.1", port: ADMIN_PORT },
@@ -128,8 +133,8 @@ export function registerAgentCommands(program: Command): void {
         donor?: string;
         hostname?: string;
       }) => {
-        const token = process.env.HAPRESS_CLONE_TOKEN;
-        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN must be set in the environment");
+        const token = secretInput("HAPRESS_CLONE_TOKEN");
+        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN (or HAPRESS_CLONE_TOKEN_FILE) must be set");
         const hostname = options.hostname ?? process.env.HOSTNAME ?? "";
         const outcome = await initInstance({
           hostname,

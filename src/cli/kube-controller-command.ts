@@ -13,6 +13,7 @@ import { KubernetesLeaseStore } from "../platform/kubernetes/lease-store.js";
 import { ObservationPublisher } from "../platform/kubernetes/observed.js";
 import { passwordSchema } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
+import { secretInput } from "../util/secret-input.js";
 import { crashHook } from "./controller-command.js";
 
 const ROUND_INTERVAL_MS = 250;
@@ -26,13 +27,13 @@ export interface KubeControllerOptions {
   automaticFailover: boolean;
 }
 
-/** A password from the environment (the rendered Secret), checked against what hapress generates. */
+/** A password from the rendered Secret (its file), checked against what hapress generates. */
 function passwordFromEnv(name: string): string {
-  const value = process.env[name];
+  const value = secretInput(name);
   const parsed = passwordSchema.safeParse(value);
   if (!parsed.success) {
     throw new InputError(
-      `${name}: ${value ? "not a password hapress generated (letters and digits, 24 or more)" : "not set"}; the rendered Deployment sets it from the hapress-credentials Secret`,
+      `${name}: ${value ? "not a password hapress generated (letters and digits, 24 or more)" : `neither it nor ${name}_FILE is set`}; the rendered Deployment mounts it from the hapress-credentials Secret`,
     );
   }
   return parsed.data;

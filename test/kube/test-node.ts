@@ -82,7 +82,7 @@ interface PodSpec {
       defaultMode?: number;
       items?: { key: string; path: string; mode?: number }[];
     };
-    secret?: { secretName: string; defaultMode?: number };
+    secret?: { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] };
     persistentVolumeClaim?: { claimName: string };
     projected?: { defaultMode?: number; sources: ProjectedSource[] };
   }[];
@@ -458,9 +458,16 @@ export class TestNode {
           `/api/v1/namespaces/${pod.namespace}/secrets/${volume.secret.secretName}`,
         );
         const data = (secret as { data?: Record<string, string> }).data ?? {};
-        for (const [key, value] of Object.entries(data)) {
-          writeFileSync(join(path, key), Buffer.from(value, "base64"));
-          chmodSync(join(path, key), volume.secret.defaultMode ?? 0o644);
+        // Only the listed keys when items are given, as the kubelet does.
+        const items = volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+        for (const item of items) {
+          const value = data[item.key];
+          if (value === undefined)
+            throw new Error(`Secret ${volume.secret.secretName} has no key ${item.key}`);
+          const file = join(path, item.path);
+          writeFileSync(file, Buffer.from(value, "base64"));
+          if (fsGroup !== undefined) chownSync(file, 0, fsGroup);
+          chmodSync(file, volume.secret.defaultMode ?? 0o644);
         }
       }
     }

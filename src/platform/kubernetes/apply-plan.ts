@@ -1,4 +1,5 @@
 // Pure decisions of `hapress apply`: what changed, what to prune, what a wait step reports.
+import { nfsNamespace } from "./render/storage.js";
 
 /** An object as the API server returns it (only what these decisions read). */
 export interface ClusterObject {
@@ -56,6 +57,11 @@ export const PRUNABLE_KINDS: { apiVersion: string; kind: string; namespaced: boo
   { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", namespaced: true },
   { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", namespaced: false },
 ];
+
+/** The namespaces a site's objects may live in: its own, and its NFS server's (render/storage.ts). */
+export function siteNamespaces(namespace: string): string[] {
+  return [namespace, nfsNamespace(namespace)];
+}
 
 /** The label selector of this site's objects. */
 export function siteSelector(site: string): string {

@@ -16,6 +16,7 @@ import {
   PRUNABLE_KINDS,
   pruneCandidates,
   secretDrift,
+  siteNamespaces,
   siteSelector,
   type ClusterObject,
 } from "./apply-plan.js";
@@ -80,15 +81,16 @@ export async function applySite(options: ApplyOptions): Promise<ApplyResult> {
     }
   };
   await refuseSecretDrift(options, read);
-  let namespaceMissing = false;
+  const missingNamespaces = new Set<string>();
   for (const object of options.objects) {
     const name = describe(object);
-    if (options.dryRun && namespaceMissing && object.metadata.namespace) {
+    if (options.dryRun && missingNamespaces.has(object.metadata.namespace ?? "")) {
       report(`  ${name}: not checked (its namespace does not exist yet)`);
       continue;
     }
     const before = await read(object);
-    if (object.kind === "Namespace" && before === null && options.dryRun) namespaceMissing = true;
+    if (object.kind === "Namespace" && before === null && options.dryRun)
+      missingNamespaces.add(object.metadata.name);
     let after: ClusterObject;
     try {
       after = await api.patch(object, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
@@ -125,27 +127,43 @@ async function refuseSecretDrift(
   }
 }
 
-/** Deletes this site's objects the spec no longer renders (never data: PVCs are not pruned). */
-async function prune(options: ApplyOptions, api: KubernetesObjectApi): Promise<string[]> {
+/**
+ * This site's objects of these kinds, found by its instance label. A namespace that does not exist
+ * (yet: a dry run) holds none; any other failure is thrown.
+ */
+export async function listSiteObjects(
+  api: KubernetesObjectApi,
+  kinds: { apiVersion: string; kind: string; namespaced: boolean }[],
+  site: string,
+  namespace: string,
+): Promise<ClusterObject[]> {
   const existing: ClusterObject[] = [];
-  for (const kind of PRUNABLE_KINDS) {
-    try {
-      const list = await api.list(
-        kind.apiVersion,
-        kind.kind,
-        kind.namespaced ? options.namespace : undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        siteSelector(options.site),
-      );
-      for (const item of list.items) existing.push({ ...item, apiVersion: kind.apiVersion, kind: kind.kind });
-    } catch (error) {
-      // A namespace that does not exist yet (dry run) holds nothing to prune.
-      if (apiStatus(error) !== 404) throw error;
+  for (const kind of kinds) {
+    for (const where of kind.namespaced ? siteNamespaces(namespace) : [undefined]) {
+      try {
+        const list = await api.list(
+          kind.apiVersion,
+          kind.kind,
+          where,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          siteSelector(site),
+        );
+        for (const item of list.items)
+          existing.push({ ...item, apiVersion: kind.apiVersion, kind: kind.kind });
+      } catch (error) {
+        if (apiStatus(error) !== 404) throw error;
+      }
     }
   }
+  return existing;
+}
+
+/** Deletes this site's objects the spec no longer renders (never data: PVCs are not pruned). */
+async function prune(options: ApplyOptions, api: KubernetesObjectApi): Promise<string[]> {
+  const existing = await listSiteObjects(api, PRUNABLE_KINDS, options.site, options.namespace);
   const pruned: string[] = [];
   for (const object of pruneCandidates(existing, options.objects)) {
     const name = describe(object);

@@ -30,6 +30,11 @@ export function checkKubernetesSpec(spec: Spec, source: string): SpecCheck {
       `${source}: database.replicas is ${spec.database.replicas}: with an even number, losing half the instances leaves no majority and automatic failover refuses to act; ${spec.database.replicas + 1} tolerates as many failures more safely`,
     );
   }
+  if (storage.nfs.enabled && spec.kubernetes.namespace.length > 59) {
+    errors.push(
+      `${source}: field 'kubernetes.namespace': at most 59 characters with the in-cluster NFS server, whose namespace is '<namespace>-nfs' (a DNS label of 63 at most)\n  example of right:\n    kubernetes:\n      namespace: blog`,
+    );
+  }
   if (spec.kubernetes.ingress.tlsSecret && !spec.kubernetes.ingress.host) {
     errors.push(
       `${source}: field 'kubernetes.ingress.tlsSecret' needs 'kubernetes.ingress.host'\n  example of right:\n    kubernetes:\n      ingress:\n        host: blog.example.com\n        tlsSecret: blog-tls`,

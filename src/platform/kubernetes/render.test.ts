@@ -76,10 +76,16 @@ describe("rendered manifests", () => {
     assert.equal(wordpress.strategy.rollingUpdate.maxUnavailable, 0);
     const env = wordpress.template.spec.containers[0]?.env ?? [];
     assert.equal(env.find((e) => e.name === "WORDPRESS_DB_HOST")?.value, "mysql-primary.hapress.svc:3306");
-    assert.ok(
-      env.some((e) => e.name === "WORDPRESS_AUTH_KEY"),
-      "salts from the Secret",
+    // Keys, salts and the password from the Secret, as files (the official image reads <NAME>_FILE).
+    assert.equal(
+      env.find((e) => e.name === "WORDPRESS_AUTH_KEY_FILE")?.value,
+      "/run/secrets/hapress/wordpress-auth-key",
     );
+    assert.equal(
+      env.find((e) => e.name === "WORDPRESS_DB_PASSWORD_FILE")?.value,
+      "/run/secrets/hapress/app-password",
+    );
+    assert.ok(!JSON.stringify(objects).includes("secretKeyRef"), "no secret in any environment");
     const primary = find(objects, "Service", "mysql-primary").spec as { selector: Record<string, string> };
     assert.equal(
       primary.selector["hapress.io/role"],
@@ -132,7 +138,7 @@ describe("rendered manifests", () => {
     assert.match(policy, /"port":3307/);
   });
 
-  it("enforce the restricted Pod Security Standard, except beside the privileged NFS server", () => {
+  it("enforce the restricted Pod Security Standard in the site's namespace; the privileged NFS server lives apart", () => {
     const plain = render({});
     const namespace = find(plain, "Namespace", "hapress").metadata.labels ?? {};
     assert.equal(namespace["pod-security.kubernetes.io/enforce"], "restricted");
@@ -142,9 +148,12 @@ describe("rendered manifests", () => {
     assert.equal(sts.template.spec.securityContext.runAsUser, 999);
     assert.equal(sts.template.spec.securityContext.runAsNonRoot, true);
     const withNfs = render(variants["the in-cluster NFS server"] ?? {});
-    const nfsNamespace = withNfs.find((o) => o.kind === "Namespace")?.metadata.labels ?? {};
+    const site = find(withNfs, "Namespace", "hapress").metadata.labels ?? {};
+    assert.equal(site["pod-security.kubernetes.io/enforce"], "restricted");
+    const nfsNamespace = find(withNfs, "Namespace", "hapress-nfs").metadata.labels ?? {};
     assert.equal(nfsNamespace["pod-security.kubernetes.io/enforce"], "privileged");
     assert.equal(nfsNamespace["pod-security.kubernetes.io/warn"], "restricted");
+    assert.equal(find(withNfs, "StatefulSet", "nfs-server").metadata.namespace, "hapress-nfs");
   });
 
   it("use ClusterIP and an Ingress with TLS when a host is given", () => {
@@ -163,7 +172,7 @@ describe("rendered manifests", () => {
     const storageClass = objects.find((o) => o.kind === "StorageClass");
     assert.deepEqual(
       (storageClass as unknown as { parameters: Record<string, string> }).parameters.server,
-      "nfs-server.hapress.svc.cluster.local",
+      "nfs-server.hapress-nfs.svc.cluster.local",
     );
     const claim = find(objects, "PersistentVolumeClaim", "wordpress-content").spec as {
       storageClassName: string;
@@ -252,6 +261,20 @@ describe("the invariant checks catch what they must", () => {
       /selector matches no pod template/,
     );
   });
+  it("a secret in an environment variable", () => {
+    assert.match(
+      mutate((o) => {
+        const sts = find(o, "StatefulSet", "mysql").spec as {
+          template: { spec: { containers: { env: unknown[] }[] } };
+        };
+        sts.template.spec.containers[0]?.env.push({
+          name: "LEAK",
+          valueFrom: { secretKeyRef: { name: "hapress-credentials", key: "app-password" } },
+        });
+      }),
+      /env LEAK holds a secret/,
+    );
+  });
   it("a missing secret key", () => {
     assert.match(
       mutate(
@@ -327,6 +350,14 @@ describe("Kubernetes-only spec checks", () => {
       }).warnings,
       [],
     );
+  });
+  it("keeps room for the NFS server's namespace (<namespace>-nfs) in a DNS label", () => {
+    const long = "n".repeat(60);
+    assert.match(
+      check({ kubernetes: { namespace: long, storage: { nfs: { enabled: true } } } }).errors.join("\n"),
+      /kubernetes\.namespace.*at most 59 characters with the in-cluster NFS server/,
+    );
+    assert.deepEqual(check({ kubernetes: { namespace: long, storage: { contentClass: "x" } } }).errors, []);
   });
   it("rejects a latest image in the spec", () => {
     assert.throws(

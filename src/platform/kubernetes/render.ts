@@ -10,6 +10,7 @@ import { nfsServer } from "./render/storage.js";
 import { type Context, type K8sObject, labels, pdb } from "./render/common.js";
 
 import { restrictPods } from "./render/pod-security.js";
+import { secretsAsFiles } from "./render/secret-files.js";
 
 export { ROLE_LABEL, SECRET_NAME, type K8sObject } from "./render/common.js";
 
@@ -33,18 +34,14 @@ const KIND_ORDER = [
 ];
 
 /**
- * The namespace enforces the restricted Pod Security Standard, unless the optional in-cluster NFS
- * server (a privileged container) is rendered into it: then it enforces `privileged` and still warns
- * and audits against `restricted`, so every other pod's compliance stays visible.
+ * The site's namespace enforces the restricted Pod Security Standard, always: the optional NFS server
+ * (a privileged container) lives in a namespace of its own.
  */
-function podSecurityLabels(spec: Spec): Record<string, string> {
-  const nfs = spec.kubernetes.storage.nfs.enabled && spec.wordpress.replicas > 0;
-  return {
-    "pod-security.kubernetes.io/enforce": nfs ? "privileged" : "restricted",
-    "pod-security.kubernetes.io/warn": "restricted",
-    "pod-security.kubernetes.io/audit": "restricted",
-  };
-}
+const POD_SECURITY_LABELS = {
+  "pod-security.kubernetes.io/enforce": "restricted",
+  "pod-security.kubernetes.io/warn": "restricted",
+  "pod-security.kubernetes.io/audit": "restricted",
+};
 
 /** Every object of the site on Kubernetes: a pure function of the spec and the secrets. */
 export function renderManifests(spec: Spec, secrets: ClusterSecrets): K8sObject[] {
@@ -53,7 +50,7 @@ export function renderManifests(spec: Spec, secrets: ClusterSecrets): K8sObject[
     {
       apiVersion: "v1",
       kind: "Namespace",
-      metadata: { name: ctx.namespace, labels: { ...labels(ctx, "database"), ...podSecurityLabels(spec) } },
+      metadata: { name: ctx.namespace, labels: { ...labels(ctx, "database"), ...POD_SECURITY_LABELS } },
     },
     credentialsSecret(ctx),
     mariadbConfigMap(ctx),
@@ -66,9 +63,10 @@ export function renderManifests(spec: Spec, secrets: ClusterSecrets): K8sObject[
     ...(spec.wordpress.replicas > 0 ? [...wordpressTier(ctx), installConfigMap(ctx)] : []),
     ...(spec.kubernetes.storage.nfs.enabled && spec.wordpress.replicas > 0 ? nfsServer(ctx) : []),
   ];
-  return restrictPods(objects).sort(
+  return restrictPods(secretsAsFiles(objects)).sort(
     (a, b) =>
       KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
-      a.metadata.name.localeCompare(b.metadata.name),
+      a.metadata.name.localeCompare(b.metadata.name) ||
+      (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? ""),
   );
 }

@@ -6,6 +6,7 @@ import {
 } from "@kubernetes/client-node";
 import { HapressError } from "../../errors.js";
 import { PRUNABLE_KINDS, siteSelector, type ClusterObject } from "./apply-plan.js";
+import { listSiteObjects } from "./apply.js";
 import { STATE_CONFIGMAP } from "./cluster-state.js";
 import { apiMessage, apiStatus } from "./cluster.js";
 
@@ -76,27 +77,14 @@ export async function downSite(options: DownOptions): Promise<{ removed: string[
   const { kc, namespace, report } = options;
   const api = KubernetesObjectApi.makeApiClient(kc);
   const core = kc.makeApiClient(CoreV1Api);
-  const existing: ClusterObject[] = [];
-  for (const kind of DOWN_KINDS) {
-    try {
-      const list = await api.list(
-        kind.apiVersion,
-        kind.kind,
-        kind.namespaced ? namespace : undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        siteSelector(options.site),
-      );
-      for (const item of list.items) existing.push({ ...item, apiVersion: kind.apiVersion, kind: kind.kind });
-    } catch (error) {
-      if (apiStatus(error) === 404) continue;
-      throw new HapressError(
-        `cannot list the site's ${kind.kind}s in the cluster of context '${kc.getCurrentContext()}': ${apiMessage(error)}; nothing was deleted`,
-        { cause: error },
-      );
-    }
+  let existing: ClusterObject[];
+  try {
+    existing = await listSiteObjects(api, DOWN_KINDS, options.site, namespace);
+  } catch (error) {
+    throw new HapressError(
+      `cannot list the site's objects in the cluster of context '${kc.getCurrentContext()}': ${apiMessage(error)}; nothing was deleted`,
+      { cause: error },
+    );
   }
   const plan = downPlan(existing, options.volumes);
   const removed: string[] = [];

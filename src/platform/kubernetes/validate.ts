@@ -109,7 +109,7 @@ interface PodSpec {
     name: string;
     configMap?: { name: string };
     persistentVolumeClaim?: { claimName: string };
-    secret?: { secretName: string };
+    secret?: { secretName: string; items?: { key: string; path: string }[] };
   }[];
 }
 
@@ -191,16 +191,26 @@ export function invariantProblems(objects: K8sObject[]): string[] {
     }
   }
 
-  // Network least privilege: a namespace-wide default deny, and an allow policy naming every pod.
-  const policies = byKind("NetworkPolicy").map(
-    (p) =>
+  // Network least privilege: in every namespace with pods, a default deny, and an allow policy
+  // naming every pod.
+  const policies = byKind("NetworkPolicy").map((p) => ({
+    namespace: p.metadata.namespace,
+    selector:
       (p.spec as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels ?? {},
-  );
-  if (!policies.some((selector) => Object.keys(selector).length === 0))
-    problems.push("no default-deny NetworkPolicy (an empty podSelector) for the namespace");
+  }));
+  const podNamespaces = new Set(templates.map((t) => t.owner.metadata.namespace));
+  for (const namespace of podNamespaces) {
+    if (!policies.some((p) => p.namespace === namespace && Object.keys(p.selector).length === 0))
+      problems.push(
+        `no default-deny NetworkPolicy (an empty podSelector) for the namespace ${namespace ?? "?"}`,
+      );
+  }
   for (const template of templates) {
     const covered = policies.some(
-      (selector) => Object.keys(selector).length > 0 && matches(selector, template.labels),
+      (p) =>
+        p.namespace === template.owner.metadata.namespace &&
+        Object.keys(p.selector).length > 0 &&
+        matches(p.selector, template.labels),
     );
     if (!covered) problems.push(`${describe(template.owner)}: no NetworkPolicy allows its traffic`);
   }
@@ -236,6 +246,9 @@ export function invariantProblems(objects: K8sObject[]): string[] {
         problems.push(`${where}: container ${container.name} has no cpu and memory requests`);
       }
       for (const env of container.env ?? []) {
+        // Secrets are files (render/secret-files.ts): an environment leaks into every child process.
+        if (env.valueFrom?.secretKeyRef)
+          problems.push(`${where}: ${container.name} env ${env.name} holds a secret (mount it as a file)`);
         const ref = env.valueFrom?.secretKeyRef ?? env.valueFrom?.configMapKeyRef;
         if (!ref) continue;
         const kind = env.valueFrom?.secretKeyRef ? "Secret" : "ConfigMap";
@@ -278,6 +291,19 @@ export function invariantProblems(objects: K8sObject[]): string[] {
       if (!budget) problems.push(`${where}: no PodDisruptionBudget covers its pods`);
     }
     for (const volume of volumes.values()) {
+      if (volume.secret) {
+        const secret = objects.find(
+          (o) => o.kind === "Secret" && o.metadata.name === volume.secret?.secretName,
+        );
+        if (!secret)
+          problems.push(`${where}: volume ${volume.name} names missing Secret ${volume.secret.secretName}`);
+        for (const item of volume.secret.items ?? []) {
+          if (secret && !dataKeys(secret).has(item.key))
+            problems.push(
+              `${where}: volume ${volume.name} names missing key ${item.key} of Secret ${secret.metadata.name}`,
+            );
+        }
+      }
       if (
         volume.configMap &&
         !objects.some((o) => o.kind === "ConfigMap" && o.metadata.name === volume.configMap?.name)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test node only: stands in for the official mariadb image's entrypoint (docker-entrypoint.sh), with
 # Debian's mariadbd as the image's server. It keeps the behaviour our manifests rely on: with an
-# empty data folder it initialises it, sets the root password (MARIADB_ROOT_PASSWORD) for
+# empty data folder it initialises it, sets the root password (MARIADB_ROOT_PASSWORD or its _FILE) for
 # MARIADB_ROOT_HOST only, creates MARIADB_DATABASE and MARIADB_USER, then processes
 # /docker-entrypoint-initdb.d: a *.sh file that is executable is run as a program, any other *.sh is
 # sourced (only then can it call docker_process_sql), *.sql is piped to the server; then the server
@@ -11,6 +11,21 @@ shopt -s nullglob
 DATADIR=/var/lib/mysql
 SOCKET=/run/mysqld/mysqld.sock
 note() { printf '%s [Note] [Entrypoint]: %s\n' "$(date --rfc-3339=seconds)" "$*"; }
+
+# As the image's file_env: VAR or VAR_FILE (a mounted secret), not both.
+file_env() {
+  local var=$1 file_var="${1}_FILE"
+  if [[ -n ${!var:-} && -n ${!file_var:-} ]]; then
+    echo "both $var and $file_var are set" >&2
+    exit 1
+  fi
+  if [[ -n ${!file_var:-} ]]; then
+    export "$var"="$(<"${!file_var}")"
+    unset "$file_var"
+  fi
+}
+file_env MARIADB_ROOT_PASSWORD
+file_env MARIADB_PASSWORD
 
 mkdir -p /run/mysqld
 chown mysql:mysql /run/mysqld "$DATADIR"

@@ -105,7 +105,12 @@ describe("render/storage", () => {
     const ctx = context({ kubernetes: { namespace: "shop", storage: { nfs: { enabled: true } } } });
     const text = JSON.stringify(nfsServer(ctx));
     assert.equal(nfsStorageClassName(ctx), "shop-blog-nfs");
-    assert.match(text, /nfs-server\.shop\.svc\.cluster\.local/);
+    assert.match(text, /nfs-server\.shop-nfs\.svc\.cluster\.local/);
+    assert.ok(
+      nfsServer(ctx).every(
+        (o) => o.kind === "StorageClass" || o.kind === "Namespace" || o.metadata.namespace === "shop-nfs",
+      ),
+    );
     assert.doesNotMatch(text, /\d+\.\d+\.\d+\.\d+/);
   });
 });

@@ -50,16 +50,16 @@ export function mariadbConfigMap(ctx: Context): K8sObject {
   // Run by the mariadb image's entrypoint once, when it initialises mysql-0's empty data folder.
   const initUsers = [
     "#!/bin/bash",
-    "# Least-privilege users, created once on the first primary. Passwords come from the Secret.",
+    "# Least-privilege users, created once on the first primary. Passwords come from the Secret's files.",
     "# Sourced by the image's entrypoint (which runs with -e): no shell options of our own here.",
     "docker_process_sql --database=mysql <<SQL",
-    `CREATE USER IF NOT EXISTS '${REPLICATION_USER}'@'%' IDENTIFIED BY '\${HAPRESS_REPLICATION_PASSWORD}';`,
+    `CREATE USER IF NOT EXISTS '${REPLICATION_USER}'@'%' IDENTIFIED BY '$(< "\${HAPRESS_REPLICATION_PASSWORD_FILE}")';`,
     `GRANT REPLICATION SLAVE ON *.* TO '${REPLICATION_USER}'@'%';`,
-    `CREATE USER IF NOT EXISTS '${ADMIN_USER}'@'%' IDENTIFIED BY '\${HAPRESS_ADMIN_PASSWORD}';`,
+    `CREATE USER IF NOT EXISTS '${ADMIN_USER}'@'%' IDENTIFIED BY '$(< "\${HAPRESS_ADMIN_PASSWORD_FILE}")';`,
     `GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD ON *.* TO '${ADMIN_USER}'@'%';`,
     "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'localhost';",
     // The agent's backups, through the pod's socket only: root's password stays with the server.
-    `CREATE USER IF NOT EXISTS '${BACKUP_USER}'@'localhost' IDENTIFIED BY '\${HAPRESS_BACKUP_PASSWORD}';`,
+    `CREATE USER IF NOT EXISTS '${BACKUP_USER}'@'localhost' IDENTIFIED BY '$(< "\${HAPRESS_BACKUP_PASSWORD_FILE}")';`,
     `GRANT ${BACKUP_PRIVILEGES} ON *.* TO '${BACKUP_USER}'@'localhost';`,
     // No proxy caps the app's connections in the cluster: the server does, below max_connections.
     `ALTER USER '${APP_USER}'@'%' WITH MAX_USER_CONNECTIONS ${endpointServerLimit(ctx.spec.database)};`,

@@ -6,7 +6,6 @@ import { type Component, type Context, type K8sObject, metadata, selector } from
 /** The health port of the controller (its probes) and the WordPress container's port. */
 const CONTROLLER_HEALTH_PORT = 8081;
 const WORDPRESS_PORT = 80;
-const NFS_PORT = 2049;
 
 type Rule = Record<string, unknown>;
 
@@ -37,8 +36,7 @@ function policy(
  * - WordPress: from anywhere on its HTTP port (the Ingress controller lives elsewhere), to 3306;
  * - the install Job and cron: to 3306 only;
  * - every pod: DNS.
- * The NFS server, when rendered, takes 2049 from anywhere: volumes are mounted by the nodes' kubelets,
- * whose addresses no pod selector names.
+ * The optional NFS server has its own namespace and policies (render/storage.ts).
  */
 export function networkPolicies(ctx: Context): K8sObject[] {
   const pods = (components: Component[]) => [
@@ -94,9 +92,6 @@ export function networkPolicies(ctx: Context): K8sObject[] {
       policy(ctx, "wordpress-install", "install", { egress: [toDatabase, dns] }),
       policy(ctx, "wordpress-cron", "cron", { egress: [toDatabase, dns] }),
     );
-    if (ctx.spec.kubernetes.storage.nfs.enabled) {
-      objects.push(policy(ctx, "nfs-server", "storage", { ingress: [{ ports: tcp(NFS_PORT) }] }));
-    }
   }
   return objects;
 }

@@ -1,6 +1,14 @@
 // Shared content storage: the optional in-cluster NFS server and its StorageClass.
 import { type Context, type K8sObject, labels, metadata, pdb, resources, selector } from "./common.js";
 
+/**
+ * The namespace of the in-cluster NFS server: a privileged kernel server lives apart, so the site's
+ * own namespace always enforces the restricted Pod Security Standard.
+ */
+export function nfsNamespace(namespace: string): string {
+  return `${namespace}-nfs`;
+}
+
 export function contentStorageClass(ctx: Context): string | undefined {
   const storage = ctx.spec.kubernetes.storage;
   if (storage.nfs.enabled) return nfsStorageClassName(ctx);
@@ -12,12 +20,45 @@ export function nfsStorageClassName(ctx: Context): string {
 }
 
 /**
- * The tutorial's in-cluster NFS server, without its hand-typed IP: the NFS CSI driver's node plugin
- * mounts `nfs-server.<namespace>.svc.cluster.local`, a name cluster DNS resolves to the Service.
+ * The tutorial's in-cluster NFS server, without its hand-typed IP, in a namespace of its own (see
+ * nfsNamespace): the NFS CSI driver's node plugin mounts `nfs-server.<namespace>-nfs.svc.cluster.local`,
+ * a name cluster DNS resolves to the Service. That namespace denies all traffic but NFS's port, which
+ * the nodes' kubelets reach (no pod selector names them).
  */
-export function nfsServer(ctx: Context): K8sObject[] {
+export function nfsServer(siteCtx: Context): K8sObject[] {
+  const ctx: Context = { ...siteCtx, namespace: nfsNamespace(siteCtx.namespace) };
   const k = ctx.spec.kubernetes;
   return [
+    {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: {
+        name: ctx.namespace,
+        labels: {
+          ...labels(ctx, "storage"),
+          // A privileged container cannot even be baseline; the restricted profile is still audited.
+          "pod-security.kubernetes.io/enforce": "privileged",
+          "pod-security.kubernetes.io/warn": "restricted",
+          "pod-security.kubernetes.io/audit": "restricted",
+        },
+      },
+    },
+    {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: metadata(ctx, "default-deny", "storage"),
+      spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+    },
+    {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: metadata(ctx, "nfs-server", "storage"),
+      spec: {
+        podSelector: { matchLabels: selector(ctx, "storage") },
+        policyTypes: ["Ingress"],
+        ingress: [{ ports: [{ protocol: "TCP", port: 2049 }] }],
+      },
+    },
     {
       apiVersion: "apps/v1",
       kind: "StatefulSet",
@@ -73,7 +114,7 @@ export function nfsServer(ctx: Context): K8sObject[] {
     {
       apiVersion: "storage.k8s.io/v1",
       kind: "StorageClass",
-      metadata: { name: nfsStorageClassName(ctx), labels: labels(ctx, "storage") },
+      metadata: { name: nfsStorageClassName(siteCtx), labels: labels(ctx, "storage") },
       provisioner: "nfs.csi.k8s.io",
       parameters: { server: `nfs-server.${ctx.namespace}.svc.cluster.local`, share: "/" },
       reclaimPolicy: "Retain",
