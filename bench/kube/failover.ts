@@ -52,6 +52,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync("/tmp/hpb-kube-");
   const plane = new ControlPlane(join(dir, "plane"));
   let node: TestNode | null = null;
+  let failed = true;
   try {
     await plane.startAll();
     const api = plane.admin;
@@ -143,11 +144,12 @@ async function main(): Promise<void> {
     console.log(
       `kill -9 of the primary's mariadbd on the Kubernetes control plane: outage median ${(median(outages) / 1000).toFixed(2)} s, max ${(Math.max(...outages) / 1000).toFixed(2)} s over ${results.length} runs; acknowledged writes lost ${results.reduce((n, r) => n + r.lost, 0)} of ${results.reduce((n, r) => n + r.acknowledged, 0)}`,
     );
+    failed = false;
   } finally {
     await node?.stop();
     await plane.stop();
-    // HAPRESS_KEEP_TEST_DIR=1 keeps every component's and pod's log, as for the tests.
-    if (process.env.HAPRESS_KEEP_TEST_DIR) console.log(`logs kept in ${dir}`);
+    // A failed run, or HAPRESS_KEEP_TEST_DIR=1, keeps every component's and pod's log.
+    if (failed || process.env.HAPRESS_KEEP_TEST_DIR) console.log(`logs kept in ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
 }
