@@ -132,6 +132,7 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
       const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
       if (/^mariadbd |agent serve-backups/.test(command)) return accounts.mysql.uid;
       if (/^(php-fpm: pool|nginx: worker)/.test(command)) return accounts.web.uid;
+      if (/^haproxy /.test(command)) return accounts.haproxy.uid;
       return 0;
     };
     const wrong = pids.filter((pid) => {

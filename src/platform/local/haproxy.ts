@@ -39,6 +39,8 @@ export interface LoadBalancerInput {
   topology: Topology;
   primary: string;
   adminSocket: string;
+  /** Started by root: the account HAProxy becomes once it has bound its ports and admin socket. */
+  runAs?: string | null;
 }
 
 /** HAProxy configuration for the site's stable endpoints (our Kubernetes Services), in TCP mode. */
@@ -57,6 +59,7 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "global",
     "  maxconn 4096",
     `  stats socket ${input.adminSocket} mode 600 level admin`,
+    ...(input.runAs ? [`  user ${input.runAs}`, `  group ${input.runAs}`] : []),
     "",
     "defaults",
     "  mode tcp",

@@ -8,12 +8,15 @@ export { giveTo, lookupAccount, type ServiceAccount } from "../../util/accounts.
 
 /**
  * Who the site's services run as. null: everything runs as the user who started the site (an
- * ordinary user's own machine). Started by root, the database runs as `mysql` and WordPress's workers
- * as `www-data`, as Debian's own packages run them: a WordPress bug is not root on the machine.
+ * ordinary user's own machine). Started by root, the database runs as `mysql`, WordPress's workers
+ * as `www-data` and the load balancer as `haproxy`, as Debian's own packages run them: a WordPress
+ * bug is not root on the machine.
  */
 export interface ServiceAccounts {
   mysql: ServiceAccount;
   web: ServiceAccount;
+  /** The load balancer, once it has bound its ports (Debian's haproxy package creates it). */
+  haproxy: ServiceAccount;
 }
 
 /** Where the services' own files live (data, sockets, WordPress), and whose they are. */
@@ -67,6 +70,11 @@ export function serviceAccountsFor(uid: number | undefined): ServiceAccounts | n
       " (created by Debian's mariadb-server: run scripts/install.sh)",
     ),
     web: lookupAccount("www-data", "/etc/passwd", " (part of every Debian system)"),
+    haproxy: lookupAccount(
+      "haproxy",
+      "/etc/passwd",
+      " (created by Debian's haproxy: run scripts/install.sh)",
+    ),
   };
 }
 

@@ -656,7 +656,12 @@ export class Supervisor {
 
   private async applyLoadBalancer(primaryName: string): Promise<void> {
     const render = (primary: string) =>
-      renderHaproxyConfig({ topology: this.topology, primary, adminSocket: this.paths.haproxySocket });
+      renderHaproxyConfig({
+        topology: this.topology,
+        primary,
+        adminSocket: this.paths.haproxySocket,
+        runAs: this.layout.accounts?.haproxy.name ?? null,
+      });
     const config = render(primaryName);
     const plan = planLoadBalancer(this.topology, primaryName);
     const running = this.processes.isRunning("haproxy/haproxy");
