@@ -12,7 +12,7 @@ import { connectSql } from "../src/mysql/client.js";
 import { missingOnPrimary, openLoopWrites } from "./overload.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import type { Secrets } from "../src/state/secrets.js";
-import { serviceAccountsFor, siteLayout } from "../src/platform/local/layout.js";
+import { currentLayout } from "../src/platform/local/layout.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cli = join(root, "bin", "hapress");
@@ -92,9 +92,7 @@ async function benchClone(megabytes: number): Promise<void> {
       );
     }
     await session.close();
-    const dataDir = siteLayout(join(dir, "state"), serviceAccountsFor(process.getuid?.())).mysqlDataDir(
-      "mysql-0",
-    );
+    const dataDir = currentLayout(join(dir, "state")).mysqlDataDir("mysql-0");
     const du = await run("du", ["-sm", dataDir], dir);
     console.log(
       `loaded the primary in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s; data folder ${du.stdout.split("\t")[0] ?? "?"} MB`,

@@ -3,7 +3,7 @@ import { applyClonePosition } from "../agent/clone-position.js";
 import { serveBackups } from "../agent/clone.js";
 import { initInstance } from "../agent/init-instance.js";
 import { BACKUP_USER } from "../state/secrets.js";
-import { secretInput } from "../util/secret-input.js";
+import { requiredSecret, secretInput } from "../util/secret-input.js";
 import { lookupAccount, type ServiceAccount } from "../util/accounts.js";
 import { InputError } from "../errors.js";
 import { ADMIN_PORT } from "../topology/topology.js";
@@ -54,8 +54,7 @@ export function registerAgentCommands(program: Command): void {
         runAs?: string;
         dataDir?: string;
       }) => {
-        const token = secretInput("HAPRESS_CLONE_TOKEN");
-        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN (or HAPRESS_CLONE_TOKEN_FILE) must be set");
+        const token = requiredSecret("HAPRESS_CLONE_TOKEN");
         // Secrets first: a mounted secret file may be readable by root only.
         const password = secretInput(options.passwordEnv);
         if (!password)
@@ -133,8 +132,7 @@ export function registerAgentCommands(program: Command): void {
         donor?: string;
         hostname?: string;
       }) => {
-        const token = secretInput("HAPRESS_CLONE_TOKEN");
-        if (!token) throw new InputError("HAPRESS_CLONE_TOKEN (or HAPRESS_CLONE_TOKEN_FILE) must be set");
+        const token = requiredSecret("HAPRESS_CLONE_TOKEN");
         const hostname = options.hostname ?? process.env.HOSTNAME ?? "";
         const outcome = await initInstance({
           hostname,

@@ -7,6 +7,13 @@ import { InputError } from "../errors.js";
  * passes its children their secrets in their environment, which only the same user can read).
  * undefined when neither is set; a named file that cannot be read is an input error naming it.
  */
+/** Like secretInput, for a secret the command cannot run without: missing is an input error. */
+export function requiredSecret(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = secretInput(name, env);
+  if (!value) throw new InputError(`neither ${name} nor ${name}_FILE is set`);
+  return value;
+}
+
 export function secretInput(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const file = env[`${name}_FILE`];
   if (file) {

@@ -15,7 +15,7 @@ import { Writer } from "../../src/chaos/writer.js";
 import type { Secrets } from "../../src/state/secrets.js";
 import { connectSql, type Row } from "../../src/mysql/client.js";
 import { sleep } from "../../src/util/process.js";
-import { serviceAccountsFor, siteLayout, type SiteLayout } from "../../src/platform/local/layout.js";
+import { currentLayout, type SiteLayout } from "../../src/platform/local/layout.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cli = join(repoRoot, "bin", "hapress");
@@ -66,7 +66,7 @@ export class TestSite {
     spec = "wordpress:\n  replicas: 0\n",
   ) {
     this.stateDir = join(workDir, "state");
-    this.layout = siteLayout(this.stateDir, serviceAccountsFor(process.getuid?.()));
+    this.layout = currentLayout(this.stateDir);
     writeFileSync(join(workDir, "hapress.yaml"), spec);
   }
 

@@ -60,6 +60,11 @@ export function siteLayout(stateDir: string, accounts: ServiceAccounts | null): 
   };
 }
 
+/** The layout of a site run by this process (root: the service accounts; anyone else: none). */
+export function currentLayout(stateDir: string): SiteLayout {
+  return siteLayout(stateDir, serviceAccountsFor(process.getuid?.()));
+}
+
 /** The accounts for a site started by `uid`: none unless root. */
 export function serviceAccountsFor(uid: number | undefined): ServiceAccounts | null {
   if (uid !== 0) return null;

@@ -9,7 +9,7 @@ import { readJsonFile, statePaths, writeJsonFile } from "../../state/files.js";
 import { readPrimaryRecord, refuseRemovingPrimary } from "../../state/primary.js";
 import { loadOrCreateSecrets, loadSecrets } from "../../state/secrets.js";
 import { planTopology } from "../../topology/topology.js";
-import { serviceAccountsFor, siteLayout } from "./layout.js";
+import { currentLayout } from "./layout.js";
 import { processExists, runProgram, sleep } from "../../util/process.js";
 import { phpFpmProgram, withSystemDirs } from "../../util/system-path.js";
 import { killRecordedOrphans } from "./orphans.js";
@@ -285,7 +285,7 @@ export async function up(
     since = seq - 1;
   } else {
     report(
-      existsSync(siteLayout(stateDir, serviceAccountsFor(process.getuid?.())).mysqlDataDir("mysql-0"))
+      existsSync(currentLayout(stateDir).mysqlDataDir("mysql-0"))
         ? "restarting the site from its data"
         : "creating the site",
     );
@@ -330,10 +330,7 @@ export async function down(stateDir: string, options: { volumes: boolean }, repo
   } catch (error) {
     if (!(error instanceof SupervisorUnreachable)) throw error;
   }
-  const leftovers = await killRecordedOrphans(paths.pids, [
-    stateDir,
-    siteLayout(stateDir, serviceAccountsFor(process.getuid?.())).serviceRoot,
-  ]);
+  const leftovers = await killRecordedOrphans(paths.pids, [stateDir, currentLayout(stateDir).serviceRoot]);
   if (leftovers.length > 0)
     report(`stopped ${leftovers.length} leftover process(es): ${leftovers.join(", ")}`);
   if (options.volumes) {
@@ -345,7 +342,7 @@ export async function down(stateDir: string, options: { volumes: boolean }, repo
       report(`nothing to delete: ${stateDir} holds no site`);
       return;
     }
-    const layout = siteLayout(stateDir, serviceAccountsFor(process.getuid?.()));
+    const layout = currentLayout(stateDir);
     // Started by root, the services' files live apart (see layout.ts): they go too.
     if (layout.serviceRoot !== stateDir) {
       await rm(layout.serviceRoot, { recursive: true, force: true });
