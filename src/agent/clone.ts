@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,12 +7,14 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { join } from "node:path";
 import { HapressError } from "../errors.js";
 import { runProgramChecked } from "../util/process.js";
+import { acceptCloneChannel, describeHandshakeFailure, openCloneChannel } from "./clone-channel.js";
 import { encodeDataFrame, encodeEndFrame, FrameDecoder } from "./frames.js";
 import { removeStaleWorkDirs } from "./initdb.js";
 
-const GREETING = "HAPRESS-CLONE 1 ";
-const MAX_GREETING_BYTES = 512;
-/** The whole greeting must arrive within this time (an absolute deadline, not an idle timeout). */
+/** Sent inside the authenticated channel: the version of what follows (the token is the channel's key). */
+const REQUEST = "HAPRESS-CLONE 2";
+const MAX_REQUEST_BYTES = 512;
+/** The handshake and request must complete within this time (an absolute deadline, not an idle timeout). */
 const GREETING_DEADLINE_MS = 10_000;
 /** Connections the agent holds at once; one backup streams at a time (each reads the whole data folder). */
 const MAX_CONNECTIONS = 8;
@@ -55,15 +57,10 @@ function writePasswordFile(password: string): { path: string; remove: () => void
   return { path, remove: () => rmSync(folder, { recursive: true, force: true }) };
 }
 
-function tokensMatch(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /**
  * Serves physical backup streams to peers (the tutorial's xtrabackup + ncat sidecar on 3307):
- * a peer presents the site's clone token, then receives `mariadb-backup --stream=xbstream` in frames.
+ * a peer proves it holds the site's clone token (the TLS key of the channel, see clone-channel.ts),
+ * then receives `mariadb-backup --stream=xbstream` in frames.
  */
 export interface BackupServer {
   /** The port it listens on (the one asked for, or the one the kernel chose for port 0). */
@@ -74,7 +71,7 @@ export interface BackupServer {
 
 export function serveBackups(options: BackupServerOptions): Promise<BackupServer> {
   const active = new Set<{ socket: Socket; kill: () => void }>();
-  const server: Server = createServer((socket) => handleBackupRequest(socket, options, active));
+  const server: Server = createServer((raw) => handleBackupRequest(raw, options, active));
   server.maxConnections = MAX_CONNECTIONS;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -97,45 +94,60 @@ export function serveBackups(options: BackupServerOptions): Promise<BackupServer
 
 type ActiveTransfers = Set<{ socket: Socket; kill: () => void }>;
 
-function handleBackupRequest(socket: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
-  let greeting = "";
-  socket.on("error", () => undefined);
+function handleBackupRequest(raw: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
+  const peer = raw.remoteAddress ?? "?";
+  raw.on("error", () => undefined);
+  // One absolute deadline covers the TLS handshake and the request line, however slowly either trickles.
   const deadline = setTimeout(() => {
-    options.log(`closed a connection from ${socket.remoteAddress ?? "?"}: no greeting in time`);
-    socket.destroy();
+    options.log(`closed a connection from ${peer}: no request in time`);
+    raw.destroy();
   }, options.greetingDeadlineMs ?? GREETING_DEADLINE_MS);
-  socket.on("close", () => clearTimeout(deadline));
+  raw.on("close", () => clearTimeout(deadline));
+  const socket = acceptCloneChannel(raw, options.token);
+  let secured = false;
+  socket.on("error", (error: Error & { code?: string }) => {
+    // A port probe (connect, then close) is not worth a line; a failed handshake is.
+    if (!secured && error.code?.startsWith("ERR_SSL"))
+      options.log(`refused a connection from ${peer}: ${describeHandshakeFailure(error)}`);
+    raw.destroy();
+  });
+  let request = "";
   const onData = (chunk: Buffer) => {
-    greeting += chunk.toString("latin1");
-    const newline = greeting.indexOf("\n");
+    request += chunk.toString("latin1");
+    const newline = request.indexOf("\n");
     if (newline < 0) {
-      if (greeting.length > MAX_GREETING_BYTES) socket.destroy();
+      if (request.length > MAX_REQUEST_BYTES) raw.destroy();
       return;
     }
     socket.off("data", onData);
     clearTimeout(deadline);
-    const line = greeting.slice(0, newline);
-    if (!line.startsWith(GREETING) || !tokensMatch(line.slice(GREETING.length), options.token)) {
-      options.log(`refused a backup request from ${socket.remoteAddress ?? "?"}: bad token`);
-      socket.end("ERR bad token\n");
+    if (request.slice(0, newline) !== REQUEST) {
+      options.log(`refused a backup request from ${peer}: unknown request (another hapress version?)`);
+      socket.end(`ERR unknown request; this agent speaks ${REQUEST}\n`);
       return;
     }
     if (active.size > 0) {
-      options.log(
-        `refused a backup request from ${socket.remoteAddress ?? "?"}: a backup is already streaming`,
-      );
+      options.log(`refused a backup request from ${peer}: a backup is already streaming`);
       socket.end("ERR busy: a backup is already streaming, try again\n");
       return;
     }
     socket.write("OK\n");
-    streamBackup(socket, options, active);
+    streamBackup(socket, peer, options, active);
   };
-  socket.on("data", onData);
+  socket.once("secure", () => {
+    secured = true;
+    socket.on("data", onData);
+  });
 }
 
-function streamBackup(socket: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
+function streamBackup(
+  socket: Socket,
+  peer: string,
+  options: BackupServerOptions,
+  active: ActiveTransfers,
+): void {
   const started = Date.now();
-  options.log(`streaming a backup to ${socket.remoteAddress ?? "?"}`);
+  options.log(`streaming a backup to ${peer}`);
   const defaults = writePasswordFile(options.password);
   const backup = spawn(
     "mariadb-backup",
@@ -247,7 +259,7 @@ async function readBackupGtid(workDir: string): Promise<string> {
 function receiveStream(options: CloneOptions, workDir: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const unpack = spawn("mbstream", ["-x", "-C", workDir], { stdio: ["pipe", "ignore", "pipe"] });
-    const socket = createConnection({ host: options.donor.address, port: options.donor.port });
+    const socket = openCloneChannel(options.donor.address, options.donor.port, options.token);
     const decoder = new FrameDecoder();
     let stage: "greeting" | "stream" = "greeting";
     let greetingBuffer = "";
@@ -285,9 +297,13 @@ function receiveStream(options: CloneOptions, workDir: string): Promise<number> 
       clearTimeout(timer);
       resolve(bytes);
     });
-    socket.on("connect", () => socket.write(`${GREETING}${options.token}\n`));
-    socket.on("error", (error) =>
-      fail(new Error("the connection to the donor's agent failed", { cause: error })),
+    socket.on("secureConnect", () => socket.write(`${REQUEST}\n`));
+    socket.on("error", (error: Error & { code?: string }) =>
+      fail(
+        new Error(`the connection to the donor's agent failed: ${describeHandshakeFailure(error)}`, {
+          cause: error,
+        }),
+      ),
     );
     socket.on("data", (chunk: Buffer) => {
       let rest = chunk;

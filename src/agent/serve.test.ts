@@ -1,19 +1,66 @@
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
-import { createConnection, type Socket } from "node:net";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { sleep } from "../util/process.js";
-import { serveBackups } from "./clone.js";
+import { openCloneChannel } from "./clone-channel.js";
+import { cloneFromDonor, serveBackups, type BackupServerOptions } from "./clone.js";
 import { encodeDataFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frames.js";
 
 const TOKEN = "token-0123456789abcdef";
+const REQUEST = "HAPRESS-CLONE 2\n";
+
+function agentOptions(overrides: Partial<BackupServerOptions> = {}): BackupServerOptions {
+  return {
+    address: "127.0.0.1",
+    port: 0,
+    socket: "/nonexistent.sock",
+    token: TOKEN,
+    user: "hapress_backup",
+    password: "secret-password-0123",
+    log: () => undefined,
+    ...overrides,
+  };
+}
+
+/** Runs `body` with PATH set to `path` (the agent finds mariadb-backup through PATH). */
+async function withPath<T>(path: string, body: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = path;
+  try {
+    return await body();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
+
+/** Over the clone channel with `token`: everything the agent sends until it closes, or the error. */
+function tlsExchange(
+  port: number,
+  token: string,
+  send: (socket: Socket) => void,
+): Promise<{ data: Buffer; error?: Error & { code?: string }; closedAfterMs: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const socket = openCloneChannel("127.0.0.1", port, token);
+    const chunks: Buffer[] = [];
+    let error: (Error & { code?: string }) | undefined;
+    socket.on("secureConnect", () => send(socket));
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", (e: Error & { code?: string }) => (error = e));
+    socket.on("close", () =>
+      resolve({ data: Buffer.concat(chunks), error, closedAfterMs: Date.now() - started }),
+    );
+  });
+}
 
 function backupFolders(): string[] {
   return readdirSync(tmpdir()).filter((name) => name.startsWith("hapress-backup-"));
 }
 
-/** Connects and collects everything the agent sends until it closes the connection. */
+/** Plain TCP: connects and collects everything the agent sends until it closes the connection. */
 function exchange(
   port: number,
   send: (socket: Socket) => void,
@@ -40,26 +87,17 @@ describe("the backup agent under bad conditions", () => {
   it("survives a missing mariadb-backup: the peer gets a failed end frame, no password file is left", async () => {
     const before = new Set(backupFolders());
     const lines: string[] = [];
-    const agent = await serveBackups({
-      address: "127.0.0.1",
-      port: 0,
-      socket: "/nonexistent.sock",
-      token: TOKEN,
-      user: "hapress_backup",
-      password: "secret-password-0123",
-      log: (line) => lines.push(line),
-    });
-    const path = process.env.PATH;
-    process.env.PATH = "/nonexistent";
+    const agent = await serveBackups(agentOptions({ log: (line) => lines.push(line) }));
     try {
-      for (let round = 0; round < 2; round++) {
-        const { data } = await exchange(agent.port, (s) => s.write(`HAPRESS-CLONE 1 ${TOKEN}\n`));
-        assert.equal(data.subarray(0, 3).toString(), "OK\n");
-        const events = new FrameDecoder().push(data.subarray(3));
-        assert.deepEqual(events.at(-1), { kind: "end", status: 1 }, "the donor reports the failure");
-      }
+      await withPath("/nonexistent", async () => {
+        for (let round = 0; round < 2; round++) {
+          const { data } = await tlsExchange(agent.port, TOKEN, (s) => s.write(REQUEST));
+          assert.equal(data.subarray(0, 3).toString(), "OK\n");
+          const events = new FrameDecoder().push(data.subarray(3));
+          assert.deepEqual(events.at(-1), { kind: "end", status: 1 }, "the donor reports the failure");
+        }
+      });
     } finally {
-      process.env.PATH = path;
       agent.close();
     }
     assert.ok(
@@ -73,28 +111,146 @@ describe("the backup agent under bad conditions", () => {
     );
   });
 
-  it("closes a connection whose greeting does not arrive by the deadline, however it trickles", async () => {
-    const agent = await serveBackups({
-      address: "127.0.0.1",
-      port: 0,
-      socket: "/nonexistent.sock",
-      token: TOKEN,
-      user: "hapress_backup",
-      password: "secret-password-0123",
-      greetingDeadlineMs: 300,
-      log: () => undefined,
-    });
+  it("closes a connection whose request does not arrive by the deadline, however it trickles", async () => {
+    const agent = await serveBackups(agentOptions({ greetingDeadlineMs: 300 }));
     try {
-      const { data, closedAfterMs } = await exchange(agent.port, (socket) => {
+      const { data, closedAfterMs } = await tlsExchange(agent.port, TOKEN, (socket) => {
         // One byte every 50 ms would keep an idle timeout from ever firing.
         const dribble = setInterval(() => socket.writable && socket.write("H"), 50);
         socket.on("close", () => clearInterval(dribble));
       });
       assert.equal(data.length, 0, "nothing is served");
       assert.ok(closedAfterMs >= 250 && closedAfterMs < 3000, `closed after ${closedAfterMs} ms`);
+      const silent = await exchange(agent.port, () => undefined);
+      assert.equal(silent.data.length, 0, "a connection that never starts TLS gets nothing");
+      assert.ok(
+        silent.closedAfterMs >= 250 && silent.closedAfterMs < 3000,
+        `closed after ${silent.closedAfterMs} ms`,
+      );
     } finally {
       agent.close();
     }
     await sleep(10);
+  });
+});
+
+/**
+ * A stand-in mariadb-backup (a shell script first on PATH) that writes a recognisable text, so a
+ * test can look for it on the wire. The real program is exercised by the database suites.
+ */
+function fakeBackupProgram(marker: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "hapress-fake-backup-"));
+  const program = join(dir, "mariadb-backup");
+  writeFileSync(program, `#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8; do printf '%s' '${marker}'; done\n`);
+  chmodSync(program, 0o755);
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A TCP relay that records every byte the donor sends, as an eavesdropper on the network would. */
+async function recordingRelay(
+  targetPort: number,
+): Promise<{ port: number; wire: Buffer[]; close: () => void }> {
+  const wire: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const relay = createServer((client) => {
+    const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => undefined);
+      s.on("close", () => (client.destroy(), upstream.destroy()));
+    }
+    client.pipe(upstream);
+    upstream.on("data", (chunk: Buffer) => wire.push(chunk));
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  const address = relay.address();
+  return {
+    port: typeof address === "object" && address ? address.port : 0,
+    wire,
+    close: () => {
+      relay.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+describe("the clone channel", () => {
+  const marker = "hapress-wire-marker-0123456789";
+
+  it("encrypts the stream: the backup's bytes never appear on the wire", async () => {
+    const fake = fakeBackupProgram(marker);
+    const agent = await serveBackups(agentOptions());
+    const relay = await recordingRelay(agent.port);
+    try {
+      const { data, error } = await withPath(`${fake.dir}:${process.env.PATH ?? ""}`, () =>
+        tlsExchange(relay.port, TOKEN, (s) => s.write(REQUEST)),
+      );
+      assert.equal(error, undefined);
+      const events = new FrameDecoder().push(data.subarray(3));
+      const received = Buffer.concat(
+        events.flatMap((e) => (e.kind === "data" ? [e.payload] : [])),
+      ).toString();
+      assert.equal(received, marker.repeat(8), "the client receives the backup");
+      assert.deepEqual(events.at(-1), { kind: "end", status: 0 });
+      const wire = Buffer.concat(relay.wire);
+      assert.ok(wire.length > marker.length * 8, "the relay saw the stream");
+      assert.equal(wire.indexOf(marker), -1, "no plaintext on the wire");
+      assert.equal(wire.indexOf(TOKEN), -1, "the token is never sent");
+    } finally {
+      relay.close();
+      agent.close();
+      fake.remove();
+    }
+  });
+
+  it("gives a peer with a wrong token nothing, and says so in the agent's log", async () => {
+    const fake = fakeBackupProgram(marker);
+    const lines: string[] = [];
+    const agent = await serveBackups(agentOptions({ log: (line) => lines.push(line) }));
+    try {
+      const { data, error } = await withPath(`${fake.dir}:${process.env.PATH ?? ""}`, () =>
+        tlsExchange(agent.port, "another-site-token-000000", (s) => s.write(REQUEST)),
+      );
+      assert.equal(data.length, 0, "not one byte of data");
+      assert.match(error?.code ?? "", /^ERR_SSL/, "the handshake fails");
+      await sleep(50);
+      assert.ok(
+        lines.some((line) => /refused a connection .*does not hold this site's clone token/.test(line)),
+        lines.join("\n"),
+      );
+      assert.ok(!lines.some((line) => /streaming a backup/.test(line)), "no backup was started");
+    } finally {
+      agent.close();
+      fake.remove();
+    }
+  });
+
+  it("will not clone from an impostor donor: the clone fails clearly and leaves no data folder", async () => {
+    const fake = fakeBackupProgram(marker);
+    const impostor = await serveBackups(agentOptions({ token: "impostor-token-000000000" }));
+    const dataDir = join(mkdtempSync(join(tmpdir(), "hapress-impostor-")), "data");
+    try {
+      await withPath(`${fake.dir}:${process.env.PATH ?? ""}`, async () => {
+        await assert.rejects(
+          cloneFromDonor({
+            donor: { name: "mysql-0", address: "127.0.0.1", port: impostor.port },
+            token: TOKEN,
+            dataDir,
+            timeoutMs: 10_000,
+          }),
+          (error: Error) => {
+            const cause = (error.cause as Error | undefined)?.message ?? "";
+            assert.match(cause, /does not hold this site's clone token/);
+            return true;
+          },
+        );
+      });
+      assert.equal(existsSync(dataDir), false, "no data folder");
+    } finally {
+      impostor.close();
+      fake.remove();
+      rmSync(join(dataDir, ".."), { recursive: true, force: true });
+    }
   });
 });
