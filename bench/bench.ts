@@ -2,7 +2,9 @@
 // HAPRESS_BENCH=up,clone,failover,web,overload picks sections (default: all but overload);
 // HAPRESS_BENCH_MB sets the size of the database cloned (default 1024); HAPRESS_BENCH_UP_RUNS the runs
 // of `up`; HAPRESS_BENCH_FAILOVER_RUNS the runs per fault; HAPRESS_BENCH_OVERLOAD_RATES the insert rates
-// of the overload section (default 1000,100) and HAPRESS_BENCH_OVERLOAD_RUNS its runs per case (5).
+// of the overload section (default 1000,100) and HAPRESS_BENCH_OVERLOAD_RUNS its runs per case (5);
+// HAPRESS_BENCH=supervisor measures adoption by a new supervisor and a failover with none running
+// (HAPRESS_BENCH_SUPERVISOR_RUNS, default 3).
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
@@ -13,6 +15,7 @@ import { missingOnPrimary, openLoopWrites } from "./overload.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { currentLayout } from "../src/platform/local/layout.js";
+import { Writer } from "../src/chaos/writer.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cli = join(root, "bin", "hapress");
@@ -183,6 +186,109 @@ async function waitReady(dir: string): Promise<void> {
   throw new Error("the site did not become ready within 120 s");
 }
 
+function mariadbdPid(status: SiteStatus, pod: string): number {
+  const pids = status.pods.find((p) => p.name === pod)?.pids ?? [];
+  const pid = pids.find((candidate) => {
+    try {
+      return readFileSync(`/proc/${candidate}/comm`, "utf8").trim() === "mariadbd";
+    } catch {
+      return false;
+    }
+  });
+  if (!pid) throw new Error(`${pod} has no running mariadbd`);
+  return pid;
+}
+
+async function waitGone(pid: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`process ${pid} still there after 10 s`);
+}
+
+/**
+ * Per run, under a steady insert load: kill -9 of the supervisor, then `hapress up` adopting the site
+ * (timed; every PID must stay); then kill -9 of the supervisor and of the primary's mariadbd: the
+ * write outage the controller achieves with no supervisor, and the acknowledged writes lost.
+ */
+async function benchSupervisor(runs: number): Promise<void> {
+  const dir = mkdtempSync("/tmp/hpb-sv-");
+  writeFileSync(join(dir, "hapress.yaml"), "wordpress:\n  replicas: 0\n");
+  const adoptions: number[] = [];
+  const outages: number[] = [];
+  let acknowledged = 0;
+  let lost = 0;
+  try {
+    await hapress(dir, ["up"]);
+    const secrets = JSON.parse(readFileSync(join(dir, "state", "secrets.json"), "utf8")) as Secrets;
+    for (let i = 0; i < runs; i++) {
+      await waitReady(dir);
+      await new Promise((resolve) => setTimeout(resolve, 3500)); // past the controller's cooldown
+      const before = await siteStatus(dir);
+      const pidsBefore = JSON.stringify(before.pods.map((p) => p.pids));
+      const [host, port] = before.endpoints.mysqlPrimary.split(":");
+      const writer = new Writer(
+        { host: host ?? "", port: Number(port) },
+        { user: secrets.appUser, password: secrets.appPassword },
+        secrets.appDatabase,
+      );
+      await writer.prepare();
+      writer.start();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      process.kill(before.supervisorPid ?? 0, "SIGKILL");
+      await waitGone(before.supervisorPid ?? 0);
+      const started = process.hrtime.bigint();
+      await hapress(dir, ["up"]);
+      adoptions.push(Number(process.hrtime.bigint() - started) / 1e9);
+      const adopted = await siteStatus(dir);
+      if (JSON.stringify(adopted.pods.map((p) => p.pids)) !== pidsBefore)
+        throw new Error("the adoption restarted a process");
+      const gapBefore = (await writer.stop()).longestGapMs;
+      // A failover with no supervisor: a fresh writer measures its outage alone.
+      writer.start();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      process.kill(adopted.supervisorPid ?? 0, "SIGKILL");
+      await waitGone(adopted.supervisorPid ?? 0);
+      const old = adopted.primary ?? "mysql-0";
+      process.kill(mariadbdPid(adopted, old), "SIGKILL");
+      let primary = old;
+      for (let t = 0; t < 300 && primary === old; t++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        primary = (await siteStatus(dir)).primary ?? old;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const report = await writer.stop();
+      outages.push(report.longestGapMs / 1000);
+      acknowledged += report.acknowledged.length;
+      const address = (await siteStatus(dir)).pods.find((p) => p.name === primary);
+      lost += (
+        await writer.missingOn(
+          { host: address?.address ?? "", port: address?.port ?? 3306 },
+          report.acknowledged,
+        )
+      ).length;
+      if (gapBefore > 1000)
+        console.log(`  (run ${i + 1}: a write gap of ${gapBefore} ms during the adoption)`);
+      await hapress(dir, ["up"]);
+    }
+  } finally {
+    await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const list = (values: number[]) => values.map((v) => v.toFixed(2)).join(" s, ");
+  console.log(
+    `supervisor kill -9, then 'hapress up' adopting every process: ${list(adoptions)} s; median ${median(adoptions).toFixed(2)} s`,
+  );
+  console.log(
+    `primary kill -9 with no supervisor running: write outage ${list(outages)} s; median ${median(outages).toFixed(2)} s; ${lost} of ${acknowledged} acknowledged writes lost`,
+  );
+}
+
 /** 30 s of open-loop inserts through mysql-primary, without a fault and with kill -9 of the primary at 10 s. */
 async function benchOverload(rates: number[], runs: number): Promise<void> {
   const dir = mkdtempSync("/tmp/hpb-ol-");
@@ -237,7 +343,9 @@ const failoverRuns = Number(process.env.HAPRESS_BENCH_FAILOVER_RUNS ?? 5);
 const sections = (process.env.HAPRESS_BENCH ?? "up,clone,failover,web").split(",");
 const overloadRates = (process.env.HAPRESS_BENCH_OVERLOAD_RATES ?? "1000,100").split(",").map(Number);
 const overloadRuns = Number(process.env.HAPRESS_BENCH_OVERLOAD_RUNS ?? 5);
+const supervisorRuns = Number(process.env.HAPRESS_BENCH_SUPERVISOR_RUNS ?? 3);
 if (sections.includes("up")) await benchUp(upRuns);
+if (sections.includes("supervisor")) await benchSupervisor(supervisorRuns);
 if (sections.includes("clone")) await benchClone(megabytes);
 if (sections.includes("failover")) await benchFailover(failoverRuns);
 if (sections.includes("web")) await benchWeb();

@@ -34,7 +34,7 @@ export async function runController(stateDir: string): Promise<void> {
   const paths = statePaths(stateDir);
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const controller = new Controller({
-    platform: new LocalPlatform(stateDir),
+    platform: new LocalPlatform(stateDir, log),
     secrets: await loadSecrets(paths.secrets),
     config: defaultControllerConfig,
     now: () => Date.now(),

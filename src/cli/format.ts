@@ -2,8 +2,15 @@ import type { SiteStatus } from "../platform/local/status.js";
 
 /** A human-readable status table. */
 export function formatStatus(status: SiteStatus): string {
+  const state = status.unsupervised
+    ? `running WITHOUT its supervisor (${status.unsupervised.processes} processes: the controller still fails over, but nothing restarts a crashed process; 'hapress up' adopts them)`
+    : status.running
+      ? status.ready
+        ? "ready"
+        : "not ready"
+      : "stopped";
   const lines = [
-    `site ${status.site} (${status.stateDir}): ${status.running ? (status.ready ? "ready" : "not ready") : "stopped"}`,
+    `site ${status.site} (${status.stateDir}): ${state}`,
     `primary: ${status.primary ?? "none"}${status.primaryEpoch ? ` (epoch ${status.primaryEpoch})` : ""}`,
     `semi-sync: ${status.database.semiSync} (${status.database.semiSyncDetail})`,
     `connections: ${status.database.maxConnections} per instance; endpoints open at most ${status.database.endpointLimits.maxConnectionsPerServer} per instance, queue ${status.database.endpointLimits.queueTimeoutMs} ms`,

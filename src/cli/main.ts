@@ -46,6 +46,7 @@ import { parseCount, parseSeconds, report, type GlobalOptions } from "./options.
 import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
 import type { RecordedEvent } from "../platform/local/local-platform.js";
 import { withSystemDirs } from "../util/system-path.js";
+import { addServiceCommands } from "./service-command.js";
 
 /** How the supervisor runs this CLI again: the same node, flags and script. */
 function selfCommand(): SelfCommand {
@@ -201,6 +202,8 @@ function buildProgram(): Command {
         );
       });
   }
+
+  addServiceCommands(program, () => ({ stateDir: stateDirOf(globals()), self: selfCommand() }));
 
   program
     .command("supervise", { hidden: true })

@@ -76,6 +76,7 @@ export function statePaths(stateDir: string) {
     socket: join(stateDir, "supervisor.sock"),
     supervisorPid: join(stateDir, "supervisor.pid"),
     pids: join(stateDir, "pids.json"),
+    fenced: join(stateDir, "fenced.json"),
     logs: join(stateDir, "logs"),
     pods: join(stateDir, "pods"),
     wordpressRoot: join(stateDir, "wordpress"),

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseSpec } from "../../spec/load.js";
 import { planTopology } from "../../topology/topology.js";
-import { planLoadBalancer, renderHaproxyConfig, runtimeSwitchCommands } from "./haproxy.js";
+import {
+  forceRouteCommands,
+  planLoadBalancer,
+  renderHaproxyConfig,
+  runtimeSwitchCommands,
+} from "./haproxy.js";
 import { parseShowStat } from "./haproxy-admin.js";
 
 function backend(config: string, name: string): string[] {
@@ -143,5 +148,19 @@ describe("database endpoint limits", () => {
         ),
       /database\.endpoints\.maxConnectionsPerServer.*must be below database\.maxConnections \(50\)/s,
     );
+  });
+});
+
+describe("routing forced from an unknown state", () => {
+  it("disables and cuts every server but the plan's, and enables those", () => {
+    const topology = planTopology(parseSpec({ database: { replicas: 2 } }, "test"), "127.0.9");
+    assert.deepEqual(forceRouteCommands(planLoadBalancer(topology, "mysql-1")), [
+      "disable server mysql-primary/mysql-0",
+      "shutdown sessions server mysql-primary/mysql-0",
+      "disable server mysql-replicas/mysql-1",
+      "shutdown sessions server mysql-replicas/mysql-1",
+      "enable server mysql-primary/mysql-1",
+      "enable server mysql-replicas/mysql-0",
+    ]);
   });
 });

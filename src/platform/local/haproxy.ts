@@ -147,3 +147,18 @@ export function runtimeSwitchCommands(from: ServerPlan[], to: ServerPlan[]): str
     ...enable.map((s) => `enable server ${key(s)}`),
   ];
 }
+
+/**
+ * Commands that bring HAProxy's run-time state to `plan` whatever it was before (idempotent): for a
+ * caller that does not know what the load balancer currently routes, such as the controller acting
+ * while no supervisor runs.
+ */
+export function forceRouteCommands(plan: ServerPlan[]): string[] {
+  const key = (s: ServerPlan) => `${s.backend}/${s.server}`;
+  return [
+    ...plan
+      .filter((s) => !s.enabled)
+      .flatMap((s) => [`disable server ${key(s)}`, `shutdown sessions server ${key(s)}`]),
+    ...plan.filter((s) => s.enabled).map((s) => `enable server ${key(s)}`),
+  ];
+}

@@ -4,25 +4,51 @@ import { readSavedMemory, writeSavedMemory, type SavedMemory } from "../../state
 import { statePaths, type StatePaths } from "../../state/files.js";
 import { readPrimaryRecord, writePrimaryRecord } from "../../state/primary.js";
 import type { DatabaseInstance, Platform } from "../../controller/platform.js";
-import { callRpc } from "./rpc.js";
+import { callRpc, SupervisorUnreachable } from "./rpc.js";
+import { SupervisorlessSite } from "./without-supervisor.js";
 
 export interface RecordedEvent extends ControllerEvent {
   time: string;
 }
 
-/** The controller's view of the local target: the supervisor over its socket, and the state folder. */
+/**
+ * The controller's view of the local target: the supervisor over its socket, and the state folder.
+ * When no supervisor answers, the controller acts on the site itself (see without-supervisor.ts):
+ * a crashed supervisor never stops a failover.
+ */
 export class LocalPlatform implements Platform {
   private readonly paths: StatePaths;
-  constructor(stateDir: string) {
+  private readonly alone: SupervisorlessSite;
+  constructor(
+    stateDir: string,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {
     this.paths = statePaths(stateDir);
+    this.alone = new SupervisorlessSite(stateDir);
   }
 
   private call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
     return callRpc<T>(this.paths.socket, { method, params }, 30_000);
   }
 
+  /** Asks the supervisor; only when none answers at all, does it without one. */
+  private async callOr<T>(
+    method: string,
+    params: Record<string, unknown>,
+    alone: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.call<T>(method, params);
+    } catch (error) {
+      if (!(error instanceof SupervisorUnreachable)) throw error;
+      if (method !== "instances")
+        this.log(`no supervisor answers: ${method} ${JSON.stringify(params)} done directly`);
+      return alone();
+    }
+  }
+
   listInstances(): Promise<DatabaseInstance[]> {
-    return this.call<DatabaseInstance[]>("instances");
+    return this.callOr("instances", {}, () => this.alone.instances());
   }
 
   async readPrimary(): Promise<string> {
@@ -38,18 +64,19 @@ export class LocalPlatform implements Platform {
   }
 
   async routePrimary(instance: string): Promise<void> {
-    await this.call("route", { pod: instance });
+    await this.callOr("route", { pod: instance }, () => this.alone.route(instance));
   }
 
   async killInstance(instance: string): Promise<void> {
-    await this.call("fence", { pod: instance });
+    await this.callOr("fence", { pod: instance }, () => this.alone.fence(instance));
   }
 
   async releaseInstance(instance: string): Promise<void> {
-    await this.call("release", { pod: instance });
+    await this.callOr("release", { pod: instance }, () => this.alone.release(instance));
   }
 
   async recloneInstance(instance: string, reason: string): Promise<void> {
+    // Deleting data and cloning is the supervisor's; the controller retries until one answers.
     await this.call("reclone", { pod: instance, reason });
   }
 

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { processExists, sleep, waitFor } from "../../util/process.js";
+import { parseProcStat, procIdentity } from "./proc.js";
+import { adoptableRecords } from "./process-records.js";
 import { ProcessManager, restartDelayMs } from "./processes.js";
 
 describe("restart backoff", () => {
@@ -62,5 +64,83 @@ describe("process manager", () => {
       await manager.stopAll(1000);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("adoption of a previous supervisor's processes", () => {
+  it("takes over a running process without restarting it, notices its exit, restarts it once its spec is known", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hp-adopt-"));
+    const policy = { initialMs: 50, maxMs: 200, resetAfterMs: 10_000 };
+    const first = new ProcessManager(policy, () => undefined);
+    const second = new ProcessManager(policy, () => undefined);
+    const spec = {
+      name: "pod/sleeper",
+      pod: "pod",
+      command: "sh",
+      args: ["-c", "exec sleep 60"],
+      logFile: join(dir, "pod.log"),
+    };
+    try {
+      first.ensure(spec);
+      const [record] = first.records();
+      assert.ok(record, "the first manager records its process");
+      assert.equal(record.pid, first.info("pod/sleeper")?.pid);
+      assert.equal(record.startTicks, procIdentity(record.pid)?.startTicks);
+      first.release(); // as a supervisor that dies: the process keeps running
+      second.adopt(record);
+      assert.equal(second.info("pod/sleeper")?.pid, record.pid, "same PID, not restarted");
+      second.ensure(spec); // the new supervisor states what it wants: no restart
+      assert.equal(second.info("pod/sleeper")?.pid, record.pid);
+      process.kill(record.pid, "SIGKILL");
+      const restarted = await waitFor(
+        "a restart of the adopted process",
+        () => {
+          const pid = second.info("pod/sleeper")?.pid;
+          return Promise.resolve(pid && pid !== record.pid ? pid : null);
+        },
+        { timeoutMs: 5000, intervalMs: 20 },
+      );
+      assert.equal(second.info("pod/sleeper")?.restarts, 1);
+      await second.stop("pod/sleeper", 2000);
+      assert.equal(processExists(restarted), false);
+    } finally {
+      await first.stopAll(1000);
+      await second.stopAll(1000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("adopts only the recorded process: a PID whose start time differs is someone else", () => {
+    const record = {
+      name: "a/x",
+      pod: "a",
+      pid: 4242,
+      startTicks: 100,
+      command: "x",
+      args: [],
+      logFile: "/tmp/x.log",
+    };
+    const legacy = { pid: 4343, name: "b/y" };
+    assert.deepEqual(
+      adoptableRecords([record, legacy], () => 100),
+      [record],
+    );
+    assert.deepEqual(
+      adoptableRecords([record], () => 101),
+      [],
+      "recycled PID",
+    );
+    assert.deepEqual(
+      adoptableRecords([record], () => null),
+      [],
+      "gone",
+    );
+  });
+
+  it("reads a process's state and start time from /proc/PID/stat, whatever its name holds", () => {
+    const stat = "1234 (we ird) name)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+    assert.deepEqual(parseProcStat(1234, stat), { pid: 1234, state: "S", startTicks: 987654 });
+    assert.equal(parseProcStat(1, "garbage"), null);
+    assert.equal(procIdentity(process.pid)?.pid, process.pid);
   });
 });

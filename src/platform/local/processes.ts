@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
+import { procIdentity, sameProcessRunning } from "./proc.js";
 
 /** What to run for one container of a pod. */
 export interface ProcessSpec {
@@ -32,9 +33,22 @@ export interface ProcessInfo {
   lastExit: string | null;
 }
 
+/**
+ * A running process as the manager sees it: one it spawned, or one adopted from a supervisor that
+ * died (no longer its child: its exit is seen by watching /proc, see proc.ts).
+ */
+interface Running {
+  pid: number;
+  /** Start time in clock ticks after boot (null when /proc could not be read in time). */
+  startTicks: number | null;
+  adopted: boolean;
+  /** Sends a signal to the process itself (not its group). */
+  signal(signal: NodeJS.Signals): void;
+}
+
 interface Entry {
   spec: ProcessSpec;
-  child: ChildProcess | null;
+  running: Running | null;
   restarts: number;
   consecutiveFailures: number;
   startedAt: number;
@@ -42,6 +56,23 @@ interface Entry {
   restartTimer: NodeJS.Timeout | null;
   lastExit: string | null;
   exited: Promise<void>;
+  /**
+   * False for an adopted process until the supervisor states what it wants again (ensure): the record
+   * it was adopted from holds no environment (secrets stay out of it), so it cannot be restarted as is.
+   */
+  specKnown: boolean;
+}
+
+/** What a supervisor records of each process it runs, so that its successor can adopt them. */
+export interface ProcessRecord {
+  name: string;
+  pod: string;
+  pid: number;
+  startTicks: number;
+  command: string;
+  args: string[];
+  logFile: string;
+  drainSignal?: NodeJS.Signals;
 }
 
 export interface BackoffPolicy {
@@ -50,6 +81,9 @@ export interface BackoffPolicy {
   /** A process that ran at least this long resets its backoff, as kubelet does. */
   resetAfterMs: number;
 }
+
+/** How often an adopted process is looked for in /proc: the bound on noticing its exit. */
+const ADOPTED_POLL_MS = 100;
 
 /** Signals a whole process group; quiet when it is already gone. */
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -68,7 +102,8 @@ export function restartDelayMs(consecutiveFailures: number, policy: BackoffPolic
 
 /**
  * Starts processes and keeps them running: an unexpected exit is restarted with exponential
- * backoff and counted. Stopping is by PID, SIGTERM then SIGKILL after a grace period.
+ * backoff and counted. Stopping is by PID, SIGTERM then SIGKILL after a grace period. Processes
+ * of a previous supervisor can be adopted (see adopt) and are then kept exactly like its own.
  */
 export class ProcessManager {
   private readonly entries = new Map<string, Entry>();
@@ -86,14 +121,34 @@ export class ProcessManager {
   /** Set by stopAll: nothing starts any more, so a late request cannot leave an orphan behind. */
   private closed = false;
 
-  /** Starts a process unless it is already running or waiting to restart. */
+  /**
+   * Starts a process unless it is already running or waiting to restart. The spec given is the one
+   * used at its next restart (an adopted process keeps running as it was started).
+   */
   ensure(spec: ProcessSpec): void {
     if (this.closed) return;
     const entry = this.entries.get(spec.name);
-    if (entry && entry.wanted) return;
-    const fresh: Entry = entry ?? {
+    if (entry && entry.wanted) {
+      entry.spec = spec;
+      if (!entry.specKnown) {
+        entry.specKnown = true;
+        // It exited while its spec was unknown: start it now.
+        if (!entry.running && !entry.restartTimer) this.launch(entry);
+      }
+      return;
+    }
+    const fresh: Entry = entry ?? this.newEntry(spec);
+    fresh.spec = spec;
+    fresh.wanted = true;
+    fresh.specKnown = true;
+    this.entries.set(spec.name, fresh);
+    this.launch(fresh);
+  }
+
+  private newEntry(spec: ProcessSpec): Entry {
+    return {
       spec,
-      child: null,
+      running: null,
       restarts: 0,
       consecutiveFailures: 0,
       startedAt: 0,
@@ -101,11 +156,48 @@ export class ProcessManager {
       restartTimer: null,
       lastExit: null,
       exited: Promise.resolve(),
+      specKnown: true,
     };
-    fresh.spec = spec;
-    fresh.wanted = true;
-    this.entries.set(spec.name, fresh);
-    this.launch(fresh);
+  }
+
+  /**
+   * Takes over a process a previous supervisor started, without restarting it. The caller has
+   * checked that the PID is still that process (same start time, see proc.ts). Its exit is noticed
+   * within ADOPTED_POLL_MS and handled as a child's would be (its group drained, then restarted).
+   */
+  adopt(record: ProcessRecord): void {
+    if (this.closed || this.entries.has(record.name)) return;
+    const entry = this.newEntry({
+      name: record.name,
+      pod: record.pod,
+      command: record.command,
+      args: record.args,
+      logFile: record.logFile,
+      drainSignal: record.drainSignal,
+    });
+    entry.specKnown = false;
+    this.entries.set(record.name, entry);
+    const { pid, startTicks } = record;
+    entry.running = {
+      pid,
+      startTicks,
+      adopted: true,
+      signal: (signal) => {
+        // Only while it is still the same process: never a recycled PID.
+        if (sameProcessRunning(pid, startTicks)) process.kill(pid, signal);
+      },
+    };
+    entry.startedAt = Date.now();
+    entry.exited = new Promise((resolve) => {
+      const watch = setInterval(() => {
+        if (sameProcessRunning(pid, startTicks)) return;
+        clearInterval(watch);
+        // Not our child: its exit status went to whoever reaps it now.
+        this.handleExit(entry, pid, "exited (adopted: status unknown)");
+        resolve();
+      }, ADOPTED_POLL_MS);
+    });
+    this.onChange(`${record.name} adopted (pid ${pid})`);
   }
 
   private launch(entry: Entry): void {
@@ -116,7 +208,8 @@ export class ProcessManager {
     let child: ChildProcess;
     try {
       // Its own process group, like a container: when the main process dies, whatever it forked
-      // (php-fpm workers, nginx workers) is killed with it instead of holding its socket.
+      // (php-fpm workers, nginx workers) is killed with it instead of holding its socket. Its own
+      // session too, so it outlives this supervisor and can be adopted by the next one.
       child = spawn(entry.spec.command, entry.spec.args, {
         stdio: ["ignore", log, log],
         env: { ...process.env, ...entry.spec.env },
@@ -125,29 +218,41 @@ export class ProcessManager {
     } finally {
       closeSync(log);
     }
-    entry.child = child;
+    const pid = child.pid;
+    entry.running = pid
+      ? {
+          pid,
+          startTicks: procIdentity(pid)?.startTicks ?? null,
+          adopted: false,
+          signal: (signal) => child.kill(signal),
+        }
+      : null;
     entry.startedAt = Date.now();
     entry.exited = new Promise((resolve) => {
       child.on("error", (error) => {
         entry.lastExit = `could not start: ${error.message}`;
       });
       child.on("exit", (code, signal) => {
-        const pid = child.pid;
-        if (pid && entry.spec.drainSignal) {
-          signalGroup(pid, entry.spec.drainSignal);
-          setTimeout(() => signalGroup(pid, "SIGKILL"), DRAIN_MS).unref();
-        } else if (pid) signalGroup(pid, "SIGKILL");
-        entry.child = null;
-        entry.lastExit = signal ? `killed by ${signal}` : `exited with ${code}`;
-        if (entry.wanted) {
-          this.onUnexpectedExit(entry.spec.name, entry.lastExit);
-          this.scheduleRestart(entry);
-        }
-        this.onChange(`${entry.spec.name} ${entry.lastExit}`);
+        this.handleExit(entry, pid ?? null, signal ? `killed by ${signal}` : `exited with ${code}`);
         resolve();
       });
     });
-    this.onChange(`${entry.spec.name} started (pid ${child.pid ?? "?"})`);
+    this.onChange(`${entry.spec.name} started (pid ${pid ?? "?"})`);
+  }
+
+  /** The leader of a group has exited: drain or kill its workers, then restart it if still wanted. */
+  private handleExit(entry: Entry, pid: number | null, how: string): void {
+    if (pid && entry.spec.drainSignal) {
+      signalGroup(pid, entry.spec.drainSignal);
+      setTimeout(() => signalGroup(pid, "SIGKILL"), DRAIN_MS).unref();
+    } else if (pid) signalGroup(pid, "SIGKILL");
+    entry.running = null;
+    entry.lastExit = how;
+    if (entry.wanted) {
+      this.onUnexpectedExit(entry.spec.name, entry.lastExit);
+      if (entry.specKnown) this.scheduleRestart(entry);
+    }
+    this.onChange(`${entry.spec.name} ${entry.lastExit}`);
   }
 
   private scheduleRestart(entry: Entry): void {
@@ -167,10 +272,10 @@ export class ProcessManager {
     entry.wanted = false;
     if (entry.restartTimer) clearTimeout(entry.restartTimer);
     entry.restartTimer = null;
-    const child = entry.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const killer = setTimeout(() => child.pid && signalGroup(child.pid, "SIGKILL"), graceMs);
+    const running = entry.running;
+    if (running) {
+      running.signal("SIGTERM");
+      const killer = setTimeout(() => signalGroup(running.pid, "SIGKILL"), graceMs);
       await entry.exited;
       clearTimeout(killer);
     }
@@ -185,8 +290,8 @@ export class ProcessManager {
     entry.wanted = false;
     if (entry.restartTimer) clearTimeout(entry.restartTimer);
     entry.restartTimer = null;
-    if (entry.child && entry.child.exitCode === null && entry.child.signalCode === null) {
-      if (entry.child.pid) signalGroup(entry.child.pid, "SIGKILL");
+    if (entry.running) {
+      signalGroup(entry.running.pid, "SIGKILL");
       await entry.exited;
     }
   }
@@ -203,15 +308,48 @@ export class ProcessManager {
     await Promise.all([...this.entries.keys()].map((name) => this.stop(name, graceMs)));
   }
 
+  /**
+   * Lets go of every process without stopping it, for a successor to adopt: timers are cleared and
+   * nothing is started any more. The processes keep running; the records say who they are.
+   */
+  release(): void {
+    this.closed = true;
+    for (const entry of this.entries.values()) {
+      if (entry.restartTimer) clearTimeout(entry.restartTimer);
+      entry.restartTimer = null;
+      entry.wanted = false;
+    }
+  }
+
+  /** What a successor needs to adopt the running processes (no environment: it may hold secrets). */
+  records(): ProcessRecord[] {
+    return [...this.entries.values()].flatMap((entry) => {
+      const running = entry.running;
+      if (!running || running.startTicks === null) return [];
+      return [
+        {
+          name: entry.spec.name,
+          pod: entry.spec.pod,
+          pid: running.pid,
+          startTicks: running.startTicks,
+          command: entry.spec.command,
+          args: entry.spec.args,
+          logFile: entry.spec.logFile,
+          ...(entry.spec.drainSignal ? { drainSignal: entry.spec.drainSignal } : {}),
+        },
+      ];
+    });
+  }
+
   info(name: string): ProcessInfo | null {
     const entry = this.entries.get(name);
     if (!entry) return null;
     return {
       name,
       pod: entry.spec.pod,
-      pid: entry.child?.pid ?? null,
+      pid: entry.running?.pid ?? null,
       restarts: entry.restarts,
-      state: entry.child ? "running" : entry.wanted ? "backoff" : "stopped",
+      state: entry.running ? "running" : entry.wanted ? "backoff" : "stopped",
       lastExit: entry.lastExit,
     };
   }
@@ -223,6 +361,6 @@ export class ProcessManager {
   }
 
   isRunning(name: string): boolean {
-    return this.entries.get(name)?.child != null;
+    return this.entries.get(name)?.running != null;
   }
 }

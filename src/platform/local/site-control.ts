@@ -12,7 +12,8 @@ import { planTopology } from "../../topology/topology.js";
 import { currentLayout } from "./layout.js";
 import { processExists, runProgram, sleep } from "../../util/process.js";
 import { phpFpmProgram, withSystemDirs } from "../../util/system-path.js";
-import { killRecordedOrphans } from "./orphans.js";
+import { killRecordedOrphans, runningRecordedProcesses } from "./process-records.js";
+import { readSavedMemory } from "../../state/controller-memory.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
 import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
 import { endpointLimits, type PodStatus, type ProgressEvent, type SiteStatus } from "./status.js";
@@ -110,6 +111,10 @@ export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
   if (!spec || !site) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first`);
   const topology = planTopology(spec, site.subnet);
   const record = await readPrimaryRecord(paths.primary);
+  // A supervisor that crashed leaves its processes running: say so, with their PIDs.
+  const alive = await runningRecordedProcesses(paths.pids);
+  const pidsOf = (pod: string) => alive.filter((r) => r.pod === pod).map((r) => r.pid);
+  const memory = await readSavedMemory(paths.controller).catch(() => null);
   const stopped = (
     name: string,
     component: PodStatus["component"],
@@ -126,10 +131,10 @@ export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
         : null,
     address,
     port,
-    pids: [],
+    pids: pidsOf(name),
     ready: false,
     restarts: 0,
-    phase: "stopped",
+    phase: pidsOf(name).length > 0 ? "unsupervised" : "stopped",
     gtid: null,
     lagSeconds: null,
     semiSync: null,
@@ -139,9 +144,10 @@ export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
   return {
     site: spec.name,
     stateDir,
-    running: false,
+    running: alive.length > 0,
     ready: false,
     supervisorPid: null,
+    ...(alive.length > 0 ? { unsupervised: { processes: alive.length } } : {}),
     primary: record?.primary ?? null,
     primaryEpoch: record?.epoch ?? null,
     endpoints: {
@@ -155,7 +161,14 @@ export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
       maxConnections: spec.database.maxConnections,
       endpointLimits: endpointLimits(topology),
     },
-    controller: { running: false, state: "stopped", lastEvent: null },
+    controller:
+      pidsOf("controller").length > 0
+        ? {
+            running: true,
+            state: memory?.failover ? `failing over from ${memory.failover.from}` : "watching",
+            lastEvent: null,
+          }
+        : { running: false, state: "stopped", lastEvent: null },
     pods: [
       ...topology.mysql.map((p) => stopped(p.name, "mysql", p.address, p.port)),
       ...topology.wordpress.map((p) => stopped(p.name, "wordpress", p.address, p.port)),
@@ -266,8 +279,10 @@ export async function up(
   await preflight(stateDir, spec);
   const paths = statePaths(stateDir);
   const running = await liveStatus(stateDir);
+  // A supervisor that died left its processes serving: the next one adopts them (HAProxy holds the port).
+  const orphaned = running ? [] : await runningRecordedProcesses(paths.pids);
   // Before anything is written: a taken port is bad input and leaves no state folder behind.
-  if (!running) await checkHttpPortFree(spec, specSource);
+  if (!running && orphaned.length === 0) await checkHttpPortFree(spec, specSource);
   await mkdir(paths.logs, { recursive: true, mode: 0o700 });
   refuseRemovingPrimary(await readPrimaryRecord(paths.primary), spec.database.replicas);
   const site = await ensureSiteRecord(paths.site, spec.name, stateDir);
@@ -285,9 +300,11 @@ export async function up(
     since = seq - 1;
   } else {
     report(
-      existsSync(currentLayout(stateDir).mysqlDataDir("mysql-0"))
-        ? "restarting the site from its data"
-        : "creating the site",
+      orphaned.length > 0
+        ? `the supervisor had stopped; ${orphaned.length} process(es) still running: adopting them`
+        : existsSync(currentLayout(stateDir).mysqlDataDir("mysql-0"))
+          ? "restarting the site from its data"
+          : "creating the site",
     );
     const pid = startSupervisor(stateDir, self);
     await waitForSupervisor(stateDir, pid);

@@ -30,6 +30,12 @@ export interface SiteStatus {
   running: boolean;
   ready: boolean;
   supervisorPid: number | null;
+  /**
+   * Set when the site's processes run but its supervisor does not (it crashed): they serve, the
+   * controller still fails over, but nothing restarts a crashed process until `hapress up` (or the
+   * service manager) starts a supervisor that adopts them.
+   */
+  unsupervised?: { processes: number };
   primary: string | null;
   primaryEpoch: number | null;
   endpoints: { mysqlPrimary: string; mysqlReplicas: string; http?: string };

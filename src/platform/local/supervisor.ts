@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import type { Server } from "node:net";
@@ -11,6 +12,7 @@ import { PRIVATE_FILES_ENV, renderServerConfig, sqlString } from "../../mysql/co
 import type { DatabaseInstance } from "../../controller/platform.js";
 import { specSchema, type Spec } from "../../spec/schema.js";
 import { readSavedMemory } from "../../state/controller-memory.js";
+import { readFenced, setFenced } from "../../state/fenced.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
 import { endpointLimits } from "./status.js";
 import { readPrimaryRecord, writePrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
@@ -28,11 +30,12 @@ import {
 import { sleep } from "../../util/process.js";
 import { planLoadBalancer, renderHaproxyConfig, runtimeSwitchCommands, type ServerPlan } from "./haproxy.js";
 import { haproxyCommand, parseShowStat, type ServerState } from "./haproxy-admin.js";
-import { killRecordedOrphans, recordPids } from "./orphans.js";
+import { killRecordedOrphans, ProcessRecordWriter, runningRecordedProcesses } from "./process-records.js";
 import { ProcessManager, type ProcessInfo } from "./processes.js";
 import { callRpc, serveRpc, type RpcRequest } from "./rpc.js";
 import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
 import { readSiteRecord } from "./site-record.js";
+import { databaseInstances } from "./instances.js";
 import { siteUrl, WordpressTier } from "./wordpress-tier.js";
 
 export interface SupervisorOptions {
@@ -104,8 +107,14 @@ export class Supervisor {
   private haproxyPlan: ServerPlan[] = [];
   private haproxyShape = "";
   private loadBalancerChange: Promise<void> = Promise.resolve();
-  /** Pods fenced by the controller: killed and not restarted until released. */
+  /** Pods fenced by the controller: killed and not restarted until released (fenced.json, read each round). */
   private held = new Set<string>();
+  private fenceWrites = 0;
+  private fenceVersion = 0;
+  private fenceChain: Promise<void> = Promise.resolve();
+  private readonly records: ProcessRecordWriter;
+  /** Told to systemd once (Type=notify), when the site is first ready. */
+  private readinessNotified = false;
   /** Pods whose data is being thrown away and cloned again. */
   private recloning = new Set<string>();
   private routing: ServerState[] = [];
@@ -120,11 +129,12 @@ export class Supervisor {
   constructor(private readonly options: SupervisorOptions) {
     this.paths = statePaths(options.stateDir);
     this.layout = siteLayout(options.stateDir, options.accounts);
+    this.records = new ProcessRecordWriter(this.paths.pids);
     this.processes = new ProcessManager(
       { initialMs: 1000, maxMs: 60_000, resetAfterMs: 60_000 },
       (event) => {
         this.log(null, event);
-        void recordPids(this.paths.pids, this.processes.list());
+        void this.records.write(this.processes.records());
       },
       (name, how) => this.reportPrimaryExit(name, how),
     );
@@ -136,14 +146,57 @@ export class Supervisor {
     });
   }
 
-  /** Loads state, kills leftovers of a crashed supervisor, opens the socket and starts reconciling. */
+  /**
+   * Loads state, adopts the processes of a supervisor that died (they keep running, see adopt),
+   * opens the socket and starts reconciling.
+   */
   async start(): Promise<void> {
-    await killRecordedOrphans(this.paths.pids, [this.options.stateDir, this.layout.serviceRoot]);
     await this.loadDesiredState();
+    await this.adoptRunningProcesses();
     await writeFile(this.paths.supervisorPid, `${process.pid}\n`, { mode: 0o600 });
     this.server = await serveRpc(this.paths.socket, (request) => this.handle(request));
     this.log(null, `supervisor ${process.pid} serving ${this.paths.socket}`);
     this.loopDone = this.loop();
+  }
+
+  /**
+   * A previous supervisor's processes that are still the recorded ones (same PID and start time) are
+   * taken over as they run: no restart, no outage. What cannot be proven ours is stopped as before.
+   */
+  private async adoptRunningProcesses(): Promise<void> {
+    const adoptable = await runningRecordedProcesses(this.paths.pids);
+    if (adoptable.length === 0) {
+      await killRecordedOrphans(this.paths.pids, [this.options.stateDir, this.layout.serviceRoot]);
+      return;
+    }
+    for (const record of adoptable) this.processes.adopt(record);
+    if (this.processes.isRunning("haproxy/haproxy")) await this.adoptLoadBalancerState();
+    this.log(null, `adopted ${adoptable.length} running process(es) of the previous supervisor`);
+  }
+
+  /**
+   * What the adopted HAProxy runs: the configuration file it was last given (the supervisor or the
+   * controller rewrites it with every change of primary). Known, it is switched at run time as
+   * usual; unknown (the topology changed meanwhile), it is restarted with the new one.
+   */
+  private async adoptLoadBalancerState(): Promise<void> {
+    const onDisk = await readFile(this.paths.haproxyConfig, "utf8").catch(() => "");
+    for (const pod of this.topology.mysql) {
+      if (this.renderLoadBalancer(pod.name) !== onDisk) continue;
+      this.haproxyConfig = onDisk;
+      this.haproxyShape = this.renderLoadBalancer("");
+      this.haproxyPlan = planLoadBalancer(this.topology, pod.name);
+      return;
+    }
+  }
+
+  private renderLoadBalancer(primary: string): string {
+    return renderHaproxyConfig({
+      topology: this.topology,
+      primary,
+      adminSocket: this.paths.haproxySocket,
+      runAs: this.layout.accounts?.haproxy.name ?? null,
+    });
   }
 
   private async loadDesiredState(): Promise<void> {
@@ -192,14 +245,15 @@ export class Supervisor {
         return { routed: this.record?.primary };
       case "fence": {
         const pod = this.podParam(request);
-        this.held.add(pod);
+        await this.changeFence(pod, true);
         await this.processes.kill(`${pod}/mariadbd`);
         this.log(pod, "fenced: mariadbd killed and held down until the controller releases it");
         return { fenced: pod };
       }
       case "release": {
         const pod = this.podParam(request);
-        if (this.held.delete(pod)) this.log(pod, "released: it will start again, read-only");
+        if (this.held.has(pod)) this.log(pod, "released: it will start again, read-only");
+        await this.changeFence(pod, false);
         this.nudge();
         return { released: pod };
       }
@@ -211,9 +265,37 @@ export class Supervisor {
       case "shutdown":
         setImmediate(() => void this.shutdown());
         return { stopping: true, pid: process.pid };
+      case "handover":
+        setImmediate(() => void this.handOver());
+        return { leaving: true, pid: process.pid };
       default:
         throw new Error(`unknown method '${request.method}'`);
     }
+  }
+
+  /** Fences change in memory at once (the reconcile loop sees them) and on disk one at a time. */
+  private changeFence(pod: string, fenced: boolean): Promise<void> {
+    this.fenceWrites += 1;
+    this.fenceVersion += 1;
+    if (fenced) this.held.add(pod);
+    else this.held.delete(pod);
+    const write = this.fenceChain.then(() => setFenced(this.paths.fenced, pod, fenced).then(() => undefined));
+    this.fenceChain = write.catch(() => undefined);
+    return write.finally(() => {
+      this.fenceWrites -= 1;
+      this.fenceVersion += 1;
+    });
+  }
+
+  /**
+   * Takes in fences made while no supervisor answered (the controller then writes fenced.json
+   * itself); a read that overlaps a change of our own is dropped, so it can never undo a fence.
+   */
+  private async refreshFences(): Promise<void> {
+    const version = this.fenceVersion;
+    if (this.fenceWrites > 0) return;
+    const onDisk = await readFenced(this.paths.fenced);
+    if (this.fenceWrites === 0 && version === this.fenceVersion) this.held = onDisk;
   }
 
   private podParam(request: RpcRequest): string {
@@ -224,21 +306,7 @@ export class Supervisor {
 
   /** The database instances, for the controller; provisioning ones are not its to touch. */
   private instances(): DatabaseInstance[] {
-    return this.topology.mysql.map((pod) => {
-      const dataDir = this.dataDir(pod.name);
-      const provisioning =
-        this.recloning.has(pod.name) || !existsSync(dataDir) || existsSync(join(dataDir, CLONE_INFO_FILE));
-      return {
-        name: pod.name,
-        ordinal: pod.ordinal,
-        address: pod.address,
-        port: pod.port,
-        adminPort: ADMIN_PORT,
-        provisioning,
-        // HAProxy is rendered from the record and switched only by `route`: nothing to report.
-        routed: null,
-      };
-    });
+    return databaseInstances(this.topology, (pod) => this.dataDir(pod), this.recloning);
   }
 
   /** Stops an instance, deletes its data and lets reconciliation clone it again from a healthy peer. */
@@ -248,7 +316,7 @@ export class Supervisor {
     this.log(pod, `re-cloning: ${reason}`);
     await this.processes.stopPod(pod, 10_000);
     await rm(this.dataDir(pod), { recursive: true, force: true });
-    this.held.delete(pod);
+    await this.changeFence(pod, false);
     this.nudge();
   }
 
@@ -284,6 +352,7 @@ export class Supervisor {
         this.log(null, `reconcile failed: ${errorMessage(error)}`, "error");
       }
       if (this.stopping) break;
+      await this.notifyReadyOnce();
       // Converging (starting, cloning, restarting): look again soon; steady: once a second.
       const converged = this.topology.mysql.every((pod) => this.isReady(pod.name)) && this.primaryRouted();
       const interval = converged ? steadyInterval : Math.min(200, steadyInterval);
@@ -298,6 +367,20 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Under systemd (Type=notify, NOTIFY_SOCKET set), says READY=1 once the site first is: `systemctl
+   * start` returns when the site answers. Node cannot write to a datagram socket, so systemd's own
+   * helper sends it on this PID's behalf (the unit allows it: NotifyAccess=all).
+   */
+  private async notifyReadyOnce(): Promise<void> {
+    if (this.readinessNotified || !process.env.NOTIFY_SOCKET) return;
+    if (!(await this.status()).ready) return;
+    this.readinessNotified = true;
+    const helper = spawn("systemd-notify", ["--ready", `--pid=${process.pid}`], { stdio: "ignore" });
+    helper.on("error", (error) => this.log(null, `could not tell systemd: ${error.message}`, "error"));
+    helper.on("exit", (code) => this.log(null, `told systemd the site is ready (systemd-notify: ${code})`));
+  }
+
   /** Stops every process by PID, waits for them, removes the socket and exits. */
   async shutdown(): Promise<void> {
     if (this.stopping) return;
@@ -306,7 +389,7 @@ export class Supervisor {
     this.log(null, "stopping every process of the site");
     this.aborter.abort();
     await this.processes.stopAll(30_000);
-    await recordPids(this.paths.pids, []);
+    await this.records.write([]);
     this.server?.close();
     await rm(this.paths.socket, { force: true });
     await unlink(this.paths.supervisorPid).catch(() => undefined);
@@ -316,11 +399,31 @@ export class Supervisor {
     process.exit(0);
   }
 
+  /**
+   * Leaves without stopping anything, for a successor (a service manager's) to adopt: every process
+   * keeps running and pids.json says who they are.
+   */
+  async handOver(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.nudge();
+    this.aborter.abort();
+    await this.records.write(this.processes.records());
+    this.processes.release();
+    this.server?.close();
+    await rm(this.paths.socket, { force: true });
+    await unlink(this.paths.supervisorPid).catch(() => undefined);
+    await Promise.race([this.loopDone, sleep(2000)]);
+    this.log(null, "handed over: the site's processes keep running for the next supervisor to adopt");
+    process.exit(0);
+  }
+
   // ---- reconciliation -------------------------------------------------------------------
 
   private async reconcileOnce(): Promise<void> {
-    // The controller changes the record; the routing and the roles always follow the file.
+    // The controller changes the record and the fences; the routing and the roles always follow the files.
     this.record = await readPrimaryRecord(this.paths.primary);
+    await this.refreshFences();
     await this.observeAll();
     const primaryName = this.record?.primary ?? "mysql-0";
     await this.removeSurplusPods(primaryName);
@@ -655,13 +758,7 @@ export class Supervisor {
   }
 
   private async applyLoadBalancer(primaryName: string): Promise<void> {
-    const render = (primary: string) =>
-      renderHaproxyConfig({
-        topology: this.topology,
-        primary,
-        adminSocket: this.paths.haproxySocket,
-        runAs: this.layout.accounts?.haproxy.name ?? null,
-      });
+    const render = (primary: string) => this.renderLoadBalancer(primary);
     const config = render(primaryName);
     const plan = planLoadBalancer(this.topology, primaryName);
     const running = this.processes.isRunning("haproxy/haproxy");

@@ -1,0 +1,46 @@
+import { readFileSync } from "node:fs";
+
+/**
+ * Who a PID is, from /proc: a PID alone can be recycled by another program once its process has
+ * gone, but a PID with the same start time (clock ticks after boot) is the same process.
+ */
+export interface ProcIdentity {
+  pid: number;
+  /** One letter: R, S, D, T, Z (a zombie has exited; only its parent's wait is missing)… */
+  state: string;
+  startTicks: number;
+}
+
+/**
+ * Parses /proc/PID/stat. The command name (field 2) is in parentheses and may itself hold spaces
+ * or parentheses, so fields are counted from the last ')': state is field 3, starttime field 22.
+ */
+export function parseProcStat(pid: number, text: string): ProcIdentity | null {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return null;
+  const fields = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
+  const state = fields[0];
+  const startTicks = Number(fields[19]);
+  if (!state || !Number.isSafeInteger(startTicks)) return null;
+  return { pid, state, startTicks };
+}
+
+/** The identity of a live process, or null when it has gone (an exited zombie counts as gone). */
+export function procIdentity(pid: number): ProcIdentity | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  const identity = parseProcStat(pid, text);
+  return identity && identity.state !== "Z" && identity.state !== "X" ? identity : null;
+}
+
+/** True while the process that had this PID and start time is still running. */
+export function sameProcessRunning(pid: number, startTicks: number): boolean {
+  return procIdentity(pid)?.startTicks === startTicks;
+}
