@@ -250,7 +250,12 @@ async function benchSupervisor(runs: number): Promise<void> {
         throw new Error("the adoption restarted a process");
       const gapBefore = (await writer.stop()).longestGapMs;
       // A failover with no supervisor: a fresh writer measures its outage alone.
-      writer.start();
+      const failoverWriter = new Writer(
+        { host: host ?? "", port: Number(port) },
+        { user: secrets.appUser, password: secrets.appPassword },
+        secrets.appDatabase,
+      );
+      failoverWriter.start();
       await new Promise((resolve) => setTimeout(resolve, 1000));
       process.kill(adopted.supervisorPid ?? 0, "SIGKILL");
       await waitGone(adopted.supervisorPid ?? 0);
@@ -262,7 +267,7 @@ async function benchSupervisor(runs: number): Promise<void> {
         primary = (await siteStatus(dir)).primary ?? old;
       }
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      const report = await writer.stop();
+      const report = await failoverWriter.stop();
       outages.push(report.longestGapMs / 1000);
       acknowledged += report.acknowledged.length;
       const address = (await siteStatus(dir)).pods.find((p) => p.name === primary);
