@@ -12,10 +12,11 @@ import { describeProcesses, processUid, repoRoot } from "./helpers/site.js";
 
 const USER = "hapress-tester";
 const isRoot = process.getuid?.() === 0;
-/** The suites run again as the user: clones, failover under writes, WordPress, no leftovers. */
+/** The suites run again as the user: clones, failover under writes, WordPress, its supervisor's death, no leftovers. */
 const SUITES = [
   "test/dbtier.test.ts",
   "test/failover.test.ts",
+  "test/supervisor.test.ts",
   "test/wordpress.test.ts",
   "test/zz-no-orphans.test.ts",
 ];

@@ -216,4 +216,24 @@ describe("the local target's supervisor can die without the site losing availabi
       rmSync(unitDir, { recursive: true, force: true });
     }
   });
+
+  it("hapress down with no supervisor stops every recorded process", async () => {
+    const before = await site.status();
+    const pids = before.pods.flatMap((p) => p.pids);
+    assert.ok(pids.length >= 8, `the site's processes: ${pids.join(",")}`);
+    await waitUntilGone(killSupervisor(before));
+    const down = await site.cli(["down"]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stderr, /stopped \d+ leftover process/);
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(alive, [], "nothing of the site runs");
+    assert.equal((await site.status()).unsupervised, undefined);
+  });
 });
