@@ -15,7 +15,7 @@ import { missingOnPrimary, openLoopWrites } from "./overload.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { currentLayout } from "../src/platform/local/layout.js";
-import { Writer } from "../src/chaos/writer.js";
+import { appWriter } from "../src/chaos/writer.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cli = join(root, "bin", "hapress");
@@ -136,8 +136,13 @@ async function benchFailover(runs: number): Promise<void> {
 }
 
 /** One autocannon run: requests per second and latency percentiles. */
-async function load(url: string, connections: number, seconds: number): Promise<string> {
-  const result = await autocannon({ url, connections, duration: seconds });
+async function load(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const result = await autocannon({ url, connections, duration: seconds, headers });
   const failed = result.errors + result.timeouts + result.non2xx;
   return `${result.requests.average.toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ${failed} failed`;
 }
@@ -155,13 +160,20 @@ async function benchWeb(): Promise<void> {
     const status = JSON.parse((await hapress(dir, ["status", "--json"])).stdout) as SiteStatus;
     const pod = status.pods.find((p) => p.name === "wordpress-0");
     const connections = 8;
+    // Past the page cache: a cookie that marks a reader whose pages are their own (BYPASS).
+    const uncached = { cookie: "wordpress_no_cache=1" };
+    const lb = `${status.endpoints.http ?? ""}/`;
     // Warm up PHP's opcode cache on every pod first.
-    await load(`${status.endpoints.http ?? ""}/`, connections, 3);
+    await load(lb, connections, 3, uncached);
+    await load(lb, connections, 2);
     console.log(
-      `home page through the load balancer (3 pods, ${connections} connections, 15 s): ${await load(`${status.endpoints.http ?? ""}/`, connections, 15)}`,
+      `home page through the load balancer, page cache (HIT; 3 pods, ${connections} connections, 15 s): ${await load(lb, connections, 15)}`,
     );
     console.log(
-      `home page on one pod directly (${connections} connections, 15 s): ${await load(`http://${pod?.address}:${pod?.port}/`, connections, 15)}`,
+      `home page through the load balancer, uncached (BYPASS; ${connections} connections, 15 s): ${await load(lb, connections, 15, uncached)}`,
+    );
+    console.log(
+      `home page on one pod directly, uncached (${connections} connections, 15 s): ${await load(`http://${pod?.address}:${pod?.port}/`, connections, 15, uncached)}`,
     );
   } finally {
     await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
@@ -231,12 +243,7 @@ async function benchSupervisor(runs: number): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 3500)); // past the controller's cooldown
       const before = await siteStatus(dir);
       const pidsBefore = JSON.stringify(before.pods.map((p) => p.pids));
-      const [host, port] = before.endpoints.mysqlPrimary.split(":");
-      const writer = new Writer(
-        { host: host ?? "", port: Number(port) },
-        { user: secrets.appUser, password: secrets.appPassword },
-        secrets.appDatabase,
-      );
+      const writer = appWriter(before.endpoints.mysqlPrimary, secrets);
       await writer.prepare();
       writer.start();
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -250,11 +257,7 @@ async function benchSupervisor(runs: number): Promise<void> {
         throw new Error("the adoption restarted a process");
       const gapBefore = (await writer.stop()).longestGapMs;
       // A failover with no supervisor: a fresh writer measures its outage alone.
-      const failoverWriter = new Writer(
-        { host: host ?? "", port: Number(port) },
-        { user: secrets.appUser, password: secrets.appPassword },
-        secrets.appDatabase,
-      );
+      const failoverWriter = appWriter(before.endpoints.mysqlPrimary, secrets);
       failoverWriter.start();
       await new Promise((resolve) => setTimeout(resolve, 1000));
       process.kill(adopted.supervisorPid ?? 0, "SIGKILL");

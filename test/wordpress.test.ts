@@ -12,6 +12,7 @@ import {
   processUid,
   TestSite,
 } from "./helpers/site.js";
+import { cookieHeader, login, restNonce, type Jar } from "./helpers/wordpress.js";
 
 // A port of its own, so a developer's site on 8080 does not collide with the tests.
 const PORT = 18_480;
@@ -23,45 +24,6 @@ const PIXEL = Buffer.from(
   "base64",
 );
 
-type Jar = Map<string, string>;
-
-function cookieHeader(jar: Jar): string {
-  return [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-}
-
-function keepCookies(jar: Jar, response: Response): void {
-  for (const line of response.headers.getSetCookie()) {
-    const [pair] = line.split(";");
-    const index = pair?.indexOf("=") ?? -1;
-    if (pair && index > 0) jar.set(pair.slice(0, index), pair.slice(index + 1));
-  }
-}
-
-/** Logs in through wp-login.php on `base` (a pod or the load balancer); returns the cookies. */
-async function login(base: string, user: string, password: string): Promise<Jar> {
-  const jar: Jar = new Map([["wordpress_test_cookie", "WP%20Cookie%20check"]]);
-  const response = await fetch(`${base}/wp-login.php`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookieHeader(jar) },
-    body: new URLSearchParams({
-      log: user,
-      pwd: password,
-      "wp-submit": "Log In",
-      redirect_to: `${SITE}/wp-admin/`,
-      testcookie: "1",
-    }),
-  });
-  await response.arrayBuffer();
-  assert.equal(response.status, 302, `login on ${base} redirects`);
-  keepCookies(jar, response);
-  assert.ok(
-    [...jar.keys()].some((k) => k.startsWith("wordpress_logged_in_")),
-    "a login cookie was set",
-  );
-  return jar;
-}
-
 async function dashboardWorks(base: string, jar: Jar): Promise<boolean> {
   const response = await fetch(`${base}/wp-admin/`, {
     redirect: "manual",
@@ -69,15 +31,6 @@ async function dashboardWorks(base: string, jar: Jar): Promise<boolean> {
   });
   const body = await response.text();
   return response.status === 200 && body.includes("Dashboard");
-}
-
-async function restNonce(base: string, jar: Jar): Promise<string> {
-  const response = await fetch(`${base}/wp-admin/admin-ajax.php?action=rest-nonce`, {
-    headers: { cookie: cookieHeader(jar) },
-  });
-  const nonce = (await response.text()).trim();
-  assert.match(nonce, /^[0-9a-f]{10}$/, "a REST nonce for the logged-in user");
-  return nonce;
 }
 
 async function get(url: string): Promise<{ status: number; body: Buffer }> {
@@ -131,7 +84,9 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
       if (!accounts) return process.getuid?.() ?? -1;
       const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
       if (/^mariadbd |agent serve-backups/.test(command)) return accounts.mysql.uid;
-      if (/^(php-fpm: pool|nginx: worker)/.test(command)) return accounts.web.uid;
+      // nginx runs its workers and its cache manager and loader as the workers' account.
+      if (/^(php-fpm: pool|nginx: (worker|cache manager|cache loader))/.test(command))
+        return accounts.web.uid;
       if (/^haproxy /.test(command)) return accounts.haproxy.uid;
       return 0;
     };

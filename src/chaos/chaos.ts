@@ -4,7 +4,7 @@ import type { SiteStatus } from "../platform/local/status.js";
 import { statePaths } from "../state/files.js";
 import { loadSecrets } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
-import { Writer } from "./writer.js";
+import { appWriter } from "./writer.js";
 
 export type Fault = "kill" | "hang";
 
@@ -69,12 +69,7 @@ export async function runChaos(
     throw new HapressError("chaos needs at least 2 database instances: nothing could take over");
   }
   const secrets = await loadSecrets(statePaths(stateDir).secrets);
-  const [host, port] = before.endpoints.mysqlPrimary.split(":");
-  const writer = new Writer(
-    { host: host ?? "", port: Number(port) },
-    { user: secrets.appUser, password: secrets.appPassword },
-    secrets.appDatabase,
-  );
+  const writer = appWriter(before.endpoints.mysqlPrimary, secrets);
   await writer.prepare();
   writer.start();
   await sleep(1000);

@@ -1,4 +1,5 @@
 import { connectSql, type Credentials, type Endpoint, type SqlSession } from "../mysql/client.js";
+import type { Secrets } from "../state/secrets.js";
 
 export interface WriterReport {
   /** Ids whose INSERT returned OK to the client: these must never be lost. */
@@ -92,4 +93,17 @@ export class Writer {
       await session.close();
     }
   }
+}
+
+/** A writer on an endpoint given as "host:port" (as status shows it), with the site's app account. */
+export function appWriter(
+  endpoint: string,
+  secrets: Pick<Secrets, "appUser" | "appPassword" | "appDatabase">,
+): Writer {
+  const [host, port] = endpoint.split(":");
+  return new Writer(
+    { host: host ?? "", port: Number(port) },
+    { user: secrets.appUser, password: secrets.appPassword },
+    secrets.appDatabase,
+  );
 }

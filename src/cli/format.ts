@@ -15,6 +15,13 @@ export function formatStatus(status: SiteStatus): string {
     `semi-sync: ${status.database.semiSync} (${status.database.semiSyncDetail})`,
     `connections: ${status.database.maxConnections} per instance; endpoints open at most ${status.database.endpointLimits.maxConnectionsPerServer} per instance, queue ${status.database.endpointLimits.queueTimeoutMs} ms`,
     `controller: ${status.controller.running ? status.controller.state : "not running"}${status.controller.lastEvent ? ` (last: ${status.controller.lastEvent.kind}, ${status.controller.lastEvent.time})` : ""}`,
+    ...(status.pageCache
+      ? [
+          status.pageCache.enabled
+            ? `page cache: on, TTL ${status.pageCache.ttlSeconds} s; hit ratio ${status.pageCache.hitRatio ?? "-"} (HIT ${status.pageCache.hit}, STALE ${status.pageCache.stale}, MISS ${status.pageCache.miss}, BYPASS ${status.pageCache.bypass})`
+            : "page cache: off",
+        ]
+      : []),
     `mysql-primary: ${status.endpoints.mysqlPrimary}   mysql-replicas: ${status.endpoints.mysqlReplicas}${status.endpoints.http ? `   http: ${status.endpoints.http}` : ""}`,
     "",
   ];

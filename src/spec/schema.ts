@@ -69,6 +69,14 @@ export const specSchema = z
     wordpress: z
       .object({
         replicas: z.number().int().min(0, "must be at least 0").max(20).default(3),
+        /** Anonymous readers' pages, cached in each WordPress pod (see src/wordpress/page-cache.ts). */
+        pageCache: z
+          .object({
+            enabled: z.boolean().default(true),
+            ttlSeconds: z.number().int().min(1, "must be at least 1").max(86_400).default(5),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),

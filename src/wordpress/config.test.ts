@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { WORDPRESS_KEY_NAMES, type Secrets } from "../state/secrets.js";
+import { countCacheStatuses, emptyCacheCounts, hitRatio } from "./page-cache.js";
 import {
+  ALIVE_PHP,
   HEALTH_PHP,
   renderNginxConfig,
   renderPhpFpmConfig,
@@ -33,6 +39,7 @@ const pod = {
   logFile: "/s/logs/wordpress-1.log",
   workerUser: null,
   publicHost: "127.0.0.1:8080",
+  pageCache: null,
 };
 
 describe("WordPress configuration", () => {
@@ -76,5 +83,67 @@ describe("WordPress configuration", () => {
 
   it("the health endpoint prints no configuration", () => {
     assert.doesNotMatch(HEALTH_PHP, /echo[^;]*(getenv|\$host|DB_)/);
+  });
+});
+
+describe("the page cache in a pod's nginx", () => {
+  const cached = renderNginxConfig({ ...pod, pageCache: { ttlSeconds: 7, refreshToken: "t0ken" } });
+
+  it("caches GET pages for the TTL and serves a stale copy while PHP or the database fails", () => {
+    assert.match(
+      cached,
+      /fastcgi_cache_path \/s\/pods\/wordpress-1\/run\/page-cache .*keys_zone=hapress_pages/,
+    );
+    assert.match(cached, /fastcgi_cache_valid 200 301 404 7s;/);
+    assert.match(cached, /fastcgi_cache_use_stale error timeout invalid_header updating http_500 http_503;/);
+    assert.match(cached, /add_header X-Hapress-Cache \$upstream_cache_status always;/);
+  });
+
+  it("skips private readers, paths, credentials, query strings and every method but GET", () => {
+    for (const cookie of ["wordpress_logged_in_", "comment_author_", "wp-postpass_", "woocommerce_"])
+      assert.ok(cached.includes(cookie), cookie);
+    assert.match(cached, /wp-admin\|wp-login\\\.php/);
+    assert.match(cached, /map \$request_method \$hapress_uncached_method \{ default 1; GET 0; \}/);
+    assert.match(
+      cached,
+      /fastcgi_no_cache \$hapress_private_cookie \$hapress_private_path \$hapress_uncached_method \$http_authorization \$args;/,
+    );
+  });
+
+  it("lets only the holder of the refresh token replace a page (the refresh skips the lookup, not the store)", () => {
+    assert.match(cached, /map \$http_x_hapress_cache_refresh \$hapress_refresh \{ default 0; "t0ken" 1; \}/);
+    assert.match(cached, /fastcgi_cache_bypass [^;]*\$hapress_refresh;/);
+    assert.doesNotMatch(cached.match(/fastcgi_no_cache [^;]*;/)?.[0] ?? "", /refresh/);
+  });
+
+  it("is absent when the spec turns it off; the load balancer's check never needs the database", () => {
+    const plain = renderNginxConfig(pod);
+    assert.doesNotMatch(plain, /fastcgi_cache/);
+    assert.match(plain, /location = \/hapress-alive/);
+    assert.doesNotMatch(ALIVE_PHP, /mysqli|getenv/);
+  });
+
+  it("is a configuration nginx accepts (nginx -t), with and without the cache", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hapress-nginx-"));
+    try {
+      for (const pageCache of [null, { ttlSeconds: 5, refreshToken: "f".repeat(64) }]) {
+        const config = join(dir, "nginx.conf");
+        const files = { ...pod, runDir: dir, coreDir: dir, logFile: join(dir, "pod.log"), pageCache };
+        writeFileSync(config, renderNginxConfig(files));
+        const result = spawnSync("nginx", ["-t", "-c", config, "-e", join(dir, "pod.log")], {
+          encoding: "utf8",
+        });
+        assert.equal(result.status, 0, result.stderr);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("counts what the caches did", () => {
+    const counts = countCacheStatuses("HIT\nHIT\nMISS\nSTALE\nBYPASS\nEXPIRED\n", emptyCacheCounts());
+    assert.deepEqual(counts, { hit: 2, stale: 1, miss: 2, bypass: 1 });
+    assert.equal(hitRatio(counts), 0.6);
+    assert.equal(hitRatio(emptyCacheCounts()), null);
   });
 });

@@ -1,4 +1,5 @@
 import { WORDPRESS_KEY_NAMES, type Secrets } from "../state/secrets.js";
+import { cacheHttpDirectives, cacheLocationDirectives, type PageCacheSettings } from "./page-cache.js";
 
 /**
  * Our wp-config.php: every setting from environment variables with the official WordPress image's
@@ -53,6 +54,17 @@ http_response_code($ok ? 200 : 503);
 echo $ok ? '{"status":"ok"}' : '{"status":"unavailable"}';
 `;
 
+/**
+ * The load balancer's check of a pod: PHP runs and nginx reaches it. It does not touch the database:
+ * a database outage is shared by every pod, and taking them all out of the load balancer for it would
+ * turn a failover of a second into 503s for every reader (the page cache serves them meanwhile).
+ */
+export const ALIVE_PHP = `<?php
+header('Content-Type: application/json');
+header('Cache-Control: no-store');
+echo '{"status":"alive"}';
+`;
+
 export interface WordpressEnvInput {
   secrets: Secrets;
   dbHost: string;
@@ -98,6 +110,13 @@ export interface PodFiles {
   workerUser: string | null;
   /** host:port of the site's public URL: WordPress builds its links and redirects from it. */
   publicHost: string;
+  /** The anonymous readers' page cache (see page-cache.ts), or null when the spec turns it off. */
+  pageCache: PageCacheSettings | null;
+}
+
+/** Where a pod's page cache and its status log live (in its private run folder). */
+export function pageCachePaths(pod: Pick<PodFiles, "runDir">): { dir: string; statusLog: string } {
+  return { dir: `${pod.runDir}/page-cache`, statusLog: `${pod.runDir}/cache-status.log` };
 }
 
 /**
@@ -192,6 +211,7 @@ export function renderNginxConfig(pod: PodFiles): string {
     `  proxy_temp_path ${pod.runDir}/proxy;`,
     `  scgi_temp_path ${pod.runDir}/scgi;`,
     `  uwsgi_temp_path ${pod.runDir}/uwsgi;`,
+    ...(pod.pageCache ? cacheHttpDirectives(pod.pageCache, pageCachePaths(pod).dir) : []),
     "  server {",
     `    listen ${pod.address}:${pod.port};`,
     "    server_name _;",
@@ -200,6 +220,12 @@ export function renderNginxConfig(pod: PodFiles): string {
     "    location = /hapress-health {",
     ...fastcgiParams(pod.publicHost),
     `      fastcgi_param SCRIPT_FILENAME ${pod.coreDir}/hapress-health.php;`,
+    `      fastcgi_pass ${php};`,
+    "    }",
+    // The load balancer's check: nginx and PHP answer, whatever the database does (see ALIVE_PHP).
+    "    location = /hapress-alive {",
+    ...fastcgiParams(pod.publicHost),
+    `      fastcgi_param SCRIPT_FILENAME ${pod.coreDir}/hapress-alive.php;`,
     `      fastcgi_pass ${php};`,
     "    }",
     "    location ~ /\\. { deny all; }",
@@ -211,6 +237,7 @@ export function renderNginxConfig(pod: PodFiles): string {
     ...fastcgiParams(pod.publicHost),
     "      fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;",
     `      fastcgi_pass ${php};`,
+    ...(pod.pageCache ? cacheLocationDirectives(pod.pageCache, pageCachePaths(pod).statusLog) : []),
     "    }",
     "  }",
     "}",

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, open, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HapressError } from "../errors.js";
 import { runProgramChecked } from "../util/process.js";
 import { giveTo, type ServiceAccount } from "../util/accounts.js";
-import { HEALTH_PHP, WP_CONFIG_PHP } from "./config.js";
+import { ALIVE_PHP, HEALTH_PHP, WP_CONFIG_PHP } from "./config.js";
+import { CACHE_REFRESH_MU_PLUGIN } from "./page-cache.js";
 
 /** Where Debian's wordpress package puts WordPress core. */
 export const DEBIAN_WORDPRESS = "/usr/share/wordpress";
@@ -83,6 +84,7 @@ export async function prepareWordpressFiles(
   for (const [name, text] of [
     ["wp-config.php", WP_CONFIG_PHP],
     ["hapress-health.php", HEALTH_PHP],
+    ["hapress-alive.php", ALIVE_PHP],
   ] as const) {
     const path = join(coreDir, name);
     await writeFile(path, text, { mode: 0o600 });
@@ -91,5 +93,36 @@ export async function prepareWordpressFiles(
       await giveTo(path, { uid: 0, gid: owners.web.gid }, { recursive: false, groupReadable: true });
     else await chmod(path, 0o600);
   }
+  await writeMuPlugin(contentDir, owners);
   return { coreDir, contentDir };
+}
+
+/**
+ * The page cache's refresh plugin, written at every start as a must-use plugin (loaded by WordPress
+ * whatever the admin activates). The folder is content, so the workers' to change: started by root,
+ * the file is made without following anything they could have put there (no symlink is followed,
+ * ownership is set on the open file, never by path).
+ */
+async function writeMuPlugin(contentDir: string, owners: WordpressOwners): Promise<void> {
+  const folder = join(contentDir, "mu-plugins");
+  const found = await lstat(folder).catch(() => null);
+  if (!found) {
+    await mkdir(folder, { mode: 0o750 });
+    if (owners.web) await chown(folder, owners.web.uid, owners.web.gid);
+  } else if (!found.isDirectory()) {
+    throw new HapressError(`${folder} is not a folder: the page cache's refresh plugin cannot be installed`);
+  }
+  const path = join(folder, "hapress-cache-refresh.php");
+  await rm(path, { force: true });
+  const file = await open(path, "wx", 0o600);
+  try {
+    await file.writeFile(CACHE_REFRESH_MU_PLUGIN);
+    // PHP's workers read it: the workers' group, read-only.
+    if (owners.web) {
+      await file.chown(0, owners.web.gid);
+      await file.chmod(0o640);
+    }
+  } finally {
+    await file.close();
+  }
 }

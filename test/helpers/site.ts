@@ -11,7 +11,7 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PodStatus, SiteStatus } from "../../src/platform/local/status.js";
-import { Writer } from "../../src/chaos/writer.js";
+import { appWriter, type Writer } from "../../src/chaos/writer.js";
 import type { Secrets } from "../../src/state/secrets.js";
 import { connectSql, type Row } from "../../src/mysql/client.js";
 import { sleep } from "../../src/util/process.js";
@@ -109,14 +109,7 @@ export class TestSite {
 
   /** A write client on `mysql-primary` that counts acknowledged inserts. */
   async writer(): Promise<Writer> {
-    const status = await this.status();
-    const [host, port] = status.endpoints.mysqlPrimary.split(":");
-    const s = this.secrets();
-    const writer = new Writer(
-      { host: host ?? "", port: Number(port) },
-      { user: s.appUser, password: s.appPassword },
-      s.appDatabase,
-    );
+    const writer = appWriter((await this.status()).endpoints.mysqlPrimary, this.secrets());
     await writer.prepare();
     return writer;
   }

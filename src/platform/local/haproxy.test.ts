@@ -84,7 +84,7 @@ describe("load balancer config", () => {
       "  server wordpress-1 127.5.6.51:8080 check",
       "  server wordpress-2 127.5.6.52:8080 check",
     ]);
-    assert.match(config, /http-check send meth GET uri \/hapress-health/);
+    assert.match(config, /http-check send meth GET uri \/hapress-alive/);
     assert.match(config, /retry-on conn-failure empty-response response-timeout 502 503 504/);
     assert.match(config, /option redispatch/);
     assert.match(config, /http-request disable-l7-retry unless METH_GET \|\| METH_HEAD/);

@@ -100,8 +100,9 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
 }
 
 /**
- * The public HTTP endpoint: balances over WordPress pods that pass an active health check (PHP and the
- * database). A request that fails on a pod (refused, cut, 502-504) is retried on another one, except
+ * The public HTTP endpoint: balances over WordPress pods that pass an active health check (nginx and
+ * PHP answer; not the database, whose outage every pod shares: the pods' page caches serve readers
+ * through it, which they could not do out of the load balancer). A request that fails on a pod (refused, cut, 502-504) is retried on another one, except
  * requests that must not run twice (anything but GET and HEAD).
  */
 function renderHttpSection(topology: Topology): string[] {
@@ -119,7 +120,7 @@ function renderHttpSection(topology: Topology): string[] {
     "  balance roundrobin",
     "  timeout server 120s",
     "  option httpchk",
-    "  http-check send meth GET uri /hapress-health ver HTTP/1.1 hdr Host localhost",
+    "  http-check send meth GET uri /hapress-alive ver HTTP/1.1 hdr Host localhost",
     "  http-check expect status 200",
     "  retries 3",
     "  option redispatch 1",

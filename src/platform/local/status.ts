@@ -53,6 +53,20 @@ export interface SiteStatus {
     state: string;
     lastEvent: { time: string; kind: string; message: string } | null;
   };
+  /**
+   * The WordPress pods' page cache (sites with WordPress): its settings, and what it did since the
+   * supervisor started (HIT and STALE answered from the cache; EXPIRED counts as a miss).
+   */
+  pageCache?: {
+    enabled: boolean;
+    ttlSeconds: number;
+    hit: number;
+    stale: number;
+    miss: number;
+    bypass: number;
+    /** (hit + stale) / (hit + stale + miss), or null before any cacheable request. */
+    hitRatio: number | null;
+  };
   pods: PodStatus[];
   credentials?: {
     app: { user: string; password: string; database: string };

@@ -35,6 +35,7 @@ import { ProcessManager, type ProcessInfo } from "./processes.js";
 import { callRpc, serveRpc, type RpcRequest } from "./rpc.js";
 import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
 import { readSiteRecord } from "./site-record.js";
+import { hitRatio } from "../../wordpress/page-cache.js";
 import { databaseInstances } from "./instances.js";
 import { siteUrl, WordpressTier } from "./wordpress-tier.js";
 
@@ -842,8 +843,14 @@ export class Supervisor {
             : "primary is not semi-synchronous right now: no replica acknowledging",
       },
       controller: await this.controllerStatus(),
+      ...(this.topology.wordpress.length > 0 ? { pageCache: await this.pageCacheStatus() } : {}),
       pods,
     };
+  }
+
+  private async pageCacheStatus(): Promise<NonNullable<SiteStatus["pageCache"]>> {
+    const counts = await this.wordpress.pageCacheCounts(this.topology);
+    return { ...this.spec.wordpress.pageCache, ...counts, hitRatio: hitRatio(counts) };
   }
 
   private async controllerStatus(): Promise<SiteStatus["controller"]> {

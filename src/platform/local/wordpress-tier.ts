@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../../errors.js";
 import { connectSql } from "../../mysql/client.js";
@@ -10,10 +10,18 @@ import type { Secrets } from "../../state/secrets.js";
 import { surplusPods, wordpressOrdinal, type PodPlan, type Topology } from "../../topology/topology.js";
 import {
   renderNginxConfig,
+  pageCachePaths,
   renderPhpFpmConfig,
   wordpressEnvironment,
   type PodFiles,
 } from "../../wordpress/config.js";
+import {
+  cacheRefreshToken,
+  countCacheStatuses,
+  emptyCacheCounts,
+  type CacheCounts,
+  type PageCacheSettings,
+} from "../../wordpress/page-cache.js";
 import { prepareWordpressFiles, type WordpressFiles } from "../../wordpress/core.js";
 import { installSiteOnce } from "../../wordpress/install.js";
 import type { ProcessManager } from "./processes.js";
@@ -62,6 +70,9 @@ export class WordpressTier {
   private installed = false;
   private publicHost = "";
   private installing: Promise<void> | null = null;
+  private pageCache: PageCacheSettings | null = null;
+  private cacheCounts: CacheCounts = emptyCacheCounts();
+  private peersWritten = "";
 
   constructor(private readonly deps: WordpressTierDeps) {}
 
@@ -80,16 +91,59 @@ export class WordpressTier {
       });
     }
     this.publicHost = `${topology.http.address}:${topology.http.port}`;
-    const env = wordpressEnvironment({
-      secrets,
-      dbHost: `${topology.services.mysqlPrimary.address}:${topology.services.mysqlPrimary.port}`,
-      siteUrl: siteUrl(topology),
-    });
+    const refreshToken = cacheRefreshToken(secrets.wordpressKeys.AUTH_KEY ?? secrets.appPassword);
+    this.pageCache = spec.wordpress.pageCache.enabled
+      ? { ttlSeconds: spec.wordpress.pageCache.ttlSeconds, refreshToken }
+      : null;
+    await this.writeCachePeers(topology);
+    const env = {
+      ...wordpressEnvironment({
+        secrets,
+        dbHost: `${topology.services.mysqlPrimary.address}:${topology.services.mysqlPrimary.port}`,
+        siteUrl: siteUrl(topology),
+      }),
+      ...(this.pageCache
+        ? { HAPRESS_CACHE_PEERS_FILE: this.cachePeersFile(), HAPRESS_CACHE_REFRESH_TOKEN: refreshToken }
+        : {}),
+    };
     for (const pod of topology.wordpress) await this.ensurePod(pod, env);
     await Promise.all(topology.wordpress.map((pod) => this.probe(pod)));
     // In the background: the install must not hold up the rest of reconciliation (replicas, restarts).
     this.installing ??= this.installOnce(topology, spec, secrets).finally(() => (this.installing = null));
     this.triggerCron(topology);
+  }
+
+  private cachePeersFile(): string {
+    return join(this.deps.layout.wordpressRoot, "cache-peers.json");
+  }
+
+  /**
+   * The pods whose caches a content change must refresh (read by the refresh plugin at each change,
+   * so a scale takes effect at once). Readable by the workers' group; rewritten only when it changes.
+   */
+  private async writeCachePeers(topology: Topology): Promise<void> {
+    const peers = JSON.stringify(topology.wordpress.map((pod) => `${pod.address}:${pod.port}`));
+    if (peers === this.peersWritten) return;
+    const path = this.cachePeersFile();
+    await writeFileAtomic(path, `${peers}\n`, 0o600);
+    const web = this.deps.layout.accounts?.web;
+    if (web) await giveTo(path, { uid: 0, gid: web.gid }, { recursive: false, groupReadable: true });
+    this.peersWritten = peers;
+  }
+
+  /**
+   * What the pods' caches did since the last call, added to the running counts: each pod's status log
+   * (one word per PHP request) is read and emptied, so it never grows.
+   */
+  async pageCacheCounts(topology: Topology): Promise<CacheCounts> {
+    for (const pod of topology.wordpress) {
+      const log = pageCachePaths({ runDir: this.deps.layout.wordpressRunDir(pod.name) }).statusLog;
+      const text = await readFile(log, "utf8").catch(() => "");
+      if (text === "") continue;
+      await truncate(log, 0).catch(() => undefined);
+      this.cacheCounts = countCacheStatuses(text, this.cacheCounts);
+    }
+    return this.cacheCounts;
   }
 
   private podFiles(pod: PodPlan): PodFiles {
@@ -102,6 +156,7 @@ export class WordpressTier {
       logFile: this.deps.paths.podLog(pod.name),
       workerUser: this.deps.layout.accounts?.web.name ?? null,
       publicHost: `${this.publicHost}`,
+      pageCache: this.pageCache,
     };
   }
 

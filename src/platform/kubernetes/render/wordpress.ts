@@ -80,9 +80,12 @@ export function wordpressTier(ctx: Context): K8sObject[] {
                 ports: [{ name: "http", containerPort: 80 }],
                 env: wordpressEnv(ctx),
                 resources: resources(k.resources.wordpress),
-                // Readiness runs PHP and reaches the database; liveness does not depend on the database.
+                // Neither probe depends on the database: its outage is shared by every pod, and a
+                // readiness that followed it would take them all out of the Service at once (a
+                // failover of a second would become 503s for every reader). The web server (with
+                // mod_php, in the same process) answering is what routing needs.
                 readinessProbe: {
-                  httpGet: { path: "/wp-login.php", port: "http", httpHeaders: host },
+                  httpGet: { path: "/wp-includes/images/blank.gif", port: "http", httpHeaders: host },
                   periodSeconds: 5,
                   timeoutSeconds: 3,
                 },
