@@ -110,6 +110,8 @@ export const specSchema = z
             wordpressCli: imageRef.default("wordpress:cli-2.8.1-php8.2"),
             hapress: imageRef.default("ghcr.io/hapress/hapress:0.1.0"),
             curl: imageRef.default("curlimages/curl:8.5.0"),
+            /** The page cache container beside WordPress (any nginx image runs it: the config is ours). */
+            cache: imageRef.default("nginxinc/nginx-unprivileged:1.27.3-alpine"),
             nfsServer: imageRef.default("itsthenetwork/nfs-server-alpine:12"),
           })
           .strict()

@@ -5,7 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { WORDPRESS_KEY_NAMES, type Secrets } from "../state/secrets.js";
-import { countCacheStatuses, emptyCacheCounts, hitRatio } from "./page-cache.js";
+import {
+  countCacheStatuses,
+  emptyCacheCounts,
+  hitRatio,
+  refreshTokenMap,
+  renderCacheProxyConfig,
+} from "./page-cache.js";
 import {
   ALIVE_PHP,
   HEALTH_PHP,
@@ -135,6 +141,25 @@ describe("the page cache in a pod's nginx", () => {
         });
         assert.equal(result.status, 0, result.stderr);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("on Kubernetes, the cache container's configuration is one nginx accepts too", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hapress-nginx-"));
+    try {
+      const mapFile = join(dir, "cache-refresh-map");
+      writeFileSync(mapFile, `${refreshTokenMap("f".repeat(64))}\n`);
+      const config = join(dir, "nginx.conf");
+      writeFileSync(
+        config,
+        renderCacheProxyConfig({ port: 18_999, ttlSeconds: 5, workDir: dir, refreshMapFile: mapFile }),
+      );
+      const result = spawnSync("nginx", ["-t", "-c", config, "-e", join(dir, "error.log")], {
+        encoding: "utf8",
+      });
+      assert.equal(result.status, 0, result.stderr);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

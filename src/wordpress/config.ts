@@ -1,5 +1,10 @@
 import { WORDPRESS_KEY_NAMES, type Secrets } from "../state/secrets.js";
-import { cacheHttpDirectives, cacheLocationDirectives, type PageCacheSettings } from "./page-cache.js";
+import {
+  cacheHttpDirectives,
+  cacheLocationDirectives,
+  refreshTokenMap,
+  type PageCacheSettings,
+} from "./page-cache.js";
 
 /**
  * Our wp-config.php: every setting from environment variables with the official WordPress image's
@@ -211,7 +216,9 @@ export function renderNginxConfig(pod: PodFiles): string {
     `  proxy_temp_path ${pod.runDir}/proxy;`,
     `  scgi_temp_path ${pod.runDir}/scgi;`,
     `  uwsgi_temp_path ${pod.runDir}/uwsgi;`,
-    ...(pod.pageCache ? cacheHttpDirectives(pod.pageCache, pageCachePaths(pod).dir) : []),
+    ...(pod.pageCache
+      ? cacheHttpDirectives("fastcgi", pageCachePaths(pod).dir, refreshTokenMap(pod.pageCache.refreshToken))
+      : []),
     "  server {",
     `    listen ${pod.address}:${pod.port};`,
     "    server_name _;",
@@ -237,7 +244,9 @@ export function renderNginxConfig(pod: PodFiles): string {
     ...fastcgiParams(pod.publicHost),
     "      fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;",
     `      fastcgi_pass ${php};`,
-    ...(pod.pageCache ? cacheLocationDirectives(pod.pageCache, pageCachePaths(pod).statusLog) : []),
+    ...(pod.pageCache
+      ? cacheLocationDirectives("fastcgi", pod.pageCache.ttlSeconds, pageCachePaths(pod).statusLog)
+      : []),
     "    }",
     "  }",
     "}",

@@ -34,44 +34,115 @@ const PRIVATE_COOKIES =
 /** Never cached: the admin, login, cron, XML-RPC, and hapress's own endpoints. */
 const PRIVATE_PATHS = "^/(wp-admin|wp-login\\.php|wp-cron\\.php|xmlrpc\\.php|wp-signup\\.php|hapress-)";
 
-/** Lines for nginx's http block: the cache zone, and what makes a request skip it. */
-export function cacheHttpDirectives(cache: PageCacheSettings, cacheDir: string): string[] {
+/**
+ * How nginx reaches WordPress: php-fpm over FastCGI (local pods), or the web server of the official
+ * image over HTTP (Kubernetes, a cache container beside it). The cache directives are the same with
+ * the module's prefix.
+ */
+export type CacheModule = "fastcgi" | "proxy";
+
+/** The map that recognises the refresh token (on Kubernetes it comes from the Secret, as a file). */
+export function refreshTokenMap(refreshToken: string): string {
+  return `map $http_${headerVariable(REFRESH_HEADER)} $hapress_refresh { default 0; "${refreshToken}" 1; }`;
+}
+
+/**
+ * Lines for nginx's http block: the cache zone, and what makes a request skip it. `refreshMap` is the
+ * token's map, or an include of the file that holds it.
+ */
+export function cacheHttpDirectives(module: CacheModule, cacheDir: string, refreshMap: string): string[] {
   return [
     // Room for the 64-character token as a map key (before the first map: the default buckets hold 32).
     "  map_hash_bucket_size 128;",
-    `  fastcgi_cache_path ${cacheDir} levels=1:2 keys_zone=hapress_pages:8m max_size=256m inactive=${KEEP_UNUSED} use_temp_path=off;`,
+    `  ${module}_cache_path ${cacheDir} levels=1:2 keys_zone=hapress_pages:8m max_size=256m inactive=${KEEP_UNUSED} use_temp_path=off;`,
     `  map $http_cookie $hapress_private_cookie { default 0; "~*(${PRIVATE_COOKIES})" 1; }`,
     // The URI as asked: after try_files, $uri would be /index.php for every pretty URL.
     `  map $request_uri $hapress_private_path { default 0; "~${PRIVATE_PATHS}" 1; }`,
     // Only GET is cached: HEAD would store an empty body under the same key (php-fpm has no HEAD-to-GET).
     "  map $request_method $hapress_uncached_method { default 1; GET 0; }",
-    `  map $http_${headerVariable(REFRESH_HEADER)} $hapress_refresh { default 0; "${cache.refreshToken}" 1; }`,
+    `  ${refreshMap}`,
     "  log_format hapress_cache_status '$upstream_cache_status';",
   ];
 }
 
-/** Lines for the PHP location. */
-export function cacheLocationDirectives(cache: PageCacheSettings, statusLog: string): string[] {
+/** Lines for the location that passes requests to WordPress. `statusLog`: null logs nothing. */
+export function cacheLocationDirectives(
+  module: CacheModule,
+  ttlSeconds: number,
+  statusLog: string | null,
+): string[] {
   // Any of these non-empty and not "0": the request neither reads nor fills the cache (a query string,
   // credentials, a private cookie or path, a method other than GET).
   const skip =
     "$hapress_private_cookie $hapress_private_path $hapress_uncached_method $http_authorization $args";
+  // Over HTTP, a dead web server is a 502 or 504 from nginx itself: stale too.
+  const failures = module === "proxy" ? "http_500 http_502 http_503 http_504" : "http_500 http_503";
   return [
-    "      fastcgi_cache hapress_pages;",
-    '      fastcgi_cache_key "$http_host$request_uri";',
-    `      fastcgi_cache_bypass ${skip} $hapress_refresh;`,
-    `      fastcgi_no_cache ${skip};`,
-    `      fastcgi_cache_valid 200 301 404 ${cache.ttlSeconds}s;`,
+    `      ${module}_cache hapress_pages;`,
+    `      ${module}_cache_key "$http_host$request_uri";`,
+    `      ${module}_cache_bypass ${skip} $hapress_refresh;`,
+    `      ${module}_no_cache ${skip};`,
+    `      ${module}_cache_valid 200 301 404 ${ttlSeconds}s;`,
     // Serve the last good copy while PHP or the database fails (a failover, a crashed php-fpm).
-    "      fastcgi_cache_use_stale error timeout invalid_header updating http_500 http_503;",
-    "      fastcgi_cache_background_update on;",
-    "      fastcgi_cache_lock on;",
-    "      fastcgi_cache_lock_timeout 5s;",
+    `      ${module}_cache_use_stale error timeout invalid_header updating ${failures};`,
+    `      ${module}_cache_background_update on;`,
+    `      ${module}_cache_lock on;`,
+    `      ${module}_cache_lock_timeout 5s;`,
     `      add_header ${CACHE_STATUS_HEADER} $upstream_cache_status always;`,
     // One word per PHP request (HIT, MISS…) for the supervisor to count in `status` (here, not in
     // the http block, whose access_log is off).
-    `      access_log ${statusLog} hapress_cache_status buffer=4k flush=1s if=$upstream_cache_status;`,
+    ...(statusLog
+      ? [`      access_log ${statusLog} hapress_cache_status buffer=4k flush=1s if=$upstream_cache_status;`]
+      : []),
   ];
+}
+
+/**
+ * The nginx of a WordPress pod's cache container on Kubernetes: listens on `port`, passes everything
+ * to the official image's Apache in the same pod (localhost:80) through the cache. Runs as the pod's unprivileged
+ * user with a read-only root filesystem: its writable paths are an emptyDir at `workDir`.
+ */
+export function renderCacheProxyConfig(input: {
+  port: number;
+  ttlSeconds: number;
+  workDir: string;
+  refreshMapFile: string;
+}): string {
+  const work = input.workDir;
+  return [
+    "# Written by hapress: the page cache in front of WordPress (see hapress's README, Page cache).",
+    "worker_processes 2;",
+    `pid ${work}/nginx.pid;`,
+    "error_log stderr warn;",
+    "events { worker_connections 1024; }",
+    "http {",
+    "  access_log off;",
+    "  server_tokens off;",
+    "  client_max_body_size 32m;",
+    `  client_body_temp_path ${work}/client_body;`,
+    `  proxy_temp_path ${work}/proxy;`,
+    `  fastcgi_temp_path ${work}/fastcgi;`,
+    `  scgi_temp_path ${work}/scgi;`,
+    `  uwsgi_temp_path ${work}/uwsgi;`,
+    ...cacheHttpDirectives("proxy", `${work}/pages`, `include ${input.refreshMapFile};`),
+    "  server {",
+    `    listen ${input.port};`,
+    // The container's liveness: nginx itself answers (Apache and the database may be down).
+    '    location = /hapress-cache-alive { return 200 "alive\\n"; }',
+    "    location / {",
+    "      proxy_pass http://localhost:80;",
+    "      proxy_http_version 1.1;",
+    '      proxy_set_header Connection "";',
+    "      proxy_set_header Host $http_host;",
+    "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    "      proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;",
+    "      proxy_buffers 16 32k;",
+    ...cacheLocationDirectives("proxy", input.ttlSeconds, null),
+    "    }",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
 }
 
 /** nginx names a request header's variable in lower case with dashes as underscores. */
@@ -122,6 +193,15 @@ export const CACHE_REFRESH_MU_PLUGIN = `<?php
  */
 if (!defined('ABSPATH')) {
   exit;
+}
+
+function hapress_cache_token() {
+  $token = getenv('HAPRESS_CACHE_REFRESH_TOKEN');
+  $file = getenv('HAPRESS_CACHE_REFRESH_TOKEN_FILE');
+  if (!$token && $file && is_readable($file)) {
+    $token = trim((string) file_get_contents($file));
+  }
+  return $token;
 }
 
 function hapress_cache_peers() {
@@ -181,7 +261,7 @@ add_action('transition_comment_status', function ($new_status, $old_status, $com
 // Before the response goes out: when the author's request returns, every pod already serves the change.
 add_action('shutdown', function () {
   $urls = array_keys($GLOBALS['hapress_refresh_urls']);
-  $token = getenv('HAPRESS_CACHE_REFRESH_TOKEN');
+  $token = hapress_cache_token();
   if (!$urls || !$token) {
     return;
   }

@@ -28,6 +28,8 @@ function view(name: string, extra: Partial<InstanceView> = {}): InstanceView {
             sqlRunning: true,
             lastIoErrno: 0,
             lastSqlErrno: 0,
+            progress: "mysql-bin.000001:100/7",
+            heartbeatPeriodMs: 250,
             gtidIoPos: "0-1-5",
             relayApplied: true,
           },

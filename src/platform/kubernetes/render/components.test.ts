@@ -140,3 +140,62 @@ describe("render/pod-security", () => {
     assert.doesNotMatch(JSON.stringify(nfs), /runAsNonRoot/);
   });
 });
+
+describe("render/wordpress: the page cache", () => {
+  interface Container {
+    name: string;
+    ports?: { name: string; containerPort: number }[];
+    env?: { name: string; value?: string }[];
+  }
+  const podOf = (objects: K8sObject[]) =>
+    (named(objects, "Deployment", "wordpress")?.spec as { template: { spec: { containers: Container[] } } })
+      .template.spec;
+
+  it("puts a cache container in front of Apache; readers reach it, the refresh plugin finds its peers", () => {
+    const ctx = context({ kubernetes: { namespace: "shop", storage: { contentClass: "x" } } });
+    const objects = wordpressTier(ctx);
+    const pod = podOf(objects);
+    assert.deepEqual(
+      pod.containers.map((c) => c.name),
+      ["wordpress", "cache"],
+    );
+    assert.deepEqual(pod.containers[1]?.ports, [{ name: "http", containerPort: 8080 }]);
+    assert.deepEqual(pod.containers[0]?.ports, [{ name: "apache", containerPort: 80 }]);
+    const service = named(objects, "Service", "wordpress")?.spec as { ports: { targetPort: string }[] };
+    assert.equal(service.ports[0]?.targetPort, "http", "the Service reaches the cache");
+    const peers = named(objects, "Service", "wordpress-peers")?.spec as Record<string, unknown>;
+    assert.equal(peers.clusterIP, "None");
+    const env = pod.containers[0]?.env ?? [];
+    assert.ok(
+      env.some(
+        (e) => e.name === "HAPRESS_CACHE_PEERS_DNS" && e.value === "wordpress-peers.shop.svc.cluster.local",
+      ),
+    );
+    const config = named(objects, "ConfigMap", "wordpress-cache")?.data as Record<string, string>;
+    assert.match(config["nginx.conf"] ?? "", /include \/run\/secrets\/hapress\/cache-refresh-map;/);
+    assert.doesNotMatch(JSON.stringify(config), /[0-9a-f]{64}/, "the refresh token is in the Secret only");
+    const secret = credentialsSecret(ctx).stringData as Record<string, string>;
+    assert.match(secret["cache-refresh-map"] ?? "", /map \$http_x_hapress_cache_refresh/);
+  });
+
+  it("without it, Apache serves the Service directly", () => {
+    const objects = wordpressTier(context({ wordpress: { pageCache: { enabled: false } } }));
+    const pod = podOf(objects);
+    assert.deepEqual(
+      pod.containers.map((c) => c.name),
+      ["wordpress"],
+    );
+    assert.deepEqual(pod.containers[0]?.ports, [{ name: "http", containerPort: 80 }]);
+    assert.equal(named(objects, "ConfigMap", "wordpress-cache"), undefined);
+  });
+
+  it("lets cron reach WordPress, and WordPress pods refresh each other, on the serving port", () => {
+    const policies = networkPolicies(context());
+    const egress = (name: string) =>
+      JSON.stringify((named(policies, "NetworkPolicy", name)?.spec as { egress: unknown[] }).egress);
+    const toWeb =
+      /\{"to":\[\{"podSelector":\{[^}]*\},"matchExpressions":\[\{"key":"app.kubernetes.io\/component","operator":"In","values":\["web"\]\}\]\}\}\],"ports":\[\{"protocol":"TCP","port":8080\}\]\}/;
+    assert.match(egress("wordpress-cron"), toWeb);
+    assert.match(egress("wordpress"), toWeb);
+  });
+});

@@ -2,10 +2,10 @@
 // it needs.
 import { ADMIN_PORT, AGENT_PORT, MYSQL_PORT } from "../../../topology/topology.js";
 import { type Component, type Context, type K8sObject, metadata, selector } from "./common.js";
+import { wordpressServingPort } from "./wordpress.js";
 
-/** The health port of the controller (its probes) and the WordPress container's port. */
+/** The health port of the controller (its probes). */
 const CONTROLLER_HEALTH_PORT = 8081;
-const WORDPRESS_PORT = 80;
 
 type Rule = Record<string, unknown>;
 
@@ -34,7 +34,7 @@ function policy(
  *   (replication); 3307 (clone agents) between database pods; 3308 (admin) from the controller;
  * - the controller: to the database ports and the API server;
  * - WordPress: from anywhere on its HTTP port (the Ingress controller lives elsewhere), to 3306;
- * - the install Job and cron: to 3306 only;
+ * - the install Job: to 3306 only; cron: to 3306 and to WordPress (it requests wp-cron.php);
  * - every pod: DNS.
  * The optional NFS server has its own namespace and policies (render/storage.ts).
  */
@@ -84,13 +84,18 @@ export function networkPolicies(ctx: Context): K8sObject[] {
     }),
   ];
   if (withWordPress) {
+    const cached = ctx.spec.wordpress.pageCache.enabled;
+    const serving = wordpressServingPort(ctx);
+    const toWordpress: Rule = { to: pods(["web"]), ports: tcp(serving) };
     objects.push(
       policy(ctx, "wordpress", "web", {
-        ingress: [{ ports: tcp(WORDPRESS_PORT) }],
-        egress: [toDatabase, dns],
+        ingress: [{ ports: tcp(serving) }],
+        // The page cache's refresh plugin asks every WordPress pod for the pages a change affects.
+        egress: [toDatabase, ...(cached ? [{ to: pods(["web"]), ports: tcp(serving) }] : []), dns],
       }),
       policy(ctx, "wordpress-install", "install", { egress: [toDatabase, dns] }),
-      policy(ctx, "wordpress-cron", "cron", { egress: [toDatabase, dns] }),
+      // cron requests wp-cron.php from the WordPress Service.
+      policy(ctx, "wordpress-cron", "cron", { egress: [toWordpress, toDatabase, dns] }),
     );
   }
   return objects;

@@ -11,6 +11,7 @@ import {
 } from "./common.js";
 import { WORDPRESS_KEY_NAMES } from "../secrets.js";
 import { BACKUP_USER } from "../../../state/secrets.js";
+import { cacheRefreshToken, refreshTokenMap } from "../../../wordpress/page-cache.js";
 
 /** The Secret: credentials and WordPress keys, with the official images' variable names as keys. */
 export function credentialsSecret(ctx: Context): K8sObject {
@@ -36,6 +37,9 @@ export function credentialsSecret(ctx: Context): K8sObject {
       "backup-password": s.backupPassword,
       "clone-token": s.cloneToken,
       "wordpress-admin-password": s.wordpressAdminPassword,
+      // The page cache's refresh token, for the refresh plugin, and as the map the cache's nginx includes.
+      "cache-refresh-token": cacheRefreshToken(s.wordpressKeys.AUTH_KEY),
+      "cache-refresh-map": `${refreshTokenMap(cacheRefreshToken(s.wordpressKeys.AUTH_KEY))}\n`,
       ...keys,
     },
   };

@@ -15,6 +15,8 @@ import {
 import { MYSQL_PORT } from "../../../topology/topology.js";
 import { WORDPRESS_KEY_NAMES } from "../secrets.js";
 import { contentStorageClass } from "./storage.js";
+import { SECRETS_DIR } from "./secret-files.js";
+import { CACHE_REFRESH_MU_PLUGIN, renderCacheProxyConfig } from "../../../wordpress/page-cache.js";
 
 export function siteUrl(ctx: Context): string | null {
   const host = ctx.spec.kubernetes.ingress.host;
@@ -46,6 +48,7 @@ export function probeHost(ctx: Context): string {
 
 export function wordpressTier(ctx: Context): K8sObject[] {
   const k = ctx.spec.kubernetes;
+  const cached = ctx.spec.wordpress.pageCache.enabled;
   const host = [{ name: "Host", value: probeHost(ctx) }];
   const objects: K8sObject[] = [
     {
@@ -77,28 +80,60 @@ export function wordpressTier(ctx: Context): K8sObject[] {
               {
                 name: "wordpress",
                 image: k.images.wordpress,
-                ports: [{ name: "http", containerPort: 80 }],
-                env: wordpressEnv(ctx),
+                // With the page cache, Apache is reached through the cache container only.
+                ports: [{ name: cached ? "apache" : "http", containerPort: 80 }],
+                env: [...wordpressEnv(ctx), ...(cached ? cacheRefreshEnv(ctx) : [])],
                 resources: resources(k.resources.wordpress),
                 // Neither probe depends on the database: its outage is shared by every pod, and a
                 // readiness that followed it would take them all out of the Service at once (a
                 // failover of a second would become 503s for every reader). The web server (with
                 // mod_php, in the same process) answering is what routing needs.
                 readinessProbe: {
-                  httpGet: { path: "/wp-includes/images/blank.gif", port: "http", httpHeaders: host },
+                  httpGet: {
+                    path: "/wp-includes/images/blank.gif",
+                    port: cached ? "apache" : "http",
+                    httpHeaders: host,
+                  },
                   periodSeconds: 5,
                   timeoutSeconds: 3,
                 },
                 livenessProbe: {
-                  httpGet: { path: "/wp-includes/images/blank.gif", port: "http", httpHeaders: host },
+                  httpGet: {
+                    path: "/wp-includes/images/blank.gif",
+                    port: cached ? "apache" : "http",
+                    httpHeaders: host,
+                  },
                   periodSeconds: 10,
                   timeoutSeconds: 3,
                   failureThreshold: 6,
                 },
-                volumeMounts: [{ name: "content", mountPath: "/var/www/html/wp-content" }],
+                volumeMounts: [
+                  { name: "content", mountPath: "/var/www/html/wp-content" },
+                  // The refresh plugin, as a must-use plugin: WordPress loads it whatever is activated.
+                  ...(cached
+                    ? [
+                        {
+                          name: "cache-config",
+                          mountPath: `/var/www/html/wp-content/mu-plugins/${CACHE_PLUGIN_FILE}`,
+                          subPath: CACHE_PLUGIN_FILE,
+                          readOnly: true,
+                        },
+                      ]
+                    : []),
+                ],
               },
+              ...(cached ? [cacheContainer(ctx, host)] : []),
             ],
-            volumes: [{ name: "content", persistentVolumeClaim: { claimName: "wordpress-content" } }],
+            volumes: [
+              { name: "content", persistentVolumeClaim: { claimName: "wordpress-content" } },
+              ...(cached
+                ? [
+                    { name: "cache-config", configMap: { name: "wordpress-cache" } },
+                    // The cached pages and nginx's temporary files: the pod's own, gone with it.
+                    { name: "cache-work", emptyDir: { sizeLimit: "512Mi" } },
+                  ]
+                : []),
+            ],
           },
         },
       },
@@ -113,12 +148,97 @@ export function wordpressTier(ctx: Context): K8sObject[] {
         ports: [{ name: "http", port: 80, targetPort: "http" }],
       },
     },
+    ...(cached ? [cacheConfigMap(ctx), cachePeersService(ctx)] : []),
     pdb(ctx, "wordpress", "web", 1),
     installJob(ctx),
     cronJob(ctx),
   ];
   if (k.ingress.host) objects.push(ingress(ctx, k.ingress.host));
   return objects;
+}
+
+/** The port the pods serve readers on: the cache container's, or Apache's without the cache. */
+export const CACHE_PORT = 8080;
+export function wordpressServingPort(ctx: Context): number {
+  return ctx.spec.wordpress.pageCache.enabled ? CACHE_PORT : 80;
+}
+
+const CACHE_PLUGIN_FILE = "hapress-cache-refresh.php";
+/** The emptyDir of the cache container: pages, temporary files, its PID file. */
+const CACHE_WORK_DIR = "/var/cache/hapress";
+
+/** What the refresh plugin needs: the pods to refresh (by DNS) and the token (as a file). */
+function cacheRefreshEnv(ctx: Context) {
+  return [
+    { name: "HAPRESS_CACHE_PEERS_DNS", value: `wordpress-peers.${ctx.namespace}.svc.cluster.local` },
+    { name: "HAPRESS_CACHE_PEERS_PORT", value: String(CACHE_PORT) },
+    secretEnv("HAPRESS_CACHE_REFRESH_TOKEN", "cache-refresh-token"),
+  ];
+}
+
+/**
+ * The page cache beside Apache (see src/wordpress/page-cache.ts): nginx on CACHE_PORT with our
+ * configuration, a read-only root filesystem, its writable paths in an emptyDir. The token's map is
+ * a Secret key it includes as a file; its probe goes through it to Apache, still not to the database.
+ */
+function cacheContainer(ctx: Context, host: { name: string; value: string }[]) {
+  const k = ctx.spec.kubernetes;
+  return {
+    name: "cache",
+    image: k.images.cache,
+    command: ["nginx", "-c", "/etc/hapress-cache/nginx.conf", "-e", "stderr", "-g", "daemon off;"],
+    ports: [{ name: "http", containerPort: CACHE_PORT }],
+    // Not used by nginx: it includes the file this variable names (the secrets-as-files pass mounts it).
+    env: [secretEnv("HAPRESS_CACHE_REFRESH_MAP", "cache-refresh-map")],
+    resources: resources({ cpu: "50m", memory: "64Mi" }),
+    readinessProbe: {
+      httpGet: { path: "/wp-includes/images/blank.gif", port: "http", httpHeaders: host },
+      periodSeconds: 5,
+      timeoutSeconds: 3,
+    },
+    livenessProbe: {
+      httpGet: { path: "/hapress-cache-alive", port: "http" },
+      periodSeconds: 10,
+      timeoutSeconds: 3,
+      failureThreshold: 6,
+    },
+    securityContext: { readOnlyRootFilesystem: true },
+    volumeMounts: [
+      { name: "cache-config", mountPath: "/etc/hapress-cache", readOnly: true },
+      { name: "cache-work", mountPath: CACHE_WORK_DIR },
+    ],
+  };
+}
+
+function cacheConfigMap(ctx: Context): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: metadata(ctx, "wordpress-cache", "web"),
+    data: {
+      "nginx.conf": renderCacheProxyConfig({
+        port: CACHE_PORT,
+        ttlSeconds: ctx.spec.wordpress.pageCache.ttlSeconds,
+        workDir: CACHE_WORK_DIR,
+        refreshMapFile: `${SECRETS_DIR}/cache-refresh-map`,
+      }),
+      [CACHE_PLUGIN_FILE]: CACHE_REFRESH_MU_PLUGIN,
+    },
+  };
+}
+
+/** Every ready WordPress pod's address, for the refresh plugin (a headless Service). */
+function cachePeersService(ctx: Context): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: metadata(ctx, "wordpress-peers", "web"),
+    spec: {
+      clusterIP: "None",
+      selector: selector(ctx, "web"),
+      ports: [{ name: "http", port: CACHE_PORT, targetPort: "http" }],
+    },
+  };
 }
 
 export function ingress(ctx: Context, host: string): K8sObject {
