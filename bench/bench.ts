@@ -4,11 +4,13 @@
 // of `up`; HAPRESS_BENCH_FAILOVER_RUNS the runs per fault; HAPRESS_BENCH_OVERLOAD_RATES the insert rates
 // of the overload section (default 1000,100) and HAPRESS_BENCH_OVERLOAD_RUNS its runs per case (5);
 // HAPRESS_BENCH=supervisor measures adoption by a new supervisor and a failover with none running
-// (HAPRESS_BENCH_SUPERVISOR_RUNS, default 3).
+// (HAPRESS_BENCH_SUPERVISOR_RUNS, default 3); HAPRESS_BENCH=saturation keeps both cores busy for 60 s
+// under writes and counts failovers, which must be none (HAPRESS_BENCH_SATURATION_RUNS, default 5).
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connectSql } from "../src/mysql/client.js";
 import { missingOnPrimary, openLoopWrites } from "./overload.js";
@@ -297,6 +299,47 @@ async function benchSupervisor(runs: number): Promise<void> {
   );
 }
 
+/**
+ * A slow primary that is alive must never be failed over: per run, 60 s with every core kept busy by
+ * twice as many spinning processes as there are cores while a writer inserts through mysql-primary.
+ */
+async function benchSaturation(runs: number): Promise<void> {
+  const dir = mkdtempSync("/tmp/hpb-sat-");
+  writeFileSync(join(dir, "hapress.yaml"), "wordpress:\n  replicas: 0\n");
+  const failovers: number[] = [];
+  let acknowledged = 0;
+  let longestGapMs = 0;
+  try {
+    await hapress(dir, ["up"]);
+    const secrets = JSON.parse(readFileSync(join(dir, "state", "secrets.json"), "utf8")) as Secrets;
+    for (let i = 0; i < runs; i++) {
+      await waitReady(dir);
+      const before = await failoversSoFar(dir);
+      const writer = appWriter((await siteStatus(dir)).endpoints.mysqlPrimary, secrets);
+      await writer.prepare();
+      writer.start();
+      const spinners = Array.from({ length: 2 * availableParallelism() }, () =>
+        spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" }),
+      );
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 60_000));
+      } finally {
+        for (const spinner of spinners) spinner.kill("SIGKILL");
+      }
+      const report = await writer.stop();
+      acknowledged += report.acknowledged.length;
+      longestGapMs = Math.max(longestGapMs, report.longestGapMs);
+      failovers.push((await failoversSoFar(dir)) - before);
+    }
+  } finally {
+    await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(
+    `both cores saturated for 60 s under writes, ${runs} runs: failovers ${failovers.join(", ")} (must be 0); ${acknowledged} writes acknowledged, longest write gap ${longestGapMs} ms`,
+  );
+}
+
 /** 30 s of open-loop inserts through mysql-primary, without a fault and with kill -9 of the primary at 10 s. */
 async function benchOverload(rates: number[], runs: number): Promise<void> {
   const dir = mkdtempSync("/tmp/hpb-ol-");
@@ -352,8 +395,10 @@ const sections = (process.env.HAPRESS_BENCH ?? "up,clone,failover,web").split(",
 const overloadRates = (process.env.HAPRESS_BENCH_OVERLOAD_RATES ?? "1000,100").split(",").map(Number);
 const overloadRuns = Number(process.env.HAPRESS_BENCH_OVERLOAD_RUNS ?? 5);
 const supervisorRuns = Number(process.env.HAPRESS_BENCH_SUPERVISOR_RUNS ?? 3);
+const saturationRuns = Number(process.env.HAPRESS_BENCH_SATURATION_RUNS ?? 5);
 if (sections.includes("up")) await benchUp(upRuns);
 if (sections.includes("supervisor")) await benchSupervisor(supervisorRuns);
+if (sections.includes("saturation")) await benchSaturation(saturationRuns);
 if (sections.includes("clone")) await benchClone(megabytes);
 if (sections.includes("failover")) await benchFailover(failoverRuns);
 if (sections.includes("web")) await benchWeb();

@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from "node:fs";
-import { Controller } from "../controller/controller.js";
+import { Controller, PROBE_TIMEOUTS } from "../controller/controller.js";
 import { defaultControllerConfig } from "../controller/decide.js";
 import type { Action } from "../controller/types.js";
 import { LocalPlatform } from "../platform/local/local-platform.js";
@@ -10,7 +10,6 @@ import { sleep } from "../util/process.js";
 
 /** Loop interval and probe timeouts: sub-second, so a dead primary is noticed in about a second. */
 const ROUND_INTERVAL_MS = 250;
-const PROBE = { connectTimeoutMs: 500, queryTimeoutMs: 1000 };
 
 /**
  * Test hook: HAPRESS_TEST_CRASH_AFTER=<action kind> makes the controller exit right after that action,
@@ -40,7 +39,7 @@ export async function runController(stateDir: string): Promise<void> {
     now: () => Date.now(),
     sleep,
     log,
-    probe: PROBE,
+    probe: PROBE_TIMEOUTS,
     afterAction: crashHook(),
     onStuckRound: (elapsedMs) => {
       log(`watchdog: a round has run for ${elapsedMs} ms; exiting so the supervisor restarts the controller`);

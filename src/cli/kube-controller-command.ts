@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
-import { Controller } from "../controller/controller.js";
+import { Controller, PROBE_TIMEOUTS } from "../controller/controller.js";
 import { defaultControllerConfig } from "../controller/decide.js";
 import { defaultElectionTiming, LeaderElector } from "../controller/leader-election.js";
 import type { ControllerCredentials } from "../controller/sql-actions.js";
@@ -17,7 +17,6 @@ import { secretInput } from "../util/secret-input.js";
 import { crashHook } from "./controller-command.js";
 
 const ROUND_INTERVAL_MS = 250;
-const PROBE = { connectTimeoutMs: 500, queryTimeoutMs: 1000 };
 
 export interface KubeControllerOptions {
   namespace: string;
@@ -139,7 +138,7 @@ export async function runKubernetesController(options: KubeControllerOptions): P
           now: () => Date.now(),
           sleep,
           log,
-          probe: PROBE,
+          probe: PROBE_TIMEOUTS,
           afterAction: crashHook(),
           mayAct: () => elector.isLeader() && !stopping,
           onStuckRound: (elapsedMs) => {

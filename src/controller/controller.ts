@@ -55,6 +55,13 @@ export interface ControllerDeps {
 }
 
 /** The database HA controller: observe every instance, decide (pure), act through SQL and the platform. */
+/**
+ * Probe timeouts. A live server answers its handshake in milliseconds, even on a saturated machine; a
+ * hung one never does, but a failed probe alone fails nothing over (see decide.ts: the replicas must
+ * hear nothing from it too, or several probes in a row must fail), so the timeout can be short.
+ */
+export const PROBE_TIMEOUTS = { connectTimeoutMs: 300, queryTimeoutMs: 1000 };
+
 export class Controller {
   private memory: Memory = emptyMemory();
   private readonly sql: InstanceSql;
@@ -132,6 +139,8 @@ export class Controller {
                 lastSqlErrno: state.replication.lastSqlErrno,
                 gtidIoPos: state.replication.gtidIoPos,
                 relayApplied: state.replication.relayApplied,
+                progress: state.replication.progress,
+                heartbeatPeriodMs: state.replication.heartbeatPeriodMs,
               }
             : null,
         };

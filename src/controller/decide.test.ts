@@ -22,6 +22,8 @@ function replicaOf(primaryOrdinal: number, overrides: Partial<ReplicationView> =
     lastSqlErrno: 0,
     gtidIoPos: "0-100-10",
     relayApplied: true,
+    progress: "mysql-bin.000001:100/7",
+    heartbeatPeriodMs: 250,
     ...overrides,
   };
 }
@@ -175,7 +177,8 @@ describe("decide: automatic failover off (--no-automatic-failover)", () => {
   const manual = { ...config, automaticFailover: false };
 
   it("reports a dead primary once and never fences or promotes", () => {
-    const observation = observe([dead(0), instance(1), instance(2)]);
+    const lost = { replication: replicaOf(0, { ioRunning: "Connecting" }) };
+    const observation = observe([dead(0), instance(1, lost), instance(2, lost)]);
     let memory = emptyMemory();
     const events: string[] = [];
     for (let round = 0; round < 10; round++) {
@@ -277,11 +280,94 @@ describe("decide: primary dead", () => {
     assert.equal(decision.events[0]?.kind, "failover-started");
   });
 
-  it("asks for more probes when replicas still stream from a primary that does not answer (a hang)", () => {
-    const hung = observe([dead(0, { error: "connect ETIMEDOUT" }), instance(1), instance(2)]);
-    assert.deepEqual(decideRounds(hung, config.failureThreshold).actions, []);
-    const confirmed = decideRounds(hung, config.failureThreshold + config.confirmationProbes);
+  it("never fails over a primary that does not answer while its replicas still hear from it", () => {
+    const slow = observe([dead(0, { error: "connect ETIMEDOUT" }), instance(1), instance(2)]);
+    const decision = decideRounds(slow, config.failureThreshold + config.confirmationProbes + 3);
+    assert.deepEqual(decision.actions, []);
+    assert.equal(decision.memory.failover, null);
+    const first = decide(slow, memoryWith({ failures: { "mysql-0": 9 } }), config);
+    assert.equal(first.events[0]?.kind, "primary-slow");
+  });
+
+  it("asks for more probes when replicas stream from it but cannot tell (no heartbeats configured)", () => {
+    const noBeat = replicaOf(0, { heartbeatPeriodMs: 0 });
+    const unclear = observe([
+      dead(0, { error: "connect ETIMEDOUT" }),
+      instance(1, { replication: noBeat }),
+      instance(2, { replication: noBeat }),
+    ]);
+    assert.deepEqual(decideRounds(unclear, config.failureThreshold).actions, []);
+    const confirmed = decideRounds(unclear, config.failureThreshold + config.confirmationProbes);
     assert.deepEqual(kinds(confirmed.actions), ["fence", "stopReplicationIo"]);
+  });
+
+  describe("a hang seen from two sides: our probe and the replicas", () => {
+    const healthy = (at: number) => observe([healthyPrimary(0), instance(1), instance(2)], "mysql-0", at);
+    const hungAt = (at: number, replicas = [replicaOf(0), replicaOf(0)]) =>
+      observe(
+        [
+          dead(0, { error: "connect ETIMEDOUT" }),
+          instance(1, { replication: replicas[0] ?? null }),
+          instance(2, { replication: replicas[1] ?? null }),
+        ],
+        "mysql-0",
+        at,
+      );
+    const watched = () => decide(healthy(100_000), emptyMemory(), config).memory;
+
+    it("fails over at the first failed probe once every replica has heard nothing for 3 heartbeats", () => {
+      const decision = decide(hungAt(101_300), watched(), config);
+      assert.deepEqual(kinds(decision.actions), ["fence", "stopReplicationIo"]);
+      assert.match(decision.events[0]?.message ?? "", /heard nothing from it, not even a heartbeat: hung/);
+    });
+
+    it("waits while the silence is shorter than that", () => {
+      assert.deepEqual(decide(hungAt(100_700), watched(), config).actions, []);
+    });
+
+    it("never fails over a slow primary whose replicas still hear from it", () => {
+      const talking = [
+        replicaOf(0, { progress: "mysql-bin.000001:100/8" }),
+        replicaOf(0, { progress: "x/9" }),
+      ];
+      let memory = watched();
+      for (const at of [101_300, 102_000]) {
+        const decision = decide(hungAt(at, talking), memory, config);
+        assert.deepEqual(decision.actions, [], `at ${at}`);
+        memory = decision.memory;
+      }
+    });
+
+    it("waits when only some replicas have stopped hearing from it", () => {
+      const mixed = [replicaOf(0), replicaOf(0, { progress: "mysql-bin.000001:200/7" })];
+      assert.deepEqual(decide(hungAt(101_300, mixed), watched(), config).actions, []);
+    });
+
+    it("scales the silence to the heartbeat period the replicas were given", () => {
+      const slowBeat = [replicaOf(0, { heartbeatPeriodMs: 1000 }), replicaOf(0, { heartbeatPeriodMs: 1000 })];
+      const memory = decide(
+        observe(
+          [
+            healthyPrimary(0),
+            instance(1, { replication: slowBeat[0] ?? null }),
+            instance(2, { replication: slowBeat[1] ?? null }),
+          ],
+          "mysql-0",
+          100_000,
+        ),
+        emptyMemory(),
+        config,
+      ).memory;
+      assert.deepEqual(
+        decide(hungAt(102_900, slowBeat), memory, config).actions,
+        [],
+        "2.9 s < 3 periods of 1 s",
+      );
+      assert.deepEqual(kinds(decide(hungAt(103_100, slowBeat), memory, config).actions), [
+        "fence",
+        "stopReplicationIo",
+      ]);
+    });
   });
 
   it("refuses without a majority and says why once", () => {
@@ -353,8 +439,12 @@ describe("decide: primary dead", () => {
 
   it("counts busy instances as alive for the majority", () => {
     const decision = decideRounds(
-      observe([dead(0), instance(1), instance(2, { reachable: false, busy: true, replication: null })]),
-      config.failureThreshold + config.confirmationProbes,
+      observe([
+        dead(0),
+        instance(1, { replication: replicaOf(0, { ioRunning: "Connecting" }) }),
+        instance(2, { reachable: false, busy: true, replication: null }),
+      ]),
+      config.failureThreshold,
     );
     assert.ok(
       decision.actions.some((a) => a.kind === "fence"),

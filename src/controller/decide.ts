@@ -13,6 +13,9 @@ import type {
 const ER_MASTER_FATAL_ERROR_READING_BINLOG = 1236;
 
 export const defaultControllerConfig: ControllerConfig = {
+  // With heartbeats every 250 ms (MASTER_HEARTBEAT_PERIOD in sql-actions.ts), 750 ms is 3 missed in a
+  // row; a live primary's heartbeat thread is scheduled within milliseconds even on a saturated machine.
+  replicaSilenceMs: 750,
   failureThreshold: 3,
   confirmationProbes: 2,
   cooldownMs: 3000,
@@ -28,7 +31,7 @@ export function decide(observation: Observation, memory: Memory, config: Control
   for (const instance of observation.instances) {
     failures[instance.name] = isAlive(instance) ? 0 : (memory.failures[instance.name] ?? 0) + 1;
   }
-  const next: Memory = { ...memory, failures };
+  const next: Memory = { ...memory, failures, progress: trackProgress(observation, memory) };
   if (next.failover) return continueFailover(observation, next);
   const primary = observation.instances.find((i) => i.name === observation.primary);
   if (!primary)
@@ -46,6 +49,50 @@ export function decide(observation: Observation, memory: Memory, config: Control
   }
   if (!primary.reachable) return decideOnUnreachablePrimary(observation, primary, next, config);
   return keepHealthy(observation, primary, next);
+}
+
+/** Remembers, per replica, when its progress marker last moved. */
+function trackProgress(observation: Observation, memory: Memory): Memory["progress"] {
+  const progress: Memory["progress"] = {};
+  for (const instance of observation.instances) {
+    const marker = instance.reachable ? instance.replication?.progress : undefined;
+    if (marker === undefined) continue;
+    const previous = memory.progress[instance.name];
+    progress[instance.name] =
+      previous && previous.marker === marker ? previous : { marker, since: observation.at };
+  }
+  return progress;
+}
+
+/**
+ * What the replicas that stream from the primary say of it: "silent" when every one of them has heard
+ * nothing from it (no event, no heartbeat) for long enough, the primary is hung; "hearing" when one of
+ * them heard it recently, it is alive however slowly it answers us; "unknown" when none streams from
+ * it (it crashed, or they lost it), or one has not been watched long enough to tell.
+ */
+function replicasView(
+  observation: Observation,
+  primary: InstanceView,
+  memory: Memory,
+  config: ControllerConfig,
+): "silent" | "hearing" | "unknown" {
+  const streaming = observation.instances.filter(
+    (i) =>
+      isReplicaCandidate(i, primary.name) &&
+      i.replication?.ioRunning === "Yes" &&
+      i.replication.masterHost === primary.address,
+  );
+  if (streaming.length === 0) return "unknown";
+  const silences = streaming.map((replica) => {
+    const period = replica.replication?.heartbeatPeriodMs ?? 0;
+    const seen = memory.progress[replica.name];
+    // Without heartbeats an idle primary is silent too: such a replica cannot tell.
+    if (period <= 0 || !seen) return "unknown";
+    const quiet = observation.at - seen.since;
+    return quiet >= Math.max(config.replicaSilenceMs, 3 * period) ? "silent" : "hearing";
+  });
+  if (silences.includes("hearing")) return "hearing";
+  return silences.every((s) => s === "silent") ? "silent" : "unknown";
 }
 
 function notice(memory: Memory, instance: string | null, kind: string, message: string): Decision {
@@ -77,13 +124,27 @@ function decideOnUnreachablePrimary(
   // Its owner saw the process exit: no probe can say it faster or more surely, so no waiting for
   // more probes (fencing, the majority and the choice of replica still apply).
   const crashed = primary.exited !== null;
-  if (!crashed && failed < config.failureThreshold) return { actions: [], memory, events: [] };
+  const replicasSay = crashed ? "unknown" : replicasView(observation, primary, memory, config);
+  // Hung: our probe fails and the replicas hear nothing either, not even heartbeats. Two views agree,
+  // so no waiting for more probes.
+  const hung = !crashed && failed >= 1 && replicasSay === "silent";
+  if (!crashed && !hung && failed < config.failureThreshold) return { actions: [], memory, events: [] };
+  // A primary that does not answer us but still talks to its replicas is slow, not dead (a saturated
+  // machine, a long stall): never failed over, however many probes fail.
+  if (!crashed && replicasSay === "hearing") {
+    return notice(
+      memory,
+      primary.name,
+      "primary-slow",
+      `${primary.name} does not answer probes (${primary.error ?? "no answer"}) but its replicas still hear from it: alive, not failing over`,
+    );
+  }
   const replicas = observation.instances.filter((i) => isReplicaCandidate(i, primary.name));
   // Replicas still streaming from the primary contradict our probes: ask for more evidence first.
   const stillConnected = replicas.some(
     (r) => r.replication?.ioRunning === "Yes" && r.replication.masterHost === primary.address,
   );
-  if (!crashed && stillConnected && failed < config.failureThreshold + config.confirmationProbes) {
+  if (!crashed && !hung && stillConnected && failed < config.failureThreshold + config.confirmationProbes) {
     return { actions: [], memory, events: [] };
   }
   if (!config.automaticFailover) {
@@ -126,7 +187,11 @@ function decideOnUnreachablePrimary(
       kind: "fence",
       instance: primary.name,
       how: "kill",
-      reason: crashed ? `its mariadbd ${primary.exited}` : `unreachable for ${failed} probes`,
+      reason: crashed
+        ? `its mariadbd ${primary.exited}`
+        : hung
+          ? "hung: no answer, and its replicas hear nothing from it"
+          : `unreachable for ${failed} probes`,
     },
     // Then no replica acknowledges it any more: nothing more can commit there semi-synchronously.
     { kind: "stopReplicationIo", instances: replicas.map((r) => r.name) },
@@ -137,7 +202,9 @@ function decideOnUnreachablePrimary(
       instance: primary.name,
       message: crashed
         ? `${primary.name}'s mariadbd ${primary.exited ?? "exited"} (reported by its owner): failing over`
-        : `${primary.name} unreachable for ${failed} probes (${primary.error ?? "no answer"})${stillConnected ? "" : ", confirmed by the replicas"}: failing over`,
+        : hung
+          ? `${primary.name} does not answer (${primary.error ?? "no answer"}) and its replicas have heard nothing from it, not even a heartbeat: hung, failing over`
+          : `${primary.name} unreachable for ${failed} probes (${primary.error ?? "no answer"})${stillConnected ? "" : ", confirmed by the replicas"}: failing over`,
     },
   ];
   return {

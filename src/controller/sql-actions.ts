@@ -72,7 +72,7 @@ export class InstanceSql {
       "STOP SLAVE",
       `CHANGE MASTER TO MASTER_HOST=${sqlString(to.address)}, MASTER_PORT=${to.port}, ` +
         `MASTER_USER=${sqlString(this.secrets.replicationUser)}, MASTER_PASSWORD=${sqlString(this.secrets.replicationPassword)}, ` +
-        `MASTER_USE_GTID=${usePos}, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1`,
+        `MASTER_USE_GTID=${usePos}, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=0.25`,
       "START SLAVE",
     ]);
   }

@@ -12,6 +12,13 @@ export interface ReplicationView {
   gtidIoPos: string;
   /** The SQL thread has applied everything the IO thread received. */
   relayApplied: boolean;
+  /**
+   * Changes whenever the primary sends this replica anything (an event, or a heartbeat when it has
+   * nothing to send): the position the IO thread read up to and the count of heartbeats received.
+   */
+  progress: string;
+  /** How often the primary sends a heartbeat when idle (MASTER_HEARTBEAT_PERIOD), in ms; 0: never. */
+  heartbeatPeriodMs: number;
 }
 
 /** An instance as the platform lists it, with what this round's probe found. */
@@ -49,9 +56,20 @@ export interface Memory {
   failover: { from: string; startedAt: number } | null;
   /** The last reason given for not acting, so the same event is not repeated every round. */
   lastNotice: string | null;
+  /**
+   * Per replica: the last progress marker seen (see ReplicationView.progress) and when it was first
+   * seen. A replica whose marker has not moved for several heartbeat periods hears nothing from its
+   * primary: evidence that the primary hangs, from a vantage point other than our probe.
+   */
+  progress: Record<string, { marker: string; since: number }>;
 }
 
 export interface ControllerConfig {
+  /**
+   * A primary that failed a probe is hung when every replica streaming from it has heard nothing
+   * (no event, no heartbeat) for this long, and at least 3 of its heartbeat periods.
+   */
+  replicaSilenceMs: number;
   /** Consecutive failed probes before the primary is suspected dead. */
   failureThreshold: number;
   /** Extra failed probes that confirm a failure when a replica still reports a live connection. */
@@ -91,5 +109,5 @@ export interface Decision {
 }
 
 export function emptyMemory(): Memory {
-  return { failures: {}, lastRecoveryAt: null, failover: null, lastNotice: null };
+  return { failures: {}, lastRecoveryAt: null, failover: null, lastNotice: null, progress: {} };
 }

@@ -107,6 +107,9 @@ export interface InstanceState {
     gtidIoPos: string;
     /** The SQL thread has applied everything the IO thread received. */
     relayApplied: boolean;
+    /** Where the IO thread has read up to, and the heartbeats received: moves whenever the primary speaks. */
+    progress: string;
+    heartbeatPeriodMs: number;
   } | null;
   semiSyncMasterEnabled: boolean;
   semiSyncMasterActive: boolean;
@@ -134,7 +137,7 @@ export async function readInstanceState(session: SqlSession): Promise<InstanceSt
     "SELECT @@global.read_only AS readOnly, @@global.gtid_current_pos AS current, @@global.gtid_binlog_pos AS binlog, @@global.gtid_slave_pos AS slave, @@global.rpl_semi_sync_master_enabled AS semiMaster, @@global.max_connections AS maxConnections",
   );
   const statusRows = await session.query(
-    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_slave_status', 'Rpl_semi_sync_master_clients', 'Threads_connected', 'Connection_errors_max_connections', 'Aborted_connects')",
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_slave_status', 'Rpl_semi_sync_master_clients', 'Threads_connected', 'Connection_errors_max_connections', 'Aborted_connects', 'Slave_received_heartbeats', 'Slave_heartbeat_period')",
   );
   const status = new Map(statusRows.map((row) => [asString(row.Variable_name), asString(row.Value)]));
   const slaveRows = await session.query("SHOW SLAVE STATUS");
@@ -159,6 +162,8 @@ export async function readInstanceState(session: SqlSession): Promise<InstanceSt
           relayApplied:
             asString(slave.Master_Log_File) === asString(slave.Relay_Master_Log_File) &&
             Number(slave.Read_Master_Log_Pos) === Number(slave.Exec_Master_Log_Pos),
+          progress: `${asString(slave.Master_Log_File)}:${asString(slave.Read_Master_Log_Pos)}/${status.get("Slave_received_heartbeats") ?? "?"}`,
+          heartbeatPeriodMs: Math.round(Number(status.get("Slave_heartbeat_period") ?? 0) * 1000),
         }
       : null,
     semiSyncMasterEnabled: Number(variables?.semiMaster) === 1,

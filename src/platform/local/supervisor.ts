@@ -707,7 +707,7 @@ export class Supervisor {
       await session.query(
         `CHANGE MASTER TO MASTER_HOST=${sqlString(primary.address)}, MASTER_PORT=${primary.port}, ` +
           `MASTER_USER=${sqlString(this.secrets.replicationUser)}, MASTER_PASSWORD=${sqlString(this.secrets.replicationPassword)}, ` +
-          "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1",
+          "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=0.25",
       );
       await session.query("START SLAVE");
     } finally {
