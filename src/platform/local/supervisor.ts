@@ -383,39 +383,38 @@ export class Supervisor {
   }
 
   /** Stops every process by PID, waits for them, removes the socket and exits. */
-  async shutdown(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.nudge();
-    this.log(null, "stopping every process of the site");
-    this.aborter.abort();
-    await this.processes.stopAll(30_000);
-    await this.records.write([]);
-    this.server?.close();
-    await rm(this.paths.socket, { force: true });
-    await unlink(this.paths.supervisorPid).catch(() => undefined);
-    // A clone in progress is abandoned: its temporary folder is removed at the next start.
-    await Promise.race([this.loopDone, sleep(2000)]);
-    this.log(null, "stopped");
-    process.exit(0);
+  shutdown(): Promise<void> {
+    return this.leave(async () => {
+      this.log(null, "stopping every process of the site");
+      await this.processes.stopAll(30_000);
+      await this.records.write([]);
+    }, "stopped");
   }
 
   /**
    * Leaves without stopping anything, for a successor (a service manager's) to adopt: every process
    * keeps running and pids.json says who they are.
    */
-  async handOver(): Promise<void> {
+  handOver(): Promise<void> {
+    return this.leave(async () => {
+      await this.records.write(this.processes.records());
+      this.processes.release();
+    }, "handed over: the site's processes keep running for the next supervisor to adopt");
+  }
+
+  /** The way out, once: stop reconciling, deal with the processes (`letGo`), close the socket, exit. */
+  private async leave(letGo: () => Promise<void>, farewell: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.nudge();
+    // A clone in progress is abandoned: its temporary folder is removed at the next start.
     this.aborter.abort();
-    await this.records.write(this.processes.records());
-    this.processes.release();
+    await letGo();
     this.server?.close();
     await rm(this.paths.socket, { force: true });
     await unlink(this.paths.supervisorPid).catch(() => undefined);
     await Promise.race([this.loopDone, sleep(2000)]);
-    this.log(null, "handed over: the site's processes keep running for the next supervisor to adopt");
+    this.log(null, farewell);
     process.exit(0);
   }
 
