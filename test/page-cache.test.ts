@@ -149,8 +149,9 @@ describe("the page cache: anonymous readers from cache, everyone else from WordP
     assert.equal(created.status, 201, await created.text());
     for (const pod of pods) {
       const home = await fromPod(pod, "/");
-      // A HIT: the refreshed copy, stored before the author's request returned (not a miss after expiry).
-      assert.equal(home.cache, "HIT", `${pod} answers from its cache`);
+      // From the cache (a HIT, or STALE if a slow machine let the 1 s TTL pass since the refresh), and
+      // with the new post: the refreshed copy, stored before the author's request returned.
+      assert.match(home.cache, FROM_CACHE, `${pod} answers from its cache`);
       assert.ok(home.body.includes(title), `${pod}'s cached home page shows the new post`);
     }
   });
