@@ -4,6 +4,9 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runProgram } from "../src/util/process.js";
+import { openWatchChannel, serverWatchKey } from "../src/agent/clone-channel.js";
+import { decodeReport } from "../src/agent/server-watch.js";
+import { AGENT_PORT } from "../src/topology/topology.js";
 import { renderManifests } from "../src/platform/kubernetes/render.js";
 import { parseSpec } from "../src/spec/load.js";
 import type { ClusterSecrets } from "../src/platform/kubernetes/secrets.js";
@@ -215,10 +218,41 @@ describe("database tier with 3 instances (real mariadbd)", () => {
     assert.notEqual(rootTcp.code, 0, "root has no TCP account");
   });
 
-  it("restarts a replica's mariadbd killed with SIGKILL; it catches up with restart count 1", async () => {
+  it("restarts a replica's mariadbd killed with SIGKILL; it catches up with restart count 1; its agent reports the exit at once", async () => {
     const before = (await site.status()).pods.find((p) => p.name === "mysql-2");
     assert.ok(before?.pids[0]);
-    process.kill(before.pids[0], "SIGKILL");
+    // The agent's server watch (what the controller follows on Kubernetes), over the real server.
+    const reports: string[] = [];
+    const watch = openWatchChannel(
+      before.address.split(":")[0] ?? "",
+      AGENT_PORT,
+      serverWatchKey(site.secrets().cloneToken),
+    );
+    watch.on("secureConnect", () => watch.write("HAPRESS-WATCH 1\n"));
+    watch.on("data", (chunk: Buffer) => reports.push(...chunk.toString().split("\n").filter(Boolean)));
+    watch.on("error", () => undefined);
+    try {
+      await eventually("the agent reports its server up", () =>
+        Promise.resolve(reports.some((line) => line.startsWith("up "))),
+      );
+      const killedAt = Date.now();
+      process.kill(before.pids[0], "SIGKILL");
+      await eventually("the agent reports the exit", () =>
+        Promise.resolve(reports.some((line) => line.startsWith("exited "))),
+      );
+      const exited = decodeReport(reports.find((line) => line.startsWith("exited ")) ?? "");
+      assert.ok(exited, reports.join("\n"));
+      assert.ok(
+        Date.parse(exited.at) - killedAt < 5_000,
+        `learnt ${Date.parse(exited.at) - killedAt} ms after the kill (a watch, not a poll)`,
+      );
+      assert.match(exited.detail, /refuses connections/);
+      await eventually("the agent reports the restarted server up", () =>
+        Promise.resolve(reports.filter((line) => line.startsWith("up ")).length >= 2),
+      );
+    } finally {
+      watch.destroy();
+    }
     const primary = (await site.status()).endpoints.mysqlPrimary;
     await site.sqlAsApp(primary, "INSERT INTO notes VALUES (10, 'while mysql-2 was down')");
     await eventually(

@@ -650,7 +650,13 @@ describe(
         throw new Error(`mysql-0 never rejoined; controllers:\n${controllerLogs()}`, { cause: error });
       });
       const events = await controllerEvents();
-      assert.ok(events.some((e) => e.reason === "failover-started"));
+      const started = events.find((e) => e.reason === "failover-started");
+      assert.ok(started);
+      // The pod's agent saw its server go and told the controller at once (no three failed probes).
+      assert.match(
+        started.message,
+        /mysql-0's mariadbd exited \(.*refuses connections\) \(reported by its owner\)/,
+      );
       assert.ok(events.some((e) => e.reason === "promoted"));
       assertNoOverlappingActors(events);
     });

@@ -17,36 +17,75 @@ const CIPHER_SUITE = "TLS_AES_128_GCM_SHA256";
 const PSK_IDENTITY = "hapress-clone-v2";
 /** Domain separation: the key used on the wire is derived from the token, never the token itself. */
 const PSK_LABEL = "hapress clone stream psk v2";
+/**
+ * The server watch (a subscriber learns the moment the agent's mariadbd exits) has a key of its own,
+ * derived from the token too: the controller holds this key and can subscribe, but it cannot take a
+ * backup of the site's data, which only the clone token allows.
+ */
+const WATCH_IDENTITY = "hapress-watch-v1";
+const WATCH_LABEL = "hapress server watch psk v1";
+
+/** What a connection proved it may ask for, by the key it holds. */
+export type ChannelPurpose = "clone" | "watch";
 
 export function clonePsk(token: string): Buffer {
   return createHmac("sha256", token).update(PSK_LABEL).digest();
 }
 
+/** The server watch's key (the controller's Secret holds it in hex). */
+export function serverWatchKey(token: string): Buffer {
+  return createHmac("sha256", token).update(WATCH_LABEL).digest();
+}
+
 const channelSettings = { ciphers: CIPHER_SUITE, minVersion: "TLSv1.3", maxVersion: "TLSv1.3" } as const;
 
-/** Wraps an accepted TCP connection; emits 'secure' once the peer has proven it holds the token. */
-export function acceptCloneChannel(raw: Socket, token: string): TLSSocket {
-  const psk = clonePsk(token);
+/**
+ * Wraps an accepted TCP connection; emits 'secure' once the peer has proven it holds the token (a
+ * clone) or the watch key (a watch); `purpose()` then says which.
+ */
+export function acceptAgentChannel(
+  raw: Socket,
+  token: string,
+): { socket: TLSSocket; purpose: () => ChannelPurpose | null } {
+  const keys = new Map<string, { purpose: ChannelPurpose; psk: Buffer }>([
+    [PSK_IDENTITY, { purpose: "clone", psk: clonePsk(token) }],
+    [WATCH_IDENTITY, { purpose: "watch", psk: serverWatchKey(token) }],
+  ]);
+  let offered: ChannelPurpose | null = null;
   // Node's TLSSocket honours pskCallback for a server socket; @types/node lists it on TlsOptions only.
   const options: TLSSocketOptions & Pick<TlsOptions, "pskCallback"> = {
     isServer: true,
     secureContext: createSecureContext(channelSettings),
-    pskCallback: (_socket, identity) => (identity === PSK_IDENTITY ? psk : null),
+    pskCallback: (_socket, identity) => {
+      const key = keys.get(identity);
+      offered = key?.purpose ?? null;
+      return key?.psk ?? null;
+    },
   };
-  return new TLSSocket(raw, options);
+  const socket = new TLSSocket(raw, options);
+  // The identity is only a claim until the handshake completes with its key: ask after 'secure'.
+  return { socket, purpose: () => offered };
 }
 
-/** Connects to a donor agent; emits 'secureConnect' once the donor has proven it holds the token. */
-export function openCloneChannel(address: string, port: number, token: string): TLSSocket {
-  const psk = clonePsk(token);
+function openChannel(address: string, port: number, psk: Buffer, identity: string): TLSSocket {
   return connect({
     host: address,
     port,
     ...channelSettings,
-    pskCallback: () => ({ psk, identity: PSK_IDENTITY }),
-    // There is no certificate: the PSK handshake is what authenticates the donor.
+    pskCallback: () => ({ psk, identity }),
+    // There is no certificate: the PSK handshake is what authenticates the agent.
     checkServerIdentity: () => undefined,
   });
+}
+
+/** Connects to a donor agent; emits 'secureConnect' once the donor has proven it holds the token. */
+export function openCloneChannel(address: string, port: number, token: string): TLSSocket {
+  return openChannel(address, port, clonePsk(token), PSK_IDENTITY);
+}
+
+/** Connects to an agent's server watch with the watch key (see serverWatchKey). */
+export function openWatchChannel(address: string, port: number, key: Buffer): TLSSocket {
+  return openChannel(address, port, key, WATCH_IDENTITY);
 }
 
 /** A readable reason for a failed handshake: the usual cause is a different clone token. */

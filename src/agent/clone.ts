@@ -7,17 +7,22 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { join } from "node:path";
 import { HapressError } from "../errors.js";
 import { runProgramChecked } from "../util/process.js";
-import { acceptCloneChannel, describeHandshakeFailure, openCloneChannel } from "./clone-channel.js";
+import { acceptAgentChannel, describeHandshakeFailure, openCloneChannel } from "./clone-channel.js";
+import { encodeReport, type ServerWatch } from "./server-watch.js";
 import { encodeDataFrame, encodeEndFrame, FrameDecoder } from "./frames.js";
 import { removeStaleWorkDirs } from "./initdb.js";
 
 /** Sent inside the authenticated channel: the version of what follows (the token is the channel's key). */
 const REQUEST = "HAPRESS-CLONE 2";
+/** Sent inside a channel keyed by the watch key: report the server's state now and at every change. */
+export const WATCH_REQUEST = "HAPRESS-WATCH 1";
 const MAX_REQUEST_BYTES = 512;
 /** The handshake and request must complete within this time (an absolute deadline, not an idle timeout). */
 const GREETING_DEADLINE_MS = 10_000;
 /** Connections the agent holds at once; one backup streams at a time (each reads the whole data folder). */
 const MAX_CONNECTIONS = 8;
+/** Subscribers to the server watch at once (the leading controller, and one more during a hand-over). */
+const MAX_WATCHERS = 4;
 
 /** Written into a cloned data folder: where it came from and the GTID to replicate from. */
 export interface CloneInfo {
@@ -42,6 +47,8 @@ export interface BackupServerOptions {
   password: string;
   /** Overrides GREETING_DEADLINE_MS (tests). */
   greetingDeadlineMs?: number;
+  /** The server watch offered to holders of the watch key; without it, watch requests are refused. */
+  watch?: ServerWatch;
 }
 
 /**
@@ -71,8 +78,9 @@ export interface BackupServer {
 
 export function serveBackups(options: BackupServerOptions): Promise<BackupServer> {
   const active = new Set<{ socket: Socket; kill: () => void }>();
-  const server: Server = createServer((raw) => handleBackupRequest(raw, options, active));
-  server.maxConnections = MAX_CONNECTIONS;
+  const watchers = new Set<Socket>();
+  const server: Server = createServer((raw) => handleBackupRequest(raw, options, active, watchers));
+  server.maxConnections = MAX_CONNECTIONS + MAX_WATCHERS;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.address, () => {
@@ -86,6 +94,7 @@ export function serveBackups(options: BackupServerOptions): Promise<BackupServer
             transfer.kill();
             transfer.socket.destroy();
           }
+          for (const watcher of watchers) watcher.destroy();
         },
       });
     });
@@ -94,7 +103,12 @@ export function serveBackups(options: BackupServerOptions): Promise<BackupServer
 
 type ActiveTransfers = Set<{ socket: Socket; kill: () => void }>;
 
-function handleBackupRequest(raw: Socket, options: BackupServerOptions, active: ActiveTransfers): void {
+function handleBackupRequest(
+  raw: Socket,
+  options: BackupServerOptions,
+  active: ActiveTransfers,
+  watchers: Set<Socket>,
+): void {
   const peer = raw.remoteAddress ?? "?";
   raw.on("error", () => undefined);
   // One absolute deadline covers the TLS handshake and the request line, however slowly either trickles.
@@ -103,7 +117,7 @@ function handleBackupRequest(raw: Socket, options: BackupServerOptions, active: 
     raw.destroy();
   }, options.greetingDeadlineMs ?? GREETING_DEADLINE_MS);
   raw.on("close", () => clearTimeout(deadline));
-  const socket = acceptCloneChannel(raw, options.token);
+  const { socket, purpose } = acceptAgentChannel(raw, options.token);
   let secured = false;
   socket.on("error", (error: Error & { code?: string }) => {
     // A port probe (connect, then close) is not worth a line; a failed handshake is.
@@ -121,6 +135,10 @@ function handleBackupRequest(raw: Socket, options: BackupServerOptions, active: 
     }
     socket.off("data", onData);
     clearTimeout(deadline);
+    if (purpose() === "watch") {
+      serveWatch(socket, raw, request.slice(0, newline), options, watchers);
+      return;
+    }
     if (request.slice(0, newline) !== REQUEST) {
       options.log(`refused a backup request from ${peer}: unknown request (another hapress version?)`);
       socket.end(`ERR unknown request; this agent speaks ${REQUEST}\n`);
@@ -137,6 +155,46 @@ function handleBackupRequest(raw: Socket, options: BackupServerOptions, active: 
   socket.once("secure", () => {
     secured = true;
     socket.on("data", onData);
+  });
+}
+
+/**
+ * A holder of the watch key (the controller) subscribes to the server's state: one line now, one at
+ * every change, until either side closes. That key allows nothing else (no backup).
+ */
+function serveWatch(
+  socket: Socket,
+  raw: Socket,
+  request: string,
+  options: BackupServerOptions,
+  watchers: Set<Socket>,
+): void {
+  const peer = raw.remoteAddress ?? "?";
+  if (request !== WATCH_REQUEST) {
+    options.log(`refused a watch request from ${peer}: unknown request (another hapress version?)`);
+    socket.end(`ERR unknown request; the watch key allows only ${WATCH_REQUEST}\n`);
+    return;
+  }
+  if (!options.watch) {
+    socket.end("ERR this agent does not watch its server\n");
+    return;
+  }
+  if (watchers.size >= MAX_WATCHERS) {
+    options.log(`refused a watch request from ${peer}: ${MAX_WATCHERS} subscribers already`);
+    socket.end("ERR busy: too many subscribers\n");
+    return;
+  }
+  watchers.add(socket);
+  // A subscriber that vanished without a word (its node died) is noticed and its slot freed.
+  raw.setKeepAlive(true, 5_000);
+  options.log(`${peer} subscribed to the server's state`);
+  socket.write("OK\n");
+  const unsubscribe = options.watch.subscribe((report) => socket.write(encodeReport(report)));
+  // A subscriber has nothing more to say; whatever it sends is read and dropped, never buffered.
+  socket.resume();
+  socket.on("close", () => {
+    unsubscribe();
+    watchers.delete(socket);
   });
 }
 

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { sleep } from "../util/process.js";
-import { openCloneChannel } from "./clone-channel.js";
+import { openCloneChannel, openWatchChannel, serverWatchKey } from "./clone-channel.js";
+import { decodeReport, ServerWatch } from "./server-watch.js";
 import { cloneFromDonor, serveBackups, type BackupServerOptions } from "./clone.js";
 import { encodeDataFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frames.js";
 
@@ -251,6 +252,103 @@ describe("the clone channel", () => {
       impostor.close();
       fake.remove();
       rmSync(join(dataDir, ".."), { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the server watch channel", () => {
+  /** A watch over a server the test controls: `exit()` makes its process go away. */
+  function controlledWatch() {
+    let listening = true;
+    let end: ((reason: string) => void) | null = null;
+    const watch = new ServerWatch({
+      holdSession: () =>
+        listening
+          ? Promise.resolve({
+              ended: new Promise<string>((resolve) => (end = resolve)),
+              close: () => end?.("closed"),
+            })
+          : Promise.reject(new Error("connect ECONNREFUSED")),
+      socketRefuses: () => Promise.resolve(!listening),
+      sleep,
+      now: () => Date.now(),
+      log: () => undefined,
+    });
+    return {
+      watch,
+      exit() {
+        listening = false;
+        end?.("PROTOCOL_CONNECTION_LOST");
+      },
+    };
+  }
+
+  /** Subscribes with `key`; resolves with the lines received once `until` matches them, or at close. */
+  function subscribe(
+    port: number,
+    key: Buffer,
+    until: (lines: string[]) => boolean,
+    request = "HAPRESS-WATCH 1\n",
+  ): { lines: Promise<string[]>; error: () => (Error & { code?: string }) | undefined } {
+    const socket = openWatchChannel("127.0.0.1", port, key);
+    let text = "";
+    let error: (Error & { code?: string }) | undefined;
+    const lines = new Promise<string[]>((resolve) => {
+      const current = () => text.split("\n").filter((line) => line !== "");
+      socket.on("secureConnect", () => socket.write(request));
+      socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString();
+        if (until(current())) {
+          socket.destroy();
+          resolve(current());
+        }
+      });
+      socket.on("error", (e: Error & { code?: string }) => (error = e));
+      socket.on("close", () => resolve(current()));
+    });
+    return { lines, error: () => error };
+  }
+
+  it("tells a holder of the watch key the server's state, then the moment its process goes", async () => {
+    const server = controlledWatch();
+    const agent = await serveBackups(agentOptions({ watch: server.watch }));
+    try {
+      let killed = false;
+      const up = subscribe(agent.port, serverWatchKey(TOKEN), (lines) => {
+        // The server goes once the subscriber has seen it up (as a crash would come, at any later time).
+        if (!killed && lines.some((l) => l.startsWith("up "))) {
+          killed = true;
+          server.exit();
+        }
+        return lines.some((l) => l.startsWith("exited "));
+      });
+      const lines = await up.lines;
+      assert.equal(lines[0], "OK");
+      assert.deepEqual(
+        lines.slice(1).map((line) => decodeReport(line)?.state),
+        ["unknown", "up", "exited"],
+        "the first subscriber starts the watch",
+      );
+    } finally {
+      agent.close();
+      await server.watch.stop();
+    }
+  });
+
+  it("the watch key allows no backup, and the clone token's channel no watch", async () => {
+    const server = controlledWatch();
+    const agent = await serveBackups(agentOptions({ watch: server.watch }));
+    try {
+      const clone = await subscribe(agent.port, serverWatchKey(TOKEN), () => false, REQUEST).lines;
+      assert.match(clone.join("\n"), /^ERR unknown request; the watch key allows only HAPRESS-WATCH 1/);
+      const { data } = await tlsExchange(agent.port, TOKEN, (s) => s.write("HAPRESS-WATCH 1\n"));
+      assert.match(data.toString(), /^ERR unknown request; this agent speaks HAPRESS-CLONE 2/);
+      const wrong = subscribe(agent.port, serverWatchKey("another site's token"), () => false);
+      assert.deepEqual(await wrong.lines, [], "a wrong key gets nothing");
+      assert.match(wrong.error()?.code ?? "", /^ERR_SSL/);
+    } finally {
+      agent.close();
+      await server.watch.stop();
     }
   });
 });

@@ -2,6 +2,8 @@ import type { Command } from "commander";
 import { applyClonePosition } from "../agent/clone-position.js";
 import { serveBackups } from "../agent/clone.js";
 import { initInstance } from "../agent/init-instance.js";
+import { ServerWatch, socketRefuses } from "../agent/server-watch.js";
+import { holdSession } from "../mysql/client.js";
 import { BACKUP_USER } from "../state/secrets.js";
 import { requiredSecret, secretInput } from "../util/secret-input.js";
 import { lookupAccount, type ServiceAccount } from "../util/accounts.js";
@@ -83,6 +85,19 @@ export function registerAgentCommands(program: Command): void {
             deadlineMs: 30 * 60_000,
           });
         }
+        // Started by the first subscriber (the controller on Kubernetes, where no supervisor owns mariadbd).
+        const watch = new ServerWatch({
+          holdSession: () =>
+            holdSession(
+              { socketPath: options.socket },
+              { user: options.user, password },
+              { connectTimeoutMs: 1000 },
+            ),
+          socketRefuses: () => socketRefuses(options.socket),
+          sleep,
+          now: () => Date.now(),
+          log,
+        });
         const server = await serveBackups({
           address: options.address,
           port: options.port,
@@ -91,11 +106,12 @@ export function registerAgentCommands(program: Command): void {
           log,
           user: options.user,
           password,
+          watch,
         });
         log(`serving backup streams on ${options.address}:${options.port}`);
         const stop = () => {
           server.close();
-          process.exit(0);
+          void watch.stop().finally(() => process.exit(0));
         };
         process.on("SIGTERM", stop);
         process.on("SIGINT", stop);

@@ -15,6 +15,8 @@ import { passwordSchema } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
 import { secretInput } from "../util/secret-input.js";
 import { crashHook } from "./controller-command.js";
+import { ServerExitReports } from "../controller/server-exit-reports.js";
+import { AGENT_PORT } from "../topology/topology.js";
 
 const ROUND_INTERVAL_MS = 250;
 
@@ -36,6 +38,17 @@ function passwordFromEnv(name: string): string {
     );
   }
   return parsed.data;
+}
+
+/** The agents' server-watch key (hex, from the rendered Secret), or null when none is given. */
+function watchKeyFromEnv(): Buffer | null {
+  const value = secretInput("HAPRESS_SERVER_WATCH_KEY");
+  if (!value) return null;
+  if (!/^[0-9a-f]{64}$/.test(value))
+    throw new InputError(
+      "HAPRESS_SERVER_WATCH_KEY: not a server-watch key (64 hex digits); the rendered Deployment mounts it from the hapress-credentials Secret",
+    );
+  return Buffer.from(value, "hex");
 }
 
 /**
@@ -80,6 +93,7 @@ export async function runKubernetesController(options: KubeControllerOptions): P
     replicationUser: process.env.HAPRESS_REPLICATION_USER || "repl",
     replicationPassword: passwordFromEnv("HAPRESS_REPLICATION_PASSWORD"),
   };
+  const watchKey = watchKeyFromEnv();
   // The pod's own address (kubelet probes come to it); loopback outside a pod.
   const healthAddress = process.env.POD_IP || "127.0.0.1";
   if (!process.env.POD_IP && !isLoopbackIPv4Literal(healthAddress))
@@ -114,14 +128,15 @@ export async function runKubernetesController(options: KubeControllerOptions): P
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
   log(
-    `controller ${identity} campaigning for Lease ${options.namespace}/${options.lease} (site ${options.site}, automatic failover ${options.automaticFailover ? "on" : "off"})`,
+    `controller ${identity} campaigning for Lease ${options.namespace}/${options.lease} (site ${options.site}, automatic failover ${options.automaticFailover ? "on" : "off"}, crash reports from the agents ${watchKey ? "on" : "off: no HAPRESS_SERVER_WATCH_KEY"})`,
   );
 
   // The election runs on its own loop, so a long controller round never delays a renewal.
-  const leading: { run: Promise<void> | null; controller: Controller | null } = {
-    run: null,
-    controller: null,
-  };
+  const leading: {
+    run: Promise<void> | null;
+    controller: Controller | null;
+    exits: ServerExitReports | null;
+  } = { run: null, controller: null, exits: null };
   const publisher = new ObservationPublisher(kc, options.namespace, identity, (error) =>
     log(`publishing the observation failed: ${errorMessage(error)}`),
   );
@@ -147,6 +162,19 @@ export async function runKubernetesController(options: KubeControllerOptions): P
           },
         });
         leading.controller = controller;
+        // The agents report their server's exit at once; without the key, crashes are found by probes.
+        leading.exits = watchKey
+          ? new ServerExitReports({
+              key: watchKey,
+              port: AGENT_PORT,
+              onExit: (name, how) => {
+                log(`${name}'s agent reports that its mariadbd ${how}`);
+                controller.noteExit(name, how);
+              },
+              log,
+              now: () => Date.now(),
+            })
+          : null;
         leading.run = controller
           .run(ROUND_INTERVAL_MS, () => stopping || !elector.isLeader())
           .catch((error: unknown) => log(`controller loop failed: ${errorMessage(error)}`))
@@ -154,11 +182,14 @@ export async function runKubernetesController(options: KubeControllerOptions): P
             log(`${identity} stopped acting${stopping ? "" : ": the lease is no longer held"}`);
             leading.run = null;
             leading.controller = null;
+            leading.exits?.close();
+            leading.exits = null;
           });
       }
       // Offered from here, never awaited: a slow API server delays neither a renewal nor a failover.
       const seen = leading.controller?.lastObservation;
       if (seen && elector.isLeader()) publisher.offer(seen);
+      if (seen) leading.exits?.track(seen.instances);
       await sleep(timing.retryMs);
     }
   })();

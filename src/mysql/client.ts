@@ -1,3 +1,4 @@
+import mysqlEvents from "mysql2";
 import mysql from "mysql2/promise";
 import type { RowDataPacket } from "mysql2/promise";
 
@@ -71,6 +72,48 @@ export async function connectSql(
       if (!clean) connection.destroy();
     },
   };
+}
+
+/** An idle session kept open only to learn the moment the server ends it. */
+export interface HeldSession {
+  /** Settles with the reason when the server closes the session or its socket goes away. */
+  ended: Promise<string>;
+  /** Drops the session at once (no quit handshake: the server may be hung). */
+  close(): void;
+}
+
+/**
+ * Opens a session and holds it without a query. A server whose process dies closes the socket at
+ * once (the kernel does it), so `ended` is how an observer beside the server learns of a crash
+ * without polling; a hung server keeps it open, so this never confuses a hang with a crash.
+ */
+export async function holdSession(
+  endpoint: Endpoint | SocketEndpoint,
+  credentials: Credentials,
+  options: Pick<SqlOptions, "connectTimeoutMs"> = {},
+): Promise<HeldSession> {
+  // The callback API: its connection reports 'end' and 'error' events, which the promise wrapper hides.
+  const connection = mysqlEvents.createConnection({
+    ...("socketPath" in endpoint
+      ? { socketPath: endpoint.socketPath }
+      : { host: endpoint.host, port: endpoint.port }),
+    user: credentials.user,
+    password: credentials.password,
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+  });
+  // Listening before the handshake: an 'error' event without a listener would end the process.
+  const ended = new Promise<string>((resolve) => {
+    connection.once("end", () => resolve("the server closed the session"));
+    connection.on("error", (error: Error & { code?: string }) => resolve(error.code ?? error.message));
+  });
+  await new Promise<void>((resolve, reject) =>
+    connection.connect((error) => {
+      if (!error) return resolve();
+      connection.destroy();
+      reject(error);
+    }),
+  );
+  return { ended, close: () => connection.destroy() };
 }
 
 /** Runs `work` with a session that is always closed afterwards. */

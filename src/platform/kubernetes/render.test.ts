@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { parseSpec } from "../../spec/load.js";
 import type { SpecInput } from "../../spec/schema.js";
+import { serverWatchKey } from "../../agent/clone-channel.js";
 import { checkKubernetesSpec } from "./check.js";
 import { renderManifests, type K8sObject } from "./render.js";
 import { renderCommand } from "./render-command.js";
@@ -136,6 +137,30 @@ describe("rendered manifests", () => {
     const policy = JSON.stringify(find(objects, "NetworkPolicy", "mysql"));
     assert.match(policy, /"port":3306/);
     assert.match(policy, /"port":3307/);
+  });
+
+  it("gives the controller the agents' server-watch key, never the clone token itself", () => {
+    const objects = renderManifests(parseSpec({ name: "blog" }, "test"), testSecrets);
+    const deployment = find(objects, "Deployment", "hapress-controller") as unknown as {
+      spec: {
+        template: { spec: { containers: { env: { name: string; value?: string }[] }[]; volumes: unknown[] } };
+      };
+    };
+    const pod = deployment.spec.template.spec;
+    const env = pod.containers[0]?.env ?? [];
+    assert.ok(
+      env.some((e) => e.name === "HAPRESS_SERVER_WATCH_KEY_FILE"),
+      "the watch key is mounted as a file",
+    );
+    const mounted = JSON.stringify(pod.volumes);
+    assert.match(mounted, /"server-watch-key"/);
+    assert.doesNotMatch(mounted, /"clone-token"/, "the controller cannot take a backup");
+    const secret = find(objects, "Secret", "hapress-credentials").stringData as Record<string, string>;
+    assert.equal(secret["server-watch-key"], serverWatchKey(testSecrets.cloneToken).toString("hex"));
+    assert.notEqual(secret["server-watch-key"], secret["clone-token"]);
+    // The controller may open the agents' port (the watch), and the database pods accept it from the controller.
+    const controllerPolicy = JSON.stringify(find(objects, "NetworkPolicy", "hapress-controller"));
+    assert.match(controllerPolicy, /"port":3307/);
   });
 
   it("enforce the restricted Pod Security Standard in the site's namespace; the privileged NFS server lives apart", () => {

@@ -102,6 +102,7 @@ export function controller(ctx: Context): K8sObject[] {
                   { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                   secretEnv("HAPRESS_ADMIN_PASSWORD", "admin-password"),
                   secretEnv("HAPRESS_REPLICATION_PASSWORD", "replication-password"),
+                  secretEnv("HAPRESS_SERVER_WATCH_KEY", "server-watch-key"),
                 ],
                 ports: [{ name: "health", containerPort: 8081 }],
                 resources: resources(k.resources.controller),

@@ -31,7 +31,8 @@ function policy(
 /**
  * A default deny for the namespace (ingress and egress), then explicit allows:
  * - database pods: 3306 from WordPress, the install Job, cron, the controller and each other
- *   (replication); 3307 (clone agents) between database pods; 3308 (admin) from the controller;
+ *   (replication); 3307 (clone agents) between database pods and from the controller (the server
+ *   watch); 3308 (admin) from the controller;
  * - the controller: to the database ports and the API server;
  * - WordPress: from anywhere on its HTTP port (the Ingress controller lives elsewhere), to 3306;
  * - the install Job: to 3306 only; cron: to 3306 and to WordPress (it requests wp-cron.php);
@@ -68,7 +69,8 @@ export function networkPolicies(ctx: Context): K8sObject[] {
       ingress: [
         { from: pods(["web", "install", "cron", "controller", "database"]), ports: tcp(MYSQL_PORT) },
         { from: pods(["database"]), ports: tcp(AGENT_PORT) },
-        { from: pods(["controller"]), ports: tcp(ADMIN_PORT) },
+        // The controller: the admin port, and the agent's server watch (its key allows nothing else).
+        { from: pods(["controller"]), ports: tcp(ADMIN_PORT, AGENT_PORT) },
       ],
       egress: [{ to: pods(["database"]), ports: tcp(MYSQL_PORT, AGENT_PORT) }, dns],
     }),
@@ -76,7 +78,7 @@ export function networkPolicies(ctx: Context): K8sObject[] {
       // Its probes come from the kubelet on the node (allowed by every common CNI without a rule).
       ingress: [{ ports: tcp(CONTROLLER_HEALTH_PORT) }],
       egress: [
-        { to: pods(["database"]), ports: tcp(MYSQL_PORT, ADMIN_PORT) },
+        { to: pods(["database"]), ports: tcp(MYSQL_PORT, ADMIN_PORT, AGENT_PORT) },
         // The API server: its address depends on the cluster (a Service IP, the nodes'), not on a pod.
         { ports: tcp(443, 6443) },
         dns,

@@ -11,6 +11,7 @@ import {
 } from "./common.js";
 import { WORDPRESS_KEY_NAMES } from "../secrets.js";
 import { BACKUP_USER } from "../../../state/secrets.js";
+import { serverWatchKey } from "../../../agent/clone-channel.js";
 import { cacheRefreshToken, refreshTokenMap } from "../../../wordpress/page-cache.js";
 
 /** The Secret: credentials and WordPress keys, with the official images' variable names as keys. */
@@ -36,6 +37,8 @@ export function credentialsSecret(ctx: Context): K8sObject {
       "backup-user": BACKUP_USER,
       "backup-password": s.backupPassword,
       "clone-token": s.cloneToken,
+      // The controller's key to the agents' server watch: derived, so it cannot fetch a backup.
+      "server-watch-key": serverWatchKey(s.cloneToken).toString("hex"),
       "wordpress-admin-password": s.wordpressAdminPassword,
       // The page cache's refresh token, for the refresh plugin, and as the map the cache's nginx includes.
       "cache-refresh-token": cacheRefreshToken(s.wordpressKeys.AUTH_KEY),
