@@ -3,7 +3,8 @@ import { readdir, rename, rm } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { HapressError } from "../errors.js";
-import { PRIVATE_FILES_ENV, renderBootstrapSql } from "../mysql/config.js";
+import { PRIVATE_FILES_ENV, renderBootstrapSql, renderRestoredAccountsSql } from "../mysql/config.js";
+import { CLONE_INFO_FILE } from "./clone.js";
 import type { Secrets } from "../state/secrets.js";
 import { runProgramChecked } from "../util/process.js";
 
@@ -67,5 +68,40 @@ export async function initializePrimaryDataDir(
   } catch (error) {
     await rm(workDir, { recursive: true, force: true });
     throw new HapressError(`initialising the database in ${dataDir} failed`, { cause: error });
+  }
+}
+
+/**
+ * Creates a new site's first primary from a backup's prepared database: a copy in a temporary
+ * folder, the site's accounts made anew with this site's passwords (the backup's grant tables hold
+ * the old site's), the clone record removed (this instance is a primary, not a replica to point at
+ * a donor), then renamed into place. An interruption leaves nothing a later start could trust.
+ */
+export async function restorePrimaryDataDir(
+  backupDatabaseDir: string,
+  dataDir: string,
+  secrets: Secrets,
+  options: { runAs: string | null },
+): Promise<void> {
+  await removeStaleWorkDirs(dataDir);
+  const workDir = `${dataDir}.init-${randomBytes(4).toString("hex")}`;
+  const userArgs = options.runAs ? [`--user=${options.runAs}`] : [];
+  try {
+    await runProgramChecked("cp", ["-a", "--no-dereference", backupDatabaseDir, workDir]);
+    await rm(join(workDir, CLONE_INFO_FILE), { force: true });
+    if (options.runAs) await runProgramChecked("chown", ["-R", `${options.runAs}:`, workDir]);
+    await runProgramChecked(
+      "mariadbd",
+      ["--no-defaults", `--datadir=${workDir}`, ...userArgs, "--bootstrap", "--log-bin=0"],
+      {
+        input: renderRestoredAccountsSql(secrets),
+        killSignal: "SIGKILL",
+        env: { ...process.env, ...PRIVATE_FILES_ENV },
+      },
+    );
+    await rename(workDir, dataDir);
+  } catch (error) {
+    await rm(workDir, { recursive: true, force: true });
+    throw new HapressError(`restoring the database into ${dataDir} failed`, { cause: error });
   }
 }

@@ -47,6 +47,7 @@ import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
 import type { RecordedEvent } from "../platform/local/local-platform.js";
 import { withSystemDirs } from "../util/system-path.js";
 import { addServiceCommands } from "./service-command.js";
+import { addBackupCommands } from "./backup-commands.js";
 
 /** How the supervisor runs this CLI again: the same node, flags and script. */
 function selfCommand(): SelfCommand {
@@ -204,6 +205,7 @@ function buildProgram(): Command {
   }
 
   addServiceCommands(program, () => ({ stateDir: stateDirOf(globals()), self: selfCommand() }));
+  addBackupCommands(program, () => ({ stateDir: stateDirOf(globals()), self: selfCommand() }));
 
   program
     .command("supervise", { hidden: true })

@@ -128,11 +128,6 @@ export const BACKUP_PRIVILEGES = "RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR";
  * that account (besides root) every privilege through socket authentication, for a human operator.
  */
 export function renderBootstrapSql(secrets: Secrets, socketUser = "root"): string {
-  const host = sqlString(LOOPBACK_HOST_PATTERN);
-  const repl = `${sqlString(secrets.replicationUser)}@${host}`;
-  const admin = `${sqlString(secrets.adminUser)}@${host}`;
-  const app = `${sqlString(secrets.appUser)}@${host}`;
-  const db = `\`${secrets.appDatabase.replace(/`/g, "")}\``;
   return [
     // Bootstrap mode starts without grant tables; loading them enables account management.
     "FLUSH PRIVILEGES;",
@@ -143,16 +138,38 @@ export function renderBootstrapSql(secrets: Secrets, socketUser = "root"): strin
     ...[...new Set(["root", socketUser])].map(
       (user) => `REVOKE READ_ONLY ADMIN ON *.* FROM ${sqlString(user)}@'localhost';`,
     ),
-    // Through the socket only ('localhost'), with a password: works whoever runs the agent.
-    `CREATE USER ${sqlString(secrets.backupUser)}@'localhost' IDENTIFIED BY ${sqlString(secrets.backupPassword)};`,
-    `GRANT ${BACKUP_PRIVILEGES} ON *.* TO ${sqlString(secrets.backupUser)}@'localhost';`,
-    `CREATE USER ${repl} IDENTIFIED BY ${sqlString(secrets.replicationPassword)};`,
-    `GRANT REPLICATION SLAVE ON *.* TO ${repl};`,
-    `CREATE USER ${admin} IDENTIFIED BY ${sqlString(secrets.adminPassword)};`,
-    `GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD ON *.* TO ${admin};`,
-    `CREATE DATABASE ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;`,
-    `CREATE USER ${app} IDENTIFIED BY ${sqlString(secrets.appPassword)};`,
-    `GRANT ALL PRIVILEGES ON ${db}.* TO ${app};`,
+    `CREATE DATABASE ${appDatabaseName(secrets)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;`,
+    ...accountStatements(secrets, "CREATE USER"),
     "",
   ].join("\n");
+}
+
+/**
+ * For a data folder restored from a backup into a new site: the site's accounts made anew with this
+ * site's passwords (a backup's grant tables hold the old site's), whatever the backup held of them.
+ */
+export function renderRestoredAccountsSql(secrets: Secrets): string {
+  return ["FLUSH PRIVILEGES;", ...accountStatements(secrets, "CREATE OR REPLACE USER"), ""].join("\n");
+}
+
+function appDatabaseName(secrets: Secrets): string {
+  return `\`${secrets.appDatabase.replace(/`/g, "")}\``;
+}
+
+function accountStatements(secrets: Secrets, create: "CREATE USER" | "CREATE OR REPLACE USER"): string[] {
+  const host = sqlString(LOOPBACK_HOST_PATTERN);
+  const repl = `${sqlString(secrets.replicationUser)}@${host}`;
+  const admin = `${sqlString(secrets.adminUser)}@${host}`;
+  const app = `${sqlString(secrets.appUser)}@${host}`;
+  return [
+    // Through the socket only ('localhost'), with a password: works whoever runs the agent.
+    `${create} ${sqlString(secrets.backupUser)}@'localhost' IDENTIFIED BY ${sqlString(secrets.backupPassword)};`,
+    `GRANT ${BACKUP_PRIVILEGES} ON *.* TO ${sqlString(secrets.backupUser)}@'localhost';`,
+    `${create} ${repl} IDENTIFIED BY ${sqlString(secrets.replicationPassword)};`,
+    `GRANT REPLICATION SLAVE ON *.* TO ${repl};`,
+    `${create} ${admin} IDENTIFIED BY ${sqlString(secrets.adminPassword)};`,
+    `GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD ON *.* TO ${admin};`,
+    `${create} ${app} IDENTIFIED BY ${sqlString(secrets.appPassword)};`,
+    `GRANT ALL PRIVILEGES ON ${appDatabaseName(secrets)}.* TO ${app};`,
+  ];
 }

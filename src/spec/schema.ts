@@ -163,6 +163,13 @@ export const specSchema = z
       })
       .strict()
       .default({}),
+    /** Where `hapress backup` keeps the site's backups (relative paths start at the state folder). */
+    backup: z
+      .object({
+        path: z.string().min(1, "must name a folder, e.g. /var/backups/hapress").optional(),
+      })
+      .strict()
+      .default({}),
     local: z
       .object({
         httpPort: z.number().int().min(1).max(65_535).default(8080),
@@ -205,6 +212,8 @@ export const specExamples: Record<string, string> = {
   "site.adminUser": "site:\n  adminUser: admin",
   "site.adminEmail": "site:\n  adminEmail: admin@example.com",
   "local.httpPort": "local:\n  httpPort: 8080",
+  backup: "backup:\n  path: /var/backups/hapress",
+  "backup.path": "backup:\n  path: /var/backups/hapress",
   kubernetes: "kubernetes:\n  namespace: hapress",
   "kubernetes.namespace": "kubernetes:\n  namespace: hapress",
   "kubernetes.images": "kubernetes:\n  images:\n    mariadb: mariadb:10.11",

@@ -75,6 +75,10 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "backend mysql-primary",
     // Cut client sessions as soon as a server is marked down: they must reconnect to the new primary.
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
+    // A refused connection means the server is gone (a crash): say so to the client at once. HAProxy
+    // would otherwise wait a turn-around of min(timeout connect, 1 s) before retrying the same dead
+    // server, and a client connecting in the instant before the switch lost a whole second.
+    "  retries 0",
     // Never more than `maxconn` connections to a server (below its max_connections): the rest wait
     // here, so a reconnecting herd after a failover reaches the new primary a few at a time.
     `  timeout queue ${mysqlPrimary.queueTimeoutMs}ms`,
@@ -91,6 +95,9 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "backend mysql-replicas",
     "  balance leastconn",
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
+    // A refused connection is retried at once on another replica, never after a 1 s turn-around.
+    "  retries 1",
+    "  option redispatch 1",
     `  timeout queue ${mysqlReplicas.queueTimeoutMs}ms`,
     "  option abortonclose",
     ...servers("mysql-replicas", mysqlReplicas.maxConnectionsPerServer),

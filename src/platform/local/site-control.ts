@@ -77,7 +77,7 @@ export async function preflight(stateDir: string, spec: Spec): Promise<void> {
 }
 
 /** Fails clearly when the public HTTP port is taken by something else. */
-async function checkHttpPortFree(spec: Spec, source: string): Promise<void> {
+export async function checkHttpPortFree(spec: Spec, source: string): Promise<void> {
   if (spec.wordpress.replicas === 0) return;
   const { httpAddress, httpPort } = spec.local;
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,39 @@
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Spec } from "../spec/schema.js";
+import { errorMessage } from "../errors.js";
+import type { BackupManifest } from "./manifest.js";
+import { readManifest } from "./restore.js";
+
+/** The folder holding a site's backups: spec `backup.path` (from the state folder), or `<state>/backups`. */
+export function backupRoot(stateDir: string, spec: Pick<Spec, "backup">): string {
+  return resolve(stateDir, spec.backup.path ?? "backups");
+}
+
+export interface ListedBackup {
+  name: string;
+  dir: string;
+  /** null when the folder has no readable manifest (shown, never restorable). */
+  manifest: BackupManifest | null;
+  problem: string | null;
+}
+
+/** The backups in `root`, oldest first; unfinished ones (hidden `.partial-*` folders) are not listed. */
+export async function listBackups(root: string): Promise<ListedBackup[]> {
+  if (!existsSync(root)) return [];
+  const names = (await readdir(root, { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith("."))
+    .map((entry) => entry.name)
+    .sort();
+  const listed: ListedBackup[] = [];
+  for (const name of names) {
+    const dir = join(root, name);
+    try {
+      listed.push({ name, dir, manifest: await readManifest(dir), problem: null });
+    } catch (error) {
+      listed.push({ name, dir, manifest: null, problem: errorMessage(error) });
+    }
+  }
+  return listed;
+}

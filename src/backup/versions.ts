@@ -1,0 +1,13 @@
+import { runProgram } from "../util/process.js";
+import { withSystemDirs } from "../util/system-path.js";
+
+/** hapress's own version (package.json; kept in step with `hapress --version`). */
+export const HAPRESS_VERSION = "0.1.0";
+
+/** The MariaDB server's version as `mariadbd --version` prints it (e.g. 10.11.14), or "unknown". */
+export async function mariadbVersion(): Promise<string> {
+  const result = await runProgram("mariadbd", ["--version"], {
+    env: { ...process.env, PATH: withSystemDirs(process.env.PATH) },
+  }).catch(() => null);
+  return /Ver\s+(\S+)/.exec(result?.stdout ?? "")?.[1]?.replace(/-MariaDB.*$/, "") ?? "unknown";
+}

@@ -1,0 +1,141 @@
+import type { Command } from "commander";
+import { backupRoot, listBackups } from "../backup/list.js";
+import { prepareRestore } from "../backup/restore.js";
+import { takeBackup } from "../backup/take.js";
+import { HapressError } from "../errors.js";
+import { checkHttpPortFree, preflight, up, type SelfCommand } from "../platform/local/site-control.js";
+import { specSchema } from "../spec/schema.js";
+import { readJsonFile, statePaths } from "../state/files.js";
+import { parseCount, parseSeconds, report } from "./options.js";
+
+export interface BackupCommandContext {
+  stateDir: string;
+  self: SelfCommand;
+}
+
+async function runningSpecOf(stateDir: string) {
+  const spec = await readJsonFile(statePaths(stateDir).spec, specSchema);
+  if (!spec) throw new HapressError(`no site in ${stateDir}: run 'hapress up' first, or pass --dir`);
+  return spec;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** `hapress backup`, `hapress backups` and `hapress restore` (the local target). */
+export function addBackupCommands(program: Command, context: () => BackupCommandContext): void {
+  program
+    .command("backup")
+    .description("take a backup of the running site: database (from a replica), wp-content and spec")
+    .option("--with-secrets", "include the site's credentials (secrets.json) in the backup")
+    .option("--json", "print the backup's manifest as JSON, and no progress")
+    .action(async (options: { withSecrets?: boolean; json?: boolean }) => {
+      const { stateDir } = context();
+      const spec = await runningSpecOf(stateDir);
+      const started = Date.now();
+      const showProgress = !options.json && process.stderr.isTTY;
+      let lastShown = 0;
+      const taken = await takeBackup({
+        stateDir,
+        destination: backupRoot(stateDir, spec),
+        withSecrets: options.withSecrets ?? false,
+        log: options.json ? () => undefined : report,
+        onProgress: (bytes) => {
+          if (!showProgress || Date.now() - lastShown < 500) return;
+          lastShown = Date.now();
+          const rate = bytes / 1e6 / Math.max(0.001, (Date.now() - started) / 1000);
+          process.stderr.write(`\r  database: ${megabytes(bytes)} received, ${rate.toFixed(1)} MB/s   `);
+        },
+      });
+      if (showProgress) process.stderr.write("\n");
+      const m = taken.manifest;
+      if (options.json) return console.log(JSON.stringify({ dir: taken.dir, ...m }, null, 2));
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`backup ${taken.dir} taken in ${seconds.toFixed(1)} s`);
+      console.log(`  source:      ${m.source.instance} (${taken.source.why})`);
+      console.log(`  GTID:        ${m.gtid || "(none)"}`);
+      console.log(
+        `  database:    ${megabytes(m.database.bytes)} in ${m.database.seconds.toFixed(1)} s (${(m.database.bytes / 1e6 / Math.max(0.001, m.database.seconds)).toFixed(1)} MB/s)`,
+      );
+      console.log(
+        `  wp-content:  ${m.wpContent ? `${m.wpContent.files} files, ${megabytes(m.wpContent.bytes)}` : "(none: the site has no WordPress tier)"}`,
+      );
+      console.log(
+        `  credentials: ${m.withSecrets ? "INCLUDED (secrets.json, mode 0600): keep this backup as safe as the site" : "not included (--with-secrets to include them)"}`,
+      );
+    });
+
+  program
+    .command("backups")
+    .description("list the site's backups")
+    .option("--json", "print them as JSON")
+    .action(async (options: { json?: boolean }) => {
+      const { stateDir } = context();
+      const root = backupRoot(stateDir, await runningSpecOf(stateDir));
+      const backups = await listBackups(root);
+      if (options.json) return console.log(JSON.stringify({ root, backups }, null, 2));
+      if (backups.length === 0) return console.log(`no backups in ${root} (take one with 'hapress backup')`);
+      console.log(`backups in ${root}:`);
+      for (const b of backups) {
+        if (!b.manifest) {
+          console.log(`  ${b.name}  NOT RESTORABLE: ${b.problem ?? "?"}`);
+          continue;
+        }
+        const m = b.manifest;
+        console.log(
+          `  ${b.name}  ${m.createdAt}  GTID ${m.gtid || "-"}  ${megabytes(m.database.bytes)} from ${m.source.instance}${m.wpContent ? `, wp-content ${m.wpContent.files} files` : ""}${m.withSecrets ? ", with credentials" : ""}`,
+        );
+      }
+    });
+
+  program
+    .command("restore")
+    .description("build a new site from a backup, in its own state folder, and start it")
+    .argument("<backup>", "the backup's folder (see 'hapress backups')")
+    .requiredOption("--into <dir>", "state folder of the new site (new or empty)")
+    .option(
+      "--http-port <port>",
+      "the new site's HTTP port (default: the backed-up site's)",
+      parseCount(1, 65535),
+    )
+    .option("--timeout <seconds>", "how long to wait for the new site to be ready", parseSeconds, 600)
+    .option("--json", "print the new site's status as JSON")
+    .action(
+      async (
+        backup: string,
+        options: { into: string; httpPort?: number; timeout: number; json?: boolean },
+      ) => {
+        const { self } = context();
+        const log = options.json ? () => undefined : report;
+        const prepared = await prepareRestore({
+          backupDir: backup,
+          intoDir: options.into,
+          httpPort: options.httpPort,
+          log,
+          preflight: async (dir, spec) => {
+            await preflight(dir, spec);
+            await checkHttpPortFree(spec, options.httpPort ? "--http-port" : `${backup}/spec.json`);
+          },
+        });
+        const status = await up(
+          prepared.spec,
+          `${backup}/spec.json`,
+          options.into,
+          self,
+          log,
+          options.timeout * 1000,
+        );
+        if (options.json) return console.log(JSON.stringify(status, null, 2));
+        console.log(`site ${status.site} restored from ${backup} into ${options.into} and ready`);
+        console.log(
+          `  data as of:       ${prepared.manifest.createdAt} (GTID ${prepared.manifest.gtid || "-"})`,
+        );
+        if (status.endpoints.http) console.log(`  site:             ${status.endpoints.http}`);
+        console.log(`  mysql-primary:    ${status.endpoints.mysqlPrimary}`);
+        console.log(
+          `  credentials:      ${prepared.reusedSecrets ? "the backed-up site's (the backup holds them)" : `new, in ${statePaths(options.into).secrets}`}; WordPress logins are the backed-up site's`,
+        );
+      },
+    );
+}

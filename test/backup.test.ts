@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { BackupManifest } from "../src/backup/manifest.js";
+import type { ListedBackup } from "../src/backup/list.js";
+import { makeSiteDir, TestSite } from "./helpers/site.js";
+import { cookieHeader, login, restNonce } from "./helpers/wordpress.js";
+
+const PORT = 18_484;
+const RESTORED_PORT = 18_485;
+const SITE = `http://127.0.0.1:${PORT}`;
+const RESTORED_SITE = `http://127.0.0.1:${RESTORED_PORT}`;
+const SPEC = `local:\n  httpPort: ${PORT}\ndatabase:\n  replicas: 2\nwordpress:\n  replicas: 1\n  pageCache:\n    enabled: false\n`;
+
+/** Publishes a post and uploads a text file through WordPress's REST API, as an author would. */
+async function publish(site: TestSite, title: string): Promise<{ uploadUrl: string }> {
+  const jar = await login(SITE, "admin", site.secrets().wordpressAdminPassword);
+  const nonce = await restNonce(SITE, jar);
+  const headers = { cookie: cookieHeader(jar), "x-wp-nonce": nonce };
+  const post = await fetch(`${SITE}/?rest_route=/wp/v2/posts`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json" },
+    body: JSON.stringify({ title, content: `${title}: the body.`, status: "publish" }),
+  });
+  assert.equal(post.status, 201, await post.text());
+  const file = `${title.toLowerCase().replace(/\W+/g, "-")}.txt`;
+  const media = await fetch(`${SITE}/?rest_route=/wp/v2/media`, {
+    method: "POST",
+    headers: {
+      ...headers,
+      "content-type": "text/plain",
+      "content-disposition": `attachment; filename=${file}`,
+    },
+    body: `${title}: the upload.\n`,
+  });
+  const uploaded = (await media.json()) as { source_url?: string };
+  assert.equal(media.status, 201, JSON.stringify(uploaded));
+  return { uploadUrl: new URL(uploaded.source_url ?? "").pathname };
+}
+
+/** Ids of a table on one instance, in order. */
+async function ids(site: TestSite, endpoint: string, table: string): Promise<number[]> {
+  const rows = await site.sqlAsApp(endpoint, `SELECT id FROM ${table} ORDER BY id`);
+  return rows.map((row) => Number(row.id));
+}
+
+describe("backup and restore of a whole site (real servers, WordPress included)", () => {
+  const site = new TestSite(makeSiteDir("bk"), SPEC);
+  const restored = new TestSite(makeSiteDir("bkr"), SPEC);
+  let backupDir = "";
+  let manifest: BackupManifest | null = null;
+  const written: { acknowledged: number[] } = { acknowledged: [] };
+  let before_: { uploadUrl: string } = { uploadUrl: "" };
+  let after_: { uploadUrl: string } = { uploadUrl: "" };
+
+  before(async () => {
+    await site.up();
+  });
+  after(async () => {
+    await restored.destroy();
+    await site.destroy();
+  });
+
+  it("backs up the site from a replica while writes go on: database, wp-content and spec, every file hashed", async () => {
+    const primary = (await site.status()).endpoints.mysqlPrimary;
+    await site.sqlAsApp(primary, "CREATE TABLE notes (id INT PRIMARY KEY)");
+    for (let id = 1; id <= 100; id++) await site.sqlAsApp(primary, "INSERT INTO notes VALUES (?)", [id]);
+    before_ = await publish(site, "Before the backup");
+    const writer = await site.writer();
+    writer.start();
+    const result = await site.cli(["backup", "--json"], 300_000);
+    const report = await writer.stop();
+    written.acknowledged = report.acknowledged;
+    assert.equal(result.code, 0, result.stderr);
+    const taken = JSON.parse(result.stdout) as BackupManifest & { dir: string };
+    backupDir = taken.dir;
+    manifest = taken;
+    assert.equal(taken.source.role, "replica", "a backup never loads the primary while a replica can serve");
+    assert.equal(taken.withSecrets, false);
+    assert.match(taken.gtid, /^\d+-\d+-\d+/);
+    assert.ok(taken.database.bytes > 1_000_000);
+    assert.ok(taken.wpContent && taken.wpContent.files > 0);
+    const files = Object.keys(taken.files);
+    assert.ok(files.includes("spec.json"));
+    assert.ok(!files.includes("secrets.json"), "no credentials unless asked for");
+    assert.ok(files.some((f) => f.startsWith("database/") && f.endsWith("notes.ibd")));
+    assert.ok(files.some((f) => f.startsWith("wp-content/uploads/") && f.endsWith("before-the-backup.txt")));
+    const onDisk = JSON.parse(readFileSync(join(backupDir, "manifest.json"), "utf8")) as BackupManifest;
+    assert.equal(onDisk.gtid, taken.gtid);
+
+    // Later changes, which the restore must not bring back.
+    for (let id = 101; id <= 150; id++) await site.sqlAsApp(primary, "INSERT INTO notes VALUES (?)", [id]);
+    after_ = await publish(site, "After the backup");
+
+    const listed = await site.cli(["backups", "--json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const backups = (JSON.parse(listed.stdout) as { backups: ListedBackup[] }).backups;
+    assert.deepEqual(
+      backups.map((b) => b.dir),
+      [backupDir],
+    );
+  });
+
+  it("refuses a damaged backup, naming the file, and a folder that holds a site; nothing is made", async () => {
+    assert.ok(manifest, "the backup test ran");
+    const victim = Object.keys(manifest.files).find((f) => f.endsWith("before-the-backup.txt")) ?? "";
+    const path = join(backupDir, victim);
+    const original = readFileSync(path);
+    writeFileSync(path, Buffer.concat([original, Buffer.from("tampered")]));
+    try {
+      const refused = await restored.cli([
+        "restore",
+        backupDir,
+        "--into",
+        restored.stateDir,
+        "--http-port",
+        String(RESTORED_PORT),
+      ]);
+      assert.equal(refused.code, 2, `a damaged backup is bad input: ${refused.stderr}`);
+      assert.match(
+        refused.stderr,
+        new RegExp(`${victim.replace(/[.]/g, "\\.")}: \\d+ bytes, the manifest says`),
+      );
+      assert.equal(existsSync(restored.stateDir), false, "nothing was made");
+    } finally {
+      writeFileSync(path, original);
+    }
+    const occupied = await site.cli([
+      "restore",
+      backupDir,
+      "--into",
+      site.stateDir,
+      "--http-port",
+      String(RESTORED_PORT),
+    ]);
+    assert.equal(occupied.code, 2, occupied.stderr);
+    assert.match(occupied.stderr, /already holds a site/);
+  });
+
+  it("restores into a new site: exactly the backed-up data on every instance, and WordPress serves what existed then", async () => {
+    assert.ok(manifest, "the backup test ran");
+    const result = await restored.cli(
+      ["restore", backupDir, "--into", restored.stateDir, "--http-port", String(RESTORED_PORT), "--json"],
+      600_000,
+    );
+    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
+    const status = await restored.status();
+    assert.equal(status.ready, true);
+    assert.notEqual(
+      restored.secrets().appPassword,
+      site.secrets().appPassword,
+      "the new site has its own credentials",
+    );
+    const instances = status.pods.filter((p) => p.component === "mysql").map((p) => `${p.address}:${p.port}`);
+    assert.equal(instances.length, 2);
+
+    const expected = Array.from({ length: 100 }, (_, i) => i + 1);
+    for (const endpoint of instances) {
+      assert.deepEqual(
+        await ids(restored, endpoint, "notes"),
+        expected,
+        `${endpoint}: rows 1..100, nothing later`,
+      );
+    }
+    // Taken under writes, the backup holds every write up to one point and none after it: the
+    // writer's rows are a gap-free prefix of what it sent, with everything acknowledged before the
+    // backup began (the writer commits one row at a time, in order).
+    const writes = await ids(restored, instances[0] ?? "", "hapress_chaos_writes");
+    const sent = [...written.acknowledged].sort((a, b) => a - b);
+    const first = sent[0] ?? 0;
+    assert.ok(writes.length > 0, "the backup caught some of the writes");
+    assert.deepEqual(
+      writes,
+      Array.from({ length: writes.length }, (_, i) => first + i),
+      "no hole: a consistent point in time",
+    );
+    const checksums = await Promise.all(
+      instances.map(async (endpoint) => {
+        const rows = await restored.sqlAsApp(endpoint, "CHECKSUM TABLE notes, hapress_chaos_writes");
+        return rows.map((row) => String(row.Checksum)).join(",");
+      }),
+    );
+    assert.equal(new Set(checksums).size, 1, `every instance holds the same data: ${checksums.join(" / ")}`);
+
+    const home = await (await fetch(`${RESTORED_SITE}/`)).text();
+    assert.match(home, /Before the backup/);
+    assert.doesNotMatch(home, /After the backup/);
+    const upload = await fetch(`${RESTORED_SITE}${before_.uploadUrl}`);
+    assert.equal(upload.status, 200);
+    assert.equal(await upload.text(), "Before the backup: the upload.\n");
+    assert.equal(
+      (await fetch(`${RESTORED_SITE}${after_.uploadUrl}`)).status,
+      404,
+      "a later upload is not there",
+    );
+    // The original site still runs, untouched.
+    assert.match(await (await fetch(`${SITE}/`)).text(), /After the backup/);
+  });
+});
