@@ -1,17 +1,20 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { BackupManifest } from "../src/backup/manifest.js";
 import type { ListedBackup } from "../src/backup/list.js";
-import { makeSiteDir, TestSite } from "./helpers/site.js";
+import { scanArchive } from "../src/backup/replay.js";
+import { sleep } from "../src/util/process.js";
+import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
 import { cookieHeader, login, restNonce } from "./helpers/wordpress.js";
 
 const PORT = 18_484;
 const RESTORED_PORT = 18_485;
 const SITE = `http://127.0.0.1:${PORT}`;
 const RESTORED_SITE = `http://127.0.0.1:${RESTORED_PORT}`;
-const SPEC = `local:\n  httpPort: ${PORT}\ndatabase:\n  replicas: 2\nwordpress:\n  replicas: 1\n  pageCache:\n    enabled: false\n`;
+const PITR_PORT = 18_486;
+const SPEC = `local:\n  httpPort: ${PORT}\ndatabase:\n  replicas: 3\nwordpress:\n  replicas: 1\n  pageCache:\n    enabled: false\n`;
 
 /** Publishes a post and uploads a text file through WordPress's REST API, as an author would. */
 async function publish(site: TestSite, title: string): Promise<{ uploadUrl: string }> {
@@ -48,6 +51,7 @@ async function ids(site: TestSite, endpoint: string, table: string): Promise<num
 describe("backup and restore of a whole site (real servers, WordPress included)", () => {
   const site = new TestSite(makeSiteDir("bk"), SPEC);
   const restored = new TestSite(makeSiteDir("bkr"), SPEC);
+  const pointInTime = new TestSite(makeSiteDir("bkt"), SPEC);
   let backupDir = "";
   let manifest: BackupManifest | null = null;
   const written: { acknowledged: number[] } = { acknowledged: [] };
@@ -58,6 +62,7 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
     await site.up();
   });
   after(async () => {
+    await pointInTime.destroy();
     await restored.destroy();
     await site.destroy();
   });
@@ -153,7 +158,7 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
       "the new site has its own credentials",
     );
     const instances = status.pods.filter((p) => p.component === "mysql").map((p) => `${p.address}:${p.port}`);
-    assert.equal(instances.length, 2);
+    assert.equal(instances.length, 3);
 
     const expected = Array.from({ length: 100 }, (_, i) => i + 1);
     for (const endpoint of instances) {
@@ -196,5 +201,95 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
     );
     // The original site still runs, untouched.
     assert.match(await (await fetch(`${SITE}/`)).text(), /After the backup/);
+  });
+
+  it("restores to a point in time across a failover: exactly the rows before T, from the backup and the binary log archive", async () => {
+    const taken = await site.cli(["backup", "--json"], 300_000);
+    assert.equal(taken.code, 0, taken.stderr);
+    const backup = JSON.parse(taken.stdout) as BackupManifest & { dir: string };
+    let status = await site.status();
+    await site.sqlAsApp(status.endpoints.mysqlPrimary, "CREATE TABLE pitr (id INT PRIMARY KEY)");
+    for (let id = 1; id <= 50; id++)
+      await site.sqlAsApp(status.endpoints.mysqlPrimary, "INSERT INTO pitr VALUES (?)", [id]);
+
+    // A failover between the backup and T: the archive must follow the new primary without a gap.
+    const oldPrimary = status.primary ?? "";
+    process.kill(await site.mariadbdPid(oldPrimary), "SIGKILL");
+    await eventually(
+      "a new primary, and the site whole again",
+      async () => {
+        status = await site.status();
+        return status.primary !== oldPrimary && status.ready;
+      },
+      120_000,
+    );
+    for (let id = 51; id <= 100; id++)
+      await site.sqlAsApp(status.endpoints.mysqlPrimary, "INSERT INTO pitr VALUES (?)", [id]);
+    // T: a whole second after every row above; the rows below come a second later still.
+    await sleep(1100 - (Date.now() % 1000));
+    const target = new Date(Math.floor(Date.now() / 1000) * 1000);
+    await sleep(1100);
+    for (let id = 101; id <= 120; id++)
+      await site.sqlAsApp(status.endpoints.mysqlPrimary, "INSERT INTO pitr VALUES (?)", [id]);
+    await site.sqlAsApp(status.endpoints.mysqlPrimary, "DROP TABLE pitr"); // the mistake
+    const primaryGtid = (await site.status()).pods.find((p) => p.name === status.primary)?.gtid ?? "";
+    const archive = join(dirname(backup.dir), "binlogs");
+    await eventually("the archive holds the mistake", async () => {
+      const segments = await scanArchive(archive);
+      const last = segments.at(-1)?.transactions.at(-1)?.gtid;
+      return last !== undefined && `${last.domain}-${last.server}-${last.seq}` === primaryGtid;
+    }).catch(async (error: unknown) => {
+      const segments = await scanArchive(archive);
+      const seen = segments.map((g) => {
+        const last = g.transactions.at(-1)?.gtid;
+        return `${g.name}: ${g.files.length} file(s), last ${last ? `${last.domain}-${last.server}-${last.seq}` : "none"}`;
+      });
+      throw new Error(
+        `the primary is at ${primaryGtid}; the archive in ${archive}: ${seen.join("; ") || "empty"}`,
+        {
+          cause: error,
+        },
+      );
+    });
+    assert.ok((await scanArchive(archive)).length >= 2, "one segment per primary");
+
+    const before = await pointInTime.cli([
+      "restore",
+      backup.dir,
+      "--into",
+      pointInTime.stateDir,
+      "--to-time",
+      new Date(Date.parse(backup.createdAt) - 60_000).toISOString().replace(/\.\d+Z$/, "Z"),
+    ]);
+    assert.equal(before.code, 2, before.stderr);
+    assert.match(before.stderr, /before the backup/);
+    assert.equal(existsSync(pointInTime.stateDir), false, "a refusal makes nothing");
+
+    const result = await pointInTime.cli(
+      [
+        "restore",
+        backup.dir,
+        "--into",
+        pointInTime.stateDir,
+        "--http-port",
+        String(PITR_PORT),
+        "--to-time",
+        target.toISOString().replace(/\.\d+Z$/, "Z"),
+      ],
+      600_000,
+    );
+    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
+    assert.match(result.stderr, /replaying \d+ transaction\(s\) from 0+\d-mysql-\d/);
+    const restoredStatus = await pointInTime.status();
+    const instances = restoredStatus.pods
+      .filter((p) => p.component === "mysql")
+      .map((p) => `${p.address}:${p.port}`);
+    const expected = Array.from({ length: 100 }, (_, i) => i + 1);
+    for (const endpoint of instances)
+      assert.deepEqual(
+        await ids(pointInTime, endpoint, "pitr"),
+        expected,
+        `${endpoint}: the rows before T, none after`,
+      );
   });
 });

@@ -56,7 +56,7 @@ export interface BackupServerOptions {
  * (never through a planted file or link) inside a fresh private 0700 folder. Returns the file and a
  * remover that every exit path calls.
  */
-function writePasswordFile(password: string): { path: string; remove: () => void } {
+export function writePasswordFile(password: string): { path: string; remove: () => void } {
   const folder = mkdtempSync(join(tmpdir(), "hapress-backup-"));
   chmodSync(folder, 0o700);
   const path = join(folder, "client.cnf");

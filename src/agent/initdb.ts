@@ -75,13 +75,14 @@ export async function initializePrimaryDataDir(
  * Creates a new site's first primary from a backup's prepared database: a copy in a temporary
  * folder, the site's accounts made anew with this site's passwords (the backup's grant tables hold
  * the old site's), the clone record removed (this instance is a primary, not a replica to point at
- * a donor), then renamed into place. An interruption leaves nothing a later start could trust.
+ * a donor), the archived transactions replayed when a point in time is asked for, then renamed
+ * into place. An interruption leaves nothing a later start could trust.
  */
 export async function restorePrimaryDataDir(
   backupDatabaseDir: string,
   dataDir: string,
   secrets: Secrets,
-  options: { runAs: string | null },
+  options: { runAs: string | null; replay?: (workDir: string) => Promise<void> },
 ): Promise<void> {
   await removeStaleWorkDirs(dataDir);
   const workDir = `${dataDir}.init-${randomBytes(4).toString("hex")}`;
@@ -99,6 +100,8 @@ export async function restorePrimaryDataDir(
         env: { ...process.env, ...PRIVATE_FILES_ENV },
       },
     );
+    // A point-in-time restore: the archived transactions after the backup, up to the target.
+    if (options.replay) await options.replay(workDir);
     await rename(workDir, dataDir);
   } catch (error) {
     await rm(workDir, { recursive: true, force: true });

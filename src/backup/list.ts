@@ -11,6 +11,11 @@ export function backupRoot(stateDir: string, spec: Pick<Spec, "backup">): string
   return resolve(stateDir, spec.backup.path ?? "backups");
 }
 
+/** The continuous binary-log archive, one segment folder per primary term. */
+export function binlogArchiveDir(stateDir: string, spec: Pick<Spec, "backup">): string {
+  return join(backupRoot(stateDir, spec), "binlogs");
+}
+
 export interface ListedBackup {
   name: string;
   dir: string;
@@ -23,7 +28,7 @@ export interface ListedBackup {
 export async function listBackups(root: string): Promise<ListedBackup[]> {
   if (!existsSync(root)) return [];
   const names = (await readdir(root, { withFileTypes: true }))
-    .filter((entry) => entry.isDirectory() && !entry.name.startsWith("."))
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith(".") && entry.name !== "binlogs")
     .map((entry) => entry.name)
     .sort();
   const listed: ListedBackup[] = [];

@@ -11,6 +11,8 @@ import { writePrimaryRecord } from "../state/primary.js";
 import { loadOrCreateSecrets, loadSecrets } from "../state/secrets.js";
 import { specSchema, type Spec } from "../spec/schema.js";
 import { runProgramChecked } from "../util/process.js";
+import { replayInto, scanArchive } from "./replay.js";
+import { parseGtid, planReplay, type RecoveryTarget, type ReplayPlan } from "./replay-plan.js";
 import {
   compareFiles,
   describeTree,
@@ -63,6 +65,8 @@ export interface PrepareRestoreOptions {
   log: (line: string) => void;
   /** Checks the machine for the new site (programs, its HTTP port) before anything is written. */
   preflight: (stateDir: string, spec: Spec) => Promise<void>;
+  /** A point in time after the backup: the archived binary logs are replayed up to it. */
+  target?: RecoveryTarget;
 }
 
 export interface PreparedRestore {
@@ -70,6 +74,8 @@ export interface PreparedRestore {
   manifest: BackupManifest;
   /** Whether the backup's own credentials were reused (it was taken with --with-secrets). */
   reusedSecrets: boolean;
+  /** For a point-in-time restore: the last transaction replayed (null: none after the backup). */
+  replayed: { lastGtid: string | null; transactions: number } | null;
 }
 
 /**
@@ -92,6 +98,7 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Pr
     ...backedUpSpec,
     local: { ...backedUpSpec.local, httpPort: options.httpPort ?? backedUpSpec.local.httpPort },
   };
+  const steps = options.target ? await planTargetReplay(backupDir, manifest, options.target) : null;
   await options.preflight(intoDir, spec);
   const createdFolder = !existsSync(intoDir);
   if (!createdFolder && (await readdir(intoDir)).length > 0)
@@ -116,8 +123,10 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Pr
     await mkdir(podDir, { recursive: true, mode: 0o700 });
     if (layout.accounts)
       await giveTo(podDir, layout.accounts.mysql, { recursive: true, groupReadable: false });
+    const runAs = layout.accounts?.mysql.name ?? null;
     await restorePrimaryDataDir(join(backupDir, "database"), layout.mysqlDataDir("mysql-0"), secrets, {
-      runAs: layout.accounts?.mysql.name ?? null,
+      runAs,
+      replay: steps ? (workDir) => replayInto(workDir, steps.steps, { runAs, log: options.log }) : undefined,
     });
     await writePrimaryRecord(paths.primary, "mysql-0", `restored from backup ${manifest.createdAt}`);
 
@@ -139,7 +148,12 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Pr
       adminUser: spec.site.adminUser,
       passwordShown: true,
     });
-    return { spec, manifest, reusedSecrets };
+    return {
+      spec,
+      manifest,
+      reusedSecrets,
+      replayed: steps ? { lastGtid: steps.lastReplayed, transactions: steps.transactions } : null,
+    };
   } catch (error) {
     if (layout.serviceRoot !== intoDir) await rm(layout.serviceRoot, { recursive: true, force: true });
     if (createdFolder) await rm(intoDir, { recursive: true, force: true });
@@ -150,4 +164,48 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Pr
       cause: error,
     });
   }
+}
+
+/** The archive beside a backup (`<backup folder>/../binlogs`) and the replay to `target`, or a clear refusal. */
+async function planTargetReplay(
+  backupDir: string,
+  manifest: BackupManifest,
+  target: RecoveryTarget,
+): Promise<Extract<ReplayPlan, { ok: true }>> {
+  if (target.kind === "time" && target.time * 1000 <= Date.parse(manifest.createdAt))
+    throw new InputError(
+      `--to-time ${new Date(target.time * 1000).toISOString()}: before the backup (taken ${manifest.createdAt}); pick an earlier backup ('hapress backups') or a later time`,
+    );
+  const archiveDir = join(backupDir, "..", "binlogs");
+  const segments = await scanArchive(archiveDir);
+  if (segments.length === 0)
+    throw new InputError(
+      `${archiveDir}: no binary log archive beside this backup, so no point in time after it can be restored`,
+    );
+  const plan = planReplay(segments, manifest.gtid, target);
+  if (!plan.ok) throw new InputError(`${archiveDir}: ${plan.problem}`);
+  return plan;
+}
+
+/** `--to-time`: an ISO 8601 time with its zone, in whole seconds (a binary log's precision). */
+export function parseRecoveryTime(text: string): RecoveryTarget {
+  const example = "e.g. 2026-11-29T22:40:05Z";
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$/.test(text))
+    throw new InputError(
+      `--to-time ${JSON.stringify(text)}: not an ISO 8601 time in whole seconds with its zone (${example})`,
+    );
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms))
+    throw new InputError(`--to-time ${JSON.stringify(text)}: not a valid time (${example})`);
+  return { kind: "time", time: ms / 1000 };
+}
+
+/** `--to-gtid`: one GTID of domain 0 (e.g. 0-101-1234), replayed up to and including it. */
+export function parseRecoveryGtid(text: string): RecoveryTarget {
+  const gtid = parseGtid(text);
+  if (!gtid || gtid.domain !== 0)
+    throw new InputError(
+      `--to-gtid ${JSON.stringify(text)}: not a GTID of domain 0 (e.g. 0-101-1234, as 'hapress status' shows)`,
+    );
+  return { kind: "gtid", gtid };
 }

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { applyClonePosition } from "../agent/clone-position.js";
 import { serveBackups } from "../agent/clone.js";
 import { initInstance } from "../agent/init-instance.js";
+import { runArchiver } from "../backup/binlog-archiver.js";
 import { ServerWatch, socketRefuses } from "../agent/server-watch.js";
 import { holdSession } from "../mysql/client.js";
 import { BACKUP_USER } from "../state/secrets.js";
@@ -116,6 +117,57 @@ export function registerAgentCommands(program: Command): void {
         process.on("SIGTERM", stop);
         process.on("SIGINT", stop);
         await new Promise<never>(() => undefined);
+      },
+    );
+  agent
+    .command("archive-binlogs")
+    .description(
+      "copy the primary's binary logs into a segment folder of the archive, and keep following them",
+    )
+    .requiredOption("--host <address>", "the primary's address (loopback)")
+    .requiredOption("--port <port>", "its SQL port", parseCount(1, 65535))
+    .requiredOption("--segment <dir>", "the segment folder (one per primary)")
+    .requiredOption("--first <file>", "the primary's oldest binary log, for an empty segment")
+    .option("--user <name>", "the replication account", "repl")
+    .option("--run-as <account>", "started by root: become this system account first (e.g. mysql)")
+    .requiredOption(
+      "--password-env <name>",
+      "environment variable holding the account's password, or <NAME>_FILE naming a file with it",
+    )
+    .action(
+      async (options: {
+        host: string;
+        port: number;
+        segment: string;
+        first: string;
+        user: string;
+        runAs?: string;
+        passwordEnv: string;
+      }) => {
+        const password = secretInput(options.passwordEnv);
+        if (!password)
+          throw new InputError(
+            `--password-env ${options.passwordEnv}: neither it nor ${options.passwordEnv}_FILE is set`,
+          );
+        if (!isLoopbackIPv4Literal(options.host))
+          throw new InputError(
+            `--host ${JSON.stringify(options.host)}: only a literal loopback address such as 127.0.0.1`,
+          );
+        if (options.runAs) dropPrivileges(lookupAccount(options.runAs));
+        const log = (line: string) => console.log(`${new Date().toISOString()} archive: ${line}`);
+        const archiver = runArchiver({
+          host: options.host,
+          port: options.port,
+          user: options.user,
+          password,
+          segmentDir: options.segment,
+          firstFile: options.first,
+          log,
+        });
+        const stop = () => archiver.stop();
+        process.on("SIGTERM", stop);
+        process.on("SIGINT", stop);
+        process.exit(await archiver.done);
       },
     );
   agent

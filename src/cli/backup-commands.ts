@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { backupRoot, listBackups } from "../backup/list.js";
-import { prepareRestore } from "../backup/restore.js";
+import { parseRecoveryGtid, parseRecoveryTime, prepareRestore } from "../backup/restore.js";
 import { takeBackup } from "../backup/take.js";
-import { HapressError } from "../errors.js";
+import { HapressError, InputError } from "../errors.js";
 import { checkHttpPortFree, preflight, up, type SelfCommand } from "../platform/local/site-control.js";
 import { specSchema } from "../spec/schema.js";
 import { readJsonFile, statePaths } from "../state/files.js";
@@ -99,19 +99,41 @@ export function addBackupCommands(program: Command, context: () => BackupCommand
       "the new site's HTTP port (default: the backed-up site's)",
       parseCount(1, 65535),
     )
+    .option(
+      "--to-time <time>",
+      "replay the archived binary logs up to this time, exclusive (ISO 8601 in whole seconds, e.g. 2026-11-29T22:40:05Z)",
+    )
+    .option(
+      "--to-gtid <gtid>",
+      "replay the archived binary logs up to and including this GTID (e.g. 0-101-1234)",
+    )
     .option("--timeout <seconds>", "how long to wait for the new site to be ready", parseSeconds, 600)
     .option("--json", "print the new site's status as JSON")
     .action(
       async (
         backup: string,
-        options: { into: string; httpPort?: number; timeout: number; json?: boolean },
+        options: {
+          into: string;
+          httpPort?: number;
+          toTime?: string;
+          toGtid?: string;
+          timeout: number;
+          json?: boolean;
+        },
       ) => {
+        if (options.toTime && options.toGtid)
+          throw new InputError("--to-time and --to-gtid: give one point to restore to, not both");
         const { self } = context();
         const log = options.json ? () => undefined : report;
         const prepared = await prepareRestore({
           backupDir: backup,
           intoDir: options.into,
           httpPort: options.httpPort,
+          target: options.toTime
+            ? parseRecoveryTime(options.toTime)
+            : options.toGtid
+              ? parseRecoveryGtid(options.toGtid)
+              : undefined,
           log,
           preflight: async (dir, spec) => {
             await preflight(dir, spec);
@@ -129,7 +151,9 @@ export function addBackupCommands(program: Command, context: () => BackupCommand
         if (options.json) return console.log(JSON.stringify(status, null, 2));
         console.log(`site ${status.site} restored from ${backup} into ${options.into} and ready`);
         console.log(
-          `  data as of:       ${prepared.manifest.createdAt} (GTID ${prepared.manifest.gtid || "-"})`,
+          prepared.replayed
+            ? `  data as of:       ${options.toTime ?? options.toGtid} (the backup of ${prepared.manifest.createdAt}, then ${prepared.replayed.transactions} archived transaction(s), up to ${prepared.replayed.lastGtid ?? prepared.manifest.gtid})`
+            : `  data as of:       ${prepared.manifest.createdAt} (GTID ${prepared.manifest.gtid || "-"})`,
         );
         if (status.endpoints.http) console.log(`  site:             ${status.endpoints.http}`);
         console.log(`  mysql-primary:    ${status.endpoints.mysqlPrimary}`);

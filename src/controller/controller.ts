@@ -73,8 +73,10 @@ export class Controller {
   }[] = [];
   lastObservation: Observation | null = null;
   /** Exits reported by the instances' owner since each last answered (see InstanceView.exited). */
-  private readonly exits = new Map<string, string>();
+  private readonly exits = new Map<string, { how: string; notedAt: number }>();
   private wakeUp: (() => void) | null = null;
+  /** An exit reported while a round ran: the next round starts at once. */
+  private exitDuringRound = false;
 
   constructor(private readonly deps: ControllerDeps) {
     this.sql = new InstanceSql(deps.secrets);
@@ -101,10 +103,11 @@ export class Controller {
   }
 
   private async probe(instance: DatabaseInstance): Promise<InstanceView> {
+    const probeStartedAt = this.deps.now();
     const base = {
       ...instance,
       busy: false,
-      exited: this.exits.get(instance.name) ?? null,
+      exited: this.exits.get(instance.name)?.how ?? null,
       readOnly: true,
       gtidCurrent: "",
       gtidBinlog: "",
@@ -119,12 +122,16 @@ export class Controller {
       );
       try {
         const state = await readInstanceState(session);
-        this.exits.delete(instance.name);
+        // An answer clears only an exit reported before this probe began: a crash reported while
+        // the probe was in flight happened after the server gave what this probe read, and stands.
+        const exit = this.exits.get(instance.name);
+        if (exit && exit.notedAt < probeStartedAt) this.exits.delete(instance.name);
+        const stillExited = this.exits.get(instance.name)?.how ?? null;
         return {
           ...instance,
           reachable: true,
           busy: false,
-          exited: null,
+          exited: stillExited,
           error: null,
           readOnly: state.readOnly,
           gtidCurrent: state.gtidCurrentPos,
@@ -148,7 +155,13 @@ export class Controller {
         await session.close();
       }
     } catch (error) {
-      return { ...base, reachable: false, busy: isBusyRefusal(error), error: errorMessage(error) };
+      return {
+        ...base,
+        exited: this.exits.get(instance.name)?.how ?? null,
+        reachable: false,
+        busy: isBusyRefusal(error),
+        error: errorMessage(error),
+      };
     }
   }
 
@@ -267,20 +280,24 @@ export class Controller {
       } finally {
         clearTimeout(watchdog);
       }
-      // The pause between rounds ends early when an exit is reported, and is short while a failover
-      // is in progress: each of its steps waits on the previous one, and clients wait on all of them.
-      await Promise.race([
-        this.deps.sleep(this.memory.failover ? FAILOVER_STEP_PAUSE_MS : intervalMs),
-        new Promise<void>((resolve) => (this.wakeUp = resolve)),
-      ]);
+      // The pause between rounds ends early when an exit is reported (or is skipped when one came
+      // during the round), and is short while a failover is in progress: each of its steps waits on
+      // the previous one, and clients wait on all of them.
+      if (this.exitDuringRound) this.exitDuringRound = false;
+      else
+        await Promise.race([
+          this.deps.sleep(this.memory.failover ? FAILOVER_STEP_PAUSE_MS : intervalMs),
+          new Promise<void>((resolve) => (this.wakeUp = resolve)),
+        ]);
       this.wakeUp = null;
     }
   }
 
   /** The owner of an instance saw its server process exit: act on it now, not after the next probes. */
   noteExit(instance: string, how: string): void {
-    this.exits.set(instance, how);
-    this.wakeUp?.();
+    this.exits.set(instance, { how, notedAt: this.deps.now() });
+    if (this.wakeUp) this.wakeUp();
+    else this.exitDuringRound = true;
   }
 
   /** Queues a planned switchover, run between two rounds so it never races a failover. */

@@ -403,6 +403,28 @@ describe("decide: primary dead", () => {
     assert.deepEqual(withoutSignal.actions, [], "one failed probe alone is not enough");
   });
 
+  it("fails over when the exit is reported while a probe of the primary was answered (the answer predates the crash)", () => {
+    const raced = observe([
+      healthyPrimary(0, { exited: "killed by SIGKILL" }),
+      instance(1, { replication: replicaOf(0) }),
+      instance(2, { replication: replicaOf(0) }),
+    ]);
+    const decision = decide(raced, emptyMemory(), config);
+    assert.deepEqual(kinds(decision.actions), ["fence", "stopReplicationIo"]);
+    // The gone primary never counts towards the majority, whatever its last answer said.
+    const minority = decide(
+      observe([
+        healthyPrimary(0, { exited: "killed by SIGKILL" }),
+        instance(1, { replication: replicaOf(0) }),
+        dead(2),
+      ]),
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(minority.actions, []);
+    assert.equal(minority.events[0]?.kind, "failover-refused");
+  });
+
   it("still needs a majority when the primary's exit is reported", () => {
     const decision = decide(
       observe([dead(0, { exited: "killed by SIGKILL" }), instance(1), dead(2)]),

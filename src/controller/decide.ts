@@ -47,7 +47,10 @@ export function decide(observation: Observation, memory: Memory, config: Control
       `${primary.name} refuses new sessions (${primary.error ?? "too many connections"}): alive and busy, not failing over`,
     );
   }
-  if (!primary.reachable) return decideOnUnreachablePrimary(observation, primary, next, config);
+  // A primary whose owner reported its exit is gone even if this round's probe got an answer (it
+  // was in flight when the process died; what it read predates the crash).
+  if (!primary.reachable || primary.exited !== null)
+    return decideOnUnreachablePrimary(observation, primary, next, config);
   return keepHealthy(observation, primary, next);
 }
 
@@ -105,8 +108,9 @@ function isReplicaCandidate(instance: InstanceView, primary: string): boolean {
 }
 
 /** It answered this round: a session, or a refusal only a live server gives. */
+/** Answering (or refusing for lack of slots), and not reported gone by its owner since. */
 function isAlive(instance: InstanceView): boolean {
-  return instance.reachable || instance.busy;
+  return (instance.reachable || instance.busy) && instance.exited === null;
 }
 
 function hasMajority(observation: Observation): boolean {

@@ -167,6 +167,8 @@ export const specSchema = z
     backup: z
       .object({
         path: z.string().min(1, "must name a folder, e.g. /var/backups/hapress").optional(),
+        /** Copy the primary's binary logs into `<path>/binlogs` as they are written (point-in-time restore). */
+        archiveBinlogs: z.boolean().default(true),
       })
       .strict()
       .default({}),
@@ -214,6 +216,7 @@ export const specExamples: Record<string, string> = {
   "local.httpPort": "local:\n  httpPort: 8080",
   backup: "backup:\n  path: /var/backups/hapress",
   "backup.path": "backup:\n  path: /var/backups/hapress",
+  "backup.archiveBinlogs": "backup:\n  archiveBinlogs: true",
   kubernetes: "kubernetes:\n  namespace: hapress",
   "kubernetes.namespace": "kubernetes:\n  namespace: hapress",
   "kubernetes.images": "kubernetes:\n  images:\n    mariadb: mariadb:10.11",

@@ -68,6 +68,8 @@ export interface SiteStatus {
     hitRatio: number | null;
   };
   pods: PodStatus[];
+  /** Where backups go, and the binary-log archive's segment being written (null: not archiving now). */
+  backup?: { path: string; archiving: string | null };
   credentials?: {
     app: { user: string; password: string; database: string };
     replication: { user: string; password: string };

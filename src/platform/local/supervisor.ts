@@ -37,6 +37,8 @@ import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
 import { readSiteRecord } from "./site-record.js";
 import { hitRatio } from "../../wordpress/page-cache.js";
 import { databaseInstances } from "./instances.js";
+import { BinlogArchiveKeeper } from "./binlog-archive-keeper.js";
+import { backupRoot, binlogArchiveDir } from "../../backup/list.js";
 import { siteUrl, WordpressTier } from "./wordpress-tier.js";
 
 export interface SupervisorOptions {
@@ -126,6 +128,7 @@ export class Supervisor {
 
   private readonly wordpress: WordpressTier;
   private readonly layout: SiteLayout;
+  private readonly archive: BinlogArchiveKeeper;
 
   constructor(private readonly options: SupervisorOptions) {
     this.paths = statePaths(options.stateDir);
@@ -144,6 +147,12 @@ export class Supervisor {
       paths: this.paths,
       layout: this.layout,
       log: (pod, message, level) => this.log(pod, message, level),
+    });
+    this.archive = new BinlogArchiveKeeper({
+      processes: this.processes,
+      self: options.selfCommand,
+      logFile: this.paths.podLog("archiver"),
+      log: (message) => this.log(null, message),
     });
   }
 
@@ -434,6 +443,14 @@ export class Supervisor {
       if (!proceed) break;
     }
     if (this.record) this.ensureController();
+    await this.archive.reconcile({
+      enabled: this.spec.backup.archiveBinlogs,
+      archiveDir: binlogArchiveDir(this.options.stateDir, this.spec),
+      record: this.record,
+      primaryAddress: this.topology.mysql.find((p) => p.name === this.record?.primary)?.address ?? null,
+      primaryReady: this.record !== null && this.isReady(this.record.primary),
+      secrets: this.secrets,
+    });
     await this.observeRouting();
     const databaseReady = this.record !== null && this.isReady(this.record.primary) && this.primaryRouted();
     await this.wordpress.reconcile(this.topology, this.spec, this.secrets, databaseReady);
@@ -842,6 +859,7 @@ export class Supervisor {
             : "primary is not semi-synchronous right now: no replica acknowledging",
       },
       controller: await this.controllerStatus(),
+      backup: { path: backupRoot(this.options.stateDir, this.spec), archiving: this.archive.following() },
       ...(this.topology.wordpress.length > 0 ? { pageCache: await this.pageCacheStatus() } : {}),
       pods,
     };

@@ -1,0 +1,86 @@
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { writePasswordFile } from "../agent/clone.js";
+
+/**
+ * The continuous binary-log archive: `mariadb-binlog --read-from-remote-server --raw --stop-never`
+ * copies the primary's binary logs, byte for byte, into one segment folder per primary (named
+ * `<epoch>-<pod>`), and keeps following as they grow. The supervisor runs one for the recorded
+ * primary and starts a new segment after a failover or switchover (the new primary's own binary
+ * logs repeat what it had replicated, so segments overlap and leave no gap; the restore replays
+ * each transaction once, by GTID). Restarted, it resumes from the last file it holds.
+ */
+
+/** Binary log files, as the server names them (`mysql-bin.000003`). */
+const BINLOG_FILE = /^[A-Za-z0-9._-]+\.\d{6}$/;
+
+/** The server id the archive presents as a replica: outside the instances' 100 + ordinal. */
+export const ARCHIVER_SERVER_ID = 4000;
+
+export function archivedFiles(segmentDir: string): string[] {
+  try {
+    return readdirSync(segmentDir)
+      .filter((name) => BINLOG_FILE.test(name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Which file to ask for: the last one already held (fetched again whole), or the primary's first. */
+export function resumeFile(held: string[], primaryFirst: string): string {
+  return held.at(-1) ?? primaryFirst;
+}
+
+export interface ArchiverOptions {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  segmentDir: string;
+  /** The primary's oldest binary log, for a new segment. */
+  firstFile: string;
+  log: (line: string) => void;
+}
+
+/**
+ * Streams until the primary goes away or the process is told to stop; resolves with
+ * mariadb-binlog's exit code (the supervisor restarts a failed archiver with its usual back-off).
+ */
+export function runArchiver(options: ArchiverOptions): { done: Promise<number>; stop: () => void } {
+  const start = resumeFile(archivedFiles(options.segmentDir), options.firstFile);
+  const defaults = writePasswordFile(options.password);
+  options.log(
+    `archiving the binary logs of ${options.host}:${options.port} from ${start} into ${options.segmentDir}`,
+  );
+  const child = spawn(
+    "mariadb-binlog",
+    [
+      `--defaults-extra-file=${defaults.path}`,
+      "--read-from-remote-server",
+      `--host=${options.host}`,
+      `--port=${options.port}`,
+      `--user=${options.user}`,
+      "--raw",
+      "--stop-never",
+      `--stop-never-slave-server-id=${ARCHIVER_SERVER_ID}`,
+      // A prefix: the files keep the server's names inside the segment folder.
+      `--result-file=${options.segmentDir}/`,
+      start,
+    ],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
+  const done = new Promise<number>((resolve) => {
+    child.on("error", (error) => {
+      defaults.remove();
+      options.log(`cannot run mariadb-binlog: ${error.message}`);
+      resolve(1);
+    });
+    child.on("close", (code, signal) => {
+      defaults.remove();
+      options.log(`mariadb-binlog ended (${signal ?? `exit ${code}`})`);
+      resolve(code ?? 1);
+    });
+  });
+  return { done, stop: () => child.kill("SIGTERM") };
+}
