@@ -293,3 +293,32 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
       );
   });
 });
+
+describe("scheduled backups with retention (a one-instance site: the backup reads the primary, and says so)", () => {
+  const site = new TestSite(
+    makeSiteDir("bks"),
+    'database:\n  replicas: 1\nwordpress:\n  replicas: 0\nbackup:\n  schedule: "*/4 * * * * *"\n  keep:\n    count: 2\n',
+  );
+  before(async () => {
+    await site.up();
+  });
+  after(async () => {
+    await site.destroy();
+  });
+
+  it("takes a backup at each occurrence and keeps the newest two", async () => {
+    const supervisorLog = () => readFileSync(join(site.stateDir, "logs", "supervisor.log"), "utf8");
+    const taken = () => (supervisorLog().match(/scheduled backup taken/g) ?? []).length;
+    await eventually("three scheduled backups", () => Promise.resolve(taken() >= 3), 120_000);
+    await eventually("retention applied after the third", async () => {
+      const listed = JSON.parse((await site.cli(["backups", "--json"])).stdout) as {
+        backups: ListedBackup[];
+      };
+      return listed.backups.length === 2;
+    });
+    assert.match(supervisorLog(), /removed backup \d{8}T\d{6}Z \(backup\.keep\)/);
+    const listed = JSON.parse((await site.cli(["backups", "--json"])).stdout) as { backups: ListedBackup[] };
+    for (const b of listed.backups)
+      assert.equal(b.manifest?.source.role, "primary", "alone, the primary is read");
+  });
+});

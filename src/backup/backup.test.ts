@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import type { PodStatus, SiteStatus } from "../platform/local/status.js";
 import { compareFiles, describeTree } from "./manifest.js";
 import { backupName, chooseBackupSource } from "./take.js";
+import { parseRecoveryGtid, parseRecoveryTime } from "./restore.js";
 
 function pod(name: string, overrides: Partial<PodStatus> = {}): PodStatus {
   return {
@@ -91,5 +92,32 @@ describe("backup names and manifests", () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("restore points", () => {
+  it("takes an ISO 8601 time in whole seconds with its zone, and says what is wrong otherwise", () => {
+    assert.deepEqual(parseRecoveryTime("2026-11-29T22:40:05Z"), {
+      kind: "time",
+      time: Date.UTC(2026, 10, 29, 22, 40, 5) / 1000,
+    });
+    assert.deepEqual(parseRecoveryTime("2026-11-29T23:40:05+01:00"), {
+      kind: "time",
+      time: Date.UTC(2026, 10, 29, 22, 40, 5) / 1000,
+    });
+    assert.throws(
+      () => parseRecoveryTime("2026-11-29 22:40:05"),
+      /with its zone \(e\.g\. 2026-11-29T22:40:05Z\)/,
+    );
+    assert.throws(() => parseRecoveryTime("2026-11-29T22:40:05.250Z"), /whole seconds/);
+  });
+
+  it("takes a GTID of domain 0 only", () => {
+    assert.deepEqual(parseRecoveryGtid("0-101-1234"), {
+      kind: "gtid",
+      gtid: { domain: 0, server: 101, seq: 1234 },
+    });
+    assert.throws(() => parseRecoveryGtid("1-101-5"), /not a GTID of domain 0/);
+    assert.throws(() => parseRecoveryGtid("latest"), /not a GTID of domain 0/);
   });
 });

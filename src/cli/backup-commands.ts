@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { backupRoot, listBackups } from "../backup/list.js";
+import { backupRoot, binlogArchiveDir, listBackups } from "../backup/list.js";
+import { scanArchive } from "../backup/replay.js";
+import { formatGtid } from "../backup/replay-plan.js";
 import { parseRecoveryGtid, parseRecoveryTime, prepareRestore } from "../backup/restore.js";
 import { takeBackup } from "../backup/take.js";
 import { HapressError, InputError } from "../errors.js";
@@ -72,10 +74,24 @@ export function addBackupCommands(program: Command, context: () => BackupCommand
     .option("--json", "print them as JSON")
     .action(async (options: { json?: boolean }) => {
       const { stateDir } = context();
-      const root = backupRoot(stateDir, await runningSpecOf(stateDir));
+      const spec = await runningSpecOf(stateDir);
+      const root = backupRoot(stateDir, spec);
       const backups = await listBackups(root);
-      if (options.json) return console.log(JSON.stringify({ root, backups }, null, 2));
+      const segments = await scanArchive(binlogArchiveDir(stateDir, spec));
+      const last = segments.at(-1)?.transactions.at(-1) ?? null;
+      const archive = {
+        segments: segments.map((segment) => segment.name),
+        lastTransaction: last
+          ? { gtid: formatGtid(last.gtid), time: new Date(last.time * 1000).toISOString() }
+          : null,
+      };
+      if (options.json) return console.log(JSON.stringify({ root, backups, archive }, null, 2));
       if (backups.length === 0) return console.log(`no backups in ${root} (take one with 'hapress backup')`);
+      const oldest = backups.find((b) => b.manifest)?.manifest?.createdAt;
+      if (oldest && archive.lastTransaction)
+        console.log(
+          `restorable to any second from ${oldest} to ${archive.lastTransaction.time} (GTID ${archive.lastTransaction.gtid}; ${segments.length} archive segment(s), checked for gaps at restore)`,
+        );
       console.log(`backups in ${root}:`);
       for (const b of backups) {
         if (!b.manifest) {

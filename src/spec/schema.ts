@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isLoopbackIPv4Literal } from "../util/net.js";
+import { scheduleProblem } from "../backup/schedule.js";
 
 /** A DNS-label-like name, usable as a Kubernetes object name and a folder name. */
 const siteName = z
@@ -169,6 +170,26 @@ export const specSchema = z
         path: z.string().min(1, "must name a folder, e.g. /var/backups/hapress").optional(),
         /** Copy the primary's binary logs into `<path>/binlogs` as they are written (point-in-time restore). */
         archiveBinlogs: z.boolean().default(true),
+        /** When the supervisor takes a backup: a cron expression in UTC (5 fields, or 6 with seconds). */
+        schedule: z
+          .string()
+          .superRefine((expression, context) => {
+            const problem = scheduleProblem(expression);
+            if (problem)
+              context.addIssue({
+                code: z.ZodIssueCode.custom,
+                message: `not a cron expression (${problem})`,
+              });
+          })
+          .optional(),
+        /** Which backups retention keeps after each scheduled one: the newest `count`, and those younger than `days`. */
+        keep: z
+          .object({
+            count: z.number().int().min(1).max(10_000).optional(),
+            days: z.number().int().min(1).max(36_500).optional(),
+          })
+          .strict()
+          .default({ count: 7 }),
       })
       .strict()
       .default({}),
@@ -217,6 +238,10 @@ export const specExamples: Record<string, string> = {
   backup: "backup:\n  path: /var/backups/hapress",
   "backup.path": "backup:\n  path: /var/backups/hapress",
   "backup.archiveBinlogs": "backup:\n  archiveBinlogs: true",
+  "backup.schedule": 'backup:\n  schedule: "0 3 * * *"   # every day at 03:00 UTC',
+  "backup.keep": "backup:\n  keep:\n    count: 7\n    days: 30",
+  "backup.keep.count": "backup:\n  keep:\n    count: 7",
+  "backup.keep.days": "backup:\n  keep:\n    days: 30",
   kubernetes: "kubernetes:\n  namespace: hapress",
   "kubernetes.namespace": "kubernetes:\n  namespace: hapress",
   "kubernetes.images": "kubernetes:\n  images:\n    mariadb: mariadb:10.11",

@@ -38,6 +38,7 @@ import { readSiteRecord } from "./site-record.js";
 import { hitRatio } from "../../wordpress/page-cache.js";
 import { databaseInstances } from "./instances.js";
 import { BinlogArchiveKeeper } from "./binlog-archive-keeper.js";
+import { BackupScheduler } from "./backup-scheduler.js";
 import { backupRoot, binlogArchiveDir } from "../../backup/list.js";
 import { siteUrl, WordpressTier } from "./wordpress-tier.js";
 
@@ -129,6 +130,7 @@ export class Supervisor {
   private readonly wordpress: WordpressTier;
   private readonly layout: SiteLayout;
   private readonly archive: BinlogArchiveKeeper;
+  private readonly scheduler: BackupScheduler;
 
   constructor(private readonly options: SupervisorOptions) {
     this.paths = statePaths(options.stateDir);
@@ -153,6 +155,12 @@ export class Supervisor {
       self: options.selfCommand,
       logFile: this.paths.podLog("archiver"),
       log: (message) => this.log(null, message),
+    });
+    this.scheduler = new BackupScheduler({
+      self: options.selfCommand,
+      stateDir: options.stateDir,
+      log: (message, level) => this.log(null, message, level),
+      now: () => new Date(),
     });
   }
 
@@ -418,6 +426,7 @@ export class Supervisor {
     this.nudge();
     // A clone in progress is abandoned: its temporary folder is removed at the next start.
     this.aborter.abort();
+    this.scheduler.stop();
     await letGo();
     this.server?.close();
     await rm(this.paths.socket, { force: true });
@@ -454,6 +463,7 @@ export class Supervisor {
     await this.observeRouting();
     const databaseReady = this.record !== null && this.isReady(this.record.primary) && this.primaryRouted();
     await this.wordpress.reconcile(this.topology, this.spec, this.secrets, databaseReady);
+    this.scheduler.reconcile(this.spec, databaseReady);
   }
 
   /** The database HA controller runs as its own supervised process. */
