@@ -234,7 +234,14 @@ describe("database tier with 3 instances (real mariadbd)", () => {
     try {
       await eventually("the agent reports its server up", () =>
         Promise.resolve(reports.some((line) => line.startsWith("up "))),
-      );
+      ).catch((error: unknown) => {
+        const log = readFileSync(join(site.stateDir, "logs", "mysql-2.log"), "utf8")
+          .split("\n")
+          .slice(-15);
+        throw new Error(`reports: ${reports.join(" | ") || "none"}\nmysql-2's log:\n${log.join("\n")}`, {
+          cause: error,
+        });
+      });
       const killedAt = Date.now();
       process.kill(before.pids[0], "SIGKILL");
       await eventually("the agent reports the exit", () =>

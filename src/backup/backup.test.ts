@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -7,6 +7,7 @@ import type { PodStatus, SiteStatus } from "../platform/local/status.js";
 import { compareFiles, describeTree } from "./manifest.js";
 import { backupName, chooseBackupSource } from "./take.js";
 import { parseRecoveryGtid, parseRecoveryTime } from "./restore.js";
+import { HAPRESS_VERSION } from "../version.js";
 
 function pod(name: string, overrides: Partial<PodStatus> = {}): PodStatus {
   return {
@@ -119,5 +120,14 @@ describe("restore points", () => {
     });
     assert.throws(() => parseRecoveryGtid("1-101-5"), /not a GTID of domain 0/);
     assert.throws(() => parseRecoveryGtid("latest"), /not a GTID of domain 0/);
+  });
+});
+
+describe("versions", () => {
+  it("the version hapress reports and records in manifests is package.json's", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
+    assert.equal(HAPRESS_VERSION, pkg.version);
   });
 });

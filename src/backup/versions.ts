@@ -1,8 +1,7 @@
 import { runProgram } from "../util/process.js";
 import { withSystemDirs } from "../util/system-path.js";
 
-/** hapress's own version (package.json; kept in step with `hapress --version`). */
-export const HAPRESS_VERSION = "0.1.0";
+export { HAPRESS_VERSION } from "../version.js";
 
 /** The MariaDB server's version as `mariadbd --version` prints it (e.g. 10.11.14), or "unknown". */
 export async function mariadbVersion(): Promise<string> {

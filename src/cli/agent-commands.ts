@@ -4,7 +4,7 @@ import { serveBackups } from "../agent/clone.js";
 import { initInstance } from "../agent/init-instance.js";
 import { runArchiver } from "../backup/binlog-archiver.js";
 import { ServerWatch, socketRefuses } from "../agent/server-watch.js";
-import { holdSession } from "../mysql/client.js";
+import { holdSession, preloadSqlClient } from "../mysql/client.js";
 import { BACKUP_USER } from "../state/secrets.js";
 import { requiredSecret, secretInput } from "../util/secret-input.js";
 import { lookupAccount, type ServiceAccount } from "../util/accounts.js";
@@ -21,6 +21,8 @@ import { parseCount } from "./options.js";
 function dropPrivileges(account: ServiceAccount): void {
   if (process.getuid?.() !== 0)
     throw new InputError(`--run-as ${account.name}: only root can change its user`);
+  // Loaded on first use by the SQL client otherwise, when the install folder may be closed to us.
+  preloadSqlClient();
   process.setgroups?.([account.gid]);
   process.setgid?.(account.gid);
   process.setuid?.(account.uid);

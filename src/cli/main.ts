@@ -48,6 +48,7 @@ import type { RecordedEvent } from "../platform/local/local-platform.js";
 import { withSystemDirs } from "../util/system-path.js";
 import { addServiceCommands } from "./service-command.js";
 import { addBackupCommands } from "./backup-commands.js";
+import { HAPRESS_VERSION } from "../version.js";
 
 /** How the supervisor runs this CLI again: the same node, flags and script. */
 function selfCommand(): SelfCommand {
@@ -67,7 +68,7 @@ function buildProgram(): Command {
     )
     .option("--dir <dir>", "state folder of the site", ".hapress")
     .option("--debug", "show the chain of causes of an error")
-    .version("0.1.0")
+    .version(HAPRESS_VERSION)
     .showHelpAfterError()
     .exitOverride();
 

@@ -1,3 +1,4 @@
+import iconv from "iconv-lite";
 import mysqlEvents from "mysql2";
 import mysql from "mysql2/promise";
 import type { RowDataPacket } from "mysql2/promise";
@@ -72,6 +73,16 @@ export async function connectSql(
       if (!clean) connection.destroy();
     },
   };
+}
+
+/**
+ * mysql2 decodes some of the server's strings (the handshake's among them) through iconv-lite, which
+ * loads its encoding tables on first use. A process that gives up root (the agent) calls this first,
+ * while it can still read the install folder: afterwards its first session would fail to load them
+ * wherever that folder is closed to the service account.
+ */
+export function preloadSqlClient(): void {
+  iconv.getCodec("cesu8");
 }
 
 /** An idle session kept open only to learn the moment the server ends it. */
