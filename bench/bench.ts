@@ -5,7 +5,8 @@
 // of the overload section (default 1000,100) and HAPRESS_BENCH_OVERLOAD_RUNS its runs per case (5);
 // HAPRESS_BENCH=supervisor measures adoption by a new supervisor and a failover with none running
 // (HAPRESS_BENCH_SUPERVISOR_RUNS, default 3); HAPRESS_BENCH=saturation keeps both cores busy for 60 s
-// under writes and counts failovers, which must be none (HAPRESS_BENCH_SATURATION_RUNS, default 5).
+// under writes and counts failovers, which must be none (HAPRESS_BENCH_SATURATION_RUNS, default 5);
+// HAPRESS_BENCH=backup: backup and restore of a HAPRESS_BENCH_MB database, and the archive's lag.
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
@@ -14,6 +15,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connectSql } from "../src/mysql/client.js";
 import { missingOnPrimary, openLoopWrites } from "./overload.js";
+import { benchBackup } from "./backup.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { currentLayout } from "../src/platform/local/layout.js";
@@ -403,3 +405,4 @@ if (sections.includes("clone")) await benchClone(megabytes);
 if (sections.includes("failover")) await benchFailover(failoverRuns);
 if (sections.includes("web")) await benchWeb();
 if (sections.includes("overload")) await benchOverload(overloadRates, overloadRuns);
+if (sections.includes("backup")) await benchBackup(megabytes, hapress, run);

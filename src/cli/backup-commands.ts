@@ -88,7 +88,11 @@ export function addBackupCommands(program: Command, context: () => BackupCommand
       if (options.json) return console.log(JSON.stringify({ root, backups, archive }, null, 2));
       if (backups.length === 0) return console.log(`no backups in ${root} (take one with 'hapress backup')`);
       const oldest = backups.find((b) => b.manifest)?.manifest?.createdAt;
-      if (oldest && archive.lastTransaction)
+      if (oldest && archive.lastTransaction && Date.parse(archive.lastTransaction.time) <= Date.parse(oldest))
+        console.log(
+          "restorable to each backup's own point (no transaction archived after the oldest backup yet)",
+        );
+      else if (oldest && archive.lastTransaction)
         console.log(
           `restorable to any second from ${oldest} to ${archive.lastTransaction.time} (GTID ${archive.lastTransaction.gtid}; ${segments.length} archive segment(s), checked for gaps at restore)`,
         );
