@@ -15,7 +15,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connectSql } from "../src/mysql/client.js";
 import { missingOnPrimary, openLoopWrites } from "./overload.js";
-import { benchBackup } from "./backup.js";
+import { benchBackup, loadFiller } from "./backup.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { currentLayout } from "../src/platform/local/layout.js";
@@ -87,17 +87,7 @@ async function benchClone(megabytes: number): Promise<void> {
       { database: secrets.appDatabase, queryTimeoutMs: 600_000 },
     );
     const loadStarted = Date.now();
-    await session.query(
-      "CREATE TABLE filler (id INT AUTO_INCREMENT PRIMARY KEY, payload VARCHAR(1000)) ENGINE=InnoDB",
-    );
-    // ~1 KB rows from MariaDB's sequence engine, 100,000 rows per statement.
-    const targetRows = megabytes * 1100;
-    for (let done = 0; done < targetRows; done += 100_000) {
-      const rows = Math.min(100_000, targetRows - done);
-      await session.query(
-        `INSERT INTO filler (payload) SELECT REPEAT(SHA2(seq + ${done}, 512), 7) FROM seq_1_to_${rows}`,
-      );
-    }
+    await loadFiller(session, megabytes);
     await session.close();
     const dataDir = currentLayout(join(dir, "state")).mysqlDataDir("mysql-0");
     const du = await run("du", ["-sm", dataDir], dir);

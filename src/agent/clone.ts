@@ -8,21 +8,18 @@ import { join } from "node:path";
 import { HapressError } from "../errors.js";
 import { runProgramChecked } from "../util/process.js";
 import { acceptAgentChannel, describeHandshakeFailure, openCloneChannel } from "./clone-channel.js";
-import { encodeReport, type ServerWatch } from "./server-watch.js";
+import type { ServerWatch } from "./server-watch.js";
+import { MAX_WATCHERS, serveWatch } from "./watch-channel.js";
 import { encodeDataFrame, encodeEndFrame, FrameDecoder } from "./frames.js";
 import { removeStaleWorkDirs } from "./initdb.js";
 
 /** Sent inside the authenticated channel: the version of what follows (the token is the channel's key). */
 const REQUEST = "HAPRESS-CLONE 2";
-/** Sent inside a channel keyed by the watch key: report the server's state now and at every change. */
-export const WATCH_REQUEST = "HAPRESS-WATCH 1";
 const MAX_REQUEST_BYTES = 512;
 /** The handshake and request must complete within this time (an absolute deadline, not an idle timeout). */
 const GREETING_DEADLINE_MS = 10_000;
 /** Connections the agent holds at once; one backup streams at a time (each reads the whole data folder). */
 const MAX_CONNECTIONS = 8;
-/** Subscribers to the server watch at once (the leading controller, and one more during a hand-over). */
-const MAX_WATCHERS = 4;
 
 /** Written into a cloned data folder: where it came from and the GTID to replicate from. */
 export interface CloneInfo {
@@ -136,7 +133,13 @@ function handleBackupRequest(
     socket.off("data", onData);
     clearTimeout(deadline);
     if (purpose() === "watch") {
-      serveWatch(socket, raw, request.slice(0, newline), options, watchers);
+      serveWatch(
+        socket,
+        raw,
+        request.slice(0, newline),
+        { log: options.log, watch: options.watch },
+        watchers,
+      );
       return;
     }
     if (request.slice(0, newline) !== REQUEST) {
@@ -155,46 +158,6 @@ function handleBackupRequest(
   socket.once("secure", () => {
     secured = true;
     socket.on("data", onData);
-  });
-}
-
-/**
- * A holder of the watch key (the controller) subscribes to the server's state: one line now, one at
- * every change, until either side closes. That key allows nothing else (no backup).
- */
-function serveWatch(
-  socket: Socket,
-  raw: Socket,
-  request: string,
-  options: BackupServerOptions,
-  watchers: Set<Socket>,
-): void {
-  const peer = raw.remoteAddress ?? "?";
-  if (request !== WATCH_REQUEST) {
-    options.log(`refused a watch request from ${peer}: unknown request (another hapress version?)`);
-    socket.end(`ERR unknown request; the watch key allows only ${WATCH_REQUEST}\n`);
-    return;
-  }
-  if (!options.watch) {
-    socket.end("ERR this agent does not watch its server\n");
-    return;
-  }
-  if (watchers.size >= MAX_WATCHERS) {
-    options.log(`refused a watch request from ${peer}: ${MAX_WATCHERS} subscribers already`);
-    socket.end("ERR busy: too many subscribers\n");
-    return;
-  }
-  watchers.add(socket);
-  // A subscriber that vanished without a word (its node died) is noticed and its slot freed.
-  raw.setKeepAlive(true, 5_000);
-  options.log(`${peer} subscribed to the server's state`);
-  socket.write("OK\n");
-  const unsubscribe = options.watch.subscribe((report) => socket.write(encodeReport(report)));
-  // A subscriber has nothing more to say; whatever it sends is read and dropped, never buffered.
-  socket.resume();
-  socket.on("close", () => {
-    unsubscribe();
-    watchers.delete(socket);
   });
 }
 

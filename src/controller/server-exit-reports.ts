@@ -1,6 +1,6 @@
 import type { TLSSocket } from "node:tls";
 import { describeHandshakeFailure, openWatchChannel } from "../agent/clone-channel.js";
-import { WATCH_REQUEST } from "../agent/clone.js";
+import { WATCH_REQUEST } from "../agent/watch-channel.js";
 import { decodeReport } from "../agent/server-watch.js";
 
 /**
