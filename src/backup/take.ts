@@ -65,12 +65,88 @@ export interface TakenBackup {
   source: BackupSource;
 }
 
+/** What a backup is made of, wherever the site runs. */
+export interface BackupInputs {
+  site: string;
+  source: BackupSource;
+  /** Where the source's agent listens. */
+  donor: { name: string; address: string; port: number };
+  cloneToken: string;
+  /** The folder that holds the site's backups. */
+  destination: string;
+  /** The site's wp-content folder, or null when it has none (no WordPress tier). */
+  contentDir: string | null;
+  /** The spec file copied as spec.json. */
+  specFile: string;
+  /** The secrets file copied as secrets.json, or null (the default). */
+  secretsFile: string | null;
+  onProgress?: (bytes: number) => void;
+  log: (line: string) => void;
+  now?: () => Date;
+}
+
 /**
- * Takes a backup of a running local site: the database from one instance's agent (the stream a new
- * replica clones from, prepared so it can start as it is), then `wp-content`, the spec, and the
- * manifest last. Everything is built in a hidden folder renamed into place when whole: an
- * interrupted backup never looks like a good one.
+ * Writes one backup: the database from one instance's agent (the stream a new replica clones from,
+ * prepared so it can start as it is), then `wp-content`, the spec, and the manifest last. Everything
+ * is built in a hidden folder renamed into place when whole: an interrupted backup never looks like
+ * a good one.
  */
+export async function writeBackup(inputs: BackupInputs): Promise<TakenBackup> {
+  const { source } = inputs;
+  const startedAt = (inputs.now ?? (() => new Date()))();
+  const name = backupName(startedAt);
+  const destination = resolve(inputs.destination);
+  if (existsSync(join(destination, name)))
+    throw new HapressError(`a backup named ${name} already exists in ${destination}; try again in a second`);
+  await mkdir(destination, { recursive: true, mode: 0o700 });
+  const work = join(destination, `.partial-${name}-${randomBytes(4).toString("hex")}`);
+  await mkdir(work, { mode: 0o700 });
+  try {
+    inputs.log(`reading the database from ${source.pod.name}: ${source.why}`);
+    const clone = await cloneFromDonor({
+      donor: inputs.donor,
+      token: inputs.cloneToken,
+      dataDir: join(work, "database"),
+      onProgress: inputs.onProgress,
+    });
+    // Right after the database's end position: what a restore to this backup's GTID would find.
+    const content = inputs.contentDir !== null && existsSync(inputs.contentDir) ? inputs.contentDir : null;
+    if (content !== null)
+      await runProgramChecked("cp", ["-a", "--no-dereference", content, join(work, "wp-content")]);
+    await copyFile(inputs.specFile, join(work, "spec.json"));
+    if (inputs.secretsFile !== null) await copyFile(inputs.secretsFile, join(work, "secrets.json"));
+    const files = await describeTree(work);
+    let wpContent: BackupManifest["wpContent"] = null;
+    if (content !== null) {
+      const contentFiles = Object.entries(files).filter(([file]) => file.startsWith("wp-content/"));
+      wpContent = {
+        files: contentFiles.length,
+        bytes: contentFiles.reduce((sum, [, e]) => sum + e.bytes, 0),
+      };
+    }
+    const manifest: BackupManifest = {
+      format: MANIFEST_FORMAT,
+      site: inputs.site,
+      createdAt: startedAt.toISOString(),
+      gtid: clone.gtid,
+      source: { instance: source.pod.name, role: source.role },
+      database: { bytes: clone.bytes, seconds: clone.seconds },
+      wpContent,
+      withSecrets: inputs.secretsFile !== null,
+      versions: { hapress: HAPRESS_VERSION, mariadb: await mariadbVersion() },
+      files,
+    };
+    await writeFileAtomic(join(work, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    const dir = join(destination, name);
+    await rename(work, dir);
+    return { dir, manifest, source };
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw new HapressError(`the backup of ${inputs.site} failed; nothing was kept`, { cause: error });
+  }
+}
+
+/** Takes a backup of a running local site (see writeBackup). */
 export async function takeBackup(options: TakeBackupOptions): Promise<TakenBackup> {
   const status = await liveStatus(options.stateDir);
   if (!status)
@@ -82,57 +158,17 @@ export async function takeBackup(options: TakeBackupOptions): Promise<TakenBacku
     );
   const paths = statePaths(options.stateDir);
   const secrets = await loadSecrets(paths.secrets);
-  const startedAt = (options.now ?? (() => new Date()))();
-  const name = backupName(startedAt);
-  const destination = resolve(options.destination);
-  if (existsSync(join(destination, name)))
-    throw new HapressError(`a backup named ${name} already exists in ${destination}; try again in a second`);
-  await mkdir(destination, { recursive: true, mode: 0o700 });
-  const work = join(destination, `.partial-${name}-${randomBytes(4).toString("hex")}`);
-  await mkdir(work, { mode: 0o700 });
-  try {
-    options.log(`reading the database from ${source.pod.name}: ${source.why}`);
-    const address = source.pod.address.split(":")[0] ?? "";
-    const clone = await cloneFromDonor({
-      donor: { name: source.pod.name, address, port: AGENT_PORT },
-      token: secrets.cloneToken,
-      dataDir: join(work, "database"),
-      onProgress: options.onProgress,
-    });
-    // Right after the database's end position: what a restore to this backup's GTID would find.
-    const content = join(currentLayout(options.stateDir).wordpressRoot, "content");
-    let wpContent: BackupManifest["wpContent"] = null;
-    if (existsSync(content)) {
-      await runProgramChecked("cp", ["-a", "--no-dereference", content, join(work, "wp-content")]);
-    }
-    await copyFile(paths.spec, join(work, "spec.json"));
-    if (options.withSecrets) await copyFile(paths.secrets, join(work, "secrets.json"));
-    const files = await describeTree(work);
-    if (existsSync(content)) {
-      const contentFiles = Object.entries(files).filter(([file]) => file.startsWith("wp-content/"));
-      wpContent = {
-        files: contentFiles.length,
-        bytes: contentFiles.reduce((sum, [, e]) => sum + e.bytes, 0),
-      };
-    }
-    const manifest: BackupManifest = {
-      format: MANIFEST_FORMAT,
-      site: status.site,
-      createdAt: startedAt.toISOString(),
-      gtid: clone.gtid,
-      source: { instance: source.pod.name, role: source.role },
-      database: { bytes: clone.bytes, seconds: clone.seconds },
-      wpContent,
-      withSecrets: options.withSecrets,
-      versions: { hapress: HAPRESS_VERSION, mariadb: await mariadbVersion() },
-      files,
-    };
-    await writeFileAtomic(join(work, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    const dir = join(destination, name);
-    await rename(work, dir);
-    return { dir, manifest, source };
-  } catch (error) {
-    await rm(work, { recursive: true, force: true });
-    throw new HapressError(`the backup of ${status.site} failed; nothing was kept`, { cause: error });
-  }
+  return writeBackup({
+    site: status.site,
+    source,
+    donor: { name: source.pod.name, address: source.pod.address.split(":")[0] ?? "", port: AGENT_PORT },
+    cloneToken: secrets.cloneToken,
+    destination: options.destination,
+    contentDir: join(currentLayout(options.stateDir).wordpressRoot, "content"),
+    specFile: paths.spec,
+    secretsFile: options.withSecrets ? paths.secrets : null,
+    onProgress: options.onProgress,
+    log: options.log,
+    now: options.now,
+  });
 }

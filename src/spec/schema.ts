@@ -152,6 +152,25 @@ export const specSchema = z
           .strict()
           .default({}),
         automaticFailover: z.boolean().default(true),
+        /**
+         * Where the cluster keeps backups and the binary-log archive: a PersistentVolumeClaim that the
+         * backup CronJob and the archiver Deployment mount (ReadWriteMany by default: both may run at
+         * once, on different nodes).
+         */
+        backup: z
+          .object({
+            claim: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label, e.g. hapress-backups")
+              .default("hapress-backups"),
+            /** false: the claim exists already (e.g. bound to an NFS export kept outside the cluster). */
+            createClaim: z.boolean().default(true),
+            storageClass: z.string().min(1).optional(),
+            size: quantity.default("20Gi"),
+            accessMode: z.enum(["ReadWriteMany", "ReadWriteOnce"]).default("ReadWriteMany"),
+          })
+          .strict()
+          .default({}),
         resources: z
           .object({
             mariadb: resources.default({ cpu: "500m", memory: "1Gi" }),
@@ -253,6 +272,12 @@ export const specExamples: Record<string, string> = {
   "kubernetes.service": "kubernetes:\n  service:\n    type: LoadBalancer",
   "kubernetes.ingress": "kubernetes:\n  ingress:\n    host: blog.example.com\n    tlsSecret: blog-tls",
   "kubernetes.automaticFailover": "kubernetes:\n  automaticFailover: true",
+  "kubernetes.backup": "kubernetes:\n  backup:\n    claim: hapress-backups\n    size: 20Gi",
+  "kubernetes.backup.claim": "kubernetes:\n  backup:\n    claim: hapress-backups",
+  "kubernetes.backup.createClaim": "kubernetes:\n  backup:\n    createClaim: false   # the claim exists already",
+  "kubernetes.backup.storageClass": "kubernetes:\n  backup:\n    storageClass: nfs-client",
+  "kubernetes.backup.size": "kubernetes:\n  backup:\n    size: 20Gi",
+  "kubernetes.backup.accessMode": "kubernetes:\n  backup:\n    accessMode: ReadWriteMany",
   "kubernetes.resources": "kubernetes:\n  resources:\n    mariadb: { cpu: 500m, memory: 1Gi }",
   "local.httpAddress": "local:\n  httpAddress: 127.0.0.1",
   "local.exposed": "local:\n  httpAddress: 192.0.2.10\n  exposed: true",

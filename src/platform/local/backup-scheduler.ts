@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { rm } from "node:fs/promises";
-import { backupRoot, listBackups } from "../../backup/list.js";
-import { backupsToPrune, nextRun } from "../../backup/schedule.js";
+import { backupRoot } from "../../backup/list.js";
+import { pruneBackups } from "../../backup/prune.js";
+import { nextRun } from "../../backup/schedule.js";
 import { errorMessage } from "../../errors.js";
 import type { Spec } from "../../spec/schema.js";
 
@@ -87,15 +87,11 @@ export class BackupScheduler {
   }
 
   private async prune(spec: Spec): Promise<void> {
-    const root = backupRoot(this.deps.stateDir, spec);
-    const backups = (await listBackups(root)).flatMap((b) =>
-      b.manifest ? [{ name: b.name, dir: b.dir, createdAt: b.manifest.createdAt }] : [],
+    const removed = await pruneBackups(
+      backupRoot(this.deps.stateDir, spec),
+      spec.backup.keep,
+      this.deps.now(),
     );
-    for (const name of backupsToPrune(backups, spec.backup.keep, this.deps.now())) {
-      const backup = backups.find((b) => b.name === name);
-      if (!backup) continue;
-      await rm(backup.dir, { recursive: true, force: true });
-      this.deps.log(`removed backup ${name} (backup.keep)`);
-    }
+    for (const what of removed) this.deps.log(`removed ${what} (backup.keep)`);
   }
 }

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { segmentsToPrune } from "./prune.js";
+import type { ArchivedSegment } from "./replay-plan.js";
+
+function segment(name: string, seqs: number[]): ArchivedSegment {
+  return {
+    name,
+    files: [`${name}/mysql-bin.000001`],
+    transactions: seqs.map((seq) => ({ gtid: { domain: 0, server: 100, seq }, time: 1_700_000_000 + seq })),
+  };
+}
+
+describe("archive retention", () => {
+  const archive = [
+    segment("000001-mysql-0", [1, 2, 3]),
+    segment("000002-mysql-1", [1, 2, 3, 4, 5]),
+    segment("000003-mysql-0", [5, 6]),
+  ];
+
+  it("removes the segments the oldest kept backup already holds, never the newest", () => {
+    assert.deepEqual(segmentsToPrune(archive, "0-100-5"), ["000001-mysql-0", "000002-mysql-1"]);
+    assert.deepEqual(segmentsToPrune(archive, "0-100-9"), ["000001-mysql-0", "000002-mysql-1"]);
+  });
+
+  it("keeps a segment with one transaction the backup lacks", () => {
+    assert.deepEqual(segmentsToPrune(archive, "0-100-4"), ["000001-mysql-0"]);
+    assert.deepEqual(segmentsToPrune(archive, "0-100-2"), []);
+  });
+
+  it("keeps everything without a backup, or with a position outside domain 0", () => {
+    assert.deepEqual(segmentsToPrune(archive, null), []);
+    assert.deepEqual(segmentsToPrune(archive, "1-100-50"), []);
+  });
+});
