@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { writePasswordFile } from "../agent/clone.js";
+import { connectSql, type Credentials, type Endpoint } from "../mysql/client.js";
 
 /**
  * The continuous binary-log archive: `mariadb-binlog --read-from-remote-server --raw --stop-never`
@@ -83,4 +84,20 @@ export function runArchiver(options: ArchiverOptions): { done: Promise<number>; 
     });
   });
   return { done, stop: () => child.kill("SIGTERM") };
+}
+
+/**
+ * The server's oldest binary log, where a new segment starts (the new primary's logs repeat what it
+ * replicated, so the segments overlap). Needs BINLOG MONITOR.
+ */
+export async function oldestBinlog(endpoint: Endpoint, credentials: Credentials): Promise<string> {
+  const session = await connectSql(endpoint, credentials, { connectTimeoutMs: 1000, queryTimeoutMs: 5000 });
+  try {
+    const rows = await session.query("SHOW BINARY LOGS");
+    const first = rows[0]?.Log_name;
+    if (typeof first !== "string") throw new Error("the primary lists no binary log");
+    return first;
+  } finally {
+    await session.close();
+  }
 }

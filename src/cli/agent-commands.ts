@@ -13,6 +13,7 @@ import { ADMIN_PORT } from "../topology/topology.js";
 import { isLoopbackIPv4Literal } from "../util/net.js";
 import { sleep } from "../util/process.js";
 import { parseCount } from "./options.js";
+import { registerClusterBackupCommands } from "./cluster-backup-commands.js";
 
 /**
  * Becomes a system account for good (groups, then group, then user: the order that leaves no way
@@ -172,6 +173,7 @@ export function registerAgentCommands(program: Command): void {
         process.exit(await archiver.done);
       },
     );
+  registerClusterBackupCommands(agent);
   agent
     .command("init")
     .description(

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import { Controller, PROBE_TIMEOUTS } from "../controller/controller.js";
 import { defaultControllerConfig } from "../controller/decide.js";
@@ -15,6 +14,7 @@ import { passwordSchema } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
 import { secretInput } from "../util/secret-input.js";
 import { crashHook } from "./controller-command.js";
+import { serveHealth } from "../platform/kubernetes/health.js";
 import { ServerExitReports } from "../controller/server-exit-reports.js";
 import { AGENT_PORT } from "../topology/topology.js";
 
@@ -49,32 +49,6 @@ function watchKeyFromEnv(): Buffer | null {
       "HAPRESS_SERVER_WATCH_KEY: not a server-watch key (64 hex digits); the rendered Deployment mounts it from the hapress-credentials Secret",
     );
   return Buffer.from(value, "hex");
-}
-
-/**
- * /healthz: the process's loops are turning (the liveness probe restarts a wedged controller);
- * /readyz: it has reached the API server. Both say whether this replica leads.
- */
-function serveHealth(
-  port: number,
-  address: string,
-  state: () => { alive: boolean; ready: boolean; leading: boolean },
-): Promise<Server> {
-  const server = createServer((request, response) => {
-    const { alive, ready, leading } = state();
-    const ok = request.url === "/readyz" ? ready : request.url === "/healthz" ? alive : null;
-    if (ok === null) {
-      response.writeHead(404).end("not found\n");
-      return;
-    }
-    response
-      .writeHead(ok ? 200 : 503, { "content-type": "text/plain" })
-      .end(`${ok ? "ok" : "not ok"}${leading ? " (leader)" : " (standby)"}\n`);
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, address, () => resolve(server));
-  });
 }
 
 /**

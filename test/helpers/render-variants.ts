@@ -39,7 +39,12 @@ export const renderVariants: Record<string, SpecInput> = {
     kubernetes: {
       namespace: "shop",
       storage: { databaseClass: "fast", contentClass: "rwx" },
+      backup: { storageClass: "rwx" },
       service: { type: "ClusterIP" },
     },
+  },
+  "nightly backups to an existing claim, no binary-log archive": {
+    backup: { schedule: "30 2 * * *", archiveBinlogs: false, keep: { days: 14 } },
+    kubernetes: { backup: { claim: "site-backups", createClaim: false } },
   },
 };

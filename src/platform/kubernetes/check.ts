@@ -40,5 +40,18 @@ export function checkKubernetesSpec(spec: Spec, source: string): SpecCheck {
       `${source}: field 'kubernetes.ingress.tlsSecret' needs 'kubernetes.ingress.host'\n  example of right:\n    kubernetes:\n      ingress:\n        host: blog.example.com\n        tlsSecret: blog-tls`,
     );
   }
+  const schedule = spec.backup.schedule?.trim();
+  if (schedule && !schedule.startsWith("@") && schedule.split(/\s+/).length !== 5) {
+    errors.push(
+      `${source}: field 'backup.schedule': ${JSON.stringify(schedule)} has a seconds field, which a Kubernetes CronJob cannot run\n  example of right:\n    backup:\n      schedule: "0 3 * * *"   # every day at 03:00 UTC`,
+    );
+  }
+  const backup = spec.kubernetes.backup;
+  const sharedClass = spec.wordpress.replicas > 0 && (storage.contentClass || storage.nfs.enabled);
+  if (backup.createClaim && backup.accessMode === "ReadWriteMany" && !backup.storageClass && !sharedClass) {
+    warnings.push(
+      `${source}: the backup claim '${backup.claim}' asks for ReadWriteMany with no storage class (most default classes cannot provide it, and the claim would stay pending); set kubernetes.backup.storageClass, or accessMode: ReadWriteOnce if one node may hold it (the backup Job and the archiver then share that node)`,
+    );
+  }
   return { errors, warnings };
 }

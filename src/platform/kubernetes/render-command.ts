@@ -5,6 +5,7 @@ import { readJsonFile, writeFileAtomic, writeJsonFile } from "../../state/files.
 import { HapressError, InputError } from "../../errors.js";
 import type { Spec } from "../../spec/schema.js";
 import { checkKubernetesSpec } from "./check.js";
+import { externalClaims } from "./render/backup.js";
 import { renderManifests, type K8sObject } from "./render.js";
 import { loadOrCreateClusterSecrets } from "./secrets.js";
 import { fileNameFor, toYaml, toYamlStream } from "./serialize.js";
@@ -45,7 +46,7 @@ export async function prepareManifests(
       `generated ${created.length} secret value(s) into ${options.secretsFile} (mode 0600): keep it, rendering again reuses it`,
     );
   const objects = renderManifests(options.spec, secrets);
-  const problems = validateManifests(objects);
+  const problems = validateManifests(objects, externalClaims(options.spec));
   if (problems.length > 0)
     throw new HapressError(
       `the rendered manifests are not valid (a bug in hapress):\n${problems.join("\n")}`,

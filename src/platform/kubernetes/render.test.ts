@@ -9,6 +9,7 @@ import type { SpecInput } from "../../spec/schema.js";
 import { serverWatchKey } from "../../agent/clone-channel.js";
 import { checkKubernetesSpec } from "./check.js";
 import { renderManifests, type K8sObject } from "./render.js";
+import { externalClaims } from "./render/backup.js";
 import { renderCommand } from "./render-command.js";
 import { loadOrCreateClusterSecrets } from "./secrets.js";
 import { renderVariants, testSecrets } from "../../../test/helpers/render-variants.js";
@@ -59,9 +60,76 @@ describe("rendered manifests", () => {
       const objects = render(input);
       assert.ok(objects.length >= 10);
       assert.deepEqual(schemaProblems(objects), []);
-      assert.deepEqual(invariantProblems(objects), []);
+      assert.deepEqual(invariantProblems(objects, externalClaims(parseSpec(input, "test"))), []);
     });
   }
+
+  it("back up from inside the cluster: a CronJob onto the backup claim, the binary-log archiver beside it", () => {
+    const objects = render({});
+    const cron = find(objects, "CronJob", "hapress-backup").spec as {
+      schedule: string;
+      suspend: boolean;
+      timeZone: string;
+      concurrencyPolicy: string;
+      jobTemplate: { spec: { template: { spec: Record<string, unknown> } } };
+    };
+    // No schedule in the spec: suspended, there to be run by hand (kubectl create job --from=...).
+    assert.equal(cron.suspend, true);
+    assert.equal(cron.timeZone, "Etc/UTC");
+    assert.equal(cron.concurrencyPolicy, "Forbid");
+    const pod = JSON.stringify(cron.jobTemplate.spec.template.spec);
+    assert.match(
+      pod,
+      /"args":\["agent","cluster-backup","--namespace","hapress","--spec-file","\/etc\/hapress\/spec.json","--to","\/backups","--content","\/content"\]/,
+    );
+    assert.match(pod, /"claimName":"hapress-backups"/);
+    assert.match(pod, /"claimName":"wordpress-content","readOnly":true/);
+    assert.match(pod, /"HAPRESS_CLONE_TOKEN_FILE"/);
+    assert.doesNotMatch(
+      pod,
+      /admin-password|replication-password|root-password/,
+      "the backup reads no other secret",
+    );
+    const claim = find(objects, "PersistentVolumeClaim", "hapress-backups").spec as { accessModes: string[] };
+    assert.deepEqual(claim.accessModes, ["ReadWriteMany"]);
+    const archiver = JSON.stringify(find(objects, "Deployment", "hapress-binlog-archiver"));
+    assert.match(archiver, /"strategy":\{"type":"Recreate"\}/);
+    assert.match(archiver, /"HAPRESS_REPLICATION_PASSWORD_FILE"/);
+    assert.doesNotMatch(archiver, /clone-token|admin-password/);
+    const role = find(objects, "Role", "hapress-backup") as unknown as { rules: { verbs: string[] }[] };
+    assert.deepEqual(
+      role.rules.flatMap((r) => r.verbs),
+      ["get", "list", "get"],
+      "read-only: pods and the primary record",
+    );
+    const users = (find(objects, "ConfigMap", "mysql") as unknown as { data: Record<string, string> }).data;
+    assert.match(
+      users["10-hapress-users.sh"] ?? "",
+      /GRANT REPLICATION SLAVE, BINLOG MONITOR ON \*\.\* TO 'repl'@'%';/,
+    );
+    const policies = JSON.stringify(
+      objects.filter((o) => o.kind === "NetworkPolicy" && o.metadata.name === "mysql"),
+    );
+    assert.match(policies, /"values":\["backup"\]\}\]\}\}\],"ports":\[\{"protocol":"TCP","port":3307\}\]/);
+    assert.match(policies, /"values":\["archive"\]\}\]\}\}\],"ports":\[\{"protocol":"TCP","port":3306\}\]/);
+
+    const nightly = render(variants["nightly backups to an existing claim, no binary-log archive"] ?? {});
+    const scheduled = find(nightly, "CronJob", "hapress-backup").spec as {
+      schedule: string;
+      suspend: boolean;
+    };
+    assert.deepEqual([scheduled.schedule, scheduled.suspend], ["30 2 * * *", false]);
+    assert.ok(!nightly.some((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === "site-backups"));
+    assert.ok(
+      !nightly.some((o) => o.metadata.name === "hapress-binlog-archiver"),
+      "no archiver, policy or budget",
+    );
+    assert.match(JSON.stringify(nightly), /"claimName":"site-backups"/);
+    assert.throws(
+      () => render({ backup: { schedule: "*/10 * * * * *" } }),
+      /backup.schedule: .* has a seconds field, which a Kubernetes CronJob cannot run; give 5 fields/,
+    );
+  });
 
   it("fix the tutorial's flaws", () => {
     const objects = render(variants["a content storage class"] ?? {});

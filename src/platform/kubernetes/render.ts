@@ -7,6 +7,7 @@ import { databaseServices, mariadbConfigMap, mariadbStatefulSet, stateConfigMap 
 import { installConfigMap, wordpressTier } from "./render/wordpress.js";
 import { networkPolicies } from "./render/network-policy.js";
 import { nfsServer } from "./render/storage.js";
+import { backupObjects } from "./render/backup.js";
 import { type Context, type K8sObject, labels, pdb } from "./render/common.js";
 
 import { restrictPods } from "./render/pod-security.js";
@@ -59,6 +60,7 @@ export function renderManifests(spec: Spec, secrets: ClusterSecrets): K8sObject[
     mariadbStatefulSet(ctx),
     pdb(ctx, "mysql", "database", 1),
     ...controller(ctx),
+    ...backupObjects(ctx),
     ...networkPolicies(ctx),
     ...(spec.wordpress.replicas > 0 ? [...wordpressTier(ctx), installConfigMap(ctx)] : []),
     ...(spec.kubernetes.storage.nfs.enabled && spec.wordpress.replicas > 0 ? nfsServer(ctx) : []),

@@ -3,9 +3,13 @@ import { test } from "node:test";
 import { downPlan } from "./site-down.js";
 import type { ClusterObject } from "./apply-plan.js";
 
-const object = (kind: string, name: string, owned = false): ClusterObject => ({
+const object = (kind: string, name: string, owned = false, component?: string): ClusterObject => ({
   kind,
-  metadata: { name, ...(owned ? { ownerReferences: [{ kind: "Pod" }] } : {}) },
+  metadata: {
+    name,
+    ...(owned ? { ownerReferences: [{ kind: "Pod" }] } : {}),
+    ...(component ? { labels: { "app.kubernetes.io/component": component } } : {}),
+  },
 });
 
 const existing = [
@@ -18,6 +22,7 @@ const existing = [
   object("PersistentVolumeClaim", "data-mysql-3", true),
   object("Job", "wordpress-cron-123", true),
   object("Deployment", "wordpress"),
+  object("PersistentVolumeClaim", "hapress-backups", false, "backup"),
 ];
 
 const names = (objects: ClusterObject[]) => objects.map((o) => `${o.kind}/${o.metadata?.name}`);
@@ -34,6 +39,7 @@ test("down keeps the data (volumes, credentials, primary record) and deletes wor
     "ConfigMap/hapress-state",
     "PersistentVolumeClaim/data-mysql-0",
     "PersistentVolumeClaim/data-mysql-3",
+    "PersistentVolumeClaim/hapress-backups",
     "Secret/hapress-credentials",
   ]);
 });
@@ -47,4 +53,5 @@ test("down --volumes deletes the data too, volumes last; owned objects are left 
   assert.ok(!names(plan.remove).includes("Job/wordpress-cron-123"));
   assert.ok(names(plan.remove).includes("Secret/hapress-credentials"));
   assert.ok(names(plan.remove).includes("ConfigMap/hapress-state"));
+  assert.deepEqual(names(plan.keep), ["PersistentVolumeClaim/hapress-backups"], "backups outlive the site");
 });

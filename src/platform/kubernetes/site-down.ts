@@ -35,7 +35,8 @@ const DOWN_KINDS = [...PRUNABLE_KINDS, { apiVersion: "v1", kind: "PersistentVolu
 /**
  * Splits the site's objects into what `down` deletes and what it keeps (pure). Without `volumes` the
  * site's data survives: the volumes, the credentials that open them and the primary record that says
- * which volume is the most advanced, so the next `apply` brings the same site back.
+ * which volume is the most advanced, so the next `apply` brings the same site back. The backup
+ * claim is never deleted (`kubectl delete pvc` does it, deliberately).
  */
 export function downPlan(
   existing: ClusterObject[],
@@ -48,8 +49,11 @@ export function downPlan(
   const ours = existing.filter(
     (o) => (o.metadata?.ownerReferences ?? []).length === 0 || o.kind === "PersistentVolumeClaim",
   );
+  // Backups exist for the day the site is gone: their claim outlives even `down --volumes`.
+  const isBackups = (o: ClusterObject) =>
+    o.kind === "PersistentVolumeClaim" && o.metadata?.labels?.["app.kubernetes.io/component"] === "backup";
   const remove = ours
-    .filter((o) => volumes || !isData(o))
+    .filter((o) => (volumes || !isData(o)) && !isBackups(o))
     .sort((a, b) => DELETE_ORDER.indexOf(a.kind ?? "") - DELETE_ORDER.indexOf(b.kind ?? ""));
   return { remove, keep: ours.filter((o) => !remove.includes(o)) };
 }

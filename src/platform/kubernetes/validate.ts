@@ -146,7 +146,11 @@ function matches(selector: Record<string, string>, labels: Record<string, string
 }
 
 /** Our own invariants over the whole set: references resolve, nothing insecure, nothing missing. */
-export function invariantProblems(objects: K8sObject[]): string[] {
+/**
+ * `externalClaims`: claims the spec says exist already (kubernetes.backup.createClaim false), which
+ * pods may name without the render making them.
+ */
+export function invariantProblems(objects: K8sObject[], externalClaims: readonly string[] = []): string[] {
   const problems: string[] = [];
   const templates = podTemplates(objects);
   const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
@@ -221,11 +225,14 @@ export function invariantProblems(objects: K8sObject[]): string[] {
   }
 
   for (const template of templates) {
-    // Least privilege: only the controller talks to the API server; no other pod carries a token.
+    // Least privilege: only the controller and the backup pods (which read the pods and the primary
+    // record) talk to the API server; no other pod carries a token.
     const automount = (template.spec as { automountServiceAccountToken?: boolean })
       .automountServiceAccountToken;
-    const isController = template.labels["app.kubernetes.io/component"] === "controller";
-    if (!isController && automount !== false)
+    const apiClient = ["controller", "backup", "archive"].includes(
+      template.labels["app.kubernetes.io/component"] ?? "",
+    );
+    if (!apiClient && automount !== false)
       problems.push(
         `${describe(template.owner)}: mounts a service-account token (automountServiceAccountToken is not false)`,
       );
@@ -312,6 +319,7 @@ export function invariantProblems(objects: K8sObject[]): string[] {
       }
       if (
         volume.persistentVolumeClaim &&
+        !externalClaims.includes(volume.persistentVolumeClaim.claimName) &&
         !objects.some(
           (o) =>
             o.kind === "PersistentVolumeClaim" && o.metadata.name === volume.persistentVolumeClaim?.claimName,
@@ -327,6 +335,6 @@ export function invariantProblems(objects: K8sObject[]): string[] {
 }
 
 /** Both checks; empty when the set is good. */
-export function validateManifests(objects: K8sObject[]): string[] {
-  return [...schemaProblems(objects), ...invariantProblems(objects)];
+export function validateManifests(objects: K8sObject[], externalClaims: readonly string[] = []): string[] {
+  return [...schemaProblems(objects), ...invariantProblems(objects, externalClaims)];
 }

@@ -1,8 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { archivedFiles } from "../../backup/binlog-archiver.js";
+import { archivedFiles, oldestBinlog } from "../../backup/binlog-archiver.js";
 import { errorMessage } from "../../errors.js";
-import { connectSql } from "../../mysql/client.js";
 import type { PrimaryRecord } from "../../state/primary.js";
 import type { Secrets } from "../../state/secrets.js";
 import { ADMIN_PORT, MYSQL_PORT } from "../../topology/topology.js";
@@ -61,7 +60,10 @@ export class BinlogArchiveKeeper {
     const segmentDir = join(input.archiveDir, wanted);
     let first: string;
     try {
-      first = await this.oldestBinlog(input.primaryAddress, input.secrets);
+      first = await oldestBinlog(
+        { host: input.primaryAddress, port: ADMIN_PORT },
+        { user: input.secrets.adminUser, password: input.secrets.adminPassword },
+      );
       await mkdir(segmentDir, { recursive: true, mode: 0o700 });
     } catch (error) {
       this.deps.log(`the binary log archive cannot start yet: ${errorMessage(error)}`);
@@ -96,21 +98,5 @@ export class BinlogArchiveKeeper {
       logFile: this.deps.logFile,
     });
     this.segment = wanted;
-  }
-
-  private async oldestBinlog(address: string, secrets: Secrets): Promise<string> {
-    const session = await connectSql(
-      { host: address, port: ADMIN_PORT },
-      { user: secrets.adminUser, password: secrets.adminPassword },
-      { connectTimeoutMs: 1000, queryTimeoutMs: 5000 },
-    );
-    try {
-      const rows = await session.query("SHOW BINARY LOGS");
-      const first = rows[0]?.Log_name;
-      if (typeof first !== "string") throw new Error("the primary lists no binary log");
-      return first;
-    } finally {
-      await session.close();
-    }
   }
 }

@@ -27,7 +27,8 @@ export const REPLICATION_USER = "repl";
 
 export const ADMIN_USER = "hapress_admin";
 
-export type Component = "database" | "web" | "controller" | "storage" | "install" | "cron";
+export type Component =
+  "database" | "web" | "controller" | "storage" | "install" | "cron" | "backup" | "archive";
 
 /** The app.kubernetes.io/name of each component. */
 export const APP_NAMES: Record<Component, string> = {
@@ -37,6 +38,8 @@ export const APP_NAMES: Record<Component, string> = {
   storage: "nfs-server",
   install: "wordpress-install",
   cron: "wordpress-cron",
+  backup: "hapress-backup",
+  archive: "hapress-binlog-archiver",
 };
 
 export interface Context {

@@ -54,7 +54,8 @@ export function mariadbConfigMap(ctx: Context): K8sObject {
     "# Sourced by the image's entrypoint (which runs with -e): no shell options of our own here.",
     "docker_process_sql --database=mysql <<SQL",
     `CREATE USER IF NOT EXISTS '${REPLICATION_USER}'@'%' IDENTIFIED BY '$(< "\${HAPRESS_REPLICATION_PASSWORD_FILE}")';`,
-    `GRANT REPLICATION SLAVE ON *.* TO '${REPLICATION_USER}'@'%';`,
+    // BINLOG MONITOR: the binary-log archiver asks where the primary's logs start (SHOW BINARY LOGS).
+    `GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '${REPLICATION_USER}'@'%';`,
     `CREATE USER IF NOT EXISTS '${ADMIN_USER}'@'%' IDENTIFIED BY '$(< "\${HAPRESS_ADMIN_PASSWORD_FILE}")';`,
     `GRANT READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD ON *.* TO '${ADMIN_USER}'@'%';`,
     "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'localhost';",

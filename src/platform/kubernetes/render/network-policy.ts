@@ -3,6 +3,7 @@
 import { ADMIN_PORT, AGENT_PORT, MYSQL_PORT } from "../../../topology/topology.js";
 import { type Component, type Context, type K8sObject, metadata, selector } from "./common.js";
 import { wordpressServingPort } from "./wordpress.js";
+import { ARCHIVER_HEALTH_PORT } from "./backup.js";
 
 /** The health port of the controller (its probes). */
 const CONTROLLER_HEALTH_PORT = 8081;
@@ -35,6 +36,7 @@ function policy(
  *   watch); 3308 (admin) from the controller;
  * - the controller: to the database ports and the API server;
  * - WordPress: from anywhere on its HTTP port (the Ingress controller lives elsewhere), to 3306;
+ * - the backup Job: to the agents (3307) and the API server; the archiver: to 3306 and the API server;
  * - the install Job: to 3306 only; cron: to 3306 and to WordPress (it requests wp-cron.php);
  * - every pod: DNS.
  * The optional NFS server has its own namespace and policies (render/storage.ts).
@@ -71,6 +73,9 @@ export function networkPolicies(ctx: Context): K8sObject[] {
         { from: pods(["database"]), ports: tcp(AGENT_PORT) },
         // The controller: the admin port, and the agent's server watch (its key allows nothing else).
         { from: pods(["controller"]), ports: tcp(ADMIN_PORT, AGENT_PORT) },
+        // A backup reads a replica's stream (the clone token's channel); the archiver, the binary logs.
+        { from: pods(["backup"]), ports: tcp(AGENT_PORT) },
+        { from: pods(["archive"]), ports: tcp(MYSQL_PORT) },
       ],
       egress: [{ to: pods(["database"]), ports: tcp(MYSQL_PORT, AGENT_PORT) }, dns],
     }),
@@ -84,6 +89,19 @@ export function networkPolicies(ctx: Context): K8sObject[] {
         dns,
       ],
     }),
+    // Both read the pods and the primary record from the API server.
+    policy(ctx, "hapress-backup", "backup", {
+      ingress: [],
+      egress: [{ to: pods(["database"]), ports: tcp(AGENT_PORT) }, { ports: tcp(443, 6443) }, dns],
+    }),
+    ...(ctx.spec.backup.archiveBinlogs
+      ? [
+          policy(ctx, "hapress-binlog-archiver", "archive", {
+            ingress: [{ ports: tcp(ARCHIVER_HEALTH_PORT) }],
+            egress: [{ to: pods(["database"]), ports: tcp(MYSQL_PORT) }, { ports: tcp(443, 6443) }, dns],
+          }),
+        ]
+      : []),
   ];
   if (withWordPress) {
     const cached = ctx.spec.wordpress.pageCache.enabled;

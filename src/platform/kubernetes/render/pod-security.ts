@@ -14,6 +14,9 @@ const RUN_AS: Record<Component, { user: number; group: number } | null> = {
   install: { user: 33, group: 33 },
   // The curl image's `curl_user`.
   cron: { user: 100, group: 101 },
+  // The hapress image's user, as the agent: the backups it writes are the database's files.
+  backup: { user: 999, group: 999 },
+  archive: { user: 999, group: 999 },
   // The kernel NFS server needs privileges: it cannot be restricted (see the namespace's labels).
   storage: null,
 };

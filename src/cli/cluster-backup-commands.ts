@@ -1,0 +1,113 @@
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { errorMessage, InputError } from "../errors.js";
+import { loadKubeConfig } from "../platform/kubernetes/cluster.js";
+import {
+  readDatabaseView,
+  runClusterArchiver,
+  takeClusterBackup,
+} from "../platform/kubernetes/cluster-backup.js";
+import { parseSpec } from "../spec/load.js";
+import { requiredSecret } from "../util/secret-input.js";
+import { sleep } from "../util/process.js";
+import { serveHealth } from "../platform/kubernetes/health.js";
+import { isLoopbackIPv4Literal } from "../util/net.js";
+import { parseCount } from "./options.js";
+
+const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+
+async function specFrom(file: string) {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new InputError(
+      `--spec-file ${file}: cannot read it (${errorMessage(error)}); the rendered pod mounts it from the hapress-spec ConfigMap`,
+    );
+  }
+  return parseSpec(JSON.parse(text) as unknown, file);
+}
+
+/** `hapress agent cluster-backup` and `agent cluster-archive`: what the backup CronJob and the archiver run. */
+export function registerClusterBackupCommands(agent: Command): void {
+  agent
+    .command("cluster-backup")
+    .description("in a Kubernetes pod: one backup of the site onto the backup volume, then backup.keep")
+    .requiredOption("--namespace <name>", "the site's namespace")
+    .requiredOption("--spec-file <file>", "the site's spec (the mounted hapress-spec ConfigMap)")
+    .requiredOption("--to <dir>", "the backup volume's mount")
+    .option("--content <dir>", "the WordPress content volume's mount (read-only)")
+    .action(async (options: { namespace: string; specFile: string; to: string; content?: string }) => {
+      const spec = await specFrom(options.specFile);
+      const { backup, removed } = await takeClusterBackup({
+        kc: loadKubeConfig(),
+        namespace: options.namespace,
+        spec,
+        specFile: options.specFile,
+        destination: options.to,
+        contentDir: options.content ?? null,
+        cloneToken: requiredSecret("HAPRESS_CLONE_TOKEN"),
+        log,
+      });
+      for (const what of removed) log(`removed ${what} (backup.keep)`);
+      console.log(
+        JSON.stringify({
+          dir: backup.dir,
+          gtid: backup.manifest.gtid,
+          source: backup.manifest.source,
+          bytes: backup.manifest.database.bytes,
+          removed,
+        }),
+      );
+    });
+  agent
+    .command("cluster-archive")
+    .description(
+      "in a Kubernetes pod: copy the recorded primary's binary logs into the archive, following failovers",
+    )
+    .requiredOption("--namespace <name>", "the site's namespace")
+    .requiredOption("--site <name>", "the site's name")
+    .requiredOption("--to <dir>", "the archive folder on the backup volume")
+    .option("--user <name>", "the replication account", "repl")
+    .option(
+      "--health-port <port>",
+      "port of /healthz and /readyz (on $POD_IP, else loopback)",
+      parseCount(1, 65535),
+    )
+    .action(
+      async (options: { namespace: string; site: string; to: string; user: string; healthPort?: number }) => {
+        const password = requiredSecret("HAPRESS_REPLICATION_PASSWORD");
+        const kc = loadKubeConfig();
+        let stopping = false;
+        process.on("SIGTERM", () => (stopping = true));
+        process.on("SIGINT", () => (stopping = true));
+        const health = { round: Date.now(), streaming: null as string | null };
+        const address = process.env.POD_IP || "127.0.0.1";
+        if (!process.env.POD_IP && !isLoopbackIPv4Literal(address))
+          throw new InputError(`health address ${address} is not loopback`);
+        const server =
+          options.healthPort === undefined
+            ? null
+            : await serveHealth(options.healthPort, address, () => ({
+                alive: Date.now() - health.round < 30_000,
+                ready: health.streaming !== null,
+              }));
+        log(`archiving the binary logs of ${options.site}'s primary into ${options.to}`);
+        await runClusterArchiver({
+          archiveDir: options.to,
+          readView: () => readDatabaseView(kc, options.namespace, options.site),
+          credentials: { user: options.user, password },
+          log,
+          sleep,
+          intervalMs: 1000,
+          stopping: () => stopping,
+          onRound: (streaming) => {
+            health.round = Date.now();
+            health.streaming = streaming;
+          },
+        });
+        server?.close();
+        log("archiver stopped");
+      },
+    );
+}
