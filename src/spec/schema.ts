@@ -274,7 +274,8 @@ export const specExamples: Record<string, string> = {
   "kubernetes.automaticFailover": "kubernetes:\n  automaticFailover: true",
   "kubernetes.backup": "kubernetes:\n  backup:\n    claim: hapress-backups\n    size: 20Gi",
   "kubernetes.backup.claim": "kubernetes:\n  backup:\n    claim: hapress-backups",
-  "kubernetes.backup.createClaim": "kubernetes:\n  backup:\n    createClaim: false   # the claim exists already",
+  "kubernetes.backup.createClaim":
+    "kubernetes:\n  backup:\n    createClaim: false   # the claim exists already",
   "kubernetes.backup.storageClass": "kubernetes:\n  backup:\n    storageClass: nfs-client",
   "kubernetes.backup.size": "kubernetes:\n  backup:\n    size: 20Gi",
   "kubernetes.backup.accessMode": "kubernetes:\n  backup:\n    accessMode: ReadWriteMany",
