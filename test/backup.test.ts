@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { BackupManifest } from "../src/backup/manifest.js";
 import type { ListedBackup } from "../src/backup/list.js";
 import { scanArchive } from "../src/backup/replay.js";
 import { sleep } from "../src/util/process.js";
+import { connectSql } from "../src/mysql/client.js";
+import type { SiteStatus } from "../src/platform/local/status.js";
+import { ADMIN_PORT } from "../src/topology/topology.js";
 import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
 import { cookieHeader, login, restNonce } from "./helpers/wordpress.js";
 
@@ -291,6 +294,33 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
         expected,
         `${endpoint}: the rows before T, none after`,
       );
+    await pointInTime.destroy();
+
+    // A quiet site: a time after the archive's last transaction is refused only if the primary wrote
+    // something the archive lacks. Asked from the running site, nothing was written since: accepted.
+    const quietTarget = new Date(Math.floor(Date.now() / 1000) * 1000 + 1000);
+    await sleep(quietTarget.getTime() + 11_000 - Date.now());
+    const quiet = await site.cli(
+      [
+        "restore",
+        backup.dir,
+        "--into",
+        pointInTime.stateDir,
+        "--http-port",
+        String(PITR_PORT),
+        "--to-time",
+        quietTarget.toISOString().replace(/\.\d+Z$/, "Z"),
+      ],
+      600_000,
+    );
+    assert.equal(quiet.code, 0, `${quiet.stderr}\n${quiet.stdout}`);
+    const replayedAll = await pointInTime.status();
+    const primary = replayedAll.pods.find((p) => p.name === replayedAll.primary);
+    const tables = await pointInTime.sqlAsApp(
+      `${primary?.address}:${primary?.port}`,
+      "SHOW TABLES LIKE 'pitr'",
+    );
+    assert.equal(tables.length, 0, "every archived transaction replayed, the DROP TABLE too");
   });
 });
 
@@ -320,5 +350,57 @@ describe("scheduled backups with retention (a one-instance site: the backup read
     const listed = JSON.parse((await site.cli(["backups", "--json"])).stdout) as { backups: ListedBackup[] };
     for (const b of listed.backups)
       assert.equal(b.manifest?.source.role, "primary", "alone, the primary is read");
+  });
+
+  it("reports a hole in the binary-log archive in status, as an event and in 'backups', never skipping it silently", async () => {
+    const status = await site.status();
+    assert.equal(status.backup?.gaps.length, 0, "no gap to begin with");
+    const primary = status.pods.find((p) => p.name === status.primary);
+    assert.ok(primary);
+    const writes = status.endpoints.mysqlPrimary;
+    // Four binary logs with one transaction each; then the archive loses the second one (a file
+    // deleted on the backup disk: what no archiver can copy again, like a log purged before it was
+    // read). The archive's check must find the hole between the first and the third.
+    const admin = await connectSql(
+      { host: primary.address.split(":")[0] ?? "", port: ADMIN_PORT },
+      { user: site.secrets().adminUser, password: site.secrets().adminPassword },
+    );
+    const written: { file: string; gtid: string }[] = [];
+    try {
+      await site.sqlAsApp(writes, "CREATE TABLE around_gap (id INT PRIMARY KEY)");
+      for (let i = 1; i <= 4; i++) {
+        const [where] = (await admin.query("SHOW MASTER STATUS")) as { File?: string }[];
+        await site.sqlAsApp(writes, `INSERT INTO around_gap VALUES (${i})`);
+        const [pos] = await admin.query("SELECT @@global.gtid_binlog_pos AS pos");
+        written.push({ file: where?.File ?? "", gtid: String(pos?.pos ?? "") });
+        if (i < 4) await admin.query("FLUSH BINARY LOGS");
+      }
+    } finally {
+      await admin.close();
+    }
+    const archive = join(site.stateDir, "backups", "binlogs");
+    const lastSeq = Number(written[3]?.gtid.split("-")[2]);
+    await eventually("the archive holds the four inserts", async () =>
+      (await scanArchive(archive)).some((g) => g.transactions.some((t) => t.gtid.seq === lastSeq)),
+    );
+    const [segment] = await scanArchive(archive);
+    assert.ok(segment);
+    rmSync(join(archive, segment.name, written[1]?.file ?? "?"));
+    let gaps: NonNullable<SiteStatus["backup"]>["gaps"] = [];
+    await eventually(
+      "the gap in status",
+      async () => {
+        gaps = (await site.status()).backup?.gaps ?? [];
+        return gaps.length > 0;
+      },
+      120_000,
+    );
+    assert.deepEqual(gaps, [{ after: written[0]?.gtid, next: written[2]?.gtid, segment: segment.name }]);
+    const events = readFileSync(join(site.stateDir, "events.jsonl"), "utf8");
+    assert.match(events, /"kind":"archive-gap".*nothing between 0-\d+-\d+ and 0-\d+-\d+/);
+    const listed = await site.cli(["backups"]);
+    assert.match(listed.stdout, /GAP in the archive: nothing between 0-\d+-\d+ and 0-\d+-\d+/);
+    const human = await site.cli(["status"]);
+    assert.match(human.stdout, /1 GAP\(S\)/);
   });
 });

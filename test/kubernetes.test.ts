@@ -16,7 +16,10 @@ import { ControlPlane } from "./kube/control-plane.js";
 import { TestNode } from "./kube/test-node.js";
 import { countPresent, endpointAddresses, Writer } from "./kube/writer.js";
 import { renderVariants, testSecrets } from "./helpers/render-variants.js";
-import { eventually, makeSiteDir, runCli } from "./helpers/site.js";
+import { eventually, makeSiteDir, runCli, TestSite } from "./helpers/site.js";
+import { listBackups } from "../src/backup/list.js";
+import { scanArchive } from "../src/backup/replay.js";
+import { verifyBackup } from "../src/backup/restore.js";
 import { sleep } from "../src/util/process.js";
 import { parsePrimaryRecord, STATE_CONFIGMAP } from "../src/platform/kubernetes/cluster-state.js";
 
@@ -548,7 +551,7 @@ describe(
       const down = await cli("down", "--namespace", "applied", "--timeout", "120");
       assert.equal(down.code, 0, `${down.stdout}\n${down.stderr}`);
       assert.deepEqual(await names("pods"), []);
-      assert.deepEqual(await names("persistentvolumeclaims"), ["data-mysql-0"]);
+      assert.deepEqual(await names("persistentvolumeclaims"), ["data-mysql-0", "hapress-backups"]);
       assert.ok((await names("secrets")).includes("hapress-credentials"));
       assert.ok((await names("configmaps")).includes(STATE_CONFIGMAP));
       assert.equal((await status()).running, false);
@@ -563,7 +566,8 @@ describe(
       assert.equal(unconfirmed.code, 2, unconfirmed.stderr);
       const wiped = await cli("down", "--kubernetes", "--volumes", "--yes", "--timeout", "120");
       assert.equal(wiped.code, 0, `${wiped.stdout}\n${wiped.stderr}`);
-      assert.deepEqual(await names("persistentvolumeclaims"), []);
+      // Backups outlive the site: their claim is deleted by hand, never by down.
+      assert.deepEqual(await names("persistentvolumeclaims"), ["hapress-backups"]);
       assert.deepEqual(await names("secrets"), []);
       assert.deepEqual(await names("configmaps"), ["kube-root-ca.crt"]);
     });
@@ -768,6 +772,97 @@ describe(
       const lost = writer.acknowledged.length - (await countPresent(newIp, table, writer.acknowledged));
       assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
       assertNoOverlappingActors(await controllerEvents());
+    });
+
+    it("backs up from a replica with a Job made from the CronJob, archives the binary logs across the failovers, and the backup restores to the last write", async () => {
+      const claim = await api.get(`/api/v1/namespaces/${NAMESPACE}/persistentvolumeclaims/hapress-backups`);
+      const volume = join(node?.dir ?? "", "volumes", claim.metadata.uid ?? "");
+      const archive = join(volume, "binlogs");
+      const record = await primaryRecord();
+      assert.ok(record);
+      const archiverLog = () =>
+        (node?.podNames().filter((n) => n.startsWith("hapress-binlog-archiver-")) ?? [])
+          .map((n) => `--- ${n}\n${node?.logOf(n, "archiver", 60) ?? ""}`)
+          .join("\n");
+      // The archiver follows the recorded primary: a segment per primary the earlier failovers made.
+      const segment = `${String(record.epoch).padStart(6, "0")}-${record.primary}`;
+      await eventually(
+        `the archiver streams ${segment}`,
+        async () => (await scanArchive(archive)).some((g) => g.name === segment),
+        120_000,
+      ).catch((error: unknown) => {
+        throw new Error(`no segment ${segment}; archiver:\n${archiverLog()}`, { cause: error });
+      });
+      assert.ok((await scanArchive(archive)).length >= 2, "one segment per primary since the site began");
+
+      const primaryIp = await ipOf(record.primary);
+      await runSql(primaryIp, "CREATE TABLE kube_backup (id INT PRIMARY KEY)");
+      for (let i = 1; i <= 20; i++) await runSql(primaryIp, `INSERT INTO kube_backup VALUES (${i})`);
+
+      // What `kubectl create job --from=cronjob/hapress-backup` does: a Job from the CronJob's template.
+      const cron = await api.get(`/apis/batch/v1/namespaces/${NAMESPACE}/cronjobs/hapress-backup`);
+      assert.equal((cron.spec as { suspend?: boolean }).suspend, true, "no schedule in the spec: suspended");
+      await api.call("POST", `/apis/batch/v1/namespaces/${NAMESPACE}/jobs`, {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: { name: "backup-now", namespace: NAMESPACE },
+        spec: (cron.spec as { jobTemplate: { spec: object } }).jobTemplate.spec,
+      });
+      const backupLog = () =>
+        (node?.podNames().filter((n) => n.startsWith("backup-now-")) ?? [])
+          .map((n) => `--- ${n}\n${node?.logOf(n, "backup", 60) ?? ""}`)
+          .join("\n");
+      await eventually(
+        "the backup Job succeeds",
+        async () => {
+          const job = await api.get(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/backup-now`);
+          const status = job.status as { succeeded?: number; failed?: number } | undefined;
+          if ((status?.failed ?? 0) > 0) throw new Error(`the backup Job failed:\n${backupLog()}`);
+          return status?.succeeded === 1;
+        },
+        240_000,
+      ).catch((error: unknown) => {
+        throw new Error(`the backup Job never succeeded:\n${backupLog()}`, { cause: error });
+      });
+      const [backup] = await listBackups(volume);
+      assert.ok(backup?.manifest, `a backup on the claim: ${JSON.stringify(backup)}`);
+      assert.equal(backup.manifest.source.role, "replica", "read from a replica, never the primary");
+      assert.notEqual(backup.manifest.source.instance, record.primary);
+      await verifyBackup(backup.dir);
+
+      // After the backup: more rows, then the point to restore to is the primary's position.
+      for (let i = 21; i <= 40; i++) await runSql(primaryIp, `INSERT INTO kube_backup VALUES (${i})`);
+      const target = (await gtid(primaryIp)).split(",").find((g) => g.startsWith("0-")) ?? "";
+      await runSql(primaryIp, "DROP TABLE kube_backup");
+      const targetSeq = Number(target.split("-")[2]);
+      await eventually("the archive holds the position", async () =>
+        (await scanArchive(archive)).some((g) => g.transactions.some((t) => t.gtid.seq >= targetSeq)),
+      );
+
+      // A restore from the volume (a machine that mounts it): a new local site, replayed to the position.
+      const restored = new TestSite(makeSiteDir("kbr"), "");
+      try {
+        const result = await restored.cli(
+          ["restore", backup.dir, "--into", restored.stateDir, "--http-port", "18487", "--to-gtid", target],
+          600_000,
+        );
+        assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
+        const status = await restored.status();
+        const expected = Array.from({ length: 40 }, (_, i) => i + 1);
+        for (const instance of status.pods.filter((p) => p.component === "mysql")) {
+          const rows = await restored.sqlAsApp(
+            `${instance.address}:${instance.port}`,
+            "SELECT id FROM kube_backup ORDER BY id",
+          );
+          assert.deepEqual(
+            rows.map((r) => Number(r.id)),
+            expected,
+            `${instance.name}: the rows up to the position, the table's drop not replayed`,
+          );
+        }
+      } finally {
+        await restored.destroy();
+      }
     });
 
     it("enforces the restricted Pod Security Standard in the site's namespace (the real PodSecurity admission)", async () => {

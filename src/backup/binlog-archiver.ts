@@ -28,9 +28,20 @@ export function archivedFiles(segmentDir: string): string[] {
   }
 }
 
-/** Which file to ask for: the last one already held (fetched again whole), or the primary's first. */
-export function resumeFile(held: string[], primaryFirst: string): string {
-  return held.at(-1) ?? primaryFirst;
+/**
+ * Which file to ask for (pure): the last one already held (fetched again whole), or the primary's
+ * first. A held file the primary has purged since cannot be continued: the archive resumes at the
+ * primary's first, and the hole between is reported by the gap check (backup/archive-gaps.ts).
+ */
+export function resumeFile(held: readonly string[], primaryFirst: string): string {
+  const last = held.at(-1);
+  if (last === undefined) return primaryFirst;
+  return binlogNumber(last) < binlogNumber(primaryFirst) ? primaryFirst : last;
+}
+
+/** The sequence number of a binary log file's name (mysql-bin.000042 → 42). */
+function binlogNumber(file: string): number {
+  return Number(/\.(\d+)$/.exec(file)?.[1] ?? 0);
 }
 
 export interface ArchiverOptions {

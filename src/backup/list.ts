@@ -5,15 +5,20 @@ import type { Spec } from "../spec/schema.js";
 import { errorMessage } from "../errors.js";
 import type { BackupManifest } from "./manifest.js";
 import { readManifest } from "./restore.js";
+import { DEFAULT_ARCHIVE, isArchiveFolder } from "./archive-folder.js";
 
 /** The folder holding a site's backups: spec `backup.path` (from the state folder), or `<state>/backups`. */
 export function backupRoot(stateDir: string, spec: Pick<Spec, "backup">): string {
   return resolve(stateDir, spec.backup.path ?? "backups");
 }
 
-/** The continuous binary-log archive, one segment folder per primary term. */
-export function binlogArchiveDir(stateDir: string, spec: Pick<Spec, "backup">): string {
-  return join(backupRoot(stateDir, spec), "binlogs");
+/** The continuous binary-log archive, one segment folder per primary term (`archive`: see SiteRecord). */
+export function binlogArchiveDir(
+  stateDir: string,
+  spec: Pick<Spec, "backup">,
+  archive = DEFAULT_ARCHIVE,
+): string {
+  return join(backupRoot(stateDir, spec), archive);
 }
 
 export interface ListedBackup {
@@ -28,7 +33,7 @@ export interface ListedBackup {
 export async function listBackups(root: string): Promise<ListedBackup[]> {
   if (!existsSync(root)) return [];
   const names = (await readdir(root, { withFileTypes: true }))
-    .filter((entry) => entry.isDirectory() && !entry.name.startsWith(".") && entry.name !== "binlogs")
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith(".") && !isArchiveFolder(entry.name))
     .map((entry) => entry.name)
     .sort();
   const listed: ListedBackup[] = [];

@@ -3,6 +3,7 @@ import { createReadStream } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { z } from "zod";
+import { ARCHIVE_FOLDER } from "./archive-folder.js";
 
 /**
  * A backup is one folder: `database/` (a prepared physical copy, ready to start), `wp-content/`
@@ -37,6 +38,11 @@ export const manifestSchema = z
     database: z.object({ bytes: z.number(), seconds: z.number() }).strict(),
     wpContent: z.object({ bytes: z.number(), files: z.number() }).strict().nullable(),
     withSecrets: z.boolean(),
+    /**
+     * The archive folder beside the backup whose binary logs continue it (see SiteRecord.archive);
+     * absent in backups made before there was a choice: `binlogs`.
+     */
+    archive: z.string().regex(ARCHIVE_FOLDER).optional(),
     versions: z.object({ hapress: z.string(), mariadb: z.string() }).strict(),
     files: z.record(z.string(), fileEntrySchema),
   })

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { segmentsToPrune } from "./prune.js";
+import { archiveFolderForRestore, isArchiveFolder } from "./archive-folder.js";
 import type { ArchivedSegment } from "./replay-plan.js";
 
 function segment(name: string, seqs: number[]): ArchivedSegment {
@@ -31,5 +32,15 @@ describe("archive retention", () => {
   it("keeps everything without a backup, or with a position outside domain 0", () => {
     assert.deepEqual(segmentsToPrune(archive, null), []);
     assert.deepEqual(segmentsToPrune(archive, "1-100-50"), []);
+  });
+});
+
+describe("a restored site's archive folder", () => {
+  it("is binlogs while nothing is there, else a folder of its own named by the time", () => {
+    const now = new Date("2026-11-30T02:10:05.123Z");
+    assert.equal(archiveFolderForRestore(false, now), "binlogs");
+    assert.equal(archiveFolderForRestore(true, now), "binlogs-20261130T021005Z");
+    assert.ok(isArchiveFolder(archiveFolderForRestore(true, now)));
+    assert.ok(!isArchiveFolder("20261130T021005Z"), "a backup's folder is not an archive");
   });
 });

@@ -1,6 +1,8 @@
-import { rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { listBackups } from "./list.js";
+import { DEFAULT_ARCHIVE, isArchiveFolder } from "./archive-folder.js";
 import { positionOf, type ArchivedSegment } from "./replay-plan.js";
 import { scanArchive } from "./replay.js";
 import { backupsToPrune, type Retention } from "./schedule.js";
@@ -25,12 +27,28 @@ export function segmentsToPrune(
 }
 
 /**
- * Applies retention to a backup folder: backups by `keep` (see backupsToPrune), then the archive
- * segments that only older backups needed. Returns what it removed, for the caller to log.
+ * Applies retention to a backup folder: backups by `keep` (see backupsToPrune), then the segments of
+ * the site's archive (`archive`) that only older backups needed, and the archive folders of earlier
+ * histories (a restore's) that no kept backup continues. Returns what it removed, for the log.
  */
-export async function pruneBackups(root: string, keep: Retention, now: Date): Promise<string[]> {
+export async function pruneBackups(
+  root: string,
+  keep: Retention,
+  now: Date,
+  archive: string = DEFAULT_ARCHIVE,
+): Promise<string[]> {
   const backups = (await listBackups(root)).flatMap((b) =>
-    b.manifest ? [{ name: b.name, dir: b.dir, createdAt: b.manifest.createdAt, gtid: b.manifest.gtid }] : [],
+    b.manifest
+      ? [
+          {
+            name: b.name,
+            dir: b.dir,
+            createdAt: b.manifest.createdAt,
+            gtid: b.manifest.gtid,
+            archive: b.manifest.archive ?? DEFAULT_ARCHIVE,
+          },
+        ]
+      : [],
   );
   const removed: string[] = [];
   const doomed = new Set(backupsToPrune(backups, keep, now));
@@ -38,14 +56,20 @@ export async function pruneBackups(root: string, keep: Retention, now: Date): Pr
     await rm(backup.dir, { recursive: true, force: true });
     removed.push(`backup ${backup.name}`);
   }
-  const oldestKept = backups
-    .filter((b) => !doomed.has(b.name))
+  const kept = backups.filter((b) => !doomed.has(b.name));
+  const oldestKept = kept
+    .filter((b) => b.archive === archive)
     .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt))[0];
-  const archive = join(root, "binlogs");
-  const segments = await scanArchive(archive);
+  const segments = await scanArchive(join(root, archive));
   for (const name of segmentsToPrune(segments, oldestKept?.gtid ?? null)) {
-    await rm(join(archive, name), { recursive: true, force: true });
-    removed.push(`archive segment ${name}`);
+    await rm(join(root, archive, name), { recursive: true, force: true });
+    removed.push(`archive segment ${archive}/${name}`);
+  }
+  const continued = new Set(kept.map((b) => b.archive));
+  const folders = existsSync(root) ? await readdir(root) : [];
+  for (const folder of folders.filter((f) => isArchiveFolder(f) && f !== archive && !continued.has(f))) {
+    await rm(join(root, folder), { recursive: true, force: true });
+    removed.push(`archive ${folder} (no kept backup continues it)`);
   }
   return removed;
 }

@@ -93,6 +93,26 @@ describe("planning a point-in-time replay", () => {
     assert.match(missing.ok ? "" : missing.problem, /GTID 0-100-11 is not in the archive/);
   });
 
+  it("restores to a time after the last archived transaction when the running primary had written nothing more", () => {
+    const segments = [segment("000001-mysql-0", 100, range(1, 10))];
+    const target = { kind: "time" as const, time: T0 + 60 };
+    // The primary was at 0-100-10 at T0 + 90: the archive holds all of it, the site was quiet.
+    const quiet = planReplay(segments, "0-100-2", target, { seq: 10, time: T0 + 90 });
+    assert.ok(quiet.ok, quiet.ok ? "" : quiet.problem);
+    assert.equal(quiet.lastReplayed, "0-100-10");
+    // The primary was further: the archive lags, the time cannot be reached yet.
+    const lagging = planReplay(segments, "0-100-2", target, { seq: 12, time: T0 + 90 });
+    assert.match(lagging.ok ? "" : lagging.problem, /the archive ends before/);
+    // A time after the primary was asked: nobody knows what came between.
+    const future = planReplay(
+      segments,
+      "0-100-2",
+      { kind: "time", time: T0 + 120 },
+      { seq: 10, time: T0 + 90 },
+    );
+    assert.match(future.ok ? "" : future.problem, /the archive ends before/);
+  });
+
   it("a target right after the backup replays nothing, and that is a plan", () => {
     const plan = planReplay([segment("000001-mysql-0", 100, range(1, 10))], "0-100-7", {
       kind: "time",

@@ -69,11 +69,26 @@ function describeTime(seconds: number): string {
 }
 
 /**
+ * What the running primary said before the archive was read: its position (domain 0's seq) at `time`
+ * (seconds). An archive holding that position holds everything written until then, so a time after
+ * its last transaction but not after `time` is a point it can restore (a quiet site writes nothing).
+ */
+export interface ArchiveCompleteness {
+  seq: number;
+  time: number;
+}
+
+/**
  * Plans the replay from a backup at `from` (its GTID position) to `target`: every transaction after
  * the backup, up to the target (a time: those strictly before it; a GTID: up to and including it),
  * each taken from the first segment that holds it, checked for holes.
  */
-export function planReplay(segments: ArchivedSegment[], from: string, target: RecoveryTarget): ReplayPlan {
+export function planReplay(
+  segments: ArchivedSegment[],
+  from: string,
+  target: RecoveryTarget,
+  complete?: ArchiveCompleteness,
+): ReplayPlan {
   const position = positionOf(from);
   if ([...position.keys()].some((domain) => domain !== 0))
     return {
@@ -140,10 +155,12 @@ export function planReplay(segments: ArchivedSegment[], from: string, target: Re
       ok: false,
       problem: `GTID ${formatGtid(target.gtid)} is not in the archive (it reaches ${lastGtid ?? from}); nothing was restored`,
     };
-  if (target.kind === "time" && !reached)
+  const quietUntilTarget =
+    complete !== undefined && target.kind === "time" && last >= complete.seq && target.time <= complete.time;
+  if (target.kind === "time" && !reached && !quietUntilTarget)
     return {
       ok: false,
-      problem: `the archive ends before ${describeTime(target.time)} (its last transaction is ${lastGtid ?? from}${lastTime === null ? "" : ` at ${describeTime(lastTime)}`}); pick an earlier time or wait until the archive has caught up`,
+      problem: `the archive ends before ${describeTime(target.time)} (its last transaction is ${lastGtid ?? from}${lastTime === null ? "" : ` at ${describeTime(lastTime)}`}); pick an earlier time, or wait until the archive has caught up${complete === undefined ? " (with the site running, a quiet archive is told from a lagging one)" : ""}`,
     };
   return { ok: true, steps, lastReplayed: lastGtid, transactions: total };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -9,24 +9,55 @@ import { lookupAccount } from "../util/accounts.js";
 import { runProgramChecked, sleep } from "../util/process.js";
 import { withSystemDirs } from "../util/system-path.js";
 import { archivedFiles } from "./binlog-archiver.js";
-import { parseBinlogTransactions, type ArchivedSegment, type ReplayStep } from "./replay-plan.js";
+import {
+  parseBinlogTransactions,
+  type ArchivedSegment,
+  type ArchivedTransaction,
+  type ReplayStep,
+} from "./replay-plan.js";
 
 /** mariadb-binlog prints event times in its local time zone: UTC, so they parse as UTC. */
 const BINLOG_ENV = { ...process.env, TZ: "UTC", PATH: withSystemDirs(process.env.PATH) };
 
-/** Reads what every segment of the archive holds (its transactions' GTIDs and times), in order. */
-export async function scanArchive(archiveDir: string): Promise<ArchivedSegment[]> {
+/** What was read of each archived file, kept while its size and time stay the same. */
+export type ArchiveScanCache = Map<
+  string,
+  { size: number; mtimeMs: number; transactions: ArchivedTransaction[] }
+>;
+
+/**
+ * Reads what every segment of the archive holds (its transactions' GTIDs and times), in order. With a
+ * cache, only files that changed since the last scan are read again (the one being written, new ones).
+ */
+export async function scanArchive(archiveDir: string, cache?: ArchiveScanCache): Promise<ArchivedSegment[]> {
   if (!existsSync(archiveDir)) return [];
   const names = readdirSync(archiveDir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && /^\d{6}-mysql-\d+$/.test(entry.name))
     .map((entry) => entry.name)
     .sort();
   const segments: ArchivedSegment[] = [];
+  const present = new Set<string>();
   for (const name of names) {
     const files = archivedFiles(join(archiveDir, name)).map((file) => join(archiveDir, name, file));
     if (files.length === 0) continue;
-    segments.push({ name, files, transactions: await transactionsOf(files) });
+    if (!cache) {
+      segments.push({ name, files, transactions: await transactionsOf(files) });
+      continue;
+    }
+    const transactions: ArchivedTransaction[] = [];
+    for (const file of files) {
+      present.add(file);
+      const { size, mtimeMs } = statSync(file);
+      let known = cache.get(file);
+      if (!known || known.size !== size || known.mtimeMs !== mtimeMs) {
+        known = { size, mtimeMs, transactions: await transactionsOf([file]) };
+        cache.set(file, known);
+      }
+      transactions.push(...known.transactions);
+    }
+    segments.push({ name, files, transactions });
   }
+  if (cache) for (const file of [...cache.keys()]) if (!present.has(file)) cache.delete(file);
   return segments;
 }
 

@@ -5,14 +5,22 @@ import { join, resolve } from "node:path";
 import { restorePrimaryDataDir } from "../agent/initdb.js";
 import { HapressError, InputError } from "../errors.js";
 import { currentLayout, ensureServiceRoot, giveTo } from "../platform/local/layout.js";
-import { ensureSiteRecord } from "../platform/local/site-record.js";
+import { ensureSiteRecord, readSiteRecord } from "../platform/local/site-record.js";
+import { binlogArchiveDir } from "./list.js";
 import { readJsonFile, statePaths, writeJsonFile } from "../state/files.js";
 import { writePrimaryRecord } from "../state/primary.js";
 import { loadOrCreateSecrets, loadSecrets } from "../state/secrets.js";
 import { specSchema, type Spec } from "../spec/schema.js";
 import { runProgramChecked } from "../util/process.js";
 import { replayInto, scanArchive } from "./replay.js";
-import { parseGtid, planReplay, type RecoveryTarget, type ReplayPlan } from "./replay-plan.js";
+import { archiveFolderForRestore, DEFAULT_ARCHIVE } from "./archive-folder.js";
+import {
+  parseGtid,
+  planReplay,
+  type ArchiveCompleteness,
+  type RecoveryTarget,
+  type ReplayPlan,
+} from "./replay-plan.js";
 import {
   compareFiles,
   describeTree,
@@ -67,6 +75,27 @@ export interface PrepareRestoreOptions {
   preflight: (stateDir: string, spec: Spec) => Promise<void>;
   /** A point in time after the backup: the archived binary logs are replayed up to it. */
   target?: RecoveryTarget;
+  /**
+   * Asked before the archive is read: what the running site's primary holds (see
+   * ArchiveCompleteness), or null when the backup's site is not the running one.
+   */
+  archiveCompleteness?: () => Promise<ArchiveCompleteness | null>;
+  /** false: the caller assigns the archive folder later (restore --replace, once the backups moved). */
+  assignArchive?: boolean;
+}
+
+/**
+ * Gives a restored site its archive folder (see SiteRecord.archive): its own when the backup root
+ * already holds another history's segments in `binlogs`.
+ */
+export async function assignArchiveFolder(stateDir: string, spec: Spec, now = new Date()): Promise<string> {
+  const paths = statePaths(stateDir);
+  const record = await readSiteRecord(paths.site);
+  if (!record) throw new HapressError(`${paths.site}: missing`);
+  const segments = await scanArchive(binlogArchiveDir(stateDir, spec));
+  const archive = archiveFolderForRestore(segments.length > 0, now);
+  await writeJsonFile(paths.site, { ...record, archive });
+  return archive;
 }
 
 export interface PreparedRestore {
@@ -98,7 +127,9 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Pr
     ...backedUpSpec,
     local: { ...backedUpSpec.local, httpPort: options.httpPort ?? backedUpSpec.local.httpPort },
   };
-  const steps = options.target ? await planTargetReplay(backupDir, manifest, options.target) : null;
+  const steps = options.target
+    ? await planTargetReplay(backupDir, manifest, options.target, options.archiveCompleteness)
+    : null;
   await options.preflight(intoDir, spec);
   const createdFolder = !existsSync(intoDir);
   if (!createdFolder && (await readdir(intoDir)).length > 0)
@@ -129,6 +160,7 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Pr
       replay: steps ? (workDir) => replayInto(workDir, steps.steps, { runAs, log: options.log }) : undefined,
     });
     await writePrimaryRecord(paths.primary, "mysql-0", `restored from backup ${manifest.createdAt}`);
+    if (options.assignArchive !== false) await assignArchiveFolder(intoDir, spec);
 
     if (manifest.wpContent && existsSync(join(backupDir, "wp-content"))) {
       options.log(`restoring wp-content (${manifest.wpContent.files} files)`);
@@ -166,23 +198,26 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Pr
   }
 }
 
-/** The archive beside a backup (`<backup folder>/../binlogs`) and the replay to `target`, or a clear refusal. */
+/** The archive beside a backup (`<backup folder>/../<manifest.archive>`) and the replay to `target`, or a clear refusal. */
 async function planTargetReplay(
   backupDir: string,
   manifest: BackupManifest,
   target: RecoveryTarget,
+  archiveCompleteness?: () => Promise<ArchiveCompleteness | null>,
 ): Promise<Extract<ReplayPlan, { ok: true }>> {
   if (target.kind === "time" && target.time * 1000 <= Date.parse(manifest.createdAt))
     throw new InputError(
       `--to-time ${new Date(target.time * 1000).toISOString()}: before the backup (taken ${manifest.createdAt}); pick an earlier backup ('hapress backups') or a later time`,
     );
-  const archiveDir = join(backupDir, "..", "binlogs");
+  const archiveDir = join(backupDir, "..", manifest.archive ?? DEFAULT_ARCHIVE);
+  // The primary first, the archive after: what the archive holds then includes what the primary had.
+  const complete = target.kind === "time" ? ((await archiveCompleteness?.()) ?? undefined) : undefined;
   const segments = await scanArchive(archiveDir);
   if (segments.length === 0)
     throw new InputError(
       `${archiveDir}: no binary log archive beside this backup, so no point in time after it can be restored`,
     );
-  const plan = planReplay(segments, manifest.gtid, target);
+  const plan = planReplay(segments, manifest.gtid, target, complete);
   if (!plan.ok) throw new InputError(`${archiveDir}: ${plan.problem}`);
   return plan;
 }

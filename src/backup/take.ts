@@ -6,6 +6,8 @@ import { cloneFromDonor } from "../agent/clone.js";
 import { HapressError } from "../errors.js";
 import { currentLayout } from "../platform/local/layout.js";
 import { liveStatus } from "../platform/local/site-control.js";
+import { readSiteRecord } from "../platform/local/site-record.js";
+import { DEFAULT_ARCHIVE } from "./archive-folder.js";
 import type { PodStatus, SiteStatus } from "../platform/local/status.js";
 import { writeFileAtomic } from "../state/files.js";
 import { loadSecrets } from "../state/secrets.js";
@@ -80,6 +82,8 @@ export interface BackupInputs {
   specFile: string;
   /** The secrets file copied as secrets.json, or null (the default). */
   secretsFile: string | null;
+  /** The archive folder beside the backups that continues this one (manifest.archive). */
+  archive: string;
   onProgress?: (bytes: number) => void;
   log: (line: string) => void;
   now?: () => Date;
@@ -133,6 +137,7 @@ export async function writeBackup(inputs: BackupInputs): Promise<TakenBackup> {
       database: { bytes: clone.bytes, seconds: clone.seconds },
       wpContent,
       withSecrets: inputs.secretsFile !== null,
+      archive: inputs.archive,
       versions: { hapress: HAPRESS_VERSION, mariadb: await mariadbVersion() },
       files,
     };
@@ -158,7 +163,9 @@ export async function takeBackup(options: TakeBackupOptions): Promise<TakenBacku
     );
   const paths = statePaths(options.stateDir);
   const secrets = await loadSecrets(paths.secrets);
+  const site = await readSiteRecord(paths.site);
   return writeBackup({
+    archive: site?.archive ?? DEFAULT_ARCHIVE,
     site: status.site,
     source,
     donor: { name: source.pod.name, address: source.pod.address.split(":")[0] ?? "", port: AGENT_PORT },

@@ -22,6 +22,11 @@ export function formatStatus(status: SiteStatus): string {
             : "page cache: off",
         ]
       : []),
+    ...(status.backup
+      ? [
+          `backups: ${status.backup.path}; binary-log archive: ${status.backup.archiving ? `following ${status.backup.archiving}` : "not running"}${status.backup.gaps.length > 0 ? `; ${status.backup.gaps.length} GAP(S): ${status.backup.gaps.map((g) => `${g.after} .. ${g.next}`).join(", ")} (see 'hapress backups')` : ""}`,
+        ]
+      : []),
     `mysql-primary: ${status.endpoints.mysqlPrimary}   mysql-replicas: ${status.endpoints.mysqlReplicas}${status.endpoints.http ? `   http: ${status.endpoints.http}` : ""}`,
     "",
   ];

@@ -4,7 +4,7 @@
 // it: a network namespace with its own address (pod-network.ts), each container as local processes
 // (run-container.sh: own mount and UTS namespaces, the pod's volumes at their mount paths), images
 // mapped to local programs, environment from the referenced Secret/ConfigMap keys, init containers in
-// order, restartPolicy, exec and TCP probes, status reported to the API server, and graceful deletion.
+// order, restartPolicy (a Job's pod ends Succeeded or Failed), exec, TCP and HTTP probes, status reported to the API server, and graceful deletion.
 // Names resolve as Kubernetes DNS would for the processes it runs: each pod's hosts file lists the pods'
 // headless names and, standing in for kube-proxy, each ClusterIP Service's first ready endpoint.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
@@ -754,9 +754,26 @@ export class TestNode {
     const now = new Date().toISOString();
     const initialized = pod.initIndex >= pod.init.length;
     const allReady = initialized && pod.containers.every((c) => running(c) && c.ready);
+    // A Job's pod is done when its containers have exited for good under its restart policy.
+    const policy = pod.spec.restartPolicy ?? "Always";
+    const exitedOk = (c: ContainerState) => !running(c) && c.lastExit?.code === 0;
+    const finished =
+      initialized &&
+      policy !== "Always" &&
+      pod.containers.every((c) => !running(c) && c.lastExit !== null) &&
+      (policy === "Never" || pod.containers.every(exitedOk));
     const statusOf = (state: ContainerState, init: boolean) => {
       let containerStatus: Record<string, unknown>;
       if (running(state)) containerStatus = { running: { startedAt: state.startedAt } };
+      else if (!init && finished && state.lastExit)
+        containerStatus = {
+          terminated: {
+            exitCode: state.lastExit.code ?? 137,
+            reason: state.lastExit.code === 0 ? "Completed" : "Error",
+            startedAt: state.startedAt,
+            finishedAt: state.lastExit.at,
+          },
+        };
       else if (init && state.lastExit?.code === 0)
         containerStatus = {
           terminated: {
@@ -794,7 +811,13 @@ export class TestNode {
     };
     const condition = (type: string, ok: boolean) => ({ type, status: ok ? "True" : "False" });
     const status = {
-      phase: pod.containers.some((c) => c.startedAt) ? "Running" : "Pending",
+      phase: finished
+        ? pod.containers.every(exitedOk)
+          ? "Succeeded"
+          : "Failed"
+        : pod.containers.some((c) => c.startedAt)
+          ? "Running"
+          : "Pending",
       hostIP: this.network.hostAddress,
       hostIPs: [{ ip: this.network.hostAddress }],
       podIP: pod.address,

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { archivedFiles, oldestBinlog, runArchiver } from "../../backup/binlog-archiver.js";
 import { pruneBackups } from "../../backup/prune.js";
+import { DEFAULT_ARCHIVE } from "../../backup/archive-folder.js";
 import { chooseBackupSource, writeBackup, type TakenBackup } from "../../backup/take.js";
 import { errorMessage, HapressError } from "../../errors.js";
 import type { Spec } from "../../spec/schema.js";
@@ -102,6 +103,8 @@ export async function takeClusterBackup(
     contentDir: options.contentDir,
     specFile: options.specFile,
     secretsFile: null,
+    // One history per cluster site: the archiver writes <claim>/binlogs.
+    archive: DEFAULT_ARCHIVE,
     log: options.log,
     now,
   });

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { backupRoot } from "../../backup/list.js";
 import { pruneBackups } from "../../backup/prune.js";
+import { statePaths } from "../../state/files.js";
+import { readSiteRecord } from "./site-record.js";
 import { nextRun } from "../../backup/schedule.js";
 import { errorMessage } from "../../errors.js";
 import type { Spec } from "../../spec/schema.js";
@@ -87,10 +89,12 @@ export class BackupScheduler {
   }
 
   private async prune(spec: Spec): Promise<void> {
+    const site = await readSiteRecord(statePaths(this.deps.stateDir).site);
     const removed = await pruneBackups(
       backupRoot(this.deps.stateDir, spec),
       spec.backup.keep,
       this.deps.now(),
+      site?.archive,
     );
     for (const what of removed) this.deps.log(`removed ${what} (backup.keep)`);
   }

@@ -1,6 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { archiveGaps, type ArchiveGap } from "../../backup/archive-gaps.js";
 import { archivedFiles, oldestBinlog } from "../../backup/binlog-archiver.js";
+import { scanArchive, type ArchiveScanCache } from "../../backup/replay.js";
 import { errorMessage } from "../../errors.js";
 import type { PrimaryRecord } from "../../state/primary.js";
 import type { Secrets } from "../../state/secrets.js";
@@ -19,7 +21,13 @@ export interface ArchiveKeeperDeps {
   self: { command: string; args: string[] };
   logFile: string;
   log: (message: string) => void;
+  /** A hole found in the archive (once per hole): the supervisor records it as an event. */
+  onGap: (gap: ArchiveGap) => void;
+  now: () => number;
 }
+
+/** How often the archive is checked for holes (only files that changed are read again). */
+export const GAP_CHECK_INTERVAL_MS = 30_000;
 
 /**
  * Keeps one binary-log archiver following the recorded primary (see backup/binlog-archiver.ts): a new
@@ -30,12 +38,39 @@ export interface ArchiveKeeperDeps {
  */
 export class BinlogArchiveKeeper {
   private segment: string | null = null;
+  private readonly scanned: ArchiveScanCache = new Map();
+  private found: ArchiveGap[] = [];
+  private checking = false;
+  private lastCheck = -Infinity;
 
   constructor(private readonly deps: ArchiveKeeperDeps) {}
 
   /** Where the archive is, for status. */
   following(): string | null {
     return this.deps.processes.isRunning(ARCHIVER_PROCESS) ? this.segment : null;
+  }
+
+  /** The holes the last check found (status shows them: a restore across one is refused). */
+  gaps(): ArchiveGap[] {
+    return this.found;
+  }
+
+  /** Every GAP_CHECK_INTERVAL_MS, in the background: never more than one check at a time. */
+  private checkGapsWhenDue(archiveDir: string): void {
+    if (this.checking || this.deps.now() - this.lastCheck < GAP_CHECK_INTERVAL_MS) return;
+    this.checking = true;
+    this.lastCheck = this.deps.now();
+    void scanArchive(archiveDir, this.scanned)
+      .then((segments) => {
+        const gaps = archiveGaps(segments);
+        const known = new Set(this.found.map((g) => `${g.after}>${g.next}`));
+        for (const gap of gaps) if (!known.has(`${gap.after}>${gap.next}`)) this.deps.onGap(gap);
+        this.found = gaps;
+      })
+      .catch((error: unknown) =>
+        this.deps.log(`checking the binary log archive failed: ${errorMessage(error)}`),
+      )
+      .finally(() => (this.checking = false));
   }
 
   async reconcile(input: {
@@ -47,6 +82,7 @@ export class BinlogArchiveKeeper {
     secrets: Secrets;
   }): Promise<void> {
     const { record } = input;
+    if (input.enabled) this.checkGapsWhenDue(input.archiveDir);
     if (!input.enabled || !record || !input.primaryAddress) {
       if (this.deps.processes.info(ARCHIVER_PROCESS)) await this.deps.processes.stop(ARCHIVER_PROCESS, 5000);
       this.segment = null;

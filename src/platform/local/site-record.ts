@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ARCHIVE_FOLDER } from "../../backup/archive-folder.js";
 import { readJsonFile, writeJsonFile } from "../../state/files.js";
 import { subnetForStateDir, type Subnet } from "../../topology/topology.js";
 
@@ -7,12 +8,19 @@ export interface SiteRecord {
   name: string;
   subnet: Subnet;
   createdAt: string;
+  /**
+   * The folder of the backup root holding this site's binary-log archive: `binlogs`, or for a site
+   * restored beside another history, `binlogs-<time>` (a restored site's transactions repeat the GTIDs
+   * of the history it left: the two must never share segments).
+   */
+  archive?: string;
 }
 
 const siteRecordSchema = z.object({
   name: z.string().min(1),
   subnet: z.string().regex(/^127\.\d{1,3}\.\d{1,3}$/, "must be a loopback /24 written as 127.A.B"),
   createdAt: z.string(),
+  archive: z.string().regex(ARCHIVE_FOLDER, "must be binlogs or binlogs-<UTC time>").optional(),
 });
 
 export async function readSiteRecord(path: string): Promise<SiteRecord | null> {

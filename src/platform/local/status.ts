@@ -1,3 +1,4 @@
+import type { ArchiveGap } from "../../backup/archive-gaps.js";
 import type { Topology } from "../../topology/topology.js";
 
 /** The `hapress status --json` contract. Keep it stable: scripts depend on it (see README). */
@@ -69,7 +70,7 @@ export interface SiteStatus {
   };
   pods: PodStatus[];
   /** Where backups go, and the binary-log archive's segment being written (null: not archiving now). */
-  backup?: { path: string; archiving: string | null };
+  backup?: { path: string; archiving: string | null; gaps: ArchiveGap[] };
   credentials?: {
     app: { user: string; password: string; database: string };
     replication: { user: string; password: string };

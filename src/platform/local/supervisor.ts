@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import type { Server } from "node:net";
 import { join } from "node:path";
 import { agentAnswers, cloneFromDonor, CLONE_INFO_FILE, type CloneInfo } from "../../agent/clone.js";
@@ -38,8 +38,10 @@ import { readSiteRecord } from "./site-record.js";
 import { hitRatio } from "../../wordpress/page-cache.js";
 import { databaseInstances } from "./instances.js";
 import { BinlogArchiveKeeper } from "./binlog-archive-keeper.js";
+import type { ArchiveGap } from "../../backup/archive-gaps.js";
 import { BackupScheduler } from "./backup-scheduler.js";
 import { backupRoot, binlogArchiveDir } from "../../backup/list.js";
+import { DEFAULT_ARCHIVE } from "../../backup/archive-folder.js";
 import { siteUrl, WordpressTier } from "./wordpress-tier.js";
 
 export interface SupervisorOptions {
@@ -130,6 +132,8 @@ export class Supervisor {
   private readonly wordpress: WordpressTier;
   private readonly layout: SiteLayout;
   private readonly archive: BinlogArchiveKeeper;
+  /** This site's archive folder in the backup root (see SiteRecord.archive). */
+  private archiveFolder = DEFAULT_ARCHIVE;
   private readonly scheduler: BackupScheduler;
 
   constructor(private readonly options: SupervisorOptions) {
@@ -155,6 +159,8 @@ export class Supervisor {
       self: options.selfCommand,
       logFile: this.paths.podLog("archiver"),
       log: (message) => this.log(null, message),
+      onGap: (gap) => this.recordArchiveGap(gap),
+      now: () => Date.now(),
     });
     this.scheduler = new BackupScheduler({
       self: options.selfCommand,
@@ -223,6 +229,7 @@ export class Supervisor {
     if (!spec || !site) throw new Error(`no site in ${this.options.stateDir}: run 'hapress up'`);
     this.spec = spec;
     this.topology = planTopology(spec, site.subnet);
+    this.archiveFolder = site.archive ?? DEFAULT_ARCHIVE;
     this.secrets = await loadOrCreateSecrets(this.paths.secrets);
     this.record = await readPrimaryRecord(this.paths.primary);
   }
@@ -454,7 +461,7 @@ export class Supervisor {
     if (this.record) this.ensureController();
     await this.archive.reconcile({
       enabled: this.spec.backup.archiveBinlogs,
-      archiveDir: binlogArchiveDir(this.options.stateDir, this.spec),
+      archiveDir: binlogArchiveDir(this.options.stateDir, this.spec, this.archiveFolder),
       record: this.record,
       primaryAddress: this.topology.mysql.find((p) => p.name === this.record?.primary)?.address ?? null,
       primaryReady: this.record !== null && this.isReady(this.record.primary),
@@ -869,10 +876,25 @@ export class Supervisor {
             : "primary is not semi-synchronous right now: no replica acknowledging",
       },
       controller: await this.controllerStatus(),
-      backup: { path: backupRoot(this.options.stateDir, this.spec), archiving: this.archive.following() },
+      backup: {
+        path: backupRoot(this.options.stateDir, this.spec),
+        archiving: this.archive.following(),
+        gaps: this.archive.gaps(),
+      },
       ...(this.topology.wordpress.length > 0 ? { pageCache: await this.pageCacheStatus() } : {}),
       pods,
     };
+  }
+
+  /** A hole in the binary-log archive: said in the log and as an event, never skipped silently. */
+  private recordArchiveGap(gap: ArchiveGap): void {
+    const message = `the binary log archive has a gap: nothing between ${gap.after} and ${gap.next} (segment ${gap.segment}); no point in that range can be restored, take a backup to restore from after it`;
+    this.log(null, message, "error");
+    const event = { time: new Date().toISOString(), kind: "archive-gap", instance: null, message };
+    void appendFile(this.paths.events, `${JSON.stringify(event)}\n`, { mode: 0o600 }).catch(
+      (error: unknown) =>
+        this.log(null, `cannot record the archive gap event: ${errorMessage(error)}`, "error"),
+    );
   }
 
   private async pageCacheStatus(): Promise<NonNullable<SiteStatus["pageCache"]>> {
