@@ -372,7 +372,7 @@ describe("scheduled backups with retention (a one-instance site: the backup read
         const [where] = (await admin.query("SHOW MASTER STATUS")) as { File?: string }[];
         await site.sqlAsApp(writes, `INSERT INTO around_gap VALUES (${i})`);
         const [pos] = await admin.query("SELECT @@global.gtid_binlog_pos AS pos");
-        written.push({ file: where?.File ?? "", gtid: String(pos?.pos ?? "") });
+        written.push({ file: where?.File ?? "", gtid: typeof pos?.pos === "string" ? pos.pos : "" });
         if (i < 4) await admin.query("FLUSH BINARY LOGS");
       }
     } finally {

@@ -39,7 +39,7 @@ export async function liveArchiveCompleteness(
     );
     try {
       const [row] = await session.query("SELECT @@global.gtid_binlog_pos AS pos");
-      const seq = positionOf(String(row?.pos ?? "")).get(0);
+      const seq = positionOf(typeof row?.pos === "string" ? row.pos : "").get(0);
       return seq === undefined ? null : { seq, time: Math.floor(askedAt / 1000) - STATEMENT_MARGIN_SECONDS };
     } finally {
       await session.close();
