@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { BackupManifest } from "../src/backup/manifest.js";
 import type { ListedBackup } from "../src/backup/list.js";
@@ -9,7 +9,7 @@ import { sleep } from "../src/util/process.js";
 import { connectSql } from "../src/mysql/client.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import { ADMIN_PORT } from "../src/topology/topology.js";
-import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
+import { eventually, makeSiteDir, runCli, TestSite } from "./helpers/site.js";
 import { cookieHeader, login, restNonce } from "./helpers/wordpress.js";
 
 const PORT = 18_484;
@@ -321,6 +321,52 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
       "SHOW TABLES LIKE 'pitr'",
     );
     assert.equal(tables.length, 0, "every archived transaction replayed, the DROP TABLE too");
+  });
+  it("restores over the running site only with --replace --yes: same addresses and port, the old data kept aside, backups carried over", async () => {
+    const before = await site.status();
+    const refused = await site.cli(["restore", backupDir, "--into", site.stateDir, "--replace"]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /--replace stops the site .* confirm with --yes/);
+    const without = await site.cli(["restore", backupDir, "--into", site.stateDir]);
+    assert.equal(without.code, 2, without.stderr);
+    assert.match(without.stderr, /already holds a site.*--replace --yes/);
+    assert.equal((await site.status()).supervisorPid, before.supervisorPid, "refusals change nothing");
+
+    const replaced = await site.cli(
+      ["restore", backupDir, "--into", site.stateDir, "--replace", "--yes", "--json"],
+      600_000,
+    );
+    assert.equal(replaced.code, 0, `${replaced.stderr}\n${replaced.stdout}`);
+    const result = JSON.parse(replaced.stdout) as SiteStatus & { replacedSiteKeptIn: string };
+    const aside = result.replacedSiteKeptIn;
+    try {
+      assert.equal(result.ready, true);
+      assert.deepEqual(result.endpoints, before.endpoints, "the same addresses and HTTP port");
+      // The site is the backup's again: the post from before it, not the one after.
+      const home = await (await fetch(`${SITE}/`)).text();
+      assert.match(home, /Before the backup/);
+      assert.doesNotMatch(home, /After the backup/);
+      // The replaced site's data is kept aside, whole; the backups moved with the site.
+      assert.ok(existsSync(join(aside, "secrets.json")), `kept in ${aside}`);
+      const listed = JSON.parse((await site.cli(["backups", "--json"])).stdout) as {
+        backups: ListedBackup[];
+      };
+      assert.ok(
+        listed.backups.some((b) => b.name === basename(backupDir)),
+        "the backups came along",
+      );
+      // Its binary logs go to an archive of their own: its GTIDs repeat the old history's.
+      const record = JSON.parse(readFileSync(join(site.stateDir, "site.json"), "utf8")) as {
+        archive?: string;
+      };
+      assert.match(record.archive ?? "", /^binlogs-\d{8}T\d{6}Z$/);
+      await eventually("the restored site archives its own history", () =>
+        Promise.resolve(existsSync(join(site.stateDir, "backups", record.archive ?? "?"))),
+      );
+      assert.ok(existsSync(join(site.stateDir, "backups", "binlogs")), "the old history is still there");
+    } finally {
+      if (aside) await runCli(["--dir", aside, "down", "--volumes", "--yes"]);
+    }
   });
 });
 

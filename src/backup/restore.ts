@@ -119,7 +119,7 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Pr
   const intoDir = resolve(options.intoDir);
   if (holdsSite(intoDir))
     throw new InputError(
-      `--into ${options.intoDir}: the folder already holds a site; restore into a new folder (e.g. --into ${options.intoDir}-restored)`,
+      `--into ${options.intoDir}: the folder already holds a site; restore into a new folder (e.g. --into ${options.intoDir}-restored), or over this site with --replace --yes (it is stopped and kept aside until the restored one is ready)`,
     );
   const manifest = await verifyBackup(backupDir);
   const backedUpSpec = specSchema.parse(JSON.parse(await readFile(join(backupDir, "spec.json"), "utf8")));

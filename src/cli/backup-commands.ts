@@ -5,7 +5,16 @@ import { archiveGaps } from "../backup/archive-gaps.js";
 import { liveArchiveCompleteness } from "../backup/completeness.js";
 import { readSiteRecord } from "../platform/local/site-record.js";
 import { formatGtid } from "../backup/replay-plan.js";
-import { parseRecoveryGtid, parseRecoveryTime, prepareRestore } from "../backup/restore.js";
+import { createInterface } from "node:readline/promises";
+import {
+  holdsSite,
+  parseRecoveryGtid,
+  parseRecoveryTime,
+  prepareRestore,
+  type PreparedRestore,
+} from "../backup/restore.js";
+import { restoreReplacing } from "../backup/replace.js";
+import type { SiteStatus } from "../platform/local/status.js";
 import { takeBackup } from "../backup/take.js";
 import { HapressError, InputError } from "../errors.js";
 import { checkHttpPortFree, preflight, up, type SelfCommand } from "../platform/local/site-control.js";
@@ -137,6 +146,11 @@ export function addBackupCommands(program: Command, context: () => BackupCommand
       "--to-gtid <gtid>",
       "replay the archived binary logs up to and including this GTID (e.g. 0-101-1234)",
     )
+    .option(
+      "--replace",
+      "the folder holds a site: stop it, restore in its place, keep its data aside (put back if the restored site does not become ready)",
+    )
+    .option("-y, --yes", "do not ask before replacing a site")
     .option("--timeout <seconds>", "how long to wait for the new site to be ready", parseSeconds, 600)
     .option("--json", "print the new site's status as JSON")
     .action(
@@ -149,27 +163,59 @@ export function addBackupCommands(program: Command, context: () => BackupCommand
           toGtid?: string;
           timeout: number;
           json?: boolean;
+          replace?: boolean;
+          yes?: boolean;
         },
       ) => {
         if (options.toTime && options.toGtid)
           throw new InputError("--to-time and --to-gtid: give one point to restore to, not both");
         const { self, stateDir } = context();
         const log = options.json ? () => undefined : report;
+        const target = options.toTime
+          ? parseRecoveryTime(options.toTime)
+          : options.toGtid
+            ? parseRecoveryGtid(options.toGtid)
+            : undefined;
+        // A time past the archive's last transaction is fine if the running site wrote nothing since.
+        const archiveCompleteness = async () => {
+          const spec = await readJsonFile(statePaths(stateDir).spec, specSchema).catch(() => null);
+          return spec ? liveArchiveCompleteness(stateDir, spec, backup) : null;
+        };
+        if (options.replace && holdsSite(options.into)) {
+          await confirmReplacing(options.into, options.yes === true);
+          const replaced = await restoreReplacing({
+            backupDir: backup,
+            stateDir: options.into,
+            httpPort: options.httpPort,
+            target,
+            archiveCompleteness,
+            self,
+            log,
+            timeoutMs: options.timeout * 1000,
+          });
+          if (options.json)
+            return console.log(
+              JSON.stringify({ ...replaced.status, replacedSiteKeptIn: replaced.aside }, null, 2),
+            );
+          printRestored(
+            backup,
+            options.into,
+            replaced.status,
+            replaced.prepared,
+            options.toTime ?? options.toGtid,
+          );
+          console.log(
+            `  replaced site:    stopped, its state folder kept in ${replaced.aside} (remove it when you no longer need it)`,
+          );
+          return;
+        }
         const prepared = await prepareRestore({
           backupDir: backup,
           intoDir: options.into,
           httpPort: options.httpPort,
-          target: options.toTime
-            ? parseRecoveryTime(options.toTime)
-            : options.toGtid
-              ? parseRecoveryGtid(options.toGtid)
-              : undefined,
+          target,
           log,
-          // A time past the archive's last transaction is fine if the running site wrote nothing since.
-          archiveCompleteness: async () => {
-            const spec = await readJsonFile(statePaths(stateDir).spec, specSchema).catch(() => null);
-            return spec ? liveArchiveCompleteness(stateDir, spec, backup) : null;
-          },
+          archiveCompleteness,
           preflight: async (dir, spec) => {
             await preflight(dir, spec);
             await checkHttpPortFree(spec, options.httpPort ? "--http-port" : `${backup}/spec.json`);
@@ -184,17 +230,42 @@ export function addBackupCommands(program: Command, context: () => BackupCommand
           options.timeout * 1000,
         );
         if (options.json) return console.log(JSON.stringify(status, null, 2));
-        console.log(`site ${status.site} restored from ${backup} into ${options.into} and ready`);
-        console.log(
-          prepared.replayed
-            ? `  data as of:       ${options.toTime ?? options.toGtid} (the backup of ${prepared.manifest.createdAt}, then ${prepared.replayed.transactions} archived transaction(s), up to ${prepared.replayed.lastGtid ?? prepared.manifest.gtid})`
-            : `  data as of:       ${prepared.manifest.createdAt} (GTID ${prepared.manifest.gtid || "-"})`,
-        );
-        if (status.endpoints.http) console.log(`  site:             ${status.endpoints.http}`);
-        console.log(`  mysql-primary:    ${status.endpoints.mysqlPrimary}`);
-        console.log(
-          `  credentials:      ${prepared.reusedSecrets ? "the backed-up site's (the backup holds them)" : `new, in ${statePaths(options.into).secrets}`}; WordPress logins are the backed-up site's`,
-        );
+        printRestored(backup, options.into, status, prepared, options.toTime ?? options.toGtid);
       },
     );
+}
+
+function printRestored(
+  backup: string,
+  into: string,
+  status: SiteStatus,
+  prepared: PreparedRestore,
+  point: string | undefined,
+): void {
+  console.log(`site ${status.site} restored from ${backup} into ${into} and ready`);
+  console.log(
+    prepared.replayed
+      ? `  data as of:       ${point} (the backup of ${prepared.manifest.createdAt}, then ${prepared.replayed.transactions} archived transaction(s), up to ${prepared.replayed.lastGtid ?? prepared.manifest.gtid})`
+      : `  data as of:       ${prepared.manifest.createdAt} (GTID ${prepared.manifest.gtid || "-"})`,
+  );
+  if (status.endpoints.http) console.log(`  site:             ${status.endpoints.http}`);
+  console.log(`  mysql-primary:    ${status.endpoints.mysqlPrimary}`);
+  console.log(
+    `  credentials:      ${prepared.reusedSecrets ? "the backed-up site's (the backup holds them)" : `new, in ${statePaths(into).secrets}`}; WordPress logins are the backed-up site's`,
+  );
+}
+
+/** Replacing a site stops it: asked on a terminal, `--yes` otherwise (as `down --volumes`). */
+async function confirmReplacing(into: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY)
+    throw new InputError(
+      `--replace stops the site in ${into} and sets its data aside: confirm with --yes (no terminal to ask on)`,
+    );
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(
+    `Stop the site in ${into} and restore over it (its data is kept aside)? Type 'yes': `,
+  );
+  rl.close();
+  if (answer.trim() !== "yes") throw new InputError("not confirmed; nothing changed");
 }

@@ -21,6 +21,7 @@ import {
   type ClusterObject,
 } from "./apply-plan.js";
 import { apiMessage, apiStatus } from "./cluster.js";
+import { ARCHIVER_NAME } from "./render/backup.js";
 import { ROLE_LABEL, type K8sObject } from "./render.js";
 
 export const FIELD_MANAGER = "hapress";
@@ -277,6 +278,16 @@ function steps(options: ApplyOptions): WaitStep[] {
         )
           return null;
         return `Deployment ${namespace}/wordpress: ${deployment.status?.availableReplicas ?? 0}/${deployment.spec?.replicas ?? 0} available${available?.message ? ` (${available.message})` : ""}`;
+      },
+    });
+  }
+  if (rendered("Deployment", ARCHIVER_NAME)) {
+    list.push({
+      what: "the binary-log archive streaming",
+      check: async () => {
+        const deployment = await apps.readNamespacedDeployment({ name: ARCHIVER_NAME, namespace });
+        if ((deployment.status?.readyReplicas ?? 0) >= 1) return null;
+        return `Deployment ${namespace}/${ARCHIVER_NAME}: not ready (it is ready once it streams the primary's binary logs onto claim ${options.objects.find((o) => o.kind === "PersistentVolumeClaim" && o.metadata.labels?.["app.kubernetes.io/component"] === "backup")?.metadata.name ?? "of kubernetes.backup.claim"})`;
       },
     });
   }
