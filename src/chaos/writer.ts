@@ -1,9 +1,12 @@
 import { connectSql, type Credentials, type Endpoint, type SqlSession } from "../mysql/client.js";
 import type { Secrets } from "../state/secrets.js";
+import type { Sample } from "./timeline.js";
 
 export interface WriterReport {
   /** Ids whose INSERT returned OK to the client: these must never be lost. */
   acknowledged: number[];
+  /** Ids whose INSERT failed or got no answer: each may or may not have been committed. */
+  unacknowledged: number[];
   failedAttempts: number;
   /** Longest time between two acknowledged inserts, in ms: the write outage a user feels. */
   longestGapMs: number;
@@ -23,6 +26,8 @@ export class Writer {
     private readonly credentials: Credentials,
     private readonly database: string,
     private readonly table = "hapress_chaos_writes",
+    /** Told of every attempt as it ends (the chaos timeline). */
+    private readonly onAttempt: (sample: Sample) => void = () => undefined,
   ) {}
 
   async prepare(): Promise<void> {
@@ -49,6 +54,7 @@ export class Writer {
   private async loop(maxDurationMs: number): Promise<WriterReport> {
     const started = Date.now();
     const acknowledged: number[] = [];
+    const unacknowledged: number[] = [];
     let failedAttempts = 0;
     let lastAck = started;
     let longestGapMs = 0;
@@ -68,27 +74,35 @@ export class Writer {
         longestGapMs = Math.max(longestGapMs, now - lastAck);
         lastAck = now;
         acknowledged.push(id);
+        this.onAttempt({ at: now, ok: true });
       } catch {
         failedAttempts++;
+        unacknowledged.push(id);
+        this.onAttempt({ at: Date.now(), ok: false });
         await session?.close().catch(() => undefined);
         session = null;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
     await session?.close().catch(() => undefined);
-    return { acknowledged, failedAttempts, longestGapMs, durationMs: Date.now() - started };
+    return { acknowledged, unacknowledged, failedAttempts, longestGapMs, durationMs: Date.now() - started };
   }
 
   /** The acknowledged ids missing from an instance. */
   async missingOn(endpoint: Endpoint, acknowledged: number[]): Promise<number[]> {
+    const present = await this.presentOn(endpoint);
+    return acknowledged.filter((id) => !present.has(id));
+  }
+
+  /** The ids an instance holds. */
+  async presentOn(endpoint: Endpoint): Promise<Set<number>> {
     const session = await connectSql(endpoint, this.credentials, {
       database: this.database,
       queryTimeoutMs: 30_000,
     });
     try {
       const rows = await session.query(`SELECT id FROM ${this.table}`);
-      const present = new Set(rows.map((r) => Number(r.id)));
-      return acknowledged.filter((id) => !present.has(id));
+      return new Set(rows.map((r) => Number(r.id)));
     } finally {
       await session.close();
     }
@@ -99,11 +113,14 @@ export class Writer {
 export function appWriter(
   endpoint: string,
   secrets: Pick<Secrets, "appUser" | "appPassword" | "appDatabase">,
+  onAttempt?: (sample: Sample) => void,
 ): Writer {
   const [host, port] = endpoint.split(":");
   return new Writer(
     { host: host ?? "", port: Number(port) },
     { user: secrets.appUser, password: secrets.appPassword },
     secrets.appDatabase,
+    "hapress_chaos_writes",
+    onAttempt,
   );
 }

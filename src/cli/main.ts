@@ -28,7 +28,7 @@ import { statePaths } from "../state/files.js";
 import { sleep } from "../util/process.js";
 import { formatStatus } from "./format.js";
 import { renderCommand } from "../platform/kubernetes/render-command.js";
-import { runChaos, summarize, type ChaosRun, type Fault } from "../chaos/chaos.js";
+import { addChaosCommand } from "./chaos-command.js";
 import { runController } from "./controller-command.js";
 import { runKubernetesController } from "./kube-controller-command.js";
 import { registerAgentCommands } from "./agent-commands.js";
@@ -207,6 +207,7 @@ function buildProgram(): Command {
 
   addServiceCommands(program, () => ({ stateDir: stateDirOf(globals()), self: selfCommand() }));
   addBackupCommands(program, () => ({ stateDir: stateDirOf(globals()), self: selfCommand() }));
+  addChaosCommand(program, () => ({ stateDir: stateDirOf(globals()), self: selfCommand() }));
 
   program
     .command("supervise", { hidden: true })
@@ -321,35 +322,6 @@ function buildProgram(): Command {
       });
       if (!result.ok) throw new HapressError(`switchover failed: ${result.message}`);
       console.log(result.message);
-    });
-
-  program
-    .command("chaos")
-    .description("inject faults into the primary under writes and measure the outage and any lost write")
-    .option("--fault <fault>", "kill (kill -9 of mariadbd), hang (SIGSTOP) or both", "both")
-    .option("--runs <count>", "runs per fault", parseCount(1, 50), 1)
-    .option("--json", "print the runs as JSON")
-    .action(async (options: { fault: string; runs: number; json?: boolean }) => {
-      if (!["kill", "hang", "both"].includes(options.fault)) {
-        throw new InputError(
-          `--fault ${options.fault}: must be kill, hang or both, for example --fault kill`,
-        );
-      }
-      const faults: Fault[] = options.fault === "both" ? ["kill", "hang"] : [options.fault as Fault];
-      const stateDir = stateDirOf(globals());
-      const runs: ChaosRun[] = [];
-      for (const fault of faults) {
-        for (let i = 0; i < options.runs; i++) {
-          const run = await runChaos(stateDir, fault, report);
-          report(
-            `  ${run.oldPrimary} -> ${run.newPrimary}: outage ${(run.outageMs / 1000).toFixed(2)} s, ${run.acknowledged} acknowledged, ${run.lost} lost`,
-          );
-          runs.push(run);
-        }
-      }
-      if (options.json) console.log(JSON.stringify({ runs, summary: summarize(runs) }, null, 2));
-      else for (const line of summarize(runs)) console.log(line);
-      if (runs.some((r) => r.lost > 0)) throw new HapressError("acknowledged writes were lost");
     });
 
   program

@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpus } from "node:os";
+import { HapressError } from "../errors.js";
+import { runningRecordedProcesses } from "../platform/local/process-records.js";
+import { callRpc } from "../platform/local/rpc.js";
+import { liveStatus, scaleTier, up, type SelfCommand } from "../platform/local/site-control.js";
+import type { SiteStatus } from "../platform/local/status.js";
+import { specSchema } from "../spec/schema.js";
+import { readJsonFile, statePaths } from "../state/files.js";
+
+/**
+ * How chaos reaches a site: the faults it injects and the operations it runs, as a small port, so the
+ * scenarios stay the same when another target (Kubernetes) implements it.
+ */
+export interface FaultPort {
+  status(): Promise<SiteStatus>;
+  /** A signal to one process of a pod: `mysql-1`'s mariadbd, a WordPress pod's processes. */
+  signalPod(pod: string, signal: NodeJS.Signals): Promise<void>;
+  signalController(signal: NodeJS.Signals): Promise<void>;
+  signalSupervisor(signal: NodeJS.Signals): Promise<void>;
+  /** Every process of the site killed at once (a power cut). */
+  killSite(): Promise<void>;
+  /** `hapress up` again (adopting or restarting). */
+  up(): Promise<void>;
+  scale(tier: "mysql" | "wordpress", replicas: number): Promise<void>;
+  switchover(to: string | null): Promise<void>;
+  /** Every core busy until `stop` is called (bounded by `maxMs`). */
+  saturate(maxMs: number): { stop: () => Promise<void> };
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}
+
+export class LocalFaults implements FaultPort {
+  constructor(
+    private readonly stateDir: string,
+    private readonly self: SelfCommand,
+    private readonly log: (line: string) => void,
+    private readonly timeoutMs = 300_000,
+  ) {}
+
+  async status(): Promise<SiteStatus> {
+    const current = await liveStatus(this.stateDir);
+    if (!current) throw new HapressError(`the site in ${this.stateDir} is not running: run 'hapress up'`);
+    return current;
+  }
+
+  async signalPod(pod: string, name: NodeJS.Signals): Promise<void> {
+    const found = (await this.status()).pods.find((p) => p.name === pod);
+    if (!found || found.pids.length === 0) throw new HapressError(`${pod} has no running process`);
+    // A database pod's first process is mariadbd; a WordPress pod's are all its workers.
+    const pids = found.component === "mysql" ? found.pids.slice(0, 1) : found.pids;
+    for (const pid of pids) signal(pid, name);
+  }
+
+  async signalController(name: NodeJS.Signals): Promise<void> {
+    const controller = (await this.status()).pods.find((p) => p.component === "controller");
+    const pid = controller?.pids[0];
+    if (!pid) throw new HapressError("the controller is not running");
+    signal(pid, name);
+  }
+
+  async signalSupervisor(name: NodeJS.Signals): Promise<void> {
+    const pid = (await this.status()).supervisorPid;
+    if (!pid) throw new HapressError("the supervisor is not running");
+    signal(pid, name);
+  }
+
+  async killSite(): Promise<void> {
+    const pid = (await this.status()).supervisorPid;
+    if (pid) signal(pid, "SIGKILL");
+    for (const record of await runningRecordedProcesses(statePaths(this.stateDir).pids))
+      signal(record.pid, "SIGKILL");
+  }
+
+  async up(): Promise<void> {
+    const paths = statePaths(this.stateDir);
+    const spec = await readJsonFile(paths.spec, specSchema);
+    if (!spec) throw new HapressError(`no site in ${this.stateDir}`);
+    await up(spec, paths.spec, this.stateDir, this.self, this.log, this.timeoutMs);
+  }
+
+  async scale(tier: "mysql" | "wordpress", replicas: number): Promise<void> {
+    await scaleTier(this.stateDir, tier, replicas, this.log, this.timeoutMs);
+  }
+
+  async switchover(to: string | null): Promise<void> {
+    const result = await callRpc<{ ok: boolean; message: string }>(
+      statePaths(this.stateDir).controllerSocket,
+      { method: "switchover", params: { to, deadlineMs: 10_000 } },
+      70_000,
+    );
+    if (!result.ok) throw new HapressError(`switchover failed: ${result.message}`);
+  }
+
+  saturate(maxMs: number): { stop: () => Promise<void> } {
+    const children: ChildProcess[] = cpus().map(() =>
+      spawn(process.execPath, ["-e", `const end = Date.now() + ${maxMs}; while (Date.now() < end) {}`], {
+        stdio: "ignore",
+      }),
+    );
+    const exited = children.map(
+      (child) =>
+        new Promise<void>((resolve) =>
+          child.exitCode !== null ? resolve() : child.on("exit", () => resolve()),
+        ),
+    );
+    return {
+      stop: async () => {
+        for (const child of children) if (child.pid) signal(child.pid, "SIGKILL");
+        await Promise.all(exited);
+      },
+    };
+  }
+}

@@ -1,0 +1,51 @@
+import { request } from "node:http";
+import type { Sample } from "./timeline.js";
+
+/** One page read through the load balancer: ok on a 200 within the timeout. */
+function readOnce(url: URL, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: "GET", agent: false, timeout: timeoutMs }, (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.statusCode === 200));
+      response.on("error", () => resolve(false));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => resolve(false));
+    req.end();
+  });
+}
+
+/**
+ * Several clients reading pages through the HTTP load balancer, one request after another each (a new
+ * connection every time, as a visitor's browser would open), until stopped; every request is a sample.
+ */
+export class PageReaders {
+  private stopping = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly url: URL,
+    private readonly onSample: (sample: Sample) => void,
+    private readonly timeoutMs = 5_000,
+  ) {}
+
+  start(clients: number, maxDurationMs = 600_000): void {
+    const started = Date.now();
+    for (let i = 0; i < clients; i++)
+      this.loops.push(
+        (async () => {
+          while (!this.stopping && Date.now() - started < maxDurationMs) {
+            const ok = await readOnce(this.url, this.timeoutMs);
+            this.onSample({ at: Date.now(), ok });
+            // A failure is retried after a short pause, as a person would reload.
+            await new Promise((resolve) => setTimeout(resolve, ok ? 20 : 100));
+          }
+        })(),
+      );
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.loops);
+  }
+}

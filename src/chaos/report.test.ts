@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { renderReport, summarizeScenarios } from "./report.js";
+import type { ScenarioRun } from "./runner.js";
+import { pickScenarios, SCENARIOS } from "./scenarios.js";
+import { bucketize, summarizeChannel } from "./timeline.js";
+
+const start = Date.UTC(2026, 10, 30, 2, 0, 0);
+
+function run(scenario: string, index: number, changes: Partial<ScenarioRun> = {}): ScenarioRun {
+  const reads = [
+    { at: start + 500, ok: true },
+    { at: start + 1_500, ok: false },
+    { at: start + 2_500, ok: true },
+  ];
+  const writes = [
+    { at: start + 400, ok: true },
+    { at: start + 3_000, ok: true },
+  ];
+  return {
+    scenario,
+    fault: `${scenario} <fault>`,
+    run: index,
+    skipped: null,
+    startedAt: new Date(start).toISOString(),
+    reads: summarizeChannel(reads, start, start + 4_000),
+    writes: summarizeChannel(writes, start, start + 4_000),
+    acknowledged: 2,
+    lost: 0,
+    unacknowledgedPresent: 0,
+    mostWriters: 1,
+    failovers: 1,
+    primaryBefore: "mysql-0",
+    primaryAfter: "mysql-1",
+    healedSeconds: 2 + index,
+    problems: [],
+    marks: [{ at: start + 1_000, label: "kill -9 mysql-0" }],
+    events: [{ time: new Date(start + 1_200).toISOString(), kind: "failover", message: "mysql-1 promoted" }],
+    timeline: {
+      start,
+      end: start + 4_000,
+      widthMs: 100,
+      reads: bucketize(reads, start, start + 4_000),
+      writes: bucketize(writes, start, start + 4_000),
+    },
+    ...changes,
+  };
+}
+
+describe("the chaos matrix and its report", () => {
+  const runs = [
+    run("primary-kill", 1),
+    run("primary-kill", 2, { lost: 3, problems: ["3 acknowledged write(s) lost"] }),
+    { ...run("majority-lost", 1), skipped: "needs exactly 3 database instances" },
+  ];
+
+  it("summarizes each scenario across its runs", () => {
+    const [kill, majority] = summarizeScenarios(runs);
+    assert.equal(kill?.runs, 2);
+    assert.equal(kill?.lost, 3);
+    assert.equal(kill?.broken, 1);
+    assert.equal(kill?.writeOutageMaxMs, 2_600);
+    assert.equal(kill?.healedMedianSeconds, 3.5);
+    assert.equal(majority?.runs, 0);
+    assert.equal(majority?.skipped, "needs exactly 3 database instances");
+  });
+
+  it("renders one self-contained page: the matrix, a timeline per run, text escaped", () => {
+    const html = renderReport(runs, { site: "blog <test>", generatedAt: "now", host: "here" });
+    assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/, "no script, nothing fetched");
+    assert.equal((html.match(/<tr class="/g) ?? []).length, 2, "one row per scenario");
+    assert.match(html, /<tr class="broken" data-scenario="primary-kill">/);
+    assert.match(html, /<tr class="skipped" data-scenario="majority-lost">/);
+    assert.equal(
+      (html.match(/<svg class="timeline"/g) ?? []).length,
+      2,
+      "a timeline per run, none when skipped",
+    );
+    assert.match(html, /blog &#60;test&#62;/);
+    assert.match(html, /primary-kill &#60;fault&#62;/);
+    assert.match(html, /kill -9 mysql-0/);
+    assert.match(html, /<title>[^<]*failover: mysql-1 promoted<\/title>/);
+  });
+
+  it("picks scenarios by name, list or all, and names the unknown ones", () => {
+    assert.equal(pickScenarios("all"), SCENARIOS);
+    const picked = pickScenarios("primary-kill,switchover");
+    assert.ok(Array.isArray(picked));
+    assert.deepEqual(
+      picked.map((s) => s.name),
+      ["primary-kill", "switchover"],
+    );
+    assert.deepEqual(pickScenarios("primary-kill,nope"), { unknown: ["nope"] });
+  });
+});

@@ -1,0 +1,257 @@
+import { readFile } from "node:fs/promises";
+import { errorMessage, HapressError } from "../errors.js";
+import type { SiteStatus } from "../platform/local/status.js";
+import type { Secrets } from "../state/secrets.js";
+import { ADMIN_PORT } from "../topology/topology.js";
+import type { FaultPort } from "./faults.js";
+import { PageReaders } from "./readers.js";
+import type { Scenario, ScenarioContext } from "./scenarios.js";
+import { bucketize, summarizeChannel, type Bucket, type ChannelSummary, type Sample } from "./timeline.js";
+import { WritableMonitor } from "./writable-monitor.js";
+import { appWriter } from "./writer.js";
+
+export interface RunEvent {
+  time: string;
+  kind: string;
+  message: string;
+}
+
+/** One run of one scenario: what clients saw, what was lost, and whether a guarantee broke. */
+export interface ScenarioRun {
+  scenario: string;
+  fault: string;
+  run: number;
+  skipped: string | null;
+  startedAt: string;
+  reads: ChannelSummary;
+  writes: ChannelSummary;
+  acknowledged: number;
+  /** Acknowledged writes missing from the primary afterwards: a broken guarantee. */
+  lost: number;
+  /** Writes that failed or got no answer and are present anyway (committed, answer lost). */
+  unacknowledgedPresent: number;
+  /** The most instances accepting writes in one 50 ms sample: more than 1 is a broken guarantee. */
+  mostWriters: number;
+  /** Changes of primary during the run (the primary record's epoch). */
+  failovers: number;
+  primaryBefore: string | null;
+  primaryAfter: string | null;
+  /** From the fault to the topology whole again (every pod ready, replicas caught up, semi-sync on). */
+  healedSeconds: number | null;
+  /** What broke; empty when every guarantee held. */
+  problems: string[];
+  marks: { at: number; label: string }[];
+  events: RunEvent[];
+  timeline: { start: number; end: number; widthMs: number; reads: Bucket[]; writes: Bucket[] };
+}
+
+export interface RunnerOptions {
+  faults: FaultPort;
+  secrets: Secrets;
+  eventsFile: string;
+  log: (line: string) => void;
+  sleep: (ms: number) => Promise<void>;
+  now?: () => number;
+  readers?: number;
+  saturationMs?: number;
+  /** How long the site may take to heal after a fault. */
+  healTimeoutMs?: number;
+}
+
+function databasePods(status: SiteStatus) {
+  return status.pods.filter((p) => p.component === "mysql");
+}
+
+/** The topology whole: ready, every pod ready, replicas at the primary's GTID, semi-sync on with replicas. */
+export function isWhole(status: SiteStatus): boolean {
+  const mysql = databasePods(status);
+  const primaryGtid = mysql.find((p) => p.name === status.primary)?.gtid;
+  return (
+    status.ready &&
+    status.pods.every((p) => p.ready) &&
+    mysql.every((p) => p.gtid === primaryGtid) &&
+    (mysql.length < 2 || status.database.semiSync === "on")
+  );
+}
+
+/** Bounded waiting on the site's status: polls every 200 ms; a status that cannot be read is retried. */
+async function waitFor(
+  options: RunnerOptions,
+  what: string,
+  check: (status: SiteStatus) => boolean,
+  timeoutMs: number,
+): Promise<SiteStatus> {
+  const now = options.now ?? Date.now;
+  const deadline = now() + timeoutMs;
+  let last: string = "no status yet";
+  while (now() < deadline) {
+    try {
+      const status = await options.faults.status();
+      if (check(status)) return status;
+      last = `primary ${status.primary ?? "none"}, ${status.ready ? "ready" : "not ready"}, not ready: ${
+        status.pods
+          .filter((p) => !p.ready)
+          .map((p) => p.name)
+          .join(", ") || "none"
+      }`;
+    } catch (error) {
+      last = errorMessage(error);
+    }
+    await options.sleep(200);
+  }
+  throw new HapressError(
+    `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what} (last: ${last})`,
+  );
+}
+
+async function eventsSince(file: string, since: number): Promise<RunEvent[]> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .flatMap((line) => {
+      try {
+        const event = JSON.parse(line) as RunEvent;
+        return Date.parse(event.time) >= since
+          ? [{ time: event.time, kind: event.kind, message: event.message }]
+          : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
+ * Runs one scenario once on a whole site, with traffic through the user's paths the whole time:
+ * pages through the HTTP load balancer (several clients), inserts through `mysql-primary`, and a
+ * monitor of how many instances accept writes at once. Then checks every acknowledged write.
+ */
+export async function runScenario(
+  scenario: Scenario,
+  run: number,
+  options: RunnerOptions,
+): Promise<ScenarioRun> {
+  const now = options.now ?? Date.now;
+  const healTimeoutMs = options.healTimeoutMs ?? 240_000;
+  const before = await waitFor(options, "the site whole before the run", isWhole, healTimeoutMs);
+  const startedAt = new Date(now()).toISOString();
+  const empty: ScenarioRun = {
+    scenario: scenario.name,
+    fault: scenario.fault,
+    run,
+    skipped: scenario.unsupported(before),
+    startedAt,
+    reads: summarizeChannel([], 0, 0),
+    writes: summarizeChannel([], 0, 0),
+    acknowledged: 0,
+    lost: 0,
+    unacknowledgedPresent: 0,
+    mostWriters: 0,
+    failovers: 0,
+    primaryBefore: before.primary,
+    primaryAfter: before.primary,
+    healedSeconds: null,
+    problems: [],
+    marks: [],
+    events: [],
+    timeline: { start: 0, end: 0, widthMs: 100, reads: [], writes: [] },
+  };
+  if (empty.skipped) {
+    options.log(`${scenario.name}: skipped (${empty.skipped})`);
+    return empty;
+  }
+  const readSamples: Sample[] = [];
+  const writeSamples: Sample[] = [];
+  const marks: { at: number; label: string }[] = [];
+  const writer = appWriter(before.endpoints.mysqlPrimary, options.secrets, (s) => writeSamples.push(s));
+  await writer.prepare();
+  const readers = before.endpoints.http
+    ? new PageReaders(new URL(before.endpoints.http), (s) => readSamples.push(s))
+    : null;
+  let latest = before;
+  const monitor = new WritableMonitor(
+    () =>
+      databasePods(latest).map((p) => ({
+        name: p.name,
+        endpoint: { host: p.address.split(":")[0] ?? "", port: ADMIN_PORT },
+      })),
+    { user: options.secrets.adminUser, password: options.secrets.adminPassword },
+  );
+  const start = now();
+  writer.start();
+  readers?.start(options.readers ?? 4);
+  monitor.start();
+  const problems: string[] = [];
+  let healedAt: number | null = null;
+  let faultAt = start;
+  try {
+    await options.sleep(1_000);
+    faultAt = now();
+    const context: ScenarioContext = {
+      faults: options.faults,
+      waitFor: async (what, check, timeoutMs = healTimeoutMs) => {
+        latest = await waitFor(options, what, check, timeoutMs);
+        return latest;
+      },
+      mark: (label) => {
+        marks.push({ at: now(), label });
+        options.log(`${scenario.name} #${run}: ${label}`);
+      },
+      log: options.log,
+      sleep: options.sleep,
+      saturationMs: options.saturationMs ?? 60_000,
+    };
+    await scenario.run(context);
+    latest = await waitFor(options, "the topology whole again", isWhole, healTimeoutMs);
+    healedAt = now();
+    marks.push({ at: healedAt, label: "whole again" });
+    await options.sleep(1_000);
+  } catch (error) {
+    problems.push(`the scenario did not complete: ${errorMessage(error)}`);
+  }
+  const writes = await writer.stop();
+  await readers?.stop();
+  await monitor.stop();
+  const end = now();
+  const after = await options.faults.status().catch(() => latest);
+  const primary = databasePods(after).find((p) => p.name === after.primary);
+  let lost = 0;
+  let unacknowledgedPresent = 0;
+  if (primary) {
+    const present = await writer.presentOn({
+      host: primary.address.split(":")[0] ?? "",
+      port: primary.port ?? 3306,
+    });
+    lost = writes.acknowledged.filter((id) => !present.has(id)).length;
+    unacknowledgedPresent = writes.unacknowledged.filter((id) => present.has(id)).length;
+  } else problems.push("no primary afterwards to check the writes on");
+  const failovers = (after.primaryEpoch ?? 0) - (before.primaryEpoch ?? 0);
+  if (lost > 0) problems.push(`${lost} acknowledged write(s) lost`);
+  if (monitor.most > 1) problems.push(`${monitor.most} instances accepted writes at once`);
+  if (scenario.failover === "forbidden" && failovers > 0)
+    problems.push(`${failovers} failover(s) where none is allowed`);
+  if (scenario.failover === "required" && failovers === 0)
+    problems.push("no failover where one was required");
+  return {
+    ...empty,
+    reads: summarizeChannel(readSamples, start, end),
+    writes: summarizeChannel(writeSamples, start, end),
+    acknowledged: writes.acknowledged.length,
+    lost,
+    unacknowledgedPresent,
+    mostWriters: monitor.most,
+    failovers,
+    primaryAfter: after.primary,
+    healedSeconds: healedAt === null ? null : (healedAt - faultAt) / 1000,
+    problems,
+    marks,
+    events: await eventsSince(options.eventsFile, start),
+    timeline: {
+      start,
+      end,
+      widthMs: 100,
+      reads: bucketize(readSamples, start, end),
+      writes: bucketize(writeSamples, start, end),
+    },
+  };
+}

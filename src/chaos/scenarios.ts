@@ -1,0 +1,251 @@
+import type { SiteStatus } from "../platform/local/status.js";
+import type { FaultPort } from "./faults.js";
+
+/** What a scenario may use while it runs (see runner.ts). */
+export interface ScenarioContext {
+  faults: FaultPort;
+  /** Waits (bounded) until the site's status satisfies `check`; the timeout names `what`. */
+  waitFor(what: string, check: (status: SiteStatus) => boolean, timeoutMs?: number): Promise<SiteStatus>;
+  /** A point on the run's timeline ("fault", "recovered"...), shown in the report. */
+  mark(label: string): void;
+  log(line: string): void;
+  sleep(ms: number): Promise<void>;
+  /** How long the saturation scenario keeps the cores busy. */
+  saturationMs: number;
+}
+
+export interface Scenario {
+  name: string;
+  /** The fault, in words (the report's and the log's). */
+  fault: string;
+  /** Whether the primary must change, must not, or may (counted from the primary record's epoch). */
+  failover: "required" | "forbidden" | "allowed";
+  /** Why it cannot run on this site (skipped, and said), or null. */
+  unsupported(status: SiteStatus): string | null;
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+function database(status: SiteStatus) {
+  return status.pods.filter((p) => p.component === "mysql");
+}
+
+function wordpress(status: SiteStatus) {
+  return status.pods.filter((p) => p.component === "wordpress");
+}
+
+const needsReplicas = (n: number) => (status: SiteStatus) =>
+  database(status).length >= n + 1
+    ? null
+    : `needs ${n + 1} database instances (the site has ${database(status).length})`;
+
+const needsWordpress = (n: number) => (status: SiteStatus) =>
+  wordpress(status).length >= n
+    ? null
+    : `needs ${n} WordPress pod(s) (the site has ${wordpress(status).length})`;
+
+/** The primary has changed from `from` and the site is ready again. */
+const newPrimary = (from: string | null) => (status: SiteStatus) =>
+  status.primary !== null && status.primary !== from && status.ready;
+
+/** The pod's first process id now (0 when it has none). */
+function firstPid(status: SiteStatus, pod: string): number {
+  return status.pods.find((p) => p.name === pod)?.pids[0] ?? 0;
+}
+
+/** Kills a pod's processes and waits (bounded) until a new one runs and the pod is ready. */
+async function killAndAwaitRestart(ctx: ScenarioContext, pod: string, label: string): Promise<void> {
+  const before = firstPid(await ctx.faults.status(), pod);
+  ctx.mark(label);
+  await ctx.faults.signalPod(pod, "SIGKILL");
+  await ctx.waitFor(`${pod} restarted`, (s) => {
+    const now = firstPid(s, pod);
+    return now !== 0 && now !== before && s.pods.some((p) => p.name === pod && p.ready);
+  });
+  ctx.mark(`${pod} restarted`);
+}
+
+async function killPrimary(ctx: ScenarioContext, how: "SIGKILL" | "SIGSTOP"): Promise<void> {
+  const before = await ctx.faults.status();
+  ctx.mark(`${how === "SIGKILL" ? "kill -9" : "SIGSTOP"} ${before.primary ?? "?"}`);
+  await ctx.faults.signalPod(before.primary ?? "", how);
+  const after = await ctx.waitFor("a new primary", newPrimary(before.primary));
+  ctx.mark(`${after.primary ?? "?"} primary`);
+  if (how === "SIGSTOP") {
+    await ctx.faults.signalPod(before.primary ?? "", "SIGCONT");
+    ctx.mark(`SIGCONT ${before.primary ?? "?"}`);
+  }
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: "primary-kill",
+    fault: "kill -9 of the primary's mariadbd",
+    failover: "required",
+    unsupported: needsReplicas(1),
+    run: (ctx) => killPrimary(ctx, "SIGKILL"),
+  },
+  {
+    name: "primary-hang",
+    fault: "the primary's mariadbd stopped (SIGSTOP), then continued after the failover",
+    failover: "required",
+    unsupported: needsReplicas(1),
+    run: (ctx) => killPrimary(ctx, "SIGSTOP"),
+  },
+  {
+    name: "replica-kill",
+    fault: "kill -9 of a replica's mariadbd",
+    failover: "forbidden",
+    unsupported: needsReplicas(1),
+    run: async (ctx) => {
+      const status = await ctx.faults.status();
+      const replica = database(status).find((p) => p.name !== status.primary)?.name ?? "";
+      await killAndAwaitRestart(ctx, replica, `kill -9 ${replica}`);
+    },
+  },
+  {
+    name: "two-failovers",
+    fault: "kill -9 of the primary, then of the new primary once the site is whole",
+    failover: "required",
+    unsupported: needsReplicas(2),
+    run: async (ctx) => {
+      await killPrimary(ctx, "SIGKILL");
+      await ctx.waitFor("the site whole again", (s) => s.ready && database(s).every((p) => p.ready));
+      // The controller waits out its cooldown before another failover: a second crash right away is
+      // the case to prove, so it is injected as soon as the site is whole.
+      await killPrimary(ctx, "SIGKILL");
+    },
+  },
+  {
+    name: "majority-lost",
+    fault: "the primary and a replica stopped (SIGSTOP) for 8 s: no majority, so nobody is promoted",
+    failover: "forbidden",
+    unsupported: (status) => (database(status).length === 3 ? null : "needs exactly 3 database instances"),
+    run: async (ctx) => {
+      const status = await ctx.faults.status();
+      const replica = database(status).find((p) => p.name !== status.primary);
+      const stopped = [status.primary ?? "", replica?.name ?? ""];
+      ctx.mark(`SIGSTOP ${stopped.join(", ")}`);
+      for (const pod of stopped) await ctx.faults.signalPod(pod, "SIGSTOP");
+      await ctx.sleep(8_000);
+      for (const pod of stopped) await ctx.faults.signalPod(pod, "SIGCONT");
+      ctx.mark(`SIGCONT ${stopped.join(", ")}`);
+    },
+  },
+  {
+    name: "controller-kill",
+    fault: "kill -9 of the controller (the supervisor restarts it)",
+    failover: "forbidden",
+    unsupported: () => null,
+    run: async (ctx) => {
+      const controller = (s: SiteStatus) => s.pods.find((p) => p.component === "controller");
+      const before = controller(await ctx.faults.status())?.pids[0] ?? 0;
+      ctx.mark("kill -9 controller");
+      await ctx.faults.signalController("SIGKILL");
+      await ctx.waitFor("a new controller process", (s) => {
+        const now = controller(s);
+        return (now?.pids[0] ?? before) !== before && now?.ready === true;
+      });
+      ctx.mark("controller restarted");
+    },
+  },
+  {
+    name: "supervisor-kill",
+    fault: "kill -9 of the supervisor, then `hapress up` (which adopts the running processes)",
+    failover: "forbidden",
+    unsupported: () => null,
+    run: async (ctx) => {
+      ctx.mark("kill -9 supervisor");
+      await ctx.faults.signalSupervisor("SIGKILL");
+      await ctx.sleep(3_000);
+      ctx.mark("hapress up");
+      await ctx.faults.up();
+    },
+  },
+  {
+    name: "site-kill",
+    fault: "every process of the site killed at once, then `hapress up`",
+    failover: "allowed",
+    unsupported: () => null,
+    run: async (ctx) => {
+      ctx.mark("kill -9 everything");
+      await ctx.faults.killSite();
+      await ctx.sleep(1_000);
+      ctx.mark("hapress up");
+      await ctx.faults.up();
+    },
+  },
+  {
+    name: "saturation",
+    fault: "every core busy: the primary slow but alive, which must not be failed over",
+    failover: "forbidden",
+    unsupported: () => null,
+    run: async (ctx) => {
+      ctx.mark("cores saturated");
+      const load = ctx.faults.saturate(ctx.saturationMs + 5_000);
+      await ctx.sleep(ctx.saturationMs);
+      await load.stop();
+      ctx.mark("load stopped");
+    },
+  },
+  {
+    name: "wordpress-kill",
+    fault: "kill -9 of one WordPress pod's processes",
+    failover: "forbidden",
+    unsupported: needsWordpress(1),
+    run: async (ctx) => {
+      const pod = wordpress(await ctx.faults.status())[0]?.name ?? "";
+      await killAndAwaitRestart(ctx, pod, `kill -9 ${pod}`);
+    },
+  },
+  {
+    name: "switchover",
+    fault: "a planned switchover to the most advanced replica",
+    failover: "required",
+    unsupported: needsReplicas(1),
+    run: async (ctx) => {
+      ctx.mark("switchover");
+      await ctx.faults.switchover(null);
+      ctx.mark("switched");
+    },
+  },
+  {
+    name: "scale-mysql",
+    fault: "scale mysql to 1 and back (the tutorial's own test); mysql-0 made primary first if need be",
+    failover: "allowed",
+    unsupported: needsReplicas(1),
+    run: async (ctx) => {
+      const status = await ctx.faults.status();
+      const count = database(status).length;
+      if (status.primary !== "mysql-0") {
+        ctx.mark("switchover to mysql-0");
+        await ctx.faults.switchover("mysql-0");
+      }
+      ctx.mark("scale mysql 1");
+      await ctx.faults.scale("mysql", 1);
+      ctx.mark(`scale mysql ${count}`);
+      await ctx.faults.scale("mysql", count);
+    },
+  },
+  {
+    name: "scale-wordpress",
+    fault: "scale wordpress to 1 and back",
+    failover: "forbidden",
+    unsupported: needsWordpress(2),
+    run: async (ctx) => {
+      const count = wordpress(await ctx.faults.status()).length;
+      ctx.mark("scale wordpress 1");
+      await ctx.faults.scale("wordpress", 1);
+      ctx.mark(`scale wordpress ${count}`);
+      await ctx.faults.scale("wordpress", count);
+    },
+  },
+];
+
+/** The scenarios named by `--scenario` (a name, a comma-separated list, or `all`), or bad input. */
+export function pickScenarios(selector: string): Scenario[] | { unknown: string[] } {
+  if (selector === "all") return SCENARIOS;
+  const names = selector.split(",").map((n) => n.trim());
+  const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length > 0) return { unknown };
+  return names.map((n) => SCENARIOS.find((s) => s.name === n)).filter((s): s is Scenario => s !== undefined);
+}

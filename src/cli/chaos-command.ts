@@ -1,0 +1,119 @@
+import { writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import type { Command } from "commander";
+import { LocalFaults } from "../chaos/faults.js";
+import { renderReport, summarizeScenarios, type ScenarioSummary } from "../chaos/report.js";
+import { runScenario, type ScenarioRun } from "../chaos/runner.js";
+import { pickScenarios, SCENARIOS, type Scenario } from "../chaos/scenarios.js";
+import { HapressError, InputError } from "../errors.js";
+import type { SelfCommand } from "../platform/local/site-control.js";
+import { statePaths } from "../state/files.js";
+import { loadSecrets } from "../state/secrets.js";
+import { sleep } from "../util/process.js";
+import { parseCount, parseSeconds, report } from "./options.js";
+
+export interface ChaosCommandContext {
+  stateDir: string;
+  self: SelfCommand;
+}
+
+/** The scenarios `--scenario` and the older `--fault` name. */
+function selected(options: { scenario?: string; fault?: string }): Scenario[] {
+  if (options.fault !== undefined) {
+    const byFault: Record<string, string> = {
+      kill: "primary-kill",
+      hang: "primary-hang",
+      both: "primary-kill,primary-hang",
+    };
+    const names = byFault[options.fault];
+    if (!names)
+      throw new InputError(`--fault ${options.fault}: must be kill, hang or both, for example --fault kill`);
+    return pickScenarios(names) as Scenario[];
+  }
+  const picked = pickScenarios(options.scenario ?? "all");
+  if ("unknown" in picked)
+    throw new InputError(
+      `--scenario: no scenario ${picked.unknown.join(", ")}; the scenarios are ${SCENARIOS.map((s) => s.name).join(", ")} (or all), e.g. --scenario primary-kill`,
+    );
+  return picked;
+}
+
+function summaryLine(s: ScenarioSummary): string {
+  if (s.skipped) return `${s.scenario}: skipped (${s.skipped})`;
+  return `${s.scenario}: ${s.runs} run(s); write outage median ${(s.writeOutageMedianMs / 1000).toFixed(2)} s, max ${(s.writeOutageMaxMs / 1000).toFixed(2)} s; read outage median ${(s.readOutageMedianMs / 1000).toFixed(2)} s; failed requests ${s.failedRequests}; acknowledged writes lost ${s.lost}; most writers at once ${s.mostWriters}; failovers ${s.failovers}; whole again ${s.healedMedianSeconds === null ? "-" : `${s.healedMedianSeconds.toFixed(1)} s`} (median)${s.broken ? `; BROKEN in ${s.broken} run(s)` : ""}`;
+}
+
+/** `hapress chaos`: the fault matrix on the running site. */
+export function addChaosCommand(program: Command, context: () => ChaosCommandContext): void {
+  program
+    .command("chaos")
+    .description(
+      "run fault scenarios on the running site under traffic; count outages, lost writes and writers at once",
+    )
+    .option(
+      "--scenario <names>",
+      `one or more of ${SCENARIOS.map((s) => s.name).join(", ")}, comma-separated, or all`,
+    )
+    .option("--fault <fault>", "shorthand: kill (primary-kill), hang (primary-hang) or both")
+    .option("--runs <count>", "runs per scenario", parseCount(1, 100), 1)
+    .option(
+      "--saturation-seconds <seconds>",
+      "how long the saturation scenario keeps the cores busy",
+      parseSeconds,
+      60,
+    )
+    .option("--report <file.html>", "write a self-contained HTML report (matrix and timelines)")
+    .option("--json", "print the runs and the matrix as JSON")
+    .action(
+      async (options: {
+        scenario?: string;
+        fault?: string;
+        runs: number;
+        saturationSeconds: number;
+        report?: string;
+        json?: boolean;
+      }) => {
+        if (options.scenario !== undefined && options.fault !== undefined)
+          throw new InputError("--scenario and --fault: give one of them");
+        const scenarios = selected(options);
+        const { stateDir, self } = context();
+        const log = options.json ? () => undefined : report;
+        const faults = new LocalFaults(stateDir, self, log);
+        const site = (await faults.status()).site;
+        const secrets = await loadSecrets(statePaths(stateDir).secrets);
+        const runs: ScenarioRun[] = [];
+        for (const scenario of scenarios)
+          for (let run = 1; run <= options.runs; run++) {
+            const result = await runScenario(scenario, run, {
+              faults,
+              secrets,
+              eventsFile: statePaths(stateDir).events,
+              log,
+              sleep,
+              saturationMs: options.saturationSeconds * 1000,
+            });
+            runs.push(result);
+            if (!result.skipped)
+              log(
+                `${scenario.name} #${run}: ${result.primaryBefore ?? "-"} -> ${result.primaryAfter ?? "-"}, write outage ${(result.writes.longestOutageMs / 1000).toFixed(2)} s, ${result.acknowledged} acknowledged, ${result.lost} lost, most writers ${result.mostWriters}${result.problems.length ? `; BROKEN: ${result.problems.join("; ")}` : ""}`,
+              );
+            if (result.skipped) break;
+          }
+        const summary = summarizeScenarios(runs);
+        if (options.report) {
+          await writeFile(
+            options.report,
+            renderReport(runs, { site, generatedAt: new Date().toISOString(), host: hostname() }),
+          );
+          log(`report: ${options.report}`);
+        }
+        if (options.json) console.log(JSON.stringify({ runs, summary }, null, 2));
+        else for (const s of summary) console.log(summaryLine(s));
+        const broken = runs.filter((r) => r.problems.length > 0);
+        if (broken.length > 0)
+          throw new HapressError(
+            `a guarantee broke in ${broken.length} run(s): ${broken.map((r) => `${r.scenario} #${r.run}: ${r.problems.join("; ")}`).join(" | ")}`,
+          );
+      },
+    );
+}
