@@ -53,7 +53,8 @@ export async function scanArchive(archiveDir: string, cache?: ArchiveScanCache):
         known = { size, mtimeMs, transactions: await transactionsOf([file]) };
         cache.set(file, known);
       }
-      transactions.push(...known.transactions);
+      // Not push(...): a file may hold more transactions than a call's arguments can.
+      for (const transaction of known.transactions) transactions.push(transaction);
     }
     segments.push({ name, files, transactions });
   }

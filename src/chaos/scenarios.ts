@@ -163,7 +163,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "site-kill",
-    fault: "every process of the site killed at once, then `hapress up`",
+    fault:
+      "the supervisor and every recorded process (each group's leader: its workers are left behind, as after the OOM killer) killed at once, then `hapress up`",
     failover: "allowed",
     unsupported: () => null,
     run: async (ctx) => {

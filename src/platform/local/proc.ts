@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * Who a PID is, from /proc: a PID alone can be recycled by another program once its process has
@@ -9,6 +9,8 @@ export interface ProcIdentity {
   /** One letter: R, S, D, T, Z (a zombie has exited; only its parent's wait is missing)… */
   state: string;
   startTicks: number;
+  /** Its process group (field 5). */
+  group: number;
 }
 
 /**
@@ -24,8 +26,9 @@ export function parseProcStat(pid: number, text: string): ProcIdentity | null {
     .split(/\s+/);
   const state = fields[0];
   const startTicks = Number(fields[19]);
+  const group = Number(fields[2]);
   if (!state || !Number.isSafeInteger(startTicks)) return null;
-  return { pid, state, startTicks };
+  return { pid, state, startTicks, group };
 }
 
 /** The identity of a live process, or null when it has gone (an exited zombie counts as gone). */
@@ -43,4 +46,21 @@ export function procIdentity(pid: number): ProcIdentity | null {
 /** True while the process that had this PID and start time is still running. */
 export function sameProcessRunning(pid: number, startTicks: number): boolean {
   return procIdentity(pid)?.startTicks === startTicks;
+}
+
+/**
+ * The live members of process group `group` whose leader (PID `group`) is gone: the workers a
+ * killed leader left behind. Empty while the leader runs: then the group may be another program's
+ * (a PID that leads a group cannot be handed to a new process while the group has members, so a
+ * group without its leader is the old leader's).
+ */
+export function leaderlessGroupMembers(group: number): number[] {
+  if (procIdentity(group) !== null) return [];
+  const members: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const identity = procIdentity(Number(entry));
+    if (identity?.group === group) members.push(identity.pid);
+  }
+  return members;
 }

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { readFile } from "node:fs/promises";
 import { readJsonFile, writeJsonFile } from "../../state/files.js";
 import { processExists, sleep } from "../../util/process.js";
-import { procIdentity } from "./proc.js";
+import { leaderlessGroupMembers, procIdentity } from "./proc.js";
 import type { ProcessRecord } from "./processes.js";
 
 /**
@@ -109,4 +109,25 @@ export async function killRecordedOrphans(path: string, siteFolders: string[]): 
   for (const pid of ours.filter(processExists)) signal(pid, "SIGKILL");
   await writeJsonFile(path, []).catch(() => undefined);
   return ours;
+}
+
+/**
+ * Kills what recorded processes that died without their supervisor left behind: the members of their
+ * groups (a killed php-fpm or nginx master leaves its workers holding the socket and the port, and
+ * every restart would fail to bind). Returns the PIDs killed.
+ */
+export async function killLeftoverGroups(path: string): Promise<number[]> {
+  const killed: number[] = [];
+  for (const record of await readProcessRecords(path)) {
+    if (isFull(record) && liveStartTicks(record.pid) === record.startTicks) continue;
+    for (const pid of leaderlessGroupMembers(record.pid)) {
+      try {
+        process.kill(pid, "SIGKILL");
+        killed.push(pid);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return killed;
 }

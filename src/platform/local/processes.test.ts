@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { processExists, sleep, waitFor } from "../../util/process.js";
-import { parseProcStat, procIdentity } from "./proc.js";
+import { leaderlessGroupMembers, parseProcStat, procIdentity } from "./proc.js";
 import { adoptableRecords } from "./process-records.js";
 import { ProcessManager, restartDelayMs } from "./processes.js";
 
@@ -137,10 +138,61 @@ describe("adoption of a previous supervisor's processes", () => {
     );
   });
 
+  it("finds the workers a killed group leader left behind, and nothing while the leader lives", async () => {
+    const leader = spawn("sh", ["-c", "sleep 30 & sleep 30 & wait"], { detached: true, stdio: "ignore" });
+    const pid = leader.pid ?? 0;
+    try {
+      await waitUntil(() => Promise.resolve(countChildren(pid) === 2));
+      assert.deepEqual(leaderlessGroupMembers(pid), [], "the leader runs: not ours to judge");
+      const exited = new Promise((resolve) => leader.on("exit", resolve));
+      process.kill(pid, "SIGKILL");
+      await exited;
+      const left = leaderlessGroupMembers(pid);
+      assert.equal(left.length, 2, "both sleeps outlive their leader");
+      for (const member of left) process.kill(member, "SIGKILL");
+      await waitUntil(() => Promise.resolve(leaderlessGroupMembers(pid).length === 0));
+    } finally {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+  });
+
   it("reads a process's state and start time from /proc/PID/stat, whatever its name holds", () => {
     const stat = "1234 (we ird) name)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-    assert.deepEqual(parseProcStat(1234, stat), { pid: 1234, state: "S", startTicks: 987654 });
+    assert.deepEqual(parseProcStat(1234, stat), { pid: 1234, state: "S", startTicks: 987654, group: 1234 });
     assert.equal(parseProcStat(1, "garbage"), null);
     assert.equal(procIdentity(process.pid)?.pid, process.pid);
   });
 });
+
+/** The live processes whose parent is `pid`. */
+function countChildren(pid: number): number {
+  return readdirSync("/proc").filter((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, "utf8");
+      return (
+        Number(
+          text
+            .slice(text.lastIndexOf(")") + 1)
+            .trim()
+            .split(/\s+/)[1],
+        ) === pid
+      );
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+/** Polls `check` every 50 ms for at most 10 s. */
+async function waitUntil(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("timed out");
+}

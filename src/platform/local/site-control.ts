@@ -12,7 +12,7 @@ import { planTopology } from "../../topology/topology.js";
 import { currentLayout } from "./layout.js";
 import { processExists, runProgram, sleep } from "../../util/process.js";
 import { phpFpmProgram, withSystemDirs } from "../../util/system-path.js";
-import { killRecordedOrphans, runningRecordedProcesses } from "./process-records.js";
+import { killLeftoverGroups, killRecordedOrphans, runningRecordedProcesses } from "./process-records.js";
 import { readSavedMemory } from "../../state/controller-memory.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
 import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
@@ -347,6 +347,9 @@ export async function down(stateDir: string, options: { volumes: boolean }, repo
   } catch (error) {
     if (!(error instanceof SupervisorUnreachable)) throw error;
   }
+  // Workers whose leader died with no supervisor first (killRecordedOrphans forgets the records).
+  const workers = await killLeftoverGroups(paths.pids);
+  if (workers.length > 0) report(`stopped ${workers.length} leftover worker(s): ${workers.join(", ")}`);
   const leftovers = await killRecordedOrphans(paths.pids, [stateDir, currentLayout(stateDir).serviceRoot]);
   if (leftovers.length > 0)
     report(`stopped ${leftovers.length} leftover process(es): ${leftovers.join(", ")}`);

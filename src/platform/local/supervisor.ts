@@ -30,7 +30,12 @@ import {
 import { sleep } from "../../util/process.js";
 import { planLoadBalancer, renderHaproxyConfig, runtimeSwitchCommands, type ServerPlan } from "./haproxy.js";
 import { haproxyCommand, parseShowStat, type ServerState } from "./haproxy-admin.js";
-import { killRecordedOrphans, ProcessRecordWriter, runningRecordedProcesses } from "./process-records.js";
+import {
+  killLeftoverGroups,
+  killRecordedOrphans,
+  ProcessRecordWriter,
+  runningRecordedProcesses,
+} from "./process-records.js";
 import { ProcessManager, type ProcessInfo } from "./processes.js";
 import { callRpc, serveRpc, type RpcRequest } from "./rpc.js";
 import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
@@ -188,6 +193,12 @@ export class Supervisor {
    * taken over as they run: no restart, no outage. What cannot be proven ours is stopped as before.
    */
   private async adoptRunningProcesses(): Promise<void> {
+    const leftovers = await killLeftoverGroups(this.paths.pids);
+    if (leftovers.length > 0)
+      this.log(
+        null,
+        `killed ${leftovers.length} leftover worker(s) of processes that died with no supervisor: ${leftovers.join(", ")}`,
+      );
     const adoptable = await runningRecordedProcesses(this.paths.pids);
     if (adoptable.length === 0) {
       await killRecordedOrphans(this.paths.pids, [this.options.stateDir, this.layout.serviceRoot]);

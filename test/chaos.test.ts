@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { chromium, type Browser } from "playwright-core";
+import type { ScenarioSummary } from "../src/chaos/report.js";
+import type { ScenarioRun } from "../src/chaos/runner.js";
+import { SCENARIOS } from "../src/chaos/scenarios.js";
+import { makeSiteDir, TestSite } from "./helpers/site.js";
+
+const PORT = 18_492;
+
+describe("hapress chaos: every scenario once on a real site, and its report in a browser", () => {
+  const site = new TestSite(
+    makeSiteDir("chaos"),
+    `database:\n  replicas: 3\nwordpress:\n  replicas: 2\nlocal:\n  httpPort: ${PORT}\n`,
+  );
+  const reportFile = join(site.workDir, "chaos.html");
+  let runs: ScenarioRun[] = [];
+  let summary: ScenarioSummary[] = [];
+  let browser: Browser | null = null;
+
+  before(async () => {
+    await site.up();
+  });
+  after(async () => {
+    await browser?.close();
+    await site.destroy();
+  });
+
+  it("runs the whole matrix under traffic: no acknowledged write lost, never two writers, failovers only where due, healed every time", async () => {
+    const result = await site.cli(
+      ["chaos", "--scenario", "all", "--runs", "1", "--report", reportFile, "--json"],
+      1_800_000,
+    );
+    const parsed = JSON.parse(result.stdout || "{}") as { runs?: ScenarioRun[]; summary?: ScenarioSummary[] };
+    runs = parsed.runs ?? [];
+    summary = parsed.summary ?? [];
+    const broken = runs
+      .filter((r) => r.problems.length > 0)
+      .map((r) => `${r.scenario}: ${r.problems.join("; ")}`);
+    assert.deepEqual(broken, [], `guarantees broken:\n${broken.join("\n")}\n${result.stderr}`);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(
+      runs.map((r) => r.scenario),
+      SCENARIOS.map((s) => s.name),
+      "every scenario ran, in order",
+    );
+    for (const run of runs) {
+      assert.equal(run.skipped, null, `${run.scenario} ran on 3 instances and 2 WordPress pods`);
+      assert.equal(run.lost, 0, `${run.scenario}: acknowledged writes lost`);
+      assert.ok(run.mostWriters <= 1, `${run.scenario}: ${run.mostWriters} writers at once`);
+      assert.ok(run.acknowledged > 0, `${run.scenario}: writes went on`);
+      assert.ok(run.reads.requests > 0, `${run.scenario}: pages were read`);
+      assert.ok(run.healedSeconds !== null, `${run.scenario}: whole again`);
+    }
+    const byName = new Map(runs.map((r) => [r.scenario, r]));
+    assert.equal(byName.get("saturation")?.failovers, 0, "a slow primary is not failed over");
+    assert.equal(byName.get("majority-lost")?.failovers, 0, "no promotion without a majority");
+    assert.equal(byName.get("two-failovers")?.failovers, 2);
+    assert.equal(summary.length, SCENARIOS.length);
+  });
+
+  it("writes a report a browser shows: the matrix with every scenario held, a timeline per run with its fault marked", async () => {
+    assert.ok(existsSync(reportFile), "the report was written");
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    });
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on("request", (request) => requests.push(request.url()));
+    await page.goto(`file://${reportFile}`);
+    assert.deepEqual(
+      requests.filter((url) => !url.startsWith("file://")),
+      [],
+      "self-contained: nothing fetched",
+    );
+    const rows = await page.locator("#matrix tbody tr").evaluateAll((trs) =>
+      trs.map((tr) => ({
+        scenario: tr.getAttribute("data-scenario"),
+        verdict: tr.querySelector(".verdict")?.textContent,
+        lost: tr.querySelector(".lost")?.textContent,
+      })),
+    );
+    assert.deepEqual(
+      rows.map((r) => r.scenario),
+      SCENARIOS.map((s) => s.name),
+    );
+    for (const row of rows) {
+      assert.equal(row.verdict, "held", `${row.scenario}`);
+      assert.equal(row.lost, "0", `${row.scenario}`);
+    }
+    const timelines = page.locator("svg.timeline");
+    assert.equal(await timelines.count(), runs.length);
+    // Each timeline is drawn: bars of successes, and the fault's mark where the runner put it.
+    const kill = page.locator('svg.timeline[data-scenario="primary-kill"]');
+    assert.ok((await kill.locator("rect.ok").count()) > 10, "bars of successful requests");
+    assert.match((await kill.locator(".mark text").allTextContents()).join(" "), /kill -9 mysql-\d/);
+    assert.ok(((await kill.boundingBox())?.width ?? 0) > 0, "visible");
+  });
+});
