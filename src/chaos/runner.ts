@@ -62,14 +62,20 @@ function databasePods(status: SiteStatus) {
   return status.pods.filter((p) => p.component === "mysql");
 }
 
-/** The topology whole: ready, every pod ready, replicas at the primary's GTID, semi-sync on with replicas. */
+/**
+ * The topology whole: ready, every pod ready, every replica streaming and caught up (under writes
+ * their GTID trails the primary's by a few transactions at any instant: lag, not equality), semi-sync
+ * on when there are replicas.
+ */
 export function isWhole(status: SiteStatus): boolean {
   const mysql = databasePods(status);
-  const primaryGtid = mysql.find((p) => p.name === status.primary)?.gtid;
   return (
     status.ready &&
     status.pods.every((p) => p.ready) &&
-    mysql.every((p) => p.gtid === primaryGtid) &&
+    mysql.every(
+      (p) =>
+        p.name === status.primary || (p.role === "replica" && p.lagSeconds !== null && p.lagSeconds <= 1),
+    ) &&
     (mysql.length < 2 || status.database.semiSync === "on")
   );
 }
