@@ -268,19 +268,22 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
     assert.match(before.stderr, /before the backup/);
     assert.equal(existsSync(pointInTime.stateDir), false, "a refusal makes nothing");
 
-    const result = await pointInTime.cli(
-      [
-        "restore",
-        backup.dir,
-        "--into",
-        pointInTime.stateDir,
-        "--http-port",
-        String(PITR_PORT),
-        "--to-time",
-        target.toISOString().replace(/\.\d+Z$/, "Z"),
-      ],
-      600_000,
-    );
+    // Restores the backup to a time into pointInTime's folder, asked from `from`'s state folder.
+    const restoreAt = (from: TestSite, time: Date) =>
+      from.cli(
+        [
+          "restore",
+          backup.dir,
+          "--into",
+          pointInTime.stateDir,
+          "--http-port",
+          String(PITR_PORT),
+          "--to-time",
+          time.toISOString().replace(/\.\d+Z$/, "Z"),
+        ],
+        600_000,
+      );
+    const result = await restoreAt(pointInTime, target);
     assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
     assert.match(result.stderr, /replaying \d+ transaction\(s\) from 0+\d-mysql-\d/);
     const restoredStatus = await pointInTime.status();
@@ -300,19 +303,7 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
     // something the archive lacks. Asked from the running site, nothing was written since: accepted.
     const quietTarget = new Date(Math.floor(Date.now() / 1000) * 1000 + 1000);
     await sleep(quietTarget.getTime() + 11_000 - Date.now());
-    const quiet = await site.cli(
-      [
-        "restore",
-        backup.dir,
-        "--into",
-        pointInTime.stateDir,
-        "--http-port",
-        String(PITR_PORT),
-        "--to-time",
-        quietTarget.toISOString().replace(/\.\d+Z$/, "Z"),
-      ],
-      600_000,
-    );
+    const quiet = await restoreAt(site, quietTarget);
     assert.equal(quiet.code, 0, `${quiet.stderr}\n${quiet.stdout}`);
     const replayedAll = await pointInTime.status();
     const primary = replayedAll.pods.find((p) => p.name === replayedAll.primary);

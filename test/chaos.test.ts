@@ -47,12 +47,19 @@ describe("hapress chaos: every scenario once on a real site, and its report in a
       "every scenario ran, in order",
     );
     for (const run of runs) {
+      // What happened in this run, for a failure's message.
+      const seen = JSON.stringify({
+        writes: run.writes,
+        reads: run.reads,
+        marks: run.marks.map((m) => `${((m.at - run.timeline.start) / 1000).toFixed(2)} s ${m.label}`),
+        events: run.events.map((e) => `${e.time} ${e.kind}: ${e.message}`),
+      });
       assert.equal(run.skipped, null, `${run.scenario} ran on 3 instances and 2 WordPress pods`);
-      assert.equal(run.lost, 0, `${run.scenario}: acknowledged writes lost`);
-      assert.ok(run.mostWriters <= 1, `${run.scenario}: ${run.mostWriters} writers at once`);
-      assert.ok(run.acknowledged > 0, `${run.scenario}: writes went on`);
-      assert.ok(run.reads.requests > 0, `${run.scenario}: pages were read`);
-      assert.ok(run.healedSeconds !== null, `${run.scenario}: whole again`);
+      assert.equal(run.lost, 0, `${run.scenario}: acknowledged writes lost: ${seen}`);
+      assert.ok(run.mostWriters <= 1, `${run.scenario}: ${run.mostWriters} writers at once: ${seen}`);
+      assert.ok(run.acknowledged > 0, `${run.scenario}: writes went on: ${seen}`);
+      assert.ok(run.reads.requests > 0, `${run.scenario}: pages were read: ${seen}`);
+      assert.ok(run.healedSeconds !== null, `${run.scenario}: whole again: ${seen}`);
     }
     const byName = new Map(runs.map((r) => [r.scenario, r]));
     assert.equal(byName.get("saturation")?.failovers, 0, "a slow primary is not failed over");

@@ -1,16 +1,18 @@
 import { request } from "node:http";
 import type { Sample } from "./timeline.js";
 
-/** One page read through the load balancer: ok on a 200 within the timeout. */
-function readOnce(url: URL, timeoutMs: number): Promise<boolean> {
+/** One page read through the load balancer: null on a 200 within the timeout, else why not. */
+function readOnce(url: URL, timeoutMs: number): Promise<string | null> {
   return new Promise((resolve) => {
     const req = request(url, { method: "GET", agent: false, timeout: timeoutMs }, (response) => {
       response.resume();
-      response.on("end", () => resolve(response.statusCode === 200));
-      response.on("error", () => resolve(false));
+      response.on("end", () =>
+        resolve(response.statusCode === 200 ? null : `HTTP ${response.statusCode ?? "?"}`),
+      );
+      response.on("error", (error) => resolve(error.message));
     });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", (error) => resolve(error.message));
     req.end();
   });
 }
@@ -35,8 +37,9 @@ export class PageReaders {
       this.loops.push(
         (async () => {
           while (!this.stopping && Date.now() - started < maxDurationMs) {
-            const ok = await readOnce(this.url, this.timeoutMs);
-            this.onSample({ at: Date.now(), ok });
+            const error = await readOnce(this.url, this.timeoutMs);
+            const ok = error === null;
+            this.onSample({ at: Date.now(), ok, ...(error === null ? {} : { error }) });
             // A failure is retried after a short pause, as a person would reload.
             await new Promise((resolve) => setTimeout(resolve, ok ? 20 : 100));
           }

@@ -20,6 +20,7 @@ describe("what clients saw, summarized", () => {
       failed: 2,
       availability: (100 * 4) / 6,
       longestOutageMs: 1_200,
+      errors: [{ message: "?", count: 2 }],
     });
   });
 
@@ -30,7 +31,20 @@ describe("what clients saw, summarized", () => {
       failed: 0,
       availability: 100,
       longestOutageMs: 0,
+      errors: [],
     });
+  });
+
+  it("says why requests failed, each reason counted", () => {
+    const failures = [
+      { at: start + 1, ok: false, error: "ECONNREFUSED" },
+      { at: start + 2, ok: false, error: "ECONNREFUSED" },
+      { at: start + 3, ok: false, error: "read-only" },
+    ];
+    assert.deepEqual(summarizeChannel(failures, start, start + 10).errors, [
+      { message: "ECONNREFUSED", count: 2 },
+      { message: "read-only", count: 1 },
+    ]);
   });
 
   it("puts each request in its 100 ms bucket", () => {

@@ -9,6 +9,8 @@ export interface Sample {
   /** When the request ended, in ms since the epoch. */
   at: number;
   ok: boolean;
+  /** Why it failed, in the client's words. */
+  error?: string;
 }
 
 export interface ChannelSummary {
@@ -21,6 +23,8 @@ export interface ChannelSummary {
    * the last success) to the next success, or to the run's end.
    */
   longestOutageMs: number;
+  /** The distinct reasons requests failed (at most 5), each with how many times. */
+  errors: { message: string; count: number }[];
 }
 
 export function summarizeChannel(samples: readonly Sample[], start: number, end: number): ChannelSummary {
@@ -34,7 +38,11 @@ export function summarizeChannel(samples: readonly Sample[], start: number, end:
     last = sample.at;
   }
   if (sorted.length > 0) longest = Math.max(longest, end - last);
+  const errors = new Map<string, number>();
+  for (const sample of sorted)
+    if (!sample.ok) errors.set(sample.error ?? "?", (errors.get(sample.error ?? "?") ?? 0) + 1);
   return {
+    errors: [...errors].slice(0, 5).map(([message, count]) => ({ message, count })),
     requests: sorted.length,
     failed,
     availability: sorted.length === 0 ? 100 : (100 * (sorted.length - failed)) / sorted.length,

@@ -1,6 +1,7 @@
 import { connectSql, type Credentials, type Endpoint, type SqlSession } from "../mysql/client.js";
 import type { Secrets } from "../state/secrets.js";
 import type { Sample } from "./timeline.js";
+import { errorMessage } from "../errors.js";
 
 export interface WriterReport {
   /** Ids whose INSERT returned OK to the client: these must never be lost. */
@@ -20,6 +21,7 @@ export interface WriterReport {
 export class Writer {
   private stopping = false;
   private running: Promise<WriterReport> | null = null;
+  private firstId = 1;
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -36,6 +38,10 @@ export class Writer {
       await session.query(
         `CREATE TABLE IF NOT EXISTS ${this.table} (id INT PRIMARY KEY, written_at TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP(3))`,
       );
+      // After every id an earlier writer used: ids made from the clock collided once a writer had
+      // inserted faster than one row per millisecond (every insert of the next run was a duplicate).
+      const [row] = await session.query(`SELECT COALESCE(MAX(id), 0) AS last FROM ${this.table}`);
+      this.firstId = Number(row?.last ?? 0) + 1;
     } finally {
       await session.close();
     }
@@ -59,7 +65,7 @@ export class Writer {
     let lastAck = started;
     let longestGapMs = 0;
     let session: SqlSession | null = null;
-    let nextId = Date.now() % 1_000_000_000;
+    let nextId = this.firstId;
     // Bounded by the stop flag and by maxDurationMs.
     while (!this.stopping && Date.now() - started < maxDurationMs) {
       const id = nextId++;
@@ -75,10 +81,10 @@ export class Writer {
         lastAck = now;
         acknowledged.push(id);
         this.onAttempt({ at: now, ok: true });
-      } catch {
+      } catch (error) {
         failedAttempts++;
         unacknowledged.push(id);
-        this.onAttempt({ at: Date.now(), ok: false });
+        this.onAttempt({ at: Date.now(), ok: false, error: errorMessage(error).slice(0, 200) });
         await session?.close().catch(() => undefined);
         session = null;
         await new Promise((resolve) => setTimeout(resolve, 50));
