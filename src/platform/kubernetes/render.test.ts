@@ -85,6 +85,9 @@ describe("rendered manifests", () => {
     assert.match(pod, /"claimName":"hapress-backups"/);
     assert.match(pod, /"claimName":"wordpress-content","readOnly":true/);
     assert.match(pod, /"HAPRESS_CLONE_TOKEN_FILE"/);
+    // Scratch space by TMPDIR, never a volume over /tmp (the root filesystem is read-only).
+    assert.match(pod, /"name":"TMPDIR","value":"\/var\/tmp\/hapress"/);
+    assert.doesNotMatch(pod, /"mountPath":"\/tmp"/);
     assert.doesNotMatch(
       pod,
       /admin-password|replication-password|root-password/,

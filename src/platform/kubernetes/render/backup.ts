@@ -22,6 +22,7 @@ export const ARCHIVER_HEALTH_PORT = 8082;
 const BACKUP_MOUNT = "/backups";
 const SPEC_MOUNT = "/etc/hapress";
 const CONTENT_MOUNT = "/content";
+const SCRATCH_MOUNT = "/var/tmp/hapress";
 
 /**
  * The CronJob's schedule: the spec's (5 fields, UTC: the CronJob's timeZone says so), or none, and
@@ -61,7 +62,8 @@ function podSpec(ctx: Context, container: Record<string, unknown>, extraVolumes:
       {
         image: ctx.spec.kubernetes.images.hapress,
         resources: resources(ctx.spec.kubernetes.resources.agent),
-        // Root stays read-only: the password file for mariadb-binlog goes to /tmp.
+        // Root stays read-only: temporary files (mariadb-binlog's password file) go to a scratch
+        // volume, named by TMPDIR (not mounted over /tmp, which may hold more than ours).
         securityContext: { readOnlyRootFilesystem: true },
         ...container,
       },
@@ -155,10 +157,13 @@ export function backupObjects(ctx: Context): K8sObject[] {
                       BACKUP_MOUNT,
                       ...(withContent ? ["--content", CONTENT_MOUNT] : []),
                     ],
-                    env: [secretEnv("HAPRESS_CLONE_TOKEN", "clone-token")],
+                    env: [
+                      { name: "TMPDIR", value: SCRATCH_MOUNT },
+                      secretEnv("HAPRESS_CLONE_TOKEN", "clone-token"),
+                    ],
                     volumeMounts: [
                       { name: "backups", mountPath: BACKUP_MOUNT },
-                      { name: "tmp", mountPath: "/tmp" },
+                      { name: "tmp", mountPath: SCRATCH_MOUNT },
                       { name: "spec", mountPath: SPEC_MOUNT, readOnly: true },
                       ...(withContent ? [{ name: "content", mountPath: CONTENT_MOUNT, readOnly: true }] : []),
                     ],
@@ -216,6 +221,7 @@ export function backupObjects(ctx: Context): K8sObject[] {
                 env: [
                   // The health endpoints listen on the pod's address only.
                   { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+                  { name: "TMPDIR", value: SCRATCH_MOUNT },
                   secretEnv("HAPRESS_REPLICATION_PASSWORD", "replication-password"),
                 ],
                 ports: [{ name: "health", containerPort: ARCHIVER_HEALTH_PORT }],
@@ -228,7 +234,7 @@ export function backupObjects(ctx: Context): K8sObject[] {
                 },
                 volumeMounts: [
                   { name: "backups", mountPath: BACKUP_MOUNT },
-                  { name: "tmp", mountPath: "/tmp" },
+                  { name: "tmp", mountPath: SCRATCH_MOUNT },
                 ],
               },
               [],
