@@ -42,6 +42,7 @@ import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
 import { readSiteRecord } from "./site-record.js";
 import { hitRatio } from "../../wordpress/page-cache.js";
 import { databaseInstances } from "./instances.js";
+import { chooseDonor } from "./clone-donor.js";
 import { BinlogArchiveKeeper } from "./binlog-archive-keeper.js";
 import type { ArchiveGap } from "../../backup/archive-gaps.js";
 import { BackupScheduler } from "./backup-scheduler.js";
@@ -614,7 +615,7 @@ export class Supervisor {
       this.log(pod.name, "initialised; recorded as the primary");
       return true;
     }
-    const donor = this.pickDonor();
+    const donor = this.pickDonor(pod.name);
     if (!donor || !(await agentAnswers(donor.address, AGENT_PORT))) {
       this.setPhase(pod.name, "waiting", "no ready donor to clone from");
       return false;
@@ -654,11 +655,16 @@ export class Supervisor {
     this.log(pod, message, "error");
   }
 
-  /** The primary when ready, else any ready replica: a live peer with complete data. */
-  private pickDonor(): PodPlan | null {
-    const primary = this.topology.mysql.find((p) => p.name === this.record?.primary);
-    if (primary && this.isReady(primary.name)) return primary;
-    return this.topology.mysql.find((p) => this.isReady(p.name) && existsSync(this.dataDir(p.name))) ?? null;
+  /** Who gives a new or re-cloned pod its data: see chooseDonor. */
+  private pickDonor(forPod: string): PodPlan | null {
+    const candidates = this.topology.mysql.map((p) => ({
+      name: p.name,
+      ready: this.isReady(p.name),
+      hasData: existsSync(this.dataDir(p.name)),
+      state: this.observations.get(p.name)?.state ?? null,
+    }));
+    const name = chooseDonor(candidates, this.record?.primary ?? null, forPod);
+    return this.topology.mysql.find((p) => p.name === name) ?? null;
   }
 
   /**
