@@ -23,7 +23,7 @@ DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy
 # Tests only: the browser test, and the test node's tools (iproute2 for pod network namespaces,
 # util-linux for nsenter/unshare, openssl for the control plane's certificates); systemd for
 # `systemd-analyze verify` of the service unit (present on any machine that runs systemd).
-$for_tests && DEBIAN_PACKAGES+=(chromium iproute2 util-linux openssl systemd)
+$for_tests && DEBIAN_PACKAGES+=(chromium iproute2 util-linux openssl systemd nftables)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
 import { HapressError } from "../errors.js";
+import { applyPartition, partitionUnsupported } from "./partition.js";
 import { runningRecordedProcesses } from "../platform/local/process-records.js";
 import { callRpc } from "../platform/local/rpc.js";
 import { liveStatus, scaleTier, up, type SelfCommand } from "../platform/local/site-control.js";
@@ -26,6 +27,13 @@ export interface FaultPort {
   switchover(to: string | null): Promise<void>;
   /** Every core busy until `stop` is called (bounded by `maxMs`). */
   saturate(maxMs: number): { stop: () => Promise<void> };
+  /** Why this port cannot cut a pod off the network here, or null. */
+  partitionUnsupported(): string | null;
+  /**
+   * Cuts a pod off from every other pod and the controller by the network, while the load balancer
+   * (and so every client) still reaches it. Returns how to heal it.
+   */
+  isolate(pod: string): Promise<{ heal: () => Promise<void> }>;
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -116,5 +124,20 @@ export class LocalFaults implements FaultPort {
         await Promise.all(exited);
       },
     };
+  }
+
+  partitionUnsupported(): string | null {
+    return partitionUnsupported();
+  }
+
+  async isolate(pod: string): Promise<{ heal: () => Promise<void> }> {
+    const status = await this.status();
+    const address = status.pods.find((p) => p.name === pod)?.address;
+    const loadBalancer = status.pods.find((p) => p.component === "loadbalancer")?.address;
+    if (!address || !loadBalancer) throw new HapressError(`${pod} or the load balancer has no address`);
+    // Every other pod, the controller and the supervisor connect from 127.0.0.1 (they bind no
+    // address), the load balancer from its own (HAProxy's `source`): only it is let through.
+    const heal = await applyPartition(address, [loadBalancer]);
+    return { heal };
   }
 }

@@ -145,7 +145,7 @@ export async function runScenario(
     scenario: scenario.name,
     fault: scenario.fault,
     run,
-    skipped: scenario.unsupported(before),
+    skipped: scenario.unsupported(before, options.faults),
     startedAt,
     reads: summarizeChannel([], 0, 0),
     writes: summarizeChannel([], 0, 0),
@@ -182,6 +182,8 @@ export async function runScenario(
         endpoint: { host: p.address.split(":")[0] ?? "", port: ADMIN_PORT },
       })),
     { user: options.secrets.adminUser, password: options.secrets.adminPassword },
+    50,
+    before.pods.find((p) => p.component === "loadbalancer")?.address || undefined,
   );
   const start = now();
   writer.start();

@@ -21,7 +21,7 @@ export interface Scenario {
   /** Whether the primary must change, must not, or may (counted from the primary record's epoch). */
   failover: "required" | "forbidden" | "allowed";
   /** Why it cannot run on this site (skipped, and said), or null. */
-  unsupported(status: SiteStatus): string | null;
+  unsupported(status: SiteStatus, faults: FaultPort): string | null;
   run(ctx: ScenarioContext): Promise<void>;
 }
 
@@ -118,6 +118,33 @@ export const SCENARIOS: Scenario[] = [
       // restarts is simply the primary again (nothing was lost), which is not this scenario.
       await ctx.sleep(COOLDOWN_MARGIN_MS);
       await killPrimary(ctx, "SIGKILL");
+    },
+  },
+  {
+    name: "primary-partition",
+    fault:
+      "the primary cut off by the network from the replicas and the controller (packet filter), the load balancer still reaching it; healed after the failover",
+    failover: "required",
+    unsupported: (status, faults) => needsReplicas(2)(status) ?? faults.partitionUnsupported(),
+    run: async (ctx) => {
+      const before = await ctx.faults.status();
+      const primary = before.primary ?? "";
+      ctx.mark(`network cut around ${primary}`);
+      const partition = await ctx.faults.isolate(primary);
+      try {
+        // Not the whole site ready: the old primary cannot rejoin before the network heals.
+        const after = await ctx.waitFor(
+          "a new primary, ready",
+          (s) =>
+            s.primary !== null &&
+            s.primary !== primary &&
+            s.pods.some((p) => p.name === s.primary && p.ready),
+        );
+        ctx.mark(`${after.primary ?? "?"} primary`);
+      } finally {
+        await partition.heal();
+        ctx.mark("network healed");
+      }
     },
   },
   {

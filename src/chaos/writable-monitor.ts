@@ -18,6 +18,11 @@ export class WritableMonitor {
     private readonly instances: () => { name: string; endpoint: Endpoint }[],
     private readonly credentials: Credentials,
     private readonly intervalMs = 50,
+    /**
+     * Where the monitor connects from: the load balancer's address, which a partition scenario leaves
+     * reachable (an instance the monitor cannot reach would count as not writable, hiding two writers).
+     */
+    private readonly localAddress?: string,
   ) {}
 
   start(maxDurationMs = 600_000): void {
@@ -54,6 +59,7 @@ export class WritableMonitor {
       session ??= await connectSql(endpoint, this.credentials, {
         connectTimeoutMs: 200,
         queryTimeoutMs: 200,
+        localAddress: this.localAddress,
       });
       this.sessions.set(name, session);
       const [row] = await session.query("SELECT @@global.read_only AS ro");

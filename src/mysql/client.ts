@@ -24,6 +24,8 @@ export interface SqlOptions {
   /** How long close() waits for the server to acknowledge the quit before dropping the socket. */
   closeTimeoutMs?: number;
   database?: string;
+  /** The local address to connect from (TCP only): who the server sees, and what a packet filter matches. */
+  localAddress?: string;
 }
 
 export type Row = Record<string, unknown>;
@@ -43,7 +45,7 @@ export async function connectSql(
   const connection = await mysql.createConnection({
     ...("socketPath" in endpoint
       ? { socketPath: endpoint.socketPath }
-      : { host: endpoint.host, port: endpoint.port }),
+      : { host: endpoint.host, port: endpoint.port, localAddress: options.localAddress }),
     user: credentials.user,
     password: credentials.password,
     database: options.database,

@@ -73,6 +73,9 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "  default_backend mysql-primary",
     "",
     "backend mysql-primary",
+    // Connections to the database leave from the load balancer's own address, as they would from a
+    // node: a pod is told apart by where it speaks from (the chaos partition relies on it).
+    `  source ${input.topology.loadBalancer.address}`,
     // Cut client sessions as soon as a server is marked down: they must reconnect to the new primary.
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
     // A refused connection means the server is gone (a crash): say so to the client at once. HAProxy
@@ -93,6 +96,7 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "  default_backend mysql-replicas",
     "",
     "backend mysql-replicas",
+    `  source ${input.topology.loadBalancer.address}`,
     "  balance leastconn",
     "  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions",
     // A refused connection is retried at once on another replica, never after a 1 s turn-around.
