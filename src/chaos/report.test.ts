@@ -17,6 +17,10 @@ function run(scenario: string, index: number, changes: Partial<ScenarioRun> = {}
     { at: start + 400, ok: true },
     { at: start + 3_000, ok: true },
   ];
+  const posts = [
+    { at: start + 600, ok: true },
+    { at: start + 1_600, ok: false },
+  ];
   return {
     scenario,
     fault: `${scenario} <fault>`,
@@ -25,9 +29,13 @@ function run(scenario: string, index: number, changes: Partial<ScenarioRun> = {}
     startedAt: new Date(start).toISOString(),
     reads: summarizeChannel(reads, start, start + 4_000),
     writes: summarizeChannel(writes, start, start + 4_000),
+    posts: summarizeChannel(posts, start, start + 4_000),
     acknowledged: 2,
     lost: 0,
     unacknowledgedPresent: 0,
+    postsAcknowledged: 1,
+    postsLost: 0,
+    postsUnacknowledgedPresent: 0,
     mostWriters: 1,
     failovers: 1,
     primaryBefore: "mysql-0",
@@ -42,6 +50,7 @@ function run(scenario: string, index: number, changes: Partial<ScenarioRun> = {}
       widthMs: 100,
       reads: bucketize(reads, start, start + 4_000),
       writes: bucketize(writes, start, start + 4_000),
+      posts: bucketize(posts, start, start + 4_000),
     },
     ...changes,
   };
@@ -50,7 +59,7 @@ function run(scenario: string, index: number, changes: Partial<ScenarioRun> = {}
 describe("the chaos matrix and its report", () => {
   const runs = [
     run("primary-kill", 1),
-    run("primary-kill", 2, { lost: 3, problems: ["3 acknowledged write(s) lost"] }),
+    run("primary-kill", 2, { lost: 3, postsLost: 1, problems: ["3 acknowledged write(s) lost"] }),
     { ...run("majority-lost", 1), skipped: "needs exactly 3 database instances" },
   ];
 
@@ -58,6 +67,9 @@ describe("the chaos matrix and its report", () => {
     const [kill, majority] = summarizeScenarios(runs);
     assert.equal(kill?.runs, 2);
     assert.equal(kill?.lost, 3);
+    assert.equal(kill?.postsLost, 1);
+    assert.equal(kill?.postsAcknowledged, 2);
+    assert.equal(kill?.failedRequests, 4, "a failed read and a failed post in each run");
     assert.equal(kill?.broken, 1);
     assert.equal(kill?.writeOutageMaxMs, 2_600);
     assert.equal(kill?.healedMedianSeconds, 3.5);
@@ -79,6 +91,8 @@ describe("the chaos matrix and its report", () => {
     assert.match(html, /blog &#60;test&#62;/);
     assert.match(html, /primary-kill &#60;fault&#62;/);
     assert.match(html, /kill -9 mysql-0/);
+    assert.match(html, /<td class="posts-lost">1 of 2<\/td>/);
+    assert.match(html, />posts<\/text>/, "the posts have their row in the timeline");
     assert.match(html, /<title>[^<]*failover: mysql-1 promoted<\/title>/);
   });
 

@@ -27,6 +27,9 @@ export interface ScenarioSummary {
   failedRequests: number;
   lost: number;
   unacknowledgedPresent: number;
+  postsAcknowledged: number;
+  postsLost: number;
+  postOutageMedianMs: number;
   mostWriters: number;
   failovers: number;
   healedMedianSeconds: number | null;
@@ -49,9 +52,15 @@ export function summarizeScenarios(runs: readonly ScenarioRun[]): ScenarioSummar
       readOutageMedianMs: done.length ? median(done.map((r) => r.reads.longestOutageMs)) : 0,
       writeOutageMedianMs: done.length ? median(done.map((r) => r.writes.longestOutageMs)) : 0,
       writeOutageMaxMs: Math.max(0, ...done.map((r) => r.writes.longestOutageMs)),
-      failedRequests: done.reduce((n, r) => n + r.reads.failed + r.writes.failed, 0),
+      failedRequests: done.reduce((n, r) => n + r.reads.failed + r.writes.failed + r.posts.failed, 0),
       lost: done.reduce((n, r) => n + r.lost, 0),
-      unacknowledgedPresent: done.reduce((n, r) => n + r.unacknowledgedPresent, 0),
+      unacknowledgedPresent: done.reduce(
+        (n, r) => n + r.unacknowledgedPresent + r.postsUnacknowledgedPresent,
+        0,
+      ),
+      postsAcknowledged: done.reduce((n, r) => n + r.postsAcknowledged, 0),
+      postsLost: done.reduce((n, r) => n + r.postsLost, 0),
+      postOutageMedianMs: done.length ? median(done.map((r) => r.posts.longestOutageMs)) : 0,
       mostWriters: Math.max(0, ...done.map((r) => r.mostWriters)),
       failovers: done.reduce((n, r) => n + r.failovers, 0),
       healedMedianSeconds: healed.length ? median(healed) : null,
@@ -89,22 +98,23 @@ export function timelineSvg(run: ScenarioRun): string {
   const { start, end } = run.timeline;
   const span = Math.max(1, end - start);
   const x = (at: number) => (((at - start) / span) * WIDTH).toFixed(1);
-  const height = 2 * ROW + 70;
+  const height = 3 * ROW + 74;
   const marks = run.marks
     .map(
       (m, i) =>
-        `<g class="mark"><line x1="${x(m.at)}" x2="${x(m.at)}" y1="18" y2="${2 * ROW + 24}"/><text x="${x(m.at)}" y="${i % 2 === 0 ? 12 : 2 * ROW + 52}">${escape(m.label)}</text></g>`,
+        `<g class="mark"><line x1="${x(m.at)}" x2="${x(m.at)}" y1="18" y2="${3 * ROW + 28}"/><text x="${x(m.at)}" y="${i % 2 === 0 ? 12 : 3 * ROW + 56}">${escape(m.label)}</text></g>`,
     )
     .join("");
   const events = run.events
     .map(
       (e) =>
-        `<g class="event"><title>${escape(`${e.time} ${e.kind}: ${e.message}`)}</title><circle cx="${x(Date.parse(e.time))}" cy="${2 * ROW + 36}" r="4"/></g>`,
+        `<g class="event"><title>${escape(`${e.time} ${e.kind}: ${e.message}`)}</title><circle cx="${x(Date.parse(e.time))}" cy="${3 * ROW + 40}" r="4"/></g>`,
     )
     .join("");
   return `<svg class="timeline" data-scenario="${escape(run.scenario)}" width="${WIDTH}" height="${height}" viewBox="0 -4 ${WIDTH} ${height}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escape(`${run.scenario} run ${run.run}`)}">
 <text class="label" x="2" y="32">reads</text>${bars(run.timeline.reads, 20)}
 <text class="label" x="2" y="${ROW + 32}">writes</text>${bars(run.timeline.writes, ROW + 24)}
+<text class="label" x="2" y="${2 * ROW + 36}">posts</text>${bars(run.timeline.posts, 2 * ROW + 28)}
 ${marks}${events}
 <text class="axis" x="0" y="${height - 8}">0 s</text><text class="axis" x="${WIDTH - 40}" y="${height - 8}">${escape(seconds(span))}</text>
 </svg>`;
@@ -128,7 +138,7 @@ export function renderReport(
       ) => `<tr class="${s.skipped ? "skipped" : s.broken ? "broken" : "held"}" data-scenario="${escape(s.scenario)}">
 <td>${escape(s.scenario)}</td><td>${s.runs}</td><td>${percent(s.readAvailabilityMin)}</td><td>${percent(s.writeAvailabilityMin)}</td>
 <td>${seconds(s.readOutageMedianMs)}</td><td>${seconds(s.writeOutageMedianMs)} / ${seconds(s.writeOutageMaxMs)}</td>
-<td>${s.failedRequests}</td><td class="lost">${s.lost}</td><td>${s.unacknowledgedPresent}</td><td class="writers">${s.mostWriters}</td>
+<td>${s.failedRequests}</td><td class="lost">${s.lost}</td><td class="posts-lost">${s.postsLost} of ${s.postsAcknowledged}</td><td>${s.unacknowledgedPresent}</td><td class="writers">${s.mostWriters}</td>
 <td>${s.failovers}</td><td>${s.healedMedianSeconds === null ? "-" : `${s.healedMedianSeconds.toFixed(1)} s`}</td><td class="verdict">${verdict(s)}</td></tr>`,
     )
     .join("\n");
@@ -139,7 +149,8 @@ export function renderReport(
 <h3>${escape(r.scenario)} — run ${r.run}</h3>
 <p>${escape(r.fault)}. Primary ${escape(r.primaryBefore ?? "none")} → ${escape(r.primaryAfter ?? "none")}; ${r.failovers} failover(s);
 whole again after ${r.healedSeconds === null ? "—" : `${r.healedSeconds.toFixed(1)} s`}. Reads ${percent(r.reads.availability)} (longest outage ${seconds(r.reads.longestOutageMs)}),
-writes ${percent(r.writes.availability)} (longest outage ${seconds(r.writes.longestOutageMs)}); ${r.acknowledged} acknowledged, ${r.lost} lost, ${r.unacknowledgedPresent} unacknowledged present; at most ${r.mostWriters} writable at once.</p>
+writes ${percent(r.writes.availability)} (longest outage ${seconds(r.writes.longestOutageMs)}); ${r.acknowledged} acknowledged, ${r.lost} lost, ${r.unacknowledgedPresent} unacknowledged present;
+posts ${percent(r.posts.availability)} (longest outage ${seconds(r.posts.longestOutageMs)}); ${r.postsAcknowledged} acknowledged, ${r.postsLost} lost, ${r.postsUnacknowledgedPresent} unacknowledged present; at most ${r.mostWriters} writable at once.</p>
 ${r.problems.length ? `<ul class="problems">${r.problems.map((p) => `<li>${escape(p)}</li>`).join("")}</ul>` : ""}
 ${timelineSvg(r)}
 ${r.events.length ? `<details><summary>${r.events.length} controller event(s)</summary><ul>${r.events.map((e) => `<li>${escape(e.time)} <b>${escape(e.kind)}</b> ${escape(e.message)}</li>`).join("")}</ul></details>` : ""}
@@ -157,9 +168,9 @@ rect.ok{fill:#3a3}rect.failed{fill:#d33}.mark line{stroke:#06c;stroke-dasharray:
 .event circle{fill:#f90}.label,.axis{font-size:11px;fill:#555}.problems{color:#b00}
 </style></head><body>
 <h1>Chaos report: ${escape(meta.site)}</h1>
-<p>Generated ${escape(meta.generatedAt)} on ${escape(meta.host)}. Traffic during every run: pages through the HTTP load balancer (several clients), inserts through <code>mysql-primary</code>, and a sample of every instance every 50 ms counting those that accept writes. Green: successes per 100 ms; red: failures; blue lines: the fault and the recovery; orange dots: the controller's events.</p>
+<p>Generated ${escape(meta.generatedAt)} on ${escape(meta.host)}. Traffic during every run: pages through the HTTP load balancer (several clients), inserts through <code>mysql-primary</code>, WordPress posts created through the REST API (signed in as the administrator), and a sample of every instance every 50 ms counting those that accept writes. Green: successes per 100 ms; red: failures; blue lines: the fault and the recovery; orange dots: the controller's events.</p>
 <h2>Matrix</h2>
-<table id="matrix"><thead><tr><th>scenario</th><th>runs</th><th>reads available (min)</th><th>writes available (min)</th><th>longest read outage (median)</th><th>longest write outage (median / max)</th><th>failed requests</th><th>acknowledged writes lost</th><th>unacknowledged present</th><th>most writers at once</th><th>failovers</th><th>whole again (median)</th><th>guarantees</th></tr></thead>
+<table id="matrix"><thead><tr><th>scenario</th><th>runs</th><th>reads available (min)</th><th>writes available (min)</th><th>longest read outage (median)</th><th>longest write outage (median / max)</th><th>failed requests</th><th>acknowledged writes lost</th><th>acknowledged posts lost</th><th>unacknowledged present</th><th>most writers at once</th><th>failovers</th><th>whole again (median)</th><th>guarantees</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

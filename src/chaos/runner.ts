@@ -4,7 +4,9 @@ import type { SiteStatus } from "../platform/local/status.js";
 import type { Secrets } from "../state/secrets.js";
 import { ADMIN_PORT } from "../topology/topology.js";
 import type { FaultPort } from "./faults.js";
+import { connectSql, type Endpoint } from "../mysql/client.js";
 import { PageReaders } from "./readers.js";
+import { RestWriter } from "./rest-writer.js";
 import type { Scenario, ScenarioContext } from "./scenarios.js";
 import { bucketize, summarizeChannel, type Bucket, type ChannelSummary, type Sample } from "./timeline.js";
 import { WritableMonitor } from "./writable-monitor.js";
@@ -25,11 +27,17 @@ export interface ScenarioRun {
   startedAt: string;
   reads: ChannelSummary;
   writes: ChannelSummary;
+  /** WordPress posts created through the REST API (through the HTTP load balancer). */
+  posts: ChannelSummary;
   acknowledged: number;
   /** Acknowledged writes missing from the primary afterwards: a broken guarantee. */
   lost: number;
   /** Writes that failed or got no answer and are present anyway (committed, answer lost). */
   unacknowledgedPresent: number;
+  /** The same three for the posts: acknowledged (HTTP 201), missing afterwards, present unacknowledged. */
+  postsAcknowledged: number;
+  postsLost: number;
+  postsUnacknowledgedPresent: number;
   /** The most instances accepting writes in one 50 ms sample: more than 1 is a broken guarantee. */
   mostWriters: number;
   /** Changes of primary during the run (the primary record's epoch). */
@@ -42,12 +50,21 @@ export interface ScenarioRun {
   problems: string[];
   marks: { at: number; label: string }[];
   events: RunEvent[];
-  timeline: { start: number; end: number; widthMs: number; reads: Bucket[]; writes: Bucket[] };
+  timeline: {
+    start: number;
+    end: number;
+    widthMs: number;
+    reads: Bucket[];
+    writes: Bucket[];
+    posts: Bucket[];
+  };
 }
 
 export interface RunnerOptions {
   faults: FaultPort;
   secrets: Secrets;
+  /** The WordPress administrator the REST writer signs in as (no REST writes without it). */
+  wordpressAdmin?: { user: string; password: string };
   eventsFile: string;
   log: (line: string) => void;
   sleep: (ms: number) => Promise<void>;
@@ -110,6 +127,23 @@ async function waitFor(
   );
 }
 
+/** The titles of this run's posts present on an instance (WordPress's tables, through the app account). */
+async function postTitlesOn(endpoint: Endpoint, secrets: Secrets, runId: string): Promise<Set<string>> {
+  const session = await connectSql(
+    endpoint,
+    { user: secrets.appUser, password: secrets.appPassword },
+    { database: secrets.appDatabase, queryTimeoutMs: 30_000 },
+  );
+  try {
+    const rows = await session.query("SELECT post_title FROM wp_posts WHERE post_title LIKE ?", [
+      `hapress-chaos-${runId}-%`,
+    ]);
+    return new Set(rows.map((r) => String(r.post_title)));
+  } finally {
+    await session.close();
+  }
+}
+
 async function eventsSince(file: string, since: number): Promise<RunEvent[]> {
   const text = await readFile(file, "utf8").catch(() => "");
   return text
@@ -149,9 +183,13 @@ export async function runScenario(
     startedAt,
     reads: summarizeChannel([], 0, 0),
     writes: summarizeChannel([], 0, 0),
+    posts: summarizeChannel([], 0, 0),
     acknowledged: 0,
     lost: 0,
     unacknowledgedPresent: 0,
+    postsAcknowledged: 0,
+    postsLost: 0,
+    postsUnacknowledgedPresent: 0,
     mostWriters: 0,
     failovers: 0,
     primaryBefore: before.primary,
@@ -160,7 +198,7 @@ export async function runScenario(
     problems: [],
     marks: [],
     events: [],
-    timeline: { start: 0, end: 0, widthMs: 100, reads: [], writes: [] },
+    timeline: { start: 0, end: 0, widthMs: 100, reads: [], writes: [], posts: [] },
   };
   if (empty.skipped) {
     options.log(`${scenario.name}: skipped (${empty.skipped})`);
@@ -174,6 +212,25 @@ export async function runScenario(
   const readers = before.endpoints.http
     ? new PageReaders(new URL(before.endpoints.http), (s) => readSamples.push(s))
     : null;
+  const postSamples: Sample[] = [];
+  const runId = `${now().toString(36)}-${run}`;
+  let author =
+    before.endpoints.http && options.wordpressAdmin
+      ? new RestWriter(
+          new URL(before.endpoints.http),
+          options.wordpressAdmin.user,
+          options.wordpressAdmin.password,
+          runId,
+          (s) => postSamples.push(s),
+        )
+      : null;
+  try {
+    await author?.signIn();
+  } catch (error) {
+    // The site may have a changed admin password: the run goes on without posts, and says so.
+    options.log(`${scenario.name} #${run}: no REST writes this run: ${errorMessage(error)}`);
+    author = null;
+  }
   let latest = before;
   const monitor = new WritableMonitor(
     () =>
@@ -187,6 +244,7 @@ export async function runScenario(
   );
   const start = now();
   writer.start();
+  author?.start();
   readers?.start(options.readers ?? 4);
   monitor.start();
   const problems: string[] = [];
@@ -218,6 +276,7 @@ export async function runScenario(
     problems.push(`the scenario did not complete: ${errorMessage(error)}`);
   }
   const writes = await writer.stop();
+  const posts = (await author?.stop()) ?? { acknowledged: [], unacknowledged: [] };
   await readers?.stop();
   await monitor.stop();
   const end = now();
@@ -225,6 +284,8 @@ export async function runScenario(
   const primary = databasePods(after).find((p) => p.name === after.primary);
   let lost = 0;
   let unacknowledgedPresent = 0;
+  let postsLost = 0;
+  let postsUnacknowledgedPresent = 0;
   if (primary) {
     const present = await writer.presentOn({
       host: primary.address.split(":")[0] ?? "",
@@ -232,9 +293,17 @@ export async function runScenario(
     });
     lost = writes.acknowledged.filter((id) => !present.has(id)).length;
     unacknowledgedPresent = writes.unacknowledged.filter((id) => present.has(id)).length;
+    const titles = await postTitlesOn(
+      { host: primary.address.split(":")[0] ?? "", port: primary.port ?? 3306 },
+      options.secrets,
+      runId,
+    );
+    postsLost = posts.acknowledged.filter((t) => !titles.has(t)).length;
+    postsUnacknowledgedPresent = posts.unacknowledged.filter((t) => titles.has(t)).length;
   } else problems.push("no primary afterwards to check the writes on");
   const failovers = (after.primaryEpoch ?? 0) - (before.primaryEpoch ?? 0);
   if (lost > 0) problems.push(`${lost} acknowledged write(s) lost`);
+  if (postsLost > 0) problems.push(`${postsLost} acknowledged post(s) lost`);
   if (monitor.most > 1) problems.push(`${monitor.most} instances accepted writes at once`);
   if (scenario.failover === "forbidden" && failovers > 0)
     problems.push(`${failovers} failover(s) where none is allowed`);
@@ -244,9 +313,13 @@ export async function runScenario(
     ...empty,
     reads: summarizeChannel(readSamples, start, end),
     writes: summarizeChannel(writeSamples, start, end),
+    posts: summarizeChannel(postSamples, start, end),
     acknowledged: writes.acknowledged.length,
     lost,
     unacknowledgedPresent,
+    postsAcknowledged: posts.acknowledged.length,
+    postsLost,
+    postsUnacknowledgedPresent,
     mostWriters: monitor.most,
     failovers,
     primaryAfter: after.primary,
@@ -260,6 +333,7 @@ export async function runScenario(
       widthMs: 100,
       reads: bucketize(readSamples, start, end),
       writes: bucketize(writeSamples, start, end),
+      posts: bucketize(postSamples, start, end),
     },
   };
 }

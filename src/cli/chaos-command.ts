@@ -7,7 +7,8 @@ import { runScenario, type ScenarioRun } from "../chaos/runner.js";
 import { pickScenarios, SCENARIOS, type Scenario } from "../chaos/scenarios.js";
 import { HapressError, InputError } from "../errors.js";
 import type { SelfCommand } from "../platform/local/site-control.js";
-import { statePaths } from "../state/files.js";
+import { readJsonFile, statePaths } from "../state/files.js";
+import { specSchema } from "../spec/schema.js";
 import { loadSecrets } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
 import { parseCount, parseSeconds, report } from "./options.js";
@@ -81,12 +82,17 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
         const faults = new LocalFaults(stateDir, self, log);
         const site = (await faults.status()).site;
         const secrets = await loadSecrets(statePaths(stateDir).secrets);
+        const spec = await readJsonFile(statePaths(stateDir).spec, specSchema);
+        const wordpressAdmin = spec
+          ? { user: spec.site.adminUser, password: secrets.wordpressAdminPassword }
+          : undefined;
         const runs: ScenarioRun[] = [];
         for (const scenario of scenarios)
           for (let run = 1; run <= options.runs; run++) {
             const result = await runScenario(scenario, run, {
               faults,
               secrets,
+              wordpressAdmin,
               eventsFile: statePaths(stateDir).events,
               log,
               sleep,
@@ -95,7 +101,7 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
             runs.push(result);
             if (!result.skipped)
               log(
-                `${scenario.name} #${run}: ${result.primaryBefore ?? "-"} -> ${result.primaryAfter ?? "-"}, write outage ${(result.writes.longestOutageMs / 1000).toFixed(2)} s, ${result.acknowledged} acknowledged, ${result.lost} lost, most writers ${result.mostWriters}${result.problems.length ? `; BROKEN: ${result.problems.join("; ")}` : ""}`,
+                `${scenario.name} #${run}: ${result.primaryBefore ?? "-"} -> ${result.primaryAfter ?? "-"}, write outage ${(result.writes.longestOutageMs / 1000).toFixed(2)} s, ${result.acknowledged} acknowledged, ${result.lost} lost, posts ${result.postsAcknowledged} acknowledged, ${result.postsLost} lost, most writers ${result.mostWriters}${result.problems.length ? `; BROKEN: ${result.problems.join("; ")}` : ""}`,
               );
             if (result.skipped) break;
           }
