@@ -259,6 +259,17 @@ export async function runScenario(
         latest = await waitFor(options, what, check, timeoutMs);
         return latest;
       },
+      waitForEvent: async (kind, timeoutMs = 60_000) => {
+        const deadline = now() + timeoutMs;
+        while (now() < deadline) {
+          const kinds = (await eventsSince(options.eventsFile, start)).map((e) => e.kind);
+          if (kinds.includes(kind)) return kinds;
+          await options.sleep(20);
+        }
+        throw new HapressError(
+          `timed out after ${Math.round(timeoutMs / 1000)} s waiting for a '${kind}' event`,
+        );
+      },
       mark: (label) => {
         marks.push({ at: now(), label });
         options.log(`${scenario.name} #${run}: ${label}`);

@@ -6,6 +6,11 @@ export interface ScenarioContext {
   faults: FaultPort;
   /** Waits (bounded) until the site's status satisfies `check`; the timeout names `what`. */
   waitFor(what: string, check: (status: SiteStatus) => boolean, timeoutMs?: number): Promise<SiteStatus>;
+  /**
+   * Waits (bounded, polling every 20 ms) for a controller event of this kind since the run began;
+   * returns the kinds seen so far, in order.
+   */
+  waitForEvent(kind: string, timeoutMs?: number): Promise<string[]>;
   /** A point on the run's timeline ("fault", "recovered"...), shown in the report. */
   mark(label: string): void;
   log(line: string): void;
@@ -144,6 +149,30 @@ export const SCENARIOS: Scenario[] = [
       } finally {
         await partition.heal();
         ctx.mark("network healed");
+      }
+    },
+  },
+  {
+    name: "controller-kill-mid-failover",
+    fault:
+      "the primary stopped (SIGSTOP), the controller killed (kill -9) as soon as it says the failover began; its restart must finish the failover",
+    failover: "required",
+    unsupported: needsReplicas(1),
+    run: async (ctx) => {
+      const before = await ctx.faults.status();
+      const primary = before.primary ?? "";
+      ctx.mark(`SIGSTOP ${primary}`);
+      await ctx.faults.signalPod(primary, "SIGSTOP");
+      try {
+        const seen = await ctx.waitForEvent("failover-started");
+        await ctx.faults.signalController("SIGKILL");
+        // Said as it was: the kill may land after the promotion on a fast machine.
+        ctx.mark(`kill -9 controller (${seen.includes("promoted") ? "after" : "before"} the promotion)`);
+        const after = await ctx.waitFor("a new primary", newPrimary(primary));
+        ctx.mark(`${after.primary ?? "?"} primary`);
+      } finally {
+        await ctx.faults.signalPod(primary, "SIGCONT");
+        ctx.mark(`SIGCONT ${primary}`);
       }
     },
   },

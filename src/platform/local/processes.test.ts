@@ -68,6 +68,45 @@ describe("process manager", () => {
   });
 });
 
+describe("a process whose restart backoff is capped", () => {
+  it("comes back within its cap while the manager's policy would wait a minute", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hp-cap-"));
+    const manager = new ProcessManager(
+      { initialMs: 60_000, maxMs: 60_000, resetAfterMs: 60_000 },
+      () => undefined,
+    );
+    try {
+      manager.ensure({
+        name: "pod/brain",
+        pod: "pod",
+        command: "sleep",
+        args: ["60"],
+        logFile: join(dir, "pod.log"),
+        maxRestartDelayMs: 100,
+      });
+      let pid = manager.info("pod/brain")?.pid;
+      // Killed three times in a row: each restart still within the cap (the policy says 60 s).
+      for (let kill = 1; kill <= 3; kill++) {
+        assert.ok(pid);
+        const killed: number = pid;
+        process.kill(killed, "SIGKILL");
+        pid = await waitFor(
+          `restart ${kill}`,
+          () => {
+            const now = manager.info("pod/brain")?.pid;
+            return Promise.resolve(now && now !== killed ? now : null);
+          },
+          { timeoutMs: 10_000, intervalMs: 20 },
+        );
+      }
+      assert.equal(manager.info("pod/brain")?.restarts, 3);
+    } finally {
+      await manager.stopAll(1000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("adoption of a previous supervisor's processes", () => {
   it("takes over a running process without restarting it, notices its exit, restarts it once its spec is known", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hp-adopt-"));

@@ -19,6 +19,8 @@ export interface ProcessSpec {
    * Without it the group is killed at once.
    */
   drainSignal?: NodeJS.Signals;
+  /** A cap on this process's restart backoff (below the manager's policy), for one that must come back fast. */
+  maxRestartDelayMs?: number;
 }
 
 /** How long orphaned workers may drain before they are killed. */
@@ -259,7 +261,10 @@ export class ProcessManager {
     const ranFor = Date.now() - entry.startedAt;
     entry.consecutiveFailures = ranFor >= this.policy.resetAfterMs ? 1 : entry.consecutiveFailures + 1;
     entry.restarts += 1;
-    const delay = restartDelayMs(entry.consecutiveFailures, this.policy);
+    const delay = Math.min(
+      restartDelayMs(entry.consecutiveFailures, this.policy),
+      entry.spec.maxRestartDelayMs ?? Infinity,
+    );
     entry.restartTimer = setTimeout(() => {
       if (entry.wanted) this.launch(entry);
     }, delay);

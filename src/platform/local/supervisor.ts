@@ -493,6 +493,10 @@ export class Supervisor {
       command: this.options.selfCommand.command,
       args: [...this.options.selfCommand.args, "--dir", this.options.stateDir, "controller"],
       logFile: this.paths.podLog("controller"),
+      // The only controller (Kubernetes runs two): while it waits out a backoff nobody can fail over,
+      // and it is cheap to start, so a crash loop is retried every 2 s at most, not every minute
+      // (the chaos matrix's repeated controller kills reached 60 s).
+      maxRestartDelayMs: 2_000,
     });
   }
 
