@@ -154,6 +154,11 @@ function fastcgiParams(publicHost: string): string[] {
   return params.map(([name, value]) => `      fastcgi_param ${name} ${value};`);
 }
 
+/** Where a pod's php-fpm listens (nginx passes PHP requests there). */
+export function fpmSocketPath(pod: Pick<PodFiles, "runDir">): string {
+  return `${pod.runDir}/php-fpm.sock`;
+}
+
 /** php-fpm for one pod: a static pool of 4 children on a private Unix socket, its environment passed explicitly. */
 export function renderPhpFpmConfig(pod: PodFiles, env: Record<string, string>): string {
   return [
@@ -173,7 +178,7 @@ export function renderPhpFpmConfig(pod: PodFiles, env: Record<string, string>): 
           `listen.group = ${pod.workerUser}`,
         ]
       : []),
-    `listen = ${pod.runDir}/php-fpm.sock`,
+    `listen = ${fpmSocketPath(pod)}`,
     "listen.mode = 0600",
     "pm = static",
     "pm.max_children = 4",
@@ -193,7 +198,7 @@ export function renderPhpFpmConfig(pod: PodFiles, env: Record<string, string>): 
 
 /** nginx for one pod: serves the read-only core, the shared content, and PHP through the pod's php-fpm. */
 export function renderNginxConfig(pod: PodFiles): string {
-  const php = `unix:${pod.runDir}/php-fpm.sock`;
+  const php = `unix:${fpmSocketPath(pod)}`;
   return [
     "# Written by hapress for one WordPress pod.",
     ...(pod.workerUser ? [`user ${pod.workerUser} ${pod.workerUser};`] : []),

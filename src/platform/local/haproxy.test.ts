@@ -4,9 +4,12 @@ import { parseSpec } from "../../spec/load.js";
 import { planTopology } from "../../topology/topology.js";
 import {
   forceRouteCommands,
+  heldAfter,
+  loadBalancerShape,
   planLoadBalancer,
   renderHaproxyConfig,
   runtimeSwitchCommands,
+  wordpressRuntimeCommands,
 } from "./haproxy.js";
 import { parseShowStat } from "./haproxy-admin.js";
 
@@ -162,5 +165,46 @@ describe("routing forced from an unknown state", () => {
       "enable server mysql-primary/mysql-1",
       "enable server mysql-replicas/mysql-0",
     ]);
+  });
+});
+
+describe("WordPress servers changed at run time", () => {
+  const pod = (n: number) => ({ name: `wordpress-${n}`, address: `127.5.6.${50 + n}`, port: 8080 });
+  const held = (n: number, enabled = true) => ({ ...pod(n), enabled });
+
+  it("adds new servers down until their check passes, leaves enabled ones alone, disables removed ones", () => {
+    assert.deepEqual(wordpressRuntimeCommands([held(0), held(1)], [pod(0), pod(1), pod(2)]), [
+      "add server wordpress/wordpress-2 127.5.6.52:8080 check inter 1s fall 1 rise 1",
+      "enable health wordpress/wordpress-2",
+      "set server wordpress/wordpress-2 health down",
+      "enable server wordpress/wordpress-2",
+    ]);
+    assert.deepEqual(wordpressRuntimeCommands([held(0), held(1), held(2)], [pod(0)]), [
+      "disable server wordpress/wordpress-1",
+      "disable server wordpress/wordpress-2",
+    ]);
+  });
+
+  it("re-enables a removed server (kept in maintenance) down until its check passes", () => {
+    const present = heldAfter([held(0), held(1)], [pod(0)]);
+    assert.deepEqual(present, [held(0), held(1, false)]);
+    assert.deepEqual(wordpressRuntimeCommands(present, [pod(0), pod(1)]), [
+      "set server wordpress/wordpress-1 health down",
+      "enable server wordpress/wordpress-1",
+    ]);
+    assert.deepEqual(heldAfter(present, [pod(0), pod(1), pod(2)]), [held(0), held(1), held(2)]);
+  });
+
+  it("needs a restart when a server kept its name but moved", () => {
+    assert.equal(wordpressRuntimeCommands([held(0)], [{ ...pod(0), port: 8081 }]), null);
+  });
+
+  it("the shape ignores WordPress server lines only", () => {
+    const config = [
+      "backend wordpress",
+      "  server wordpress-0 127.5.6.50:8080 check",
+      "  server mysql-0 x",
+    ].join("\n");
+    assert.equal(loadBalancerShape(config), ["backend wordpress", "  server mysql-0 x"].join("\n"));
   });
 });

@@ -174,3 +174,63 @@ export function forceRouteCommands(plan: ServerPlan[]): string[] {
     ...plan.filter((s) => s.enabled).map((s) => `enable server ${key(s)}`),
   ];
 }
+
+/** A WordPress pod as a server of the HTTP backend. */
+export interface HttpServer {
+  name: string;
+  address: string;
+  port: number;
+}
+
+/** The configuration without the WordPress server lines: what may not change at run time. */
+export function loadBalancerShape(config: string): string {
+  return config
+    .split("\n")
+    .filter((line) => !/^ {2}server wordpress-\d+ /.test(line))
+    .join("\n");
+}
+
+/** A WordPress server as the running HAProxy holds it. */
+export interface HeldHttpServer extends HttpServer {
+  enabled: boolean;
+}
+
+/**
+ * Admin-socket commands that make the HTTP backend serve exactly `wanted` without a restart (pure),
+ * or null when a server kept its name but moved (then HAProxy must be restarted). A restart closed
+ * the listeners and cut every session, database ones included: scaling WordPress failed page reads
+ * and writes (found by the chaos scenario scale-wordpress).
+ * `present` holds every server HAProxy has, removed ones too: a removed server is put in maintenance
+ * (new requests go elsewhere, requests in flight finish) and kept, so scaling up again re-enables it.
+ * A server (re-)enabled starts DOWN: HAProxy would otherwise count it up at once and send requests to
+ * a pod still starting; its health check brings it in. Dynamic servers take no `default-server` line:
+ * their check settings are spelled out.
+ */
+export function wordpressRuntimeCommands(present: HeldHttpServer[], wanted: HttpServer[]): string[] | null {
+  const commands: string[] = [];
+  for (const server of wanted) {
+    const known = present.find((p) => p.name === server.name);
+    if (known && (known.address !== server.address || known.port !== server.port)) return null;
+    if (known?.enabled) continue;
+    const key = `wordpress/${server.name}`;
+    if (!known)
+      commands.push(
+        `add server ${key} ${server.address}:${server.port} check inter 1s fall 1 rise 1`,
+        `enable health ${key}`,
+      );
+    commands.push(`set server ${key} health down`, `enable server ${key}`);
+  }
+  for (const server of present)
+    if (server.enabled && !wanted.some((w) => w.name === server.name))
+      commands.push(`disable server wordpress/${server.name}`);
+  return commands;
+}
+
+/** What HAProxy holds once `wanted` is applied to `present` (pure). */
+export function heldAfter(present: HeldHttpServer[], wanted: HttpServer[]): HeldHttpServer[] {
+  const kept = present.map((p) => ({ ...p, enabled: wanted.some((w) => w.name === p.name) }));
+  const added = wanted
+    .filter((w) => !present.some((p) => p.name === w.name))
+    .map((w) => ({ ...w, enabled: true }));
+  return [...kept, ...added];
+}

@@ -19,6 +19,11 @@ export interface ProcessSpec {
    * Without it the group is killed at once.
    */
   drainSignal?: NodeJS.Signals;
+  /**
+   * The signal that asks for a graceful stop (default SIGTERM): nginx and php-fpm finish the requests
+   * they are answering on SIGQUIT, while SIGTERM cuts them.
+   */
+  stopSignal?: NodeJS.Signals;
   /** A cap on this process's restart backoff (below the manager's policy), for one that must come back fast. */
   maxRestartDelayMs?: number;
 }
@@ -270,7 +275,7 @@ export class ProcessManager {
     }, delay);
   }
 
-  /** Stops a process by PID: SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+  /** Stops a process by PID: its stop signal, then SIGKILL after `graceMs`; resolves once it has exited. */
   async stop(name: string, graceMs = 30_000): Promise<void> {
     const entry = this.entries.get(name);
     if (!entry) return;
@@ -279,7 +284,7 @@ export class ProcessManager {
     entry.restartTimer = null;
     const running = entry.running;
     if (running) {
-      running.signal("SIGTERM");
+      running.signal(entry.spec.stopSignal ?? "SIGTERM");
       const killer = setTimeout(() => signalGroup(running.pid, "SIGKILL"), graceMs);
       await entry.exited;
       clearTimeout(killer);
@@ -302,9 +307,13 @@ export class ProcessManager {
   }
 
   /** Stops every process of a pod. */
+  /**
+   * Stops a pod's processes one after another, the last started first: a web server finishes its
+   * requests while the PHP workers behind it still answer.
+   */
   async stopPod(pod: string, graceMs?: number): Promise<void> {
     const names = [...this.entries.values()].filter((e) => e.spec.pod === pod).map((e) => e.spec.name);
-    await Promise.all(names.map((name) => this.stop(name, graceMs)));
+    for (const name of names.reverse()) await this.stop(name, graceMs);
   }
 
   /** Stops everything, all at once, and starts nothing afterwards. */

@@ -28,7 +28,17 @@ import {
   type Topology,
 } from "../../topology/topology.js";
 import { sleep } from "../../util/process.js";
-import { planLoadBalancer, renderHaproxyConfig, runtimeSwitchCommands, type ServerPlan } from "./haproxy.js";
+import {
+  loadBalancerShape,
+  planLoadBalancer,
+  renderHaproxyConfig,
+  runtimeSwitchCommands,
+  wordpressRuntimeCommands,
+  heldAfter,
+  type HeldHttpServer,
+  type HttpServer,
+  type ServerPlan,
+} from "./haproxy.js";
 import { haproxyCommand, parseShowStat, type ServerState } from "./haproxy-admin.js";
 import {
   killLeftoverGroups,
@@ -118,6 +128,8 @@ export class Supervisor {
   private haproxyConfig = "";
   private haproxyPlan: ServerPlan[] = [];
   private haproxyShape = "";
+  /** The WordPress servers the running HAProxy holds, removed (disabled) ones included. */
+  private haproxyWordpress: HeldHttpServer[] = [];
   private loadBalancerChange: Promise<void> = Promise.resolve();
   /** Pods fenced by the controller: killed and not restarted until released (fenced.json, read each round). */
   private held = new Set<string>();
@@ -220,10 +232,15 @@ export class Supervisor {
     for (const pod of this.topology.mysql) {
       if (this.renderLoadBalancer(pod.name) !== onDisk) continue;
       this.haproxyConfig = onDisk;
-      this.haproxyShape = this.renderLoadBalancer("");
+      this.haproxyShape = loadBalancerShape(this.renderLoadBalancer(""));
+      this.haproxyWordpress = heldAfter([], this.wordpressServers());
       this.haproxyPlan = planLoadBalancer(this.topology, pod.name);
       return;
     }
+  }
+
+  private wordpressServers(): HttpServer[] {
+    return this.topology.wordpress.map((pod) => ({ name: pod.name, address: pod.address, port: pod.port }));
   }
 
   private renderLoadBalancer(primary: string): string {
@@ -818,15 +835,29 @@ export class Supervisor {
     const plan = planLoadBalancer(this.topology, primaryName);
     const running = this.processes.isRunning("haproxy/haproxy");
     if (config === this.haproxyConfig && running) return;
-    // Only a change of primary can be switched at run time; anything else needs the new file loaded.
-    const sameShape = render("") === this.haproxyShape;
-    const commands = running && sameShape ? runtimeSwitchCommands(this.haproxyPlan, plan) : null;
+    // A change of primary and of WordPress servers is switched at run time; anything else needs the
+    // new file loaded (a restart).
+    const sameShape = loadBalancerShape(render("")) === this.haproxyShape;
+    const wanted = this.wordpressServers();
+    const primaryCommands = running && sameShape ? runtimeSwitchCommands(this.haproxyPlan, plan) : null;
+    const wordpressCommands =
+      primaryCommands === null ? null : wordpressRuntimeCommands(this.haproxyWordpress, wanted);
+    const commands =
+      primaryCommands === null || wordpressCommands === null
+        ? null
+        : [...primaryCommands, ...wordpressCommands];
     await writeFileAtomic(this.paths.haproxyConfig, config, 0o600);
     if (commands !== null) {
       try {
-        for (const command of commands) await haproxyCommand(this.paths.haproxySocket, command);
+        for (const command of commands) {
+          const answer = (await haproxyCommand(this.paths.haproxySocket, command)).trim();
+          // Most commands answer nothing; `add server` says "New server registered."; others, errors.
+          if (answer !== "" && !answer.startsWith("New server registered"))
+            throw new Error(`'${command}': ${answer}`);
+        }
         this.haproxyConfig = config;
         this.haproxyPlan = plan;
+        this.haproxyWordpress = heldAfter(this.haproxyWordpress, wanted);
         return;
       } catch (error) {
         this.log("haproxy", `runtime switch failed, restarting instead: ${errorMessage(error)}`);
@@ -834,8 +865,9 @@ export class Supervisor {
     }
     if (running) await this.processes.stop("haproxy/haproxy", 5000);
     this.haproxyConfig = config;
-    this.haproxyShape = render("");
+    this.haproxyShape = loadBalancerShape(render(""));
     this.haproxyPlan = plan;
+    this.haproxyWordpress = heldAfter([], wanted);
     this.processes.ensure({
       name: "haproxy/haproxy",
       pod: "haproxy",

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
+import { createConnection } from "node:net";
 import { errorMessage } from "../../errors.js";
 import { connectSql } from "../../mysql/client.js";
 import type { Spec } from "../../spec/schema.js";
@@ -9,6 +10,7 @@ import { readJsonFile, writeFileAtomic, writeJsonFile, type StatePaths } from ".
 import type { Secrets } from "../../state/secrets.js";
 import { surplusPods, wordpressOrdinal, type PodPlan, type Topology } from "../../topology/topology.js";
 import {
+  fpmSocketPath,
   renderNginxConfig,
   pageCachePaths,
   renderPhpFpmConfig,
@@ -191,13 +193,21 @@ export class WordpressTier {
       logFile: files.logFile,
       // A worker whose master died finishes its request rather than cutting a page mid-stream.
       drainSignal: "SIGQUIT",
+      // Stopped (scaled down) after the load balancer stopped sending to it: finish what is under way.
+      stopSignal: "SIGQUIT",
     });
+    // nginx only once PHP answers on its socket: started together, nginx answered 502 to the pod's
+    // first requests, and a POST the load balancer cannot retry failed (chaos scale-wordpress). A
+    // refused connection to a pod not listening yet is retried on another pod, even for a POST.
+    if (!this.deps.processes.isRunning(nginxName) && !(await unixSocketAnswers(fpmSocketPath(files), 5_000)))
+      return;
     this.deps.processes.ensure({
       name: nginxName,
       pod: pod.name,
       command: "nginx",
       args: ["-c", join(podDir, "nginx.conf"), "-g", "daemon off;", "-e", files.logFile],
       logFile: files.logFile,
+      stopSignal: "SIGQUIT",
     });
   }
 
@@ -320,4 +330,22 @@ export class WordpressTier {
       };
     });
   }
+}
+
+/** Whether something accepts connections on a Unix socket within `timeoutMs` (polled every 20 ms). */
+async function unixSocketAnswers(path: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const answered = await new Promise<boolean>((resolve) => {
+      const socket = createConnection(path);
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (answered) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
 }
