@@ -304,11 +304,15 @@ export async function runScenario(
     });
     lost = writes.acknowledged.filter((id) => !present.has(id)).length;
     unacknowledgedPresent = writes.unacknowledged.filter((id) => present.has(id)).length;
-    const titles = await postTitlesOn(
-      { host: primary.address.split(":")[0] ?? "", port: primary.port ?? 3306 },
-      options.secrets,
-      runId,
-    );
+    // Only where posts were written: a site without WordPress has no posts table.
+    const titles =
+      posts.acknowledged.length + posts.unacknowledged.length === 0
+        ? new Set<string>()
+        : await postTitlesOn(
+            { host: primary.address.split(":")[0] ?? "", port: primary.port ?? 3306 },
+            options.secrets,
+            runId,
+          );
     postsLost = posts.acknowledged.filter((t) => !titles.has(t)).length;
     postsUnacknowledgedPresent = posts.unacknowledged.filter((t) => titles.has(t)).length;
   } else problems.push("no primary afterwards to check the writes on");

@@ -78,7 +78,8 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
           throw new InputError("--scenario and --fault: give one of them");
         const scenarios = selected(options);
         const { stateDir, self } = context();
-        const log = options.json ? () => undefined : report;
+        // Progress goes to stderr either way: with --json, stdout holds only the JSON.
+        const log = report;
         const faults = new LocalFaults(stateDir, self, log);
         const site = (await faults.status()).site;
         const secrets = await loadSecrets(statePaths(stateDir).secrets);
