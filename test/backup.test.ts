@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import type { BackupManifest } from "../src/backup/manifest.js";
 import type { ListedBackup } from "../src/backup/list.js";
 import { scanArchive } from "../src/backup/replay.js";
+import { newPrimary } from "../src/chaos/site-waits.js";
 import { sleep } from "../src/util/process.js";
 import { connectSql } from "../src/mysql/client.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
@@ -218,14 +219,7 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
     // A failover between the backup and T: the archive must follow the new primary without a gap.
     const oldPrimary = status.primary ?? "";
     process.kill(await site.mariadbdPid(oldPrimary), "SIGKILL");
-    await eventually(
-      "a new primary, and the site whole again",
-      async () => {
-        status = await site.status();
-        return status.primary !== oldPrimary && status.ready;
-      },
-      120_000,
-    );
+    status = await site.waitFor("a new primary, and the site ready again", newPrimary(oldPrimary));
     for (let id = 51; id <= 100; id++)
       await site.sqlAsApp(status.endpoints.mysqlPrimary, "INSERT INTO pitr VALUES (?)", [id]);
     // T: a whole second after every row above; the rows below come a second later still.

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { ScenarioRun } from "../src/chaos/runner.js";
+import { newPrimary } from "../src/chaos/site-waits.js";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -42,17 +43,8 @@ function signal(pid: number | undefined, name: NodeJS.Signals): void {
 }
 
 async function waitForNewPrimary(site: TestSite, old: string): Promise<string> {
-  let primary = old;
-  await eventually(
-    `a primary other than ${old}, ready`,
-    async () => {
-      const status = await site.status();
-      primary = status.primary ?? old;
-      return primary !== old && status.ready;
-    },
-    90_000,
-  );
-  return primary;
+  const status = await site.waitFor(`a primary other than ${old}, ready`, newPrimary(old), 90_000);
+  return status.primary ?? old;
 }
 
 async function assertRejoined(site: TestSite, pod: string, primary: string): Promise<void> {

@@ -9,6 +9,7 @@ import { PageReaders } from "./readers.js";
 import { RestWriter } from "./rest-writer.js";
 import type { Scenario, ScenarioContext } from "./scenarios.js";
 import { bucketize, summarizeChannel, type Bucket, type ChannelSummary, type Sample } from "./timeline.js";
+import { databasePods, isWhole, waitForStatus } from "./site-waits.js";
 import { WritableMonitor } from "./writable-monitor.js";
 import { appWriter } from "./writer.js";
 
@@ -75,55 +76,18 @@ export interface RunnerOptions {
   healTimeoutMs?: number;
 }
 
-function databasePods(status: SiteStatus) {
-  return status.pods.filter((p) => p.component === "mysql");
-}
-
-/**
- * The topology whole: ready, every pod ready, every replica streaming and caught up (under writes
- * their GTID trails the primary's by a few transactions at any instant: lag, not equality), semi-sync
- * on when there are replicas.
- */
-export function isWhole(status: SiteStatus): boolean {
-  const mysql = databasePods(status);
-  return (
-    status.ready &&
-    status.pods.every((p) => p.ready) &&
-    mysql.every(
-      (p) =>
-        p.name === status.primary || (p.role === "replica" && p.lagSeconds !== null && p.lagSeconds <= 1),
-    ) &&
-    (mysql.length < 2 || status.database.semiSync === "on")
-  );
-}
-
-/** Bounded waiting on the site's status: polls every 200 ms; a status that cannot be read is retried. */
-async function waitFor(
+/** The runner's bounded wait: the shared one (site-waits.ts) on the fault port's status. */
+function waitFor(
   options: RunnerOptions,
   what: string,
   check: (status: SiteStatus) => boolean,
   timeoutMs: number,
 ): Promise<SiteStatus> {
-  const now = options.now ?? Date.now;
-  const deadline = now() + timeoutMs;
-  let last: string = "no status yet";
-  while (now() < deadline) {
-    try {
-      const status = await options.faults.status();
-      if (check(status)) return status;
-      last = `primary ${status.primary ?? "none"}, ${status.ready ? "ready" : "not ready"}, not ready: ${
-        status.pods
-          .filter((p) => !p.ready)
-          .map((p) => p.name)
-          .join(", ") || "none"
-      }`;
-    } catch (error) {
-      last = errorMessage(error);
-    }
-    await options.sleep(200);
-  }
-  throw new HapressError(
-    `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what} (last: ${last})`,
+  return waitForStatus(
+    { status: () => options.faults.status(), sleep: options.sleep, now: options.now },
+    what,
+    check,
+    timeoutMs,
   );
 }
 

@@ -1,5 +1,6 @@
 import type { SiteStatus } from "../platform/local/status.js";
 import type { FaultPort } from "./faults.js";
+import { isWhole, newPrimary } from "./site-waits.js";
 
 /** What a scenario may use while it runs (see runner.ts). */
 export interface ScenarioContext {
@@ -47,10 +48,6 @@ const needsWordpress = (n: number) => (status: SiteStatus) =>
   wordpress(status).length >= n
     ? null
     : `needs ${n} WordPress pod(s) (the site has ${wordpress(status).length})`;
-
-/** The primary has changed from `from` and the site is ready again. */
-const newPrimary = (from: string | null) => (status: SiteStatus) =>
-  status.primary !== null && status.primary !== from && status.ready;
 
 /** The pod's first process id now (0 when it has none). */
 function firstPid(status: SiteStatus, pod: string): number {
@@ -118,7 +115,7 @@ export const SCENARIOS: Scenario[] = [
     unsupported: needsReplicas(2),
     run: async (ctx) => {
       await killPrimary(ctx, "SIGKILL");
-      await ctx.waitFor("the site whole again", (s) => s.ready && database(s).every((p) => p.ready));
+      await ctx.waitFor("the site whole again", isWhole);
       // After the controller's cooldown (3 s): within it, a crashed primary that its supervisor
       // restarts is simply the primary again (nothing was lost), which is not this scenario.
       await ctx.sleep(COOLDOWN_MARGIN_MS);

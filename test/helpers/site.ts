@@ -11,6 +11,7 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PodStatus, SiteStatus } from "../../src/platform/local/status.js";
+import { waitForStatus } from "../../src/chaos/site-waits.js";
 import { appWriter, type Writer } from "../../src/chaos/writer.js";
 import type { Secrets } from "../../src/state/secrets.js";
 import { connectSql, type Row } from "../../src/mysql/client.js";
@@ -85,6 +86,11 @@ export class TestSite {
     const result = await this.cli(["status", "--json"]);
     if (result.code !== 0) throw new Error(`hapress status failed: ${result.stderr}`);
     return JSON.parse(result.stdout) as SiteStatus;
+  }
+
+  /** Waits (bounded) until the status satisfies `check`: the chaos runner's wait, not a copy of it. */
+  waitFor(what: string, check: (status: SiteStatus) => boolean, timeoutMs = 120_000): Promise<SiteStatus> {
+    return waitForStatus({ status: () => this.status(), sleep }, what, check, timeoutMs);
   }
 
   secrets(): Secrets {
