@@ -1,15 +1,13 @@
-import { appendFile } from "node:fs/promises";
 import type { ControllerEvent } from "../../controller/types.js";
 import { readSavedMemory, writeSavedMemory, type SavedMemory } from "../../state/controller-memory.js";
+import { appendEvent } from "../../state/events.js";
 import { statePaths, type StatePaths } from "../../state/files.js";
 import { readPrimaryRecord, writePrimaryRecord } from "../../state/primary.js";
 import type { DatabaseInstance, Platform } from "../../controller/platform.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
 import { SupervisorlessSite } from "./without-supervisor.js";
 
-export interface RecordedEvent extends ControllerEvent {
-  time: string;
-}
+export type { RecordedEvent } from "../../state/events.js";
 
 /**
  * The controller's view of the local target: the supervisor over its socket, and the state folder.
@@ -81,8 +79,7 @@ export class LocalPlatform implements Platform {
   }
 
   async recordEvent(event: ControllerEvent): Promise<void> {
-    const recorded: RecordedEvent = { time: new Date().toISOString(), ...event };
-    await appendFile(this.paths.events, `${JSON.stringify(recorded)}\n`, { mode: 0o600 });
+    await appendEvent(this.paths.events, event);
   }
 
   loadMemory(): Promise<SavedMemory | null> {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { appendFile, mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import type { Server } from "node:net";
 import { join } from "node:path";
 import { agentAnswers, cloneFromDonor, CLONE_INFO_FILE, type CloneInfo } from "../../agent/clone.js";
@@ -12,6 +12,7 @@ import { PRIVATE_FILES_ENV, renderServerConfig, sqlString } from "../../mysql/co
 import type { DatabaseInstance } from "../../controller/platform.js";
 import { specSchema, type Spec } from "../../spec/schema.js";
 import { readSavedMemory } from "../../state/controller-memory.js";
+import { appendEvent } from "../../state/events.js";
 import { readFenced, setFenced } from "../../state/fenced.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
 import { endpointLimits } from "./status.js";
@@ -943,8 +944,7 @@ export class Supervisor {
   private recordArchiveGap(gap: ArchiveGap): void {
     const message = `the binary log archive has a gap: nothing between ${gap.after} and ${gap.next} (segment ${gap.segment}); no point in that range can be restored, take a backup to restore from after it`;
     this.log(null, message, "error");
-    const event = { time: new Date().toISOString(), kind: "archive-gap", instance: null, message };
-    void appendFile(this.paths.events, `${JSON.stringify(event)}\n`, { mode: 0o600 }).catch(
+    void appendEvent(this.paths.events, { kind: "archive-gap", instance: null, message }).catch(
       (error: unknown) =>
         this.log(null, `cannot record the archive gap event: ${errorMessage(error)}`, "error"),
     );
