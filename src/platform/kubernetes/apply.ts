@@ -21,6 +21,7 @@ import {
   type ClusterObject,
 } from "./apply-plan.js";
 import { apiMessage, apiStatus } from "./cluster.js";
+import { listDatabasePods } from "./database-pods.js";
 import { ARCHIVER_NAME } from "./render/backup.js";
 import { ROLE_LABEL, type K8sObject } from "./render.js";
 
@@ -206,13 +207,7 @@ function steps(options: ApplyOptions): WaitStep[] {
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const rendered = (kind: string, name: string) =>
     options.objects.some((o) => o.kind === kind && o.metadata.name === name);
-  const databasePods = async () =>
-    (
-      await core.listNamespacedPod({
-        namespace,
-        labelSelector: `app.kubernetes.io/instance=${options.site},app.kubernetes.io/component=database`,
-      })
-    ).items.filter((p) => /^mysql-\d+$/.test(p.metadata?.name ?? ""));
+  const databasePods = () => listDatabasePods(core, namespace, options.site);
   let lastLeaseVersion: string | null = null;
   const list: WaitStep[] = [
     {

@@ -17,7 +17,7 @@ import { segmentName } from "../local/binlog-archive-keeper.js";
 import type { SiteStatus } from "../local/status.js";
 import { apiMessage, apiStatus } from "./cluster.js";
 import { parsePrimaryRecord, STATE_CONFIGMAP } from "./cluster-state.js";
-import { siteSelector } from "./apply-plan.js";
+import { listDatabasePods } from "./database-pods.js";
 import { clusterSiteStatus } from "./site-status.js";
 
 /** What a backup pod or the archiver needs to know of the database tier: its pods and the primary record. */
@@ -34,16 +34,13 @@ export async function readDatabaseView(
   const core = kc.makeApiClient(CoreV1Api);
   try {
     const [pods, state] = await Promise.all([
-      core.listNamespacedPod({
-        namespace,
-        labelSelector: `${siteSelector(site)},app.kubernetes.io/component=database`,
-      }),
+      listDatabasePods(core, namespace, site),
       core.readNamespacedConfigMap({ name: STATE_CONFIGMAP, namespace }).catch((error: unknown) => {
         if (apiStatus(error) === 404) return null;
         throw error;
       }),
     ]);
-    return { pods: pods.items, record: state ? parsePrimaryRecord(state.data ?? {}) : null };
+    return { pods, record: state ? parsePrimaryRecord(state.data ?? {}) : null };
   } catch (error) {
     throw new HapressError(`cannot read the database pods of ${site} in ${namespace}: ${apiMessage(error)}`, {
       cause: error,

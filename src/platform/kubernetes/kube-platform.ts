@@ -22,6 +22,7 @@ import {
   STATE_CONFIGMAP,
 } from "./cluster-state.js";
 import { apiMessage, apiStatus } from "./cluster.js";
+import { listDatabasePods } from "./database-pods.js";
 import { ROLE_LABEL } from "./render.js";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -77,12 +78,8 @@ export class KubernetesPlatform implements Platform {
     return this.options.namespace;
   }
 
-  private async pods(): Promise<V1Pod[]> {
-    const list = await this.core.listNamespacedPod({
-      namespace: this.namespace,
-      labelSelector: `app.kubernetes.io/instance=${this.options.site},app.kubernetes.io/component=database`,
-    });
-    return list.items.filter((p) => /^mysql-\d+$/.test(p.metadata?.name ?? ""));
+  private pods(): Promise<V1Pod[]> {
+    return listDatabasePods(this.core, this.namespace, this.options.site);
   }
 
   async listInstances(): Promise<DatabaseInstance[]> {
