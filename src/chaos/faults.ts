@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
 import { HapressError } from "../errors.js";
+import { signalProcess } from "../util/process.js";
 import { applyPartition, partitionUnsupported } from "./partition.js";
 import { runningRecordedProcesses } from "../platform/local/process-records.js";
 import { callRpc } from "../platform/local/rpc.js";
@@ -36,13 +37,7 @@ export interface FaultPort {
   isolate(pod: string): Promise<{ heal: () => Promise<void> }>;
 }
 
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
-  }
-}
+const signal = (pid: number, name: NodeJS.Signals): void => void signalProcess(pid, name);
 
 export class LocalFaults implements FaultPort {
   constructor(

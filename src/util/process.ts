@@ -52,6 +52,30 @@ export async function runProgramChecked(
   return result;
 }
 
+/** Sends a signal to one process; false when it is gone already. Other failures (EPERM) throw. */
+export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw error;
+  }
+}
+
+/**
+ * Sends a signal to a whole process group (its leader's PID); false when no member could be
+ * signalled (the group is gone). Quiet: stopping what may already have stopped is not an error.
+ */
+export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** True when a process with this PID exists (signal 0 probes without touching it). */
 export function processExists(pid: number): boolean {
   try {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { readFile } from "node:fs/promises";
 import { readJsonFile, writeJsonFile } from "../../state/files.js";
-import { processExists, sleep } from "../../util/process.js";
+import { processExists, signalGroup, signalProcess, sleep } from "../../util/process.js";
 import { leaderlessGroupMembers, procIdentity } from "./proc.js";
 import type { ProcessRecord } from "./processes.js";
 
@@ -97,13 +97,7 @@ export async function killRecordedOrphans(path: string, siteFolders: string[]): 
     if (siteFolders.some((folder) => line.includes(folder))) ours.push(record.pid);
   }
   // Each recorded process leads its own group: signal the group, so its workers go too.
-  const signal = (pid: number, name: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, name);
-    } catch {
-      process.kill(pid, name);
-    }
-  };
+  const signal = (pid: number, name: NodeJS.Signals) => signalGroup(pid, name) || signalProcess(pid, name);
   for (const pid of ours) signal(pid, "SIGTERM");
   for (let i = 0; i < 300 && ours.some(processExists); i++) await sleep(100);
   for (const pid of ours.filter(processExists)) signal(pid, "SIGKILL");
@@ -121,12 +115,7 @@ export async function killLeftoverGroups(path: string): Promise<number[]> {
   for (const record of await readProcessRecords(path)) {
     if (isFull(record) && liveStartTicks(record.pid) === record.startTicks) continue;
     for (const pid of leaderlessGroupMembers(record.pid)) {
-      try {
-        process.kill(pid, "SIGKILL");
-        killed.push(pid);
-      } catch {
-        // gone meanwhile
-      }
+      if (signalProcess(pid, "SIGKILL")) killed.push(pid);
     }
   }
   return killed;

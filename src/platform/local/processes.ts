@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
+import { signalGroup } from "../../util/process.js";
 import { procIdentity, sameProcessRunning } from "./proc.js";
 
 /** What to run for one container of a pod. */
@@ -91,15 +92,6 @@ export interface BackoffPolicy {
 
 /** How often an adopted process is looked for in /proc: the bound on noticing its exit. */
 const ADOPTED_POLL_MS = 100;
-
-/** Signals a whole process group; quiet when it is already gone. */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is gone already.
-  }
-}
 
 /** Exponential restart delay, like Kubernetes' CrashLoopBackOff. */
 export function restartDelayMs(consecutiveFailures: number, policy: BackoffPolicy): number {

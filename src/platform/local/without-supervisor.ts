@@ -4,6 +4,7 @@ import { specSchema } from "../../spec/schema.js";
 import { setFenced } from "../../state/fenced.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
 import { planTopology, type Topology } from "../../topology/topology.js";
+import { signalGroup } from "../../util/process.js";
 import { forceRouteCommands, planLoadBalancer, renderHaproxyConfig } from "./haproxy.js";
 import { haproxyCommand } from "./haproxy-admin.js";
 import { databaseInstances } from "./instances.js";
@@ -60,11 +61,8 @@ export class SupervisorlessSite {
     const records = await readProcessRecords(this.paths.pids);
     const record = records.find((r) => r.name === `${pod}/mariadbd`);
     if (!record || !("startTicks" in record) || !sameProcessRunning(record.pid, record.startTicks)) return;
-    try {
-      process.kill(-record.pid, "SIGKILL");
-    } catch {
-      // Gone between the check and the signal: fenced all the same.
-    }
+    // Gone between the check and the signal: fenced all the same.
+    signalGroup(record.pid, "SIGKILL");
   }
 
   async release(pod: string): Promise<void> {
