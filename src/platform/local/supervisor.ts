@@ -29,18 +29,7 @@ import {
   type Topology,
 } from "../../topology/topology.js";
 import { sleep } from "../../util/process.js";
-import {
-  loadBalancerShape,
-  planLoadBalancer,
-  renderHaproxyConfig,
-  runtimeSwitchCommands,
-  wordpressRuntimeCommands,
-  heldAfter,
-  type HeldHttpServer,
-  type HttpServer,
-  type ServerPlan,
-} from "./haproxy.js";
-import { haproxyCommand, parseShowStat, type ServerState } from "./haproxy-admin.js";
+import { LoadBalancerKeeper } from "./load-balancer-keeper.js";
 import {
   killLeftoverGroups,
   killRecordedOrphans,
@@ -126,12 +115,7 @@ export class Supervisor {
   private seq = 0;
   private stopping = false;
   private wake: (() => void) | null = null;
-  private haproxyConfig = "";
-  private haproxyPlan: ServerPlan[] = [];
-  private haproxyShape = "";
-  /** The WordPress servers the running HAProxy holds, removed (disabled) ones included. */
-  private haproxyWordpress: HeldHttpServer[] = [];
-  private loadBalancerChange: Promise<void> = Promise.resolve();
+  private readonly loadBalancer: LoadBalancerKeeper;
   /** Pods fenced by the controller: killed and not restarted until released (fenced.json, read each round). */
   private held = new Set<string>();
   private fenceWrites = 0;
@@ -142,7 +126,6 @@ export class Supervisor {
   private readinessNotified = false;
   /** Pods whose data is being thrown away and cloned again. */
   private recloning = new Set<string>();
-  private routing: ServerState[] = [];
   private server: Server | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   /** Aborted at shutdown: kills the helper programs of a clone or initialisation in progress. */
@@ -167,6 +150,12 @@ export class Supervisor {
       },
       (name, how) => this.reportPrimaryExit(name, how),
     );
+    this.loadBalancer = new LoadBalancerKeeper({
+      processes: this.processes,
+      paths: this.paths,
+      runAs: this.layout.accounts?.haproxy.name ?? null,
+      log: (message) => this.log("haproxy", message),
+    });
     this.wordpress = new WordpressTier({
       processes: this.processes,
       paths: this.paths,
@@ -219,38 +208,8 @@ export class Supervisor {
       return;
     }
     for (const record of adoptable) this.processes.adopt(record);
-    if (this.processes.isRunning("haproxy/haproxy")) await this.adoptLoadBalancerState();
+    await this.loadBalancer.adopt(this.topology);
     this.log(null, `adopted ${adoptable.length} running process(es) of the previous supervisor`);
-  }
-
-  /**
-   * What the adopted HAProxy runs: the configuration file it was last given (the supervisor or the
-   * controller rewrites it with every change of primary). Known, it is switched at run time as
-   * usual; unknown (the topology changed meanwhile), it is restarted with the new one.
-   */
-  private async adoptLoadBalancerState(): Promise<void> {
-    const onDisk = await readFile(this.paths.haproxyConfig, "utf8").catch(() => "");
-    for (const pod of this.topology.mysql) {
-      if (this.renderLoadBalancer(pod.name) !== onDisk) continue;
-      this.haproxyConfig = onDisk;
-      this.haproxyShape = loadBalancerShape(this.renderLoadBalancer(""));
-      this.haproxyWordpress = heldAfter([], this.wordpressServers());
-      this.haproxyPlan = planLoadBalancer(this.topology, pod.name);
-      return;
-    }
-  }
-
-  private wordpressServers(): HttpServer[] {
-    return this.topology.wordpress.map((pod) => ({ name: pod.name, address: pod.address, port: pod.port }));
-  }
-
-  private renderLoadBalancer(primary: string): string {
-    return renderHaproxyConfig({
-      topology: this.topology,
-      primary,
-      adminSocket: this.paths.haproxySocket,
-      runAs: this.layout.accounts?.haproxy.name ?? null,
-    });
   }
 
   private async loadDesiredState(): Promise<void> {
@@ -292,7 +251,7 @@ export class Supervisor {
         return this.instances();
       case "route":
         this.record = await readPrimaryRecord(this.paths.primary);
-        await this.ensureLoadBalancer(this.record?.primary ?? "mysql-0");
+        await this.loadBalancer.ensure(this.topology, this.record?.primary ?? "mysql-0");
         this.log(
           null,
           `mysql-primary routes to ${this.record?.primary ?? "?"} (epoch ${this.record?.epoch ?? "?"})`,
@@ -409,7 +368,9 @@ export class Supervisor {
       if (this.stopping) break;
       await this.notifyReadyOnce();
       // Converging (starting, cloning, restarting): look again soon; steady: once a second.
-      const converged = this.topology.mysql.every((pod) => this.isReady(pod.name)) && this.primaryRouted();
+      const converged =
+        this.topology.mysql.every((pod) => this.isReady(pod.name)) &&
+        this.loadBalancer.routesPrimary(this.record?.primary);
       const interval = converged ? steadyInterval : Math.min(200, steadyInterval);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, interval);
@@ -482,7 +443,7 @@ export class Supervisor {
     await this.observeAll();
     const primaryName = this.record?.primary ?? "mysql-0";
     await this.removeSurplusPods(primaryName);
-    await this.ensureLoadBalancer(primaryName);
+    await this.loadBalancer.ensure(this.topology, primaryName);
     for (const pod of this.topology.mysql) {
       if (this.stopping) return;
       const proceed = await this.ensureMysqlPod(pod);
@@ -497,8 +458,11 @@ export class Supervisor {
       primaryReady: this.record !== null && this.isReady(this.record.primary),
       secrets: this.secrets,
     });
-    await this.observeRouting();
-    const databaseReady = this.record !== null && this.isReady(this.record.primary) && this.primaryRouted();
+    await this.loadBalancer.observeRouting();
+    const databaseReady =
+      this.record !== null &&
+      this.isReady(this.record.primary) &&
+      this.loadBalancer.routesPrimary(this.record?.primary);
     await this.wordpress.reconcile(this.topology, this.spec, this.secrets, databaseReady);
     this.scheduler.reconcile(this.spec, databaseReady);
   }
@@ -516,26 +480,6 @@ export class Supervisor {
       // (the chaos matrix's repeated controller kills reached 60 s).
       maxRestartDelayMs: 2_000,
     });
-  }
-
-  /** What the load balancer currently routes to, from its admin socket. */
-  private async observeRouting(): Promise<void> {
-    if (!this.processes.isRunning("haproxy/haproxy")) {
-      this.routing = [];
-      return;
-    }
-    try {
-      this.routing = parseShowStat(await haproxyCommand(this.paths.haproxySocket, "show stat"));
-    } catch {
-      this.routing = [];
-    }
-  }
-
-  /** The endpoint is ready when the load balancer has marked the recorded primary UP. */
-  private primaryRouted(): boolean {
-    return this.routing.some(
-      (s) => s.backend === "mysql-primary" && s.server === this.record?.primary && s.status.startsWith("UP"),
-    );
   }
 
   private async observeAll(): Promise<void> {
@@ -813,71 +757,6 @@ export class Supervisor {
     }
   }
 
-  /**
-   * Keeps HAProxy's routing equal to the primary record: a change of primary is applied through the
-   * admin socket (no reload, existing sessions to the old primary cut); a change of topology restarts it.
-   */
-  private async ensureLoadBalancer(primaryName: string): Promise<void> {
-    // One change at a time: the reconcile loop and a "route" request may both get here.
-    const previous = this.loadBalancerChange;
-    let release: () => void = () => undefined;
-    this.loadBalancerChange = new Promise<void>((resolve) => (release = resolve));
-    await previous;
-    try {
-      await this.applyLoadBalancer(primaryName);
-    } finally {
-      release();
-    }
-  }
-
-  private async applyLoadBalancer(primaryName: string): Promise<void> {
-    const render = (primary: string) => this.renderLoadBalancer(primary);
-    const config = render(primaryName);
-    const plan = planLoadBalancer(this.topology, primaryName);
-    const running = this.processes.isRunning("haproxy/haproxy");
-    if (config === this.haproxyConfig && running) return;
-    // A change of primary and of WordPress servers is switched at run time; anything else needs the
-    // new file loaded (a restart).
-    const sameShape = loadBalancerShape(render("")) === this.haproxyShape;
-    const wanted = this.wordpressServers();
-    const primaryCommands = running && sameShape ? runtimeSwitchCommands(this.haproxyPlan, plan) : null;
-    const wordpressCommands =
-      primaryCommands === null ? null : wordpressRuntimeCommands(this.haproxyWordpress, wanted);
-    const commands =
-      primaryCommands === null || wordpressCommands === null
-        ? null
-        : [...primaryCommands, ...wordpressCommands];
-    await writeFileAtomic(this.paths.haproxyConfig, config, 0o600);
-    if (commands !== null) {
-      try {
-        for (const command of commands) {
-          const answer = (await haproxyCommand(this.paths.haproxySocket, command)).trim();
-          // Most commands answer nothing; `add server` says "New server registered."; others, errors.
-          if (answer !== "" && !answer.startsWith("New server registered"))
-            throw new Error(`'${command}': ${answer}`);
-        }
-        this.haproxyConfig = config;
-        this.haproxyPlan = plan;
-        this.haproxyWordpress = heldAfter(this.haproxyWordpress, wanted);
-        return;
-      } catch (error) {
-        this.log("haproxy", `runtime switch failed, restarting instead: ${errorMessage(error)}`);
-      }
-    }
-    if (running) await this.processes.stop("haproxy/haproxy", 5000);
-    this.haproxyConfig = config;
-    this.haproxyShape = loadBalancerShape(render(""));
-    this.haproxyPlan = plan;
-    this.haproxyWordpress = heldAfter([], wanted);
-    this.processes.ensure({
-      name: "haproxy/haproxy",
-      pod: "haproxy",
-      command: "haproxy",
-      args: ["-db", "-f", this.paths.haproxyConfig],
-      logFile: this.paths.podLog("haproxy"),
-    });
-  }
-
   // ---- status ---------------------------------------------------------------------------
 
   private async status(): Promise<SiteStatus> {
@@ -889,7 +768,13 @@ export class Supervisor {
     const lb = this.topology.loadBalancer;
     const lbInfo = this.processes.info("haproxy/haproxy");
     pods.push(
-      singleProcessPod(lb.name, "loadbalancer", lb.address, lbInfo, this.primaryRouted()),
+      singleProcessPod(
+        lb.name,
+        "loadbalancer",
+        lb.address,
+        lbInfo,
+        this.loadBalancer.routesPrimary(this.record?.primary),
+      ),
       singleProcessPod("controller", "controller", "", this.processes.info("controller/controller"), true),
     );
     const primaryState = record ? this.observations.get(record.primary)?.state : null;
