@@ -219,6 +219,7 @@ export async function runScenario(
     faultAt = now();
     const context: ScenarioContext = {
       faults: options.faults,
+      run,
       waitFor: async (what, check, timeoutMs = healTimeoutMs) => {
         latest = await waitFor(options, what, check, timeoutMs);
         return latest;

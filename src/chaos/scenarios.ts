@@ -5,6 +5,8 @@ import { isWhole, newPrimary } from "./site-waits.js";
 /** What a scenario may use while it runs (see runner.ts). */
 export interface ScenarioContext {
   faults: FaultPort;
+  /** Which run of the scenario this is (1, 2…): a scenario may pick its victim by it. */
+  run: number;
   /** Waits (bounded) until the site's status satisfies `check`; the timeout names `what`. */
   waitFor(what: string, check: (status: SiteStatus) => boolean, timeoutMs?: number): Promise<SiteStatus>;
   /**
@@ -103,7 +105,10 @@ export const SCENARIOS: Scenario[] = [
     unsupported: needsReplicas(1),
     run: async (ctx) => {
       const status = await ctx.faults.status();
-      const replica = database(status).find((p) => p.name !== status.primary)?.name ?? "";
+      // Each replica in turn: killing the same one again and again measures its restart backoff
+      // (up to a minute, as kubelet's) rather than the site.
+      const replicas = database(status).filter((p) => p.name !== status.primary);
+      const replica = replicas[(ctx.run - 1) % replicas.length]?.name ?? "";
       await killAndAwaitRestart(ctx, replica, `kill -9 ${replica}`);
     },
   },
@@ -252,7 +257,9 @@ export const SCENARIOS: Scenario[] = [
     failover: "forbidden",
     unsupported: needsWordpress(1),
     run: async (ctx) => {
-      const pod = wordpress(await ctx.faults.status())[0]?.name ?? "";
+      // Each pod in turn, as for replica-kill.
+      const pods = wordpress(await ctx.faults.status());
+      const pod = pods[(ctx.run - 1) % pods.length]?.name ?? "";
       await killAndAwaitRestart(ctx, pod, `kill -9 ${pod}`);
     },
   },

@@ -102,7 +102,7 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
             runs.push(result);
             if (!result.skipped)
               log(
-                `${scenario.name} #${run}: ${result.primaryBefore ?? "-"} -> ${result.primaryAfter ?? "-"}, write outage ${(result.writes.longestOutageMs / 1000).toFixed(2)} s, ${result.acknowledged} acknowledged, ${result.lost} lost, posts ${result.postsAcknowledged} acknowledged, ${result.postsLost} lost, most writers ${result.mostWriters}${result.problems.length ? `; BROKEN: ${result.problems.join("; ")}` : ""}`,
+                `${scenario.name} #${run}: ${result.primaryBefore ?? "-"} -> ${result.primaryAfter ?? "-"}, write outage ${(result.writes.longestOutageMs / 1000).toFixed(2)} s, ${result.acknowledged} acknowledged, ${result.lost} lost, posts ${result.postsAcknowledged} acknowledged, ${result.postsLost} lost, post outage ${(result.posts.longestOutageMs / 1000).toFixed(2)} s, read outage ${(result.reads.longestOutageMs / 1000).toFixed(2)} s, ${result.failovers} failover(s), whole again after ${result.healedSeconds === null ? "-" : `${result.healedSeconds.toFixed(1)} s`}, most writers ${result.mostWriters}${result.problems.length ? `; BROKEN: ${result.problems.join("; ")}` : ""}`,
               );
             if (result.skipped) break;
           }
