@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { it } from "node:test";
 import { processesMentioning } from "./helpers/site.js";
 import { SYSTEM_SERVICE_ROOT } from "../src/platform/local/layout.js";
+import { PARTITION_TABLE } from "../src/chaos/partition.js";
 
 // Runs last (files run in name order, one at a time): every site a test started must be gone.
 it("leaves no process of any test site running", () => {
@@ -21,4 +22,14 @@ it("leaves no network namespace or bridge of the Kubernetes test node", () => {
   );
   const bridge = spawnSync("ip", ["link", "show", "hpk-br0"], { encoding: "utf8" });
   assert.notEqual(bridge.status, 0, "the test pod bridge hpk-br0 was left behind");
+});
+
+it("leaves no chaos packet filter behind", () => {
+  const tables = spawnSync("nft", ["list", "tables"], { encoding: "utf8" });
+  if (tables.error || tables.status !== 0) return; // no nft, or not root: no partition ever ran
+  assert.doesNotMatch(
+    tables.stdout,
+    new RegExp(`table ip ${PARTITION_TABLE}\\b`),
+    "a partition was left in place",
+  );
 });
