@@ -198,10 +198,12 @@ describe("backup and restore of a whole site (real servers, WordPress included)"
     const upload = await fetch(`${RESTORED_SITE}${before_.uploadUrl}`);
     assert.equal(upload.status, 200);
     assert.equal(await upload.text(), "Before the backup: the upload.\n");
+    const later = await fetch(`${RESTORED_SITE}${after_.uploadUrl}`);
+    const laterBody = (await later.text()).slice(0, 300);
     assert.equal(
-      (await fetch(`${RESTORED_SITE}${after_.uploadUrl}`)).status,
+      later.status,
       404,
-      "a later upload is not there",
+      `a later upload is not there (${after_.uploadUrl} answered from ${later.url}, redirected: ${later.redirected}: ${laterBody})`,
     );
     // The original site still runs, untouched.
     assert.match(await (await fetch(`${SITE}/`)).text(), /After the backup/);
