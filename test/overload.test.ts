@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connectSql, type SqlSession } from "../src/mysql/client.js";
 import { ADMIN_PORT } from "../src/topology/topology.js";
-import { sleep } from "../src/util/process.js";
+import { haproxyCommand, parseBackendQueues } from "../src/platform/local/haproxy-admin.js";
+import { statePaths } from "../src/state/files.js";
+import { sleep, waitFor } from "../src/util/process.js";
 import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
 
 const MAX_CONNECTIONS = 30;
@@ -113,38 +115,59 @@ describe("overload without collapse", () => {
       maxConnectionsPerServer: PER_SERVER,
       queueTimeoutMs: QUEUE_MS,
     });
+    // Everything the check needs is looked up before a client is queued: the queue times out after
+    // QUEUE_MS, and a `hapress status` (a whole CLI process) inside that window once took longer than
+    // that on a busy machine, so the queued client was dropped before a slot freed (found by CI).
+    const admin = site.secrets();
+    const primaryHost = (await site.podAddress(status.primary ?? "")).split(":")[0] ?? "";
+    const probe = await connectSql(
+      { host: primaryHost, port: ADMIN_PORT },
+      { user: admin.adminUser, password: admin.adminPassword },
+    );
+    const appSessionsOnServer = async () =>
+      Number(
+        (
+          await probe.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?", [
+            admin.appUser,
+          ])
+        )[0]?.n,
+      );
+    const primaryQueue = async () =>
+      parseBackendQueues(await haproxyCommand(statePaths(site.stateDir).haproxySocket, "show stat")).get(
+        "mysql-primary",
+      );
     try {
       for (let i = 0; i < PER_SERVER; i++) held.push(await appConnect(endpoint));
-      // One more waits in the endpoint's queue; it is let through as soon as a slot frees.
-      let queuedDone = false;
-      const queued = appConnect(endpoint).then((session) => {
-        queuedDone = true;
-        return session;
-      });
-      await sleep(500);
-      assert.equal(queuedDone, false, "the client beyond the limit waits");
-      const admin = site.secrets();
-      const primaryHost = (await site.podAddress(status.primary ?? "")).split(":")[0] ?? "";
-      const probe = await connectSql(
-        { host: primaryHost, port: ADMIN_PORT },
-        { user: admin.adminUser, password: admin.adminPassword },
+      assert.equal(await primaryQueue(), 0, "nobody waits while the endpoint has slots");
+      // One more waits in the endpoint's queue; it is let through as soon as a slot frees. Its outcome
+      // is captured now, so a drop from the queue is reported by the assertion below, not as an
+      // unhandled rejection.
+      const queued = appConnect(endpoint).then(
+        (session) => ({ session, error: null }),
+        (error: unknown) => ({ session: null, error }),
       );
-      try {
-        const rows = await probe.query(
-          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?",
-          [admin.appUser],
-        );
-        assert.equal(
-          Number(rows[0]?.n),
-          PER_SERVER,
-          "the server holds exactly the endpoint's limit of app sessions",
-        );
-      } finally {
-        await probe.close();
-      }
+      // Seen waiting by the endpoint itself, not assumed after a fixed sleep.
+      await waitFor(
+        "the client beyond the limit to wait in mysql-primary's queue",
+        async () => ((await primaryQueue()) === 1 ? true : null),
+        { timeoutMs: QUEUE_MS, intervalMs: 10 },
+      );
+      assert.equal(
+        await appSessionsOnServer(),
+        PER_SERVER,
+        "the server holds exactly the endpoint's limit of app sessions",
+      );
       await held.pop()?.close();
-      held.push(await queued);
-      assert.equal(queuedDone, true);
+      const outcome = await queued;
+      assert.equal(outcome.error, null, `the queued client got the freed slot: ${String(outcome.error)}`);
+      if (outcome.session) held.push(outcome.session);
+      // The closed session leaves the server's process list a moment after its socket closes.
+      await waitFor(
+        "the queued client alone to take the freed slot",
+        async () => ((await appSessionsOnServer()) === PER_SERVER ? true : null),
+        { timeoutMs: 5000, intervalMs: 20 },
+      );
+      assert.equal(await primaryQueue(), 0, "the queue is empty again");
       // Beyond the queue's patience: refused, with the connection closed by the endpoint.
       const started = Date.now();
       await assert.rejects(appConnect(endpoint, 20_000));
@@ -155,6 +178,7 @@ describe("overload without collapse", () => {
       );
     } finally {
       await releaseAll();
+      await probe.close();
     }
   });
 });

@@ -23,6 +23,21 @@ export function parseShowStat(csv: string): ServerState[] {
     }));
 }
 
+/**
+ * How many client connections wait in each backend's queue (the BACKEND rows' `qcur`), from `show stat`:
+ * connections beyond every server's `maxconn` wait there until a slot frees or `timeout queue` ends them.
+ */
+export function parseBackendQueues(csv: string): Map<string, number> {
+  const lines = csv.split("\n").filter((line) => line.trim() !== "");
+  const header = (lines[0] ?? "").replace(/^# /, "").split(",");
+  const queueIndex = header.indexOf("qcur");
+  const queues = new Map<string, number>();
+  for (const fields of lines.slice(1).map((line) => line.split(","))) {
+    if (fields[1] === "BACKEND") queues.set(fields[0] ?? "", Number(fields[queueIndex] ?? 0) || 0);
+  }
+  return queues;
+}
+
 /** Sends one command to HAProxy's admin socket and returns its answer. */
 export function haproxyCommand(socketPath: string, command: string, timeoutMs = 2000): Promise<string> {
   return new Promise((resolve, reject) => {

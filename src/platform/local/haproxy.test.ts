@@ -11,7 +11,7 @@ import {
   runtimeSwitchCommands,
   wordpressRuntimeCommands,
 } from "./haproxy.js";
-import { parseShowStat } from "./haproxy-admin.js";
+import { parseBackendQueues, parseShowStat } from "./haproxy-admin.js";
 
 function backend(config: string, name: string): string[] {
   const start = config.indexOf(`\nbackend ${name}\n`);
@@ -121,6 +121,24 @@ describe("HAProxy stats", () => {
       { backend: "mysql-primary", server: "mysql-0", status: "UP" },
       { backend: "mysql-replicas", server: "mysql-1", status: "DOWN" },
     ]);
+  });
+
+  it("reads each backend's queue from show stat", () => {
+    const csv = [
+      "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight",
+      "mysql-primary,FRONTEND,,,21,21,4096,21,0,0,0,0,0,,,,,OPEN,",
+      "mysql-primary,mysql-0,0,0,20,20,20,20,0,0,,0,,0,0,0,0,UP,1",
+      "mysql-primary,BACKEND,1,1,21,21,410,21,0,0,0,0,,0,0,0,0,UP,1",
+      "mysql-replicas,BACKEND,0,0,0,0,410,0,0,0,0,0,,0,0,0,0,UP,1",
+      "",
+    ].join("\n");
+    assert.deepEqual(
+      parseBackendQueues(csv),
+      new Map([
+        ["mysql-primary", 1],
+        ["mysql-replicas", 0],
+      ]),
+    );
   });
 });
 
