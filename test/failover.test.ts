@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import type { ScenarioRun } from "../src/chaos/runner.js";
-import { newPrimary } from "../src/chaos/site-waits.js";
+import { databasePods, isWhole, newPrimary } from "../src/chaos/site-waits.js";
+import { spawn } from "node:child_process";
+import { userInfo } from "node:os";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connectSql } from "../src/mysql/client.js";
-import { sleep } from "../src/util/process.js";
+import { ADMIN_PORT } from "../src/topology/topology.js";
+import { runProgram, sleep } from "../src/util/process.js";
 import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
 
 /**
@@ -150,6 +153,101 @@ describe("failover under writes (real mariadbd)", () => {
     const bad = await site.cli(["switchover", "--to", "mysql-7"]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /not a healthy replica/);
+  });
+
+  it("promotes the replica that applied the most when both received as much: a stalled applier is passed over", async () => {
+    const status = await site.waitFor("whole, past the cooldown", isWhole);
+    await sleep(3500); // past the controller's cooldown after the switchover
+    const primary = status.primary ?? "";
+    const [stalled, ready] = databasePods(status)
+      .filter((p) => p.name !== primary)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    assert.ok(stalled && ready, "two replicas");
+    const { appDatabase } = site.secrets();
+    await site.sqlAsApp(status.endpoints.mysqlPrimary, "CREATE TABLE tiebreak (id INT PRIMARY KEY, n INT)");
+    await site.sqlAsApp(status.endpoints.mysqlPrimary, "INSERT INTO tiebreak VALUES (1, 0)");
+    await eventually(`${stalled.name} has the row`, async () => {
+      const rows = await site.sqlAsApp(await site.podAddress(stalled.name), "SELECT n FROM tiebreak");
+      return rows.length === 1;
+    });
+    // The lower ordinal's applier stalls on a table lock held by an operator's session (its IO thread
+    // still receives and acknowledges): a replica with relay log still to apply, as on a busy site.
+    // (A locking read is refused on a read-only server; LOCK TABLES … READ is not.)
+    const stalledSocket = join(site.layout.mysqlRunDir(stalled.name), "mysqld.sock");
+    const operatorArgs = ["--socket", stalledSocket, `-u${userInfo().username}`, appDatabase, "-N", "-e"];
+    const holder = spawn("mariadb", [...operatorArgs, "LOCK TABLES tiebreak READ; SELECT SLEEP(120);"], {
+      stdio: "ignore",
+    });
+    try {
+      // Seen holding the lock (asleep after taking it), not assumed after a fixed sleep.
+      await eventually("the operator's session to hold the table lock", async () => {
+        const asleep = await runProgram("mariadb", [
+          ...operatorArgs,
+          "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(120)'",
+        ]);
+        return asleep.stdout.trim() === "1";
+      });
+      for (let i = 0; i < 20; i++)
+        await site.sqlAsApp(status.endpoints.mysqlPrimary, "UPDATE tiebreak SET n = n + 1 WHERE id = 1");
+      const [target] = await site.sqlAsApp(
+        await site.podAddress(primary),
+        "SELECT @@global.gtid_binlog_pos AS pos",
+      );
+      const position = String(target?.pos);
+      // Both received everything; only the ready one applied it.
+      const replicaState = async (pod: string) => {
+        const [row] = await site.sqlAsApp(
+          await site.podAddress(pod),
+          "SELECT @@global.gtid_current_pos AS applied, (SELECT n FROM tiebreak WHERE id = 1) AS n",
+        );
+        return { applied: String(row?.applied), n: Number(row?.n) };
+      };
+      await eventually(
+        `${ready.name} applied ${position}`,
+        async () => (await replicaState(ready.name)).applied === position,
+      );
+      const stalledState = await replicaState(stalled.name);
+      assert.notEqual(stalledState.applied, position, `${stalled.name}'s applier is held back`);
+      const admin = site.secrets();
+      const stalledHost = (await site.podAddress(stalled.name)).split(":")[0] ?? "";
+      await eventually(`${stalled.name} received ${position}`, async () => {
+        const session = await connectSql(
+          { host: stalledHost, port: ADMIN_PORT },
+          { user: admin.adminUser, password: admin.adminPassword },
+        );
+        try {
+          const [slave] = await session.query("SHOW SLAVE STATUS");
+          return String(slave?.Gtid_IO_Pos) === position;
+        } finally {
+          await session.close();
+        }
+      });
+      signal(await site.mariadbdPid(primary), "SIGKILL");
+      // Not "ready" yet: the stalled replica cannot be re-pointed while its applier waits for the lock.
+      const promoted =
+        (
+          await site.waitFor(
+            `a primary other than ${primary}`,
+            (s) => s.primary !== null && s.primary !== primary,
+            90_000,
+          )
+        ).primary ?? "";
+      assert.equal(
+        promoted,
+        ready.name,
+        `the replica that applied everything is promoted, not ${stalled.name}`,
+      );
+      const [row] = await site.sqlAsApp(status.endpoints.mysqlPrimary, "SELECT n FROM tiebreak WHERE id = 1");
+      assert.equal(Number(row?.n), 20, "every acknowledged update is on the new primary");
+    } finally {
+      holder.kill("SIGKILL");
+    }
+    await assertRejoined(site, stalled.name, ready.name);
+    const [row] = await site.sqlAsApp(
+      await site.podAddress(stalled.name),
+      "SELECT n FROM tiebreak WHERE id = 1",
+    );
+    assert.equal(Number(row?.n), 20, `${stalled.name} applied its relay log once released`);
   });
 });
 

@@ -1,7 +1,7 @@
 import { errorMessage, HapressError } from "../errors.js";
 import { connectSql, readInstanceState } from "../mysql/client.js";
 import type { DatabaseInstance, Platform } from "./platform.js";
-import { decide, pickCandidate } from "./decide.js";
+import { decide, isReplicaRepair, pickCandidate } from "./decide.js";
 import { gtidContains } from "./gtid.js";
 import { InstanceSql, type ControllerCredentials } from "./sql-actions.js";
 import {
@@ -146,6 +146,7 @@ export class Controller {
                 lastSqlErrno: state.replication.lastSqlErrno,
                 gtidIoPos: state.replication.gtidIoPos,
                 relayApplied: state.replication.relayApplied,
+                secondsBehind: state.replication.secondsBehindMaster,
                 progress: state.replication.progress,
                 heartbeatPeriodMs: state.replication.heartbeatPeriodMs,
               }
@@ -225,7 +226,10 @@ export class Controller {
     this.deps.afterAction?.(action);
   }
 
-  /** One round: observe, decide, act. The decided memory is kept only if every action succeeded. */
+  /**
+   * One round: observe, decide, act. The decided memory is kept only if every action succeeded, but
+   * for repairs of single replicas, which the next round repeats while they are still needed.
+   */
   async runOnce(): Promise<void> {
     const observation = await this.observe();
     this.lastObservation = observation;
@@ -246,12 +250,13 @@ export class Controller {
             lastRecoveryAt: this.memory.lastRecoveryAt,
           });
       } catch (error) {
-        failed = true;
         await this.event({
           kind: "action-failed",
           instance: "instance" in action ? action.instance : null,
           message: `${action.kind} failed: ${errorMessage(error)}`,
         });
+        if (isReplicaRepair(action)) continue;
+        failed = true;
         break;
       }
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decide, defaultControllerConfig, pickCandidate } from "./decide.js";
+import { decide, defaultControllerConfig, isReplicaRepair, pickCandidate } from "./decide.js";
 import {
   emptyMemory,
   type Action,
@@ -22,6 +22,7 @@ function replicaOf(primaryOrdinal: number, overrides: Partial<ReplicationView> =
     lastSqlErrno: 0,
     gtidIoPos: "0-100-10",
     relayApplied: true,
+    secondsBehind: 0,
     progress: "mysql-bin.000001:100/7",
     heartbeatPeriodMs: 250,
     ...overrides,
@@ -510,7 +511,7 @@ describe("decide: completing a failover", () => {
     assert.deepEqual(decision.actions, [{ kind: "stopReplicationIo", instances: ["mysql-2"] }]);
   });
 
-  it("promotes the most advanced replica, re-points the rest, records, routes and releases the old primary", () => {
+  it("promotes the most advanced replica, records, routes, releases the old primary, then re-points the rest", () => {
     const decision = decide(
       observe([
         dead(0),
@@ -522,10 +523,10 @@ describe("decide: completing a failover", () => {
     );
     assert.deepEqual(decision.actions, [
       { kind: "promote", instance: "mysql-2", semiSync: true },
-      { kind: "repoint", instance: "mysql-1", to: "mysql-2", usePos: "slave_pos" },
       { kind: "recordPrimary", instance: "mysql-2", reason: "failover from mysql-0" },
       { kind: "route", instance: "mysql-2" },
       { kind: "release", instance: "mysql-0" },
+      { kind: "repoint", instance: "mysql-1", to: "mysql-2", usePos: "slave_pos" },
     ]);
     assert.equal(decision.memory.failover, null);
     assert.equal(decision.memory.lastRecoveryAt, 100_000);
@@ -575,7 +576,7 @@ describe("decide: completing a failover", () => {
       instance(2, { gtidCurrent: "0-100-42", replication: stopped({ gtidIoPos: "0-100-42" }) }),
     ]);
     const decision = decide(observation, failingOver, config);
-    assert.deepEqual(kinds(decision.actions), ["promote", "repoint", "recordPrimary", "route", "release"]);
+    assert.deepEqual(kinds(decision.actions), ["promote", "recordPrimary", "route", "release", "repoint"]);
     assert.equal(decision.actions[0]?.kind === "promote" && decision.actions[0].instance, "mysql-1");
   });
 
@@ -643,15 +644,87 @@ describe("decide: the old primary comes back", () => {
   });
 });
 
-describe("pickCandidate", () => {
-  it("prefers received progress, then an already writable instance, then the lowest ordinal", () => {
-    assert.equal(pickCandidate([instance(2), instance(1)])?.name, "mysql-1");
-    assert.equal(pickCandidate([instance(1), instance(2, { readOnly: false })])?.name, "mysql-2");
+describe("isReplicaRepair", () => {
+  it("lets only the repairs of one replica fail without holding the round", () => {
     assert.equal(
-      pickCandidate([instance(1), instance(2, { replication: replicaOf(0, { gtidIoPos: "0-100-11" }) })])
-        ?.name,
-      "mysql-2",
+      isReplicaRepair({ kind: "repoint", instance: "mysql-1", to: "mysql-2", usePos: "slave_pos" }),
+      true,
     );
-    assert.equal(pickCandidate([]), null);
+    assert.equal(isReplicaRepair({ kind: "startReplication", instance: "mysql-1" }), true);
+    const steps: Action[] = [
+      { kind: "promote", instance: "mysql-1", semiSync: true },
+      { kind: "route", instance: "mysql-1" },
+      { kind: "fence", instance: "mysql-0", how: "kill", reason: "x" },
+      { kind: "stopReplicationIo", instances: ["mysql-1"] },
+    ];
+    for (const step of steps) assert.equal(isReplicaRepair(step), false, step.kind);
+  });
+});
+
+describe("pickCandidate", () => {
+  // Each row: the replicas seen during a failover, and who must be promoted.
+  const behind = (ordinal: number, applied: string, secondsBehind: number | null = 0) =>
+    instance(ordinal, {
+      gtidCurrent: applied,
+      replication: replicaOf(0, {
+        gtidIoPos: "0-100-10",
+        relayApplied: applied === "0-100-10",
+        secondsBehind,
+      }),
+    });
+  const cases: { name: string; replicas: InstanceView[]; promoted: string | null }[] = [
+    { name: "no replica: nobody", replicas: [], promoted: null },
+    {
+      name: "the most received wins, whatever the ordinal",
+      replicas: [instance(1), instance(2, { replication: replicaOf(0, { gtidIoPos: "0-100-11" }) })],
+      promoted: "mysql-2",
+    },
+    {
+      name: "received ties: the most applied wins over a lower ordinal",
+      replicas: [behind(1, "0-100-4"), behind(2, "0-100-10")],
+      promoted: "mysql-2",
+    },
+    {
+      name: "received ties: the most applied wins over less lag",
+      replicas: [behind(1, "0-100-4", 0), behind(2, "0-100-9", 30)],
+      promoted: "mysql-2",
+    },
+    {
+      name: "received and applied tie: one already promoted by an interrupted failover",
+      replicas: [instance(1), instance(2, { readOnly: false })],
+      promoted: "mysql-2",
+    },
+    {
+      name: "received and applied tie: the least lag in time",
+      replicas: [behind(1, "0-100-10", 3), behind(2, "0-100-10", 0)],
+      promoted: "mysql-2",
+    },
+    {
+      name: "received and applied tie: a known lag beats an unknown one",
+      replicas: [behind(1, "0-100-10", null), behind(2, "0-100-10", 5)],
+      promoted: "mysql-2",
+    },
+    {
+      name: "everything ties: the lowest ordinal",
+      replicas: [instance(2), instance(1)],
+      promoted: "mysql-1",
+    },
+  ];
+  for (const { name, replicas, promoted } of cases) {
+    it(name, () => assert.equal(pickCandidate(replicas)?.name ?? null, promoted));
+  }
+
+  it("a failover waits for no relay log when another replica received as much and applied it all", () => {
+    const decision = decide(
+      observe(
+        [dead(0), behind(1, "0-100-4"), behind(2, "0-100-10")].map((i) =>
+          i.replication ? { ...i, replication: { ...i.replication, ioRunning: "No" } } : i,
+        ),
+      ),
+      { ...emptyMemory(), failover: { from: "mysql-0", startedAt: 99_000 } },
+      defaultControllerConfig,
+    );
+    const promote = decision.actions.find((a) => a.kind === "promote");
+    assert.deepEqual(promote, { kind: "promote", instance: "mysql-2", semiSync: true });
   });
 });

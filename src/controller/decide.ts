@@ -225,12 +225,28 @@ function receivedProgress(instance: InstanceView): number {
   return Math.max(executed, received);
 }
 
-/** The most advanced replica; ties go to one already promoted, then to the lowest ordinal. */
+/** How far behind its primary a replica's applier is; unknown counts as furthest behind. */
+function lagSeconds(instance: InstanceView): number {
+  return instance.replication?.secondsBehind ?? Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The replica to promote: the one that received the most (no acknowledged write is lost); among
+ * equals, the one that applied the most (it is writable soonest: a replica with seconds of relay log
+ * still to apply would hold the promotion that long); then one already promoted by an interrupted
+ * failover; then the least lag in time; then the lowest ordinal.
+ */
 export function pickCandidate(instances: InstanceView[]): InstanceView | null {
+  const lagOrder = (a: InstanceView, b: InstanceView) => {
+    const [lagA, lagB] = [lagSeconds(a), lagSeconds(b)];
+    return lagA === lagB ? 0 : lagA < lagB ? -1 : 1;
+  };
   const sorted = [...instances].sort(
     (a, b) =>
       receivedProgress(b) - receivedProgress(a) ||
+      gtidProgress(b.gtidCurrent) - gtidProgress(a.gtidCurrent) ||
       Number(a.readOnly) - Number(b.readOnly) ||
+      lagOrder(a, b) ||
       a.ordinal - b.ordinal,
   );
   return sorted[0] ?? null;
@@ -267,17 +283,21 @@ function continueFailover(observation: Observation, memory: Memory): Decision {
     );
   }
   const others = replicas.filter((r) => r.name !== candidate.name);
+  // Clients are routed to the new primary before the other replicas are re-pointed: a replica whose
+  // applier is stuck (an operator's table lock, a long statement) makes STOP SLAVE wait, and that wait
+  // once held the routing, and with it every write, for as long as the lock (found by a test). A
+  // re-point that fails is retried by the next round's repairs (keepHealthy).
   const actions: Action[] = [
     { kind: "promote", instance: candidate.name, semiSync: observation.instances.length > 1 },
+    { kind: "recordPrimary", instance: candidate.name, reason: `failover from ${failover.from}` },
+    { kind: "route", instance: candidate.name },
+    { kind: "release", instance: failover.from },
     ...others.map((r): Action => ({
       kind: "repoint",
       instance: r.name,
       to: candidate.name,
       usePos: "slave_pos",
     })),
-    { kind: "recordPrimary", instance: candidate.name, reason: `failover from ${failover.from}` },
-    { kind: "route", instance: candidate.name },
-    { kind: "release", instance: failover.from },
   ];
   const seconds = ((observation.at - failover.startedAt) / 1000).toFixed(2);
   return {
@@ -345,6 +365,15 @@ function keepHealthy(observation: Observation, primary: InstanceView, memory: Me
     events.push(repair.event);
   }
   return { actions, memory: { ...memory, lastNotice: null }, events };
+}
+
+/**
+ * Actions on one replica that the next round repeats when they are still needed: one that fails (a
+ * replica that cannot be reached or whose applier is stuck) must not hold the others, nor the memory
+ * of the decision they belong to.
+ */
+export function isReplicaRepair(action: Action): boolean {
+  return action.kind === "repoint" || action.kind === "startReplication";
 }
 
 function repairReplica(

@@ -12,6 +12,8 @@ export interface ReplicationView {
   gtidIoPos: string;
   /** The SQL thread has applied everything the IO thread received. */
   relayApplied: boolean;
+  /** How far behind the primary the applier is, in seconds (Seconds_Behind_Master); null when unknown. */
+  secondsBehind: number | null;
   /**
    * Changes whenever the primary sends this replica anything (an event, or a heartbeat when it has
    * nothing to send): the position the IO thread read up to and the count of heartbeats received.

@@ -32,6 +32,7 @@ function view(name: string, extra: Partial<InstanceView> = {}): InstanceView {
             heartbeatPeriodMs: 250,
             gtidIoPos: "0-1-5",
             relayApplied: true,
+            secondsBehind: 0,
           },
     semiSyncMasterEnabled: name === "mysql-0",
     ...extra,
