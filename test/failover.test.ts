@@ -267,8 +267,9 @@ describe("a hung primary (SIGSTOP)", () => {
     let monitoring = true;
     let maxWritable = 0;
     let observations = 0;
+    const monitorUntil = Date.now() + 300_000;
     const monitor = (async () => {
-      while (monitoring) {
+      while (monitoring && Date.now() < monitorUntil) {
         const writable = await Promise.all(
           pods.map(async (p) => {
             try {
@@ -293,24 +294,27 @@ describe("a hung primary (SIGSTOP)", () => {
         await sleep(100);
       }
     })();
-    const writer = await site.writer();
-    writer.start();
-    await sleep(1500);
-    const oldPid = await site.mariadbdPid("mysql-0");
-    await stopProcess(oldPid);
-    const primary = await waitForNewPrimary(site, "mysql-0");
-    signal(oldPid, "SIGCONT");
-    await sleep(1500);
-    const report = await writer.stop();
-    assert.deepEqual(await site.missingOn(writer, primary, report.acknowledged), []);
-    const old = await site.pod("mysql-0");
-    await assert.rejects(
-      site.sqlAsApp(`${old.address}:3306`, "INSERT INTO hapress_chaos_writes (id) VALUES (1)"),
-      "the old primary accepts no write",
-    );
-    await assertRejoined(site, "mysql-0", primary);
-    monitoring = false;
-    await monitor;
+    try {
+      const writer = await site.writer();
+      writer.start();
+      await sleep(1500);
+      const oldPid = await site.mariadbdPid("mysql-0");
+      await stopProcess(oldPid);
+      const primary = await waitForNewPrimary(site, "mysql-0");
+      signal(oldPid, "SIGCONT");
+      await sleep(1500);
+      const report = await writer.stop();
+      assert.deepEqual(await site.missingOn(writer, primary, report.acknowledged), []);
+      const old = await site.pod("mysql-0");
+      await assert.rejects(
+        site.sqlAsApp(`${old.address}:3306`, "INSERT INTO hapress_chaos_writes (id) VALUES (1)"),
+        "the old primary accepts no write",
+      );
+      await assertRejoined(site, "mysql-0", primary);
+    } finally {
+      monitoring = false;
+      await monitor;
+    }
     assert.ok(observations > 10, `observations: ${observations}`);
     assert.equal(maxWritable, 1, "never two writable instances");
   });

@@ -521,15 +521,21 @@ describe(
       const edited = readFileSync(specFile, "utf8");
       assert.match(edited, /# the applied site/);
       assert.equal(parseSpecText(edited, specFile).database.replicas, 2);
-      const two = await status();
-      assert.equal(two.database.replicas, 2);
-      assert.deepEqual(
-        two.pods.filter((p) => p.component === "mysql").map((p) => [p.name, p.role, p.ready]),
-        [
-          ["mysql-0", "primary", true],
-          ["mysql-1", "replica", true],
-        ],
-      );
+      // The replica's role label comes from the controller's next round, after scale returned.
+      let two: SiteStatus | null = null;
+      const roles2 = (s: SiteStatus) =>
+        JSON.stringify(s.pods.filter((p) => p.component === "mysql").map((p) => [p.name, p.role, p.ready]));
+      await eventually("mysql-0 primary and mysql-1 a ready replica", async () => {
+        two = await status();
+        return (
+          roles2(two) ===
+          JSON.stringify([
+            ["mysql-0", "primary", true],
+            ["mysql-1", "replica", true],
+          ])
+        );
+      });
+      assert.equal((two as unknown as SiteStatus).database.replicas, 2);
       const down1 = await cli("scale", "mysql", "1", "--kubernetes", "--timeout", "300");
       assert.equal(down1.code, 0, `${down1.stdout}\n${down1.stderr}`);
       // whenScaled: Delete: the removed replica's volume went with it (the real StatefulSet controller).
@@ -551,7 +557,11 @@ describe(
       const down = await cli("down", "--namespace", "applied", "--timeout", "120");
       assert.equal(down.code, 0, `${down.stdout}\n${down.stderr}`);
       assert.deepEqual(await names("pods"), []);
-      assert.deepEqual(await names("persistentvolumeclaims"), ["data-mysql-0", "hapress-backups"]);
+      // A removed replica's claim goes once its pod is gone (the protection finalizer): polled.
+      await eventually(
+        "only mysql-0's and the backup claims left",
+        async () => (await names("persistentvolumeclaims")).join() === "data-mysql-0,hapress-backups",
+      );
       assert.ok((await names("secrets")).includes("hapress-credentials"));
       assert.ok((await names("configmaps")).includes(STATE_CONFIGMAP));
       assert.equal((await status()).running, false);
@@ -590,8 +600,10 @@ describe(
         60_000,
       );
       const tookMs = Date.now() - killedAt;
-      // The lease lasts 10 s; a candidate polls every second and must see it unchanged for 10 s.
-      assert.ok(tookMs < 10_000 + 4_000, `took over after ${tookMs} ms`);
+      // The lease lasts 10 s; a candidate polls every second and must see it unchanged for 10 s. The
+      // bound only says the lease was not held on by the dead process: API latency on a busy machine
+      // comes on top, and the speed belongs to the benchmark.
+      assert.ok(tookMs < 10_000 + 20_000, `took over after ${tookMs} ms`);
       // Nobody acted in between: the database tier is untouched (same primary, same labels).
       assert.equal((await primaryRecord())?.primary, "mysql-0");
       assert.deepEqual(await roles(), ["primary", "replica", "replica"]);

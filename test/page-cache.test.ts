@@ -188,7 +188,8 @@ describe("the page cache: anonymous readers from cache, everyone else from WordP
     running = false;
     await reader;
     assert.deepEqual(failures, [], `answers: ${JSON.stringify([...caches])}`);
-    assert.ok(ok > 100, `pages read: ${ok}`);
+    // Read all along (before, during and after), however slowly a busy machine answers.
+    assert.ok(ok > 20, `pages read: ${ok}`);
   });
 
   it("reports what the cache did in status", async () => {
