@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { sleep } from "../src/util/process.js";
+import { PERMALINK_STRUCTURE } from "../src/wordpress/install.js";
 import {
   childrenOf,
   describeProcesses,
@@ -115,6 +116,15 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
     for (const secret of [secrets.appPassword, secrets.appUser, "127."])
       assert.ok(!health.body.toString().includes(secret));
     assert.equal((await get(`${SITE}/wp-config.php`)).status, 403);
+    // Pretty permalinks whatever the machine's speed at install time (WordPress's own check can fall
+    // back to plain links, which answer a missing file with the home page): a missing upload is a 404.
+    const [structure] = await site.sqlAsApp(
+      (await site.status()).endpoints.mysqlPrimary,
+      "SELECT option_value AS v FROM wp_options WHERE option_name = 'permalink_structure'",
+    );
+    assert.equal(structure?.v, PERMALINK_STRUCTURE);
+    const missingUpload = await get(`${SITE}/wp-content/uploads/2020/01/never-uploaded.txt`);
+    assert.equal(missingUpload.status, 404);
   });
 
   it("keeps logins across replicas (shared keys and salts)", async () => {

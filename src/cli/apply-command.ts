@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
-import { checkNamespace, clusterApply } from "./cluster-site.js";
+import { checkNamespace } from "./cluster-options.js";
 import { parseSeconds, type GlobalOptions } from "./options.js";
 
 /** `hapress apply`: the site on a Kubernetes cluster. */
@@ -31,7 +31,9 @@ export function registerApplyCommand(program: Command, globals: () => GlobalOpti
         }
         checkNamespace(options.namespace);
         // The cluster is loaded before the secrets: a wrong context fails before anything is generated.
-        await clusterApply(
+        await (
+          await import("./cluster-site.js")
+        ).clusterApply(
           globals(),
           { context: options.context, namespace: options.namespace },
           {

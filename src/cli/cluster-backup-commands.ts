@@ -1,18 +1,27 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { errorMessage, InputError } from "../errors.js";
-import { loadKubeConfig } from "../platform/kubernetes/cluster.js";
-import {
-  readDatabaseView,
-  runClusterArchiver,
-  takeClusterBackup,
-} from "../platform/kubernetes/cluster-backup.js";
 import { parseSpec } from "../spec/load.js";
 import { requiredSecret } from "../util/secret-input.js";
 import { sleep } from "../util/process.js";
-import { serveHealth } from "../platform/kubernetes/health.js";
 import { isLoopbackIPv4Literal } from "../util/net.js";
 import { parseCount } from "./options.js";
+
+/** The Kubernetes side of these commands, loaded when one runs (the client is slow to load). */
+async function kubernetesBackup() {
+  const [cluster, backup, health] = await Promise.all([
+    import("../platform/kubernetes/cluster.js"),
+    import("../platform/kubernetes/cluster-backup.js"),
+    import("../platform/kubernetes/health.js"),
+  ]);
+  return {
+    loadKubeConfig: cluster.loadKubeConfig,
+    readDatabaseView: backup.readDatabaseView,
+    runClusterArchiver: backup.runClusterArchiver,
+    takeClusterBackup: backup.takeClusterBackup,
+    serveHealth: health.serveHealth,
+  };
+}
 
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 
@@ -39,6 +48,7 @@ export function registerClusterBackupCommands(agent: Command): void {
     .option("--content <dir>", "the WordPress content volume's mount (read-only)")
     .action(async (options: { namespace: string; specFile: string; to: string; content?: string }) => {
       const spec = await specFrom(options.specFile);
+      const { loadKubeConfig, takeClusterBackup } = await kubernetesBackup();
       const { backup, removed } = await takeClusterBackup({
         kc: loadKubeConfig(),
         namespace: options.namespace,
@@ -77,6 +87,8 @@ export function registerClusterBackupCommands(agent: Command): void {
     .action(
       async (options: { namespace: string; site: string; to: string; user: string; healthPort?: number }) => {
         const password = requiredSecret("HAPRESS_REPLICATION_PASSWORD");
+        const { loadKubeConfig, readDatabaseView, runClusterArchiver, serveHealth } =
+          await kubernetesBackup();
         const kc = loadKubeConfig();
         let stopping = false;
         process.on("SIGTERM", () => (stopping = true));

@@ -1,5 +1,4 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import type { Command } from "commander";
 import { dirname, join, resolve } from "node:path";
 import { InputError } from "../errors.js";
 import { applySite, type ApplyResult } from "../platform/kubernetes/apply.js";
@@ -16,35 +15,7 @@ import type { Spec } from "../spec/schema.js";
 import { refuseRemovingPrimary } from "../state/primary.js";
 import { sleep } from "../util/process.js";
 import { report, type GlobalOptions } from "./options.js";
-
-/** The options that point a command at a site on Kubernetes instead of the local one. */
-export interface ClusterTarget {
-  kubernetes?: boolean;
-  context?: string;
-  namespace?: string;
-}
-
-export function addClusterOptions(command: Command): Command {
-  return command
-    .option("--kubernetes", "the site on Kubernetes (as deployed by 'hapress apply'), not the local one")
-    .option("--context <name>", "kubeconfig context (implies --kubernetes; default: the current one)")
-    .option(
-      "--namespace <name>",
-      "the site's namespace (implies --kubernetes; default: kubernetes.namespace of the spec)",
-    );
-}
-
-export function targetsCluster(target: ClusterTarget): boolean {
-  return target.kubernetes === true || target.context !== undefined || target.namespace !== undefined;
-}
-
-export function checkNamespace(namespace: string | undefined): void {
-  if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
-    throw new InputError(
-      `--namespace ${JSON.stringify(namespace)}: must be a DNS label (lower-case letters, digits, '-'), e.g. --namespace shop`,
-    );
-  }
-}
+import { checkNamespace, type ClusterTarget } from "./cluster-options.js";
 
 interface ClusterSite {
   file: string;

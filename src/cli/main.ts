@@ -27,20 +27,11 @@ import { loadSpec } from "../spec/load.js";
 import { statePaths } from "../state/files.js";
 import { sleep } from "../util/process.js";
 import { formatStatus } from "./format.js";
-import { renderCommand } from "../platform/kubernetes/render-command.js";
 import { addChaosCommand } from "./chaos-command.js";
 import { runController } from "./controller-command.js";
-import { runKubernetesController } from "./kube-controller-command.js";
 import { registerAgentCommands } from "./agent-commands.js";
 import { registerApplyCommand } from "./apply-command.js";
-import {
-  addClusterOptions,
-  clusterDown,
-  clusterScale,
-  clusterStatus,
-  targetsCluster,
-  type ClusterTarget,
-} from "./cluster-site.js";
+import { addClusterOptions, targetsCluster, type ClusterTarget } from "./cluster-options.js";
 import type { SiteStatus } from "../platform/local/status.js";
 import { parseCount, parseSeconds, report, type GlobalOptions } from "./options.js";
 import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
@@ -59,6 +50,11 @@ function stateDirOf(options: GlobalOptions): string {
   return resolve(options.dir);
 }
 
+/**
+ * The command line. Kubernetes code is imported only by the commands that use it (the client and the
+ * schema models take about a second to load): `status`, `switchover` and the agents that the local
+ * target starts again and again stay quick.
+ */
 function buildProgram(): Command {
   const program = new Command("hapress")
     .description("Highly available WordPress with a replicated MariaDB tier, from one spec file")
@@ -135,7 +131,7 @@ function buildProgram(): Command {
         if (answer.trim() !== "yes") throw new InputError("not confirmed; nothing deleted");
       }
       if (cluster)
-        return clusterDown(globals(), options, {
+        return (await import("./cluster-site.js")).clusterDown(globals(), options, {
           volumes: options.volumes === true,
           timeoutMs: options.timeout * 1000,
         });
@@ -150,6 +146,7 @@ function buildProgram(): Command {
     .action(async (options: ClusterTarget & { json?: boolean; showSecrets?: boolean }) => {
       let status: SiteStatus;
       if (targetsCluster(options)) {
+        const { clusterStatus } = await import("./cluster-site.js");
         status = await clusterStatus(globals(), options, options.showSecrets === true);
       } else {
         const stateDir = stateDirOf(globals());
@@ -195,7 +192,13 @@ function buildProgram(): Command {
       .option("--timeout <seconds>", "how long to wait for readiness", parseSeconds, 600)
       .action(async (replicas: number, options: ClusterTarget & { timeout: number }) => {
         if (targetsCluster(options))
-          return clusterScale(globals(), options, tier, replicas, options.timeout * 1000);
+          return (await import("./cluster-site.js")).clusterScale(
+            globals(),
+            options,
+            tier,
+            replicas,
+            options.timeout * 1000,
+          );
         const status = await scaleTier(stateDirOf(globals()), tier, replicas, report, options.timeout * 1000);
         console.log(
           database
@@ -242,6 +245,7 @@ function buildProgram(): Command {
       const g = globals();
       const file = g.file ?? "hapress.yaml";
       const spec = await loadSpec(file, { explicit: g.file !== undefined });
+      const { renderCommand } = await import("../platform/kubernetes/render-command.js");
       const stream = await renderCommand({
         spec,
         specSource: file,
@@ -281,6 +285,7 @@ function buildProgram(): Command {
               `--platform kubernetes needs ${missing.map((m) => `--${m.replace("healthPort", "health-port")}`).join(", ")}; e.g. controller --platform kubernetes --namespace shop --site shop --lease hapress-controller --health-port 8081`,
             );
           }
+          const { runKubernetesController } = await import("./kube-controller-command.js");
           await runKubernetesController({
             namespace: options.namespace ?? "",
             site: options.site ?? "",

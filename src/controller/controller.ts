@@ -75,8 +75,8 @@ export class Controller {
   /** Exits reported by the instances' owner since each last answered (see InstanceView.exited). */
   private readonly exits = new Map<string, { how: string; notedAt: number }>();
   private wakeUp: (() => void) | null = null;
-  /** An exit reported while a round ran: the next round starts at once. */
-  private exitDuringRound = false;
+  /** An exit or a switchover request came while a round ran: the next round starts at once. */
+  private wokenDuringRound = false;
 
   constructor(private readonly deps: ControllerDeps) {
     this.sql = new InstanceSql(deps.secrets);
@@ -298,7 +298,7 @@ export class Controller {
       // The pause between rounds ends early when an exit is reported (or is skipped when one came
       // during the round), and is short while a failover is in progress: each of its steps waits on
       // the previous one, and clients wait on all of them.
-      if (this.exitDuringRound) this.exitDuringRound = false;
+      if (this.wokenDuringRound) this.wokenDuringRound = false;
       else
         await Promise.race([
           this.deps.sleep(this.memory.failover ? FAILOVER_STEP_PAUSE_MS : intervalMs),
@@ -311,13 +311,24 @@ export class Controller {
   /** The owner of an instance saw its server process exit: act on it now, not after the next probes. */
   noteExit(instance: string, how: string): void {
     this.exits.set(instance, { how, notedAt: this.deps.now() });
-    if (this.wakeUp) this.wakeUp();
-    else this.exitDuringRound = true;
+    this.wake();
   }
 
-  /** Queues a planned switchover, run between two rounds so it never races a failover. */
+  /**
+   * Queues a planned switchover, run between two rounds so it never races a failover: right after the
+   * round under way, not after the pause that follows it (up to a round interval of waiting).
+   */
   requestSwitchover(target: string | null, deadlineMs: number): Promise<{ ok: boolean; message: string }> {
-    return new Promise((done) => this.switchoverQueue.push({ target, deadlineMs, done }));
+    return new Promise((done) => {
+      this.switchoverQueue.push({ target, deadlineMs, done });
+      this.wake();
+    });
+  }
+
+  /** Ends the pause between rounds now, or skips the next one when a round is under way. */
+  private wake(): void {
+    if (this.wakeUp) this.wakeUp();
+    else this.wokenDuringRound = true;
   }
 
   /**
@@ -378,14 +389,28 @@ export class Controller {
       throw new HapressError(`${chosen.name} did not catch up within ${deadlineMs} ms; rolled back`);
     }
     await this.sql.promote(next, observation.instances.length > 1);
-    for (const other of followers.filter((f) => f.name !== chosen.name)) {
-      await this.sql.repoint(this.instance(other.name), next, "slave_pos");
-    }
-    await this.sql.repoint(old, next, "current_pos");
     await this.deps.platform.recordPrimary(chosen.name, `switchover from ${primary.name}`);
     await this.deps.platform.routePrimary(chosen.name);
     this.memory = { ...this.memory, lastRecoveryAt: this.deps.now() };
-    const message = `switched over from ${primary.name} to ${chosen.name} in ${((this.deps.now() - started) / 1000).toFixed(2)} s at GTID ${finalPosition || "empty"}`;
+    const switchedIn = this.deps.now() - started;
+    // Writes go to the new primary from here; the others follow it after, as after a failover: a
+    // replica whose applier is stuck must not hold the switch (its repair is retried every round).
+    const repoints = [
+      ...followers
+        .filter((f) => f.name !== chosen.name)
+        .map((f) => ({ instance: f.name, usePos: "slave_pos" as const })),
+      { instance: old.name, usePos: "current_pos" as const },
+    ];
+    for (const { instance, usePos } of repoints) {
+      await this.sql.repoint(this.instance(instance), next, usePos).catch((error: unknown) =>
+        this.event({
+          kind: "action-failed",
+          instance,
+          message: `repoint failed: ${errorMessage(error)} (retried by the next rounds)`,
+        }),
+      );
+    }
+    const message = `switched over from ${primary.name} to ${chosen.name} in ${(switchedIn / 1000).toFixed(2)} s at GTID ${finalPosition || "empty"}`;
     await this.event({ kind: "switchover-done", instance: chosen.name, message });
     return message;
   }

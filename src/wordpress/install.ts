@@ -23,6 +23,23 @@ async function isInstalled(session: SqlSession): Promise<boolean> {
   return Number(options[0]?.n) > 0;
 }
 
+/** The permalink structure WordPress's installer chooses when the site answers it (date and name). */
+export const PERMALINK_STRUCTURE = "/%year%/%monthnum%/%day%/%postname%/";
+
+/**
+ * WordPress's installer enables pretty permalinks only if a request to the site itself answers within
+ * 5 s (wp_install_maybe_enable_pretty_permalinks); on a busy machine it fell back to plain links, and
+ * that site answered a missing upload with a redirect to its home page (200) instead of a 404 (found
+ * by the stress run). Our web servers route pretty permalinks, so they are set here, the same on
+ * every install; the rewrite rules are rebuilt by WordPress on its next request.
+ */
+async function setPrettyPermalinks(session: SqlSession): Promise<void> {
+  await session.query("UPDATE wp_options SET option_value = ? WHERE option_name = 'permalink_structure'", [
+    PERMALINK_STRUCTURE,
+  ]);
+  await session.query("DELETE FROM wp_options WHERE option_name = 'rewrite_rules'");
+}
+
 /**
  * Installs the site exactly once: under a database lock, so two installers can never race, and only
  * when WordPress's tables are not there yet. Returns whether this call installed it.
@@ -58,6 +75,7 @@ export async function installSiteOnce(input: InstallInput): Promise<boolean> {
         .slice(0, 300);
       throw new HapressError(`the WordPress install did not complete (HTTP ${response.status}): ${text}`);
     }
+    await setPrettyPermalinks(input.session);
     return true;
   } finally {
     await input.session.query("SELECT RELEASE_LOCK(?)", [LOCK]).catch(() => undefined);

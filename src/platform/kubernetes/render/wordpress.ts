@@ -1,4 +1,5 @@
 // The WordPress tier: Deployment, Ingress, the install Job and the cron CronJob.
+import { PERMALINK_STRUCTURE } from "../../../wordpress/install.js";
 import {
   antiAffinity,
   APP_DATABASE,
@@ -279,6 +280,10 @@ export const INSTALL_SCRIPT = [
   "$password = rtrim(file_get_contents(getenv('ADMIN_PASSWORD_FILE')), \"\\r\\n\");",
   "$result = wp_install(getenv('SITE_TITLE'), getenv('ADMIN_USER'), getenv('ADMIN_EMAIL'), true, '', wp_slash($password));",
   'if (is_wp_error($result)) { fwrite(STDERR, $result->get_error_message() . "\\n"); exit(1); }',
+  // The installer keeps plain links when its request to the site fails (from a Job it cannot reach
+  // the site's public address): the same permalinks as the local target's install, set outright.
+  `update_option('permalink_structure', '${PERMALINK_STRUCTURE}');`,
+  "delete_option('rewrite_rules');",
   'echo "installed\\n";',
   "",
 ].join("\n");
