@@ -2,7 +2,9 @@
 // HAPRESS_BENCH=up,clone,failover,web,overload picks sections (default: all but overload);
 // HAPRESS_BENCH_MB sets the size of the database cloned (default 1024); HAPRESS_BENCH_UP_RUNS the runs
 // of `up`; HAPRESS_BENCH_FAILOVER_RUNS the runs per fault; HAPRESS_BENCH_OVERLOAD_RATES the insert rates
-// of the overload section (default 1000,100) and HAPRESS_BENCH_OVERLOAD_RUNS its runs per case (5);
+// of the overload section (default 1000,100), HAPRESS_BENCH_OVERLOAD_RUNS its runs per case (5) and
+// HAPRESS_BENCH_OVERLOAD_IN_FLIGHT the bound of inserts waiting at once (64, like a pool of PHP workers);
+// HAPRESS_BENCH=switchover times `hapress switchover` under writes (HAPRESS_BENCH_SWITCHOVER_RUNS, 5);
 // HAPRESS_BENCH=supervisor measures adoption by a new supervisor and a failover with none running
 // (HAPRESS_BENCH_SUPERVISOR_RUNS, default 3); HAPRESS_BENCH=saturation keeps both cores busy for 60 s
 // under writes and counts failovers, which must be none (HAPRESS_BENCH_SATURATION_RUNS, default 5);
@@ -14,6 +16,7 @@ import { dirname, join, resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connectSql } from "../src/mysql/client.js";
+import { ADMIN_PORT } from "../src/topology/topology.js";
 import { missingOnPrimary, openLoopWrites } from "./overload.js";
 import { benchBackup, loadFiller } from "./backup.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
@@ -332,8 +335,11 @@ async function benchSaturation(runs: number): Promise<void> {
   );
 }
 
-/** 30 s of open-loop inserts through mysql-primary, without a fault and with kill -9 of the primary at 10 s. */
-async function benchOverload(rates: number[], runs: number): Promise<void> {
+/**
+ * 30 s of open-loop inserts through mysql-primary, without a fault and with kill -9 of the primary at
+ * 10 s, at each rate, with at most `inFlight` attempts waiting (a bounded client like php-fpm's pool).
+ */
+async function benchOverload(rates: number[], runs: number, inFlight: number): Promise<void> {
   const dir = mkdtempSync("/tmp/hpb-ol-");
   writeFileSync(join(dir, "hapress.yaml"), "wordpress:\n  replicas: 0\n");
   try {
@@ -358,6 +364,7 @@ async function benchOverload(rates: number[], runs: number): Promise<void> {
             fault === "none" || !primaryPid
               ? undefined
               : { atMs: 10_000, run: () => Promise.resolve(void process.kill(primaryPid, "SIGKILL")) },
+            inFlight,
           );
           await waitReady(dir);
           const after = await siteStatus(dir);
@@ -366,14 +373,83 @@ async function benchOverload(rates: number[], runs: number): Promise<void> {
           lost += missing;
           outages.push(report.longestGapMs / 1000);
           console.log(
-            `overload ${rate}/s, fault ${fault}, run ${run + 1}: ${report.acknowledged.length}/${report.attempted} acknowledged, ${report.failed} failed, ${report.shed} shed, up to ${report.maxInFlight} in flight, longest write outage ${(report.longestGapMs / 1000).toFixed(2)} s, failovers ${failovers.at(-1)}, acknowledged lost ${missing}`,
+            `overload ${rate}/s (at most ${inFlight} in flight), fault ${fault}, run ${run + 1}: ${report.acknowledged.length}/${report.attempted} acknowledged, ${report.failed} failed, ${report.shed} shed, up to ${report.maxInFlight} in flight, longest write outage ${(report.longestGapMs / 1000).toFixed(2)} s, failovers ${failovers.at(-1)}, acknowledged lost ${missing}`,
           );
         }
         console.log(
-          `overload ${rate}/s, fault ${fault}: write outage median ${median(outages).toFixed(2)} s (max ${Math.max(...outages).toFixed(2)} s), failovers per run ${failovers.join(",")}, acknowledged writes lost ${lost}`,
+          `overload ${rate}/s (at most ${inFlight} in flight), fault ${fault}: write outage median ${median(outages).toFixed(2)} s (max ${Math.max(...outages).toFixed(2)} s), failovers per run ${failovers.join(",")}, acknowledged writes lost ${lost}`,
         );
       }
     }
+  } finally {
+    await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `hapress switchover` under 100 inserts/s: from the command's start to the controller beginning the
+ * switch (its switchover-started event) and to the target accepting writes (read_only off, polled
+ * every 10 ms on its own address), and the writers' longest gap.
+ */
+async function benchSwitchover(runs: number): Promise<void> {
+  const dir = mkdtempSync("/tmp/hpb-so-");
+  writeFileSync(join(dir, "hapress.yaml"), "wordpress:\n  replicas: 0\n");
+  const begun: number[] = [];
+  const writable: number[] = [];
+  const gaps: number[] = [];
+  try {
+    await hapress(dir, ["up"]);
+    const secrets = JSON.parse(readFileSync(join(dir, "state", "secrets.json"), "utf8")) as Secrets;
+    for (let i = 0; i < runs; i++) {
+      await waitReady(dir);
+      await new Promise((resolve) => setTimeout(resolve, 3500)); // past the controller's cooldown
+      const status = await siteStatus(dir);
+      const target = status.pods.find((p) => p.component === "mysql" && p.name !== status.primary);
+      if (!target) throw new Error("no replica to switch over to");
+      const [host = "", port = "3306"] = status.endpoints.mysqlPrimary.split(":");
+      let commandStarted = 0;
+      let writableAt = 0;
+      const report = await openLoopWrites({ host, port: Number(port) }, secrets, 100, 12, {
+        atMs: 4000,
+        run: async () => {
+          commandStarted = Date.now();
+          const polling = (async () => {
+            const session = await connectSql(
+              { host: target.address, port: ADMIN_PORT },
+              { user: secrets.adminUser, password: secrets.adminPassword },
+            );
+            try {
+              // Bounded: the switchover's own deadline is 10 s.
+              for (let n = 0; n < 3000 && writableAt === 0; n++) {
+                const [row] = await session.query("SELECT @@global.read_only AS ro");
+                if (Number(row?.ro) === 0) writableAt = Date.now();
+                else await new Promise((resolve) => setTimeout(resolve, 10));
+              }
+            } finally {
+              await session.close();
+            }
+          })();
+          await hapress(dir, ["switchover", "--to", target.name]);
+          await polling;
+        },
+      });
+      const events = JSON.parse((await hapress(dir, ["events", "--json"])).stdout) as {
+        time: string;
+        kind: string;
+      }[];
+      const started = events.filter((e) => e.kind === "switchover-started").at(-1);
+      const begunMs = started ? Date.parse(started.time) - commandStarted : NaN;
+      begun.push(begunMs);
+      writable.push(writableAt - commandStarted);
+      gaps.push(report.longestGapMs);
+      console.log(
+        `switchover run ${i + 1} to ${target.name}: began ${begunMs} ms after the command started, target writable after ${writableAt - commandStarted} ms, longest write gap ${report.longestGapMs} ms`,
+      );
+    }
+    console.log(
+      `switchover, ${runs} runs under 100 inserts/s: began after ${median(begun)} ms (median; max ${Math.max(...begun)}), target writable after ${median(writable)} ms (max ${Math.max(...writable)}), longest write gap ${median(gaps)} ms (max ${Math.max(...gaps)})`,
+    );
   } finally {
     await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -386,6 +462,8 @@ const failoverRuns = Number(process.env.HAPRESS_BENCH_FAILOVER_RUNS ?? 5);
 const sections = (process.env.HAPRESS_BENCH ?? "up,clone,failover,web").split(",");
 const overloadRates = (process.env.HAPRESS_BENCH_OVERLOAD_RATES ?? "1000,100").split(",").map(Number);
 const overloadRuns = Number(process.env.HAPRESS_BENCH_OVERLOAD_RUNS ?? 5);
+const overloadInFlight = Number(process.env.HAPRESS_BENCH_OVERLOAD_IN_FLIGHT ?? 64);
+const switchoverRuns = Number(process.env.HAPRESS_BENCH_SWITCHOVER_RUNS ?? 5);
 const supervisorRuns = Number(process.env.HAPRESS_BENCH_SUPERVISOR_RUNS ?? 3);
 const saturationRuns = Number(process.env.HAPRESS_BENCH_SATURATION_RUNS ?? 5);
 if (sections.includes("up")) await benchUp(upRuns);
@@ -394,5 +472,6 @@ if (sections.includes("saturation")) await benchSaturation(saturationRuns);
 if (sections.includes("clone")) await benchClone(megabytes);
 if (sections.includes("failover")) await benchFailover(failoverRuns);
 if (sections.includes("web")) await benchWeb();
-if (sections.includes("overload")) await benchOverload(overloadRates, overloadRuns);
+if (sections.includes("overload")) await benchOverload(overloadRates, overloadRuns, overloadInFlight);
+if (sections.includes("switchover")) await benchSwitchover(switchoverRuns);
 if (sections.includes("backup")) await benchBackup(megabytes, hapress, run);

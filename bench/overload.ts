@@ -5,26 +5,32 @@ import mysql from "mysql2/promise";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import type { Secrets } from "../src/state/secrets.js";
 
-const MAX_IN_FLIGHT = 3000;
+/** Attempts waiting at once, at most, unless a run sets its own bound. */
+export const MAX_IN_FLIGHT = 3000;
 
 export interface OpenLoopReport {
   attempted: number;
   acknowledged: number[];
   failed: number;
-  /** Attempts not even started because MAX_IN_FLIGHT were already waiting. */
+  /** Attempts not even started because the bound of attempts in flight was reached. */
   shed: number;
   maxInFlight: number;
   /** Longest time without an acknowledged insert, in ms. */
   longestGapMs: number;
 }
 
-/** Runs the open-loop writer for `seconds`; `during` runs once at `faultAtMs` (the fault). */
+/**
+ * Runs the open-loop writer for `seconds`; `fault.run` runs once at `fault.atMs`. `maxInFlight` bounds
+ * the attempts waiting at once (64: a client bounded like php-fpm's workers; attempts due while it is
+ * full are shed and counted).
+ */
 export async function openLoopWrites(
   endpoint: { host: string; port: number },
   secrets: Secrets,
   rate: number,
   seconds: number,
   fault?: { atMs: number; run: () => Promise<void> },
+  maxInFlight = MAX_IN_FLIGHT,
 ): Promise<OpenLoopReport> {
   // A plain pool: idle connections are reused, a failed one is destroyed (never kept), a new one is
   // opened when none is idle. Measured: while the primary is down, each pending connection attempt
@@ -64,7 +70,7 @@ export async function openLoopWrites(
   let failed = 0;
   let shed = 0;
   let inFlight = 0;
-  let maxInFlight = 0;
+  let mostInFlight = 0;
   let lastAck = Date.now();
   let longestGapMs = 0;
   const started = Date.now();
@@ -78,13 +84,13 @@ export async function openLoopWrites(
     const wait = due - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (fault && !faultDone && Date.now() - started >= fault.atMs) faultDone = fault.run();
-    if (inFlight >= MAX_IN_FLIGHT) {
+    if (inFlight >= maxInFlight) {
       shed++;
       continue;
     }
     const id = base + i;
     inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
+    mostInFlight = Math.max(mostInFlight, inFlight);
     pending.push(
       attempt(id)
         .then(
@@ -105,7 +111,7 @@ export async function openLoopWrites(
   await faultDone;
   longestGapMs = Math.max(longestGapMs, Date.now() - lastAck);
   for (const connection of idle.splice(0)) connection.destroy();
-  return { attempted: total, acknowledged, failed, shed, maxInFlight, longestGapMs };
+  return { attempted: total, acknowledged, failed, shed, maxInFlight: mostInFlight, longestGapMs };
 }
 
 /** The acknowledged ids missing on the current primary (read on its own address). */
