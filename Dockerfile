@@ -1,7 +1,10 @@
 # The hapress image: the controller and the per-instance agent (init + backup-stream sidecar).
 # mariadb-backup and the client come from Debian bookworm, MariaDB 10.11, the same major version as
 # the server image (mariadb:10.11): a backup must be prepared by the version that made it.
-FROM node:20-bookworm-slim AS build
+# The base: any Debian bookworm image with Node.js 20 (scripts/build-images.sh builds it FROM its own
+# Debian tree, with no registry).
+ARG BASE_IMAGE=node:20-bookworm-slim
+FROM ${BASE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,7 +13,7 @@ COPY src ./src
 COPY bench ./bench
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM ${BASE_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends mariadb-backup mariadb-client \
  && rm -rf /var/lib/apt/lists/*

@@ -28,7 +28,7 @@ import { PodNetwork } from "./pod-network.js";
 
 const NODE_NAME = "hapress-test-node";
 const RUN_CONTAINER = join(repoRoot, "test", "kube", "run-container.sh");
-const MARIADB_ENTRYPOINT = join(repoRoot, "test", "kube", "images", "mariadb-entrypoint.sh");
+const MARIADB_ENTRYPOINT = join(repoRoot, "images", "mariadb", "docker-entrypoint.sh");
 const CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 type Env = Record<string, string>;

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Test node only: stands in for the official mariadb image's entrypoint (docker-entrypoint.sh), with
-# Debian's mariadbd as the image's server. It keeps the behaviour our manifests rely on: with an
+# The test image's entrypoint (scripts/build-images.sh): stands in for the official mariadb image's
+# docker-entrypoint.sh, with Debian's mariadbd as the server. It keeps the behaviour our manifests rely on: with an
 # empty data folder it initialises it, sets the root password (MARIADB_ROOT_PASSWORD or its _FILE) for
 # MARIADB_ROOT_HOST only, creates MARIADB_DATABASE and MARIADB_USER, then processes
 # /docker-entrypoint-initdb.d: a *.sh file that is executable is run as a program, any other *.sh is
 # sourced (only then can it call docker_process_sql), *.sql is piped to the server; then the server
 # runs in the foreground. The image listens on every address of the pod (the Debian default is 127.0.0.1).
+# Like the official image it runs as root (then the server runs as mysql) or as the mysql user itself
+# (uid 999, as the rendered pods run it), and arguments that are options go to mariadbd.
 set -eo pipefail
 shopt -s nullglob
 DATADIR=/var/lib/mysql
@@ -27,9 +29,18 @@ file_env() {
 file_env MARIADB_ROOT_PASSWORD
 file_env MARIADB_PASSWORD
 
+if [[ $# -eq 0 || $1 == -* ]]; then
+  set -- mariadbd "$@"
+fi
+
+# As root the files are handed to mysql and the server drops to it; as mysql nothing is chowned.
+as_mysql=()
 mkdir -p /run/mysqld
-chown mysql:mysql /run/mysqld "$DATADIR"
-find "$DATADIR" \! -user mysql -exec chown mysql: '{}' +
+if [[ $(id -u) -eq 0 ]]; then
+  chown mysql:mysql /run/mysqld "$DATADIR"
+  find "$DATADIR" \! -user mysql -exec chown mysql: '{}' +
+  as_mysql=(--user=mysql)
+fi
 
 docker_process_sql() {
   mariadb --protocol=socket --socket="$SOCKET" -uroot --password="${MARIADB_ROOT_PASSWORD}" "$@"
@@ -38,10 +49,10 @@ docker_process_sql() {
 if [[ ! -d $DATADIR/mysql ]]; then
   : "${MARIADB_ROOT_PASSWORD:?MARIADB_ROOT_PASSWORD is required to initialise the database}"
   note "initialising the database folder"
-  mariadb-install-db --user=mysql --datadir="$DATADIR" --skip-test-db \
+  mariadb-install-db "${as_mysql[@]}" --datadir="$DATADIR" --skip-test-db \
     --auth-root-authentication-method=normal >/dev/null
   note "starting a temporary server"
-  mariadbd --user=mysql --datadir="$DATADIR" --skip-networking --socket="$SOCKET" \
+  mariadbd "${as_mysql[@]}" --datadir="$DATADIR" --skip-networking --socket="$SOCKET" \
     --skip-slave-start --expire-logs-days=0 &
   temp=$!
   for _ in $(seq 1 300); do
@@ -85,4 +96,7 @@ SQL
   wait "$temp" || true
   note "initialisation done"
 fi
-exec "$@" --user=mysql --bind-address=0.0.0.0
+if [[ $1 == mariadbd || $1 == mysqld ]]; then
+  exec "$@" "${as_mysql[@]}" --bind-address=0.0.0.0
+fi
+exec "$@"
