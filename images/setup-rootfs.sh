@@ -58,7 +58,9 @@ in_tree a2enmod -q rewrite >/dev/null
 echo "ServerName localhost" >"$root/etc/apache2/conf-available/server-name.conf"
 in_tree a2enconf -q server-name >/dev/null
 # Apache runs as www-data without root: its run-time folders are writable, its logs the container's.
-for dir in /var/lock/apache2 /var/run/apache2 /var/log/apache2; do
+# (/var/run and /var/lock are links to /run in the tree: named through /run, never through the links,
+# which would resolve on the host.)
+for dir in /run/lock/apache2 /run/apache2 /var/log/apache2; do
   install -d -o 33 -g 33 -m 1777 "$root$dir"
 done
 ln -sfT /dev/stderr "$root/var/log/apache2/error.log"

@@ -125,8 +125,11 @@ if [[ $(cat "$layout/.key" 2>/dev/null) != "$hapress_key" ]]; then
   # Blobs are shared with the tree's layout by hard links; the index is this layout's own.
   cp -al "$tree/layout" "$layout"
   cp --remove-destination "$tree/layout/index.json" "$layout/index.json"
-  # buildah's image names may not contain '.cache': the base is reached through a link in /tmp.
-  link=$(mktemp -d /tmp/hapress-images-XXXXXX)
+  # buildah names the base after its path, which must be a valid lower-case image name ('.cache' is
+  # not): the base is reached through a link in /tmp.
+  link=/tmp/hapress-images-$$
+  rm -rf "$link"
+  mkdir -m 0700 "$link"
   trap 'rm -rf "$link"' EXIT
   ln -s "$layout" "$link/layout"
   storage=(--storage-driver vfs --root "$images/buildah/root" --runroot "$images/buildah/run")

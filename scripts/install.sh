@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what hapress needs on Debian (bookworm): the Debian packages of the local target,
 # the npm dependencies, and the compiled CLI. Idempotent and quiet: it only installs what is missing.
-# With --tests it also installs what only the tests need: Chromium (browser test) and the real
-# Kubernetes control plane built from source with Go (scripts/build-control-plane.sh; ~10 minutes the
-# first time on 2 cores, then reused from ~/.cache/hapress).
+# With --tests it also installs what only the tests need: Chromium (browser test), the real
+# Kubernetes control plane and node parts built from source with Go (scripts/build-control-plane.sh,
+# scripts/build-node.sh: about 5 and 4 minutes the first time on 2 cores) and the test cluster's images
+# (scripts/build-images.sh: about 2 minutes), all reused from ~/.cache/hapress afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,10 @@ DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy
 # util-linux for nsenter/unshare, openssl for the control plane's certificates); systemd for
 # `systemd-analyze verify` of the service unit (present on any machine that runs systemd).
 $for_tests && DEBIAN_PACKAGES+=(chromium iproute2 util-linux openssl systemd nftables)
+# Tests only: the real test cluster's node (scripts/test-cluster.sh): the container runtime, the CNI
+# plugins, what the kubelet and kube-proxy call, and the offline image tools (scripts/build-images.sh).
+$for_tests && DEBIAN_PACKAGES+=(containerd runc containernetworking-plugins iptables conntrack ethtool
+  socat mmdebstrap umoci buildah)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -68,4 +73,6 @@ npx tsc -p tsconfig.json
 
 if $for_tests; then
   bash scripts/build-control-plane.sh
+  bash scripts/build-node.sh
+  bash scripts/build-images.sh
 fi

@@ -6,6 +6,7 @@
 #                                         KUBECONFIG=<file> and SPEC=<file> (a spec fragment: images, storage)
 #   bash scripts/test-cluster.sh down    stop everything by PID and put the machine back as it was
 #   bash scripts/test-cluster.sh status  whether it is up, and its processes
+#   bash scripts/test-cluster.sh images  rebuild the images that changed and import them (after an edit)
 #
 # Parts: etcd, kube-apiserver, kube-controller-manager, kube-scheduler (scripts/build-control-plane.sh);
 # containerd and runc (Debian) with the CNI bridge and host-local plugins (Debian); the kubelet,
@@ -37,6 +38,7 @@ DNS_IP=10.96.0.10
 NODE_NAME=hapress-node
 ETCD_PORT=12379
 CONFINE=HPK-CONFINE
+NODE_INPUT=HPK-NODE-INPUT
 # What the kubelet and kube-proxy may change, recorded at `up` and put back at `down`.
 SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
   kernel.panic kernel.panic_on_oops vm.overcommit_memory kernel.keys.root_maxkeys
@@ -156,15 +158,22 @@ network_up() {
   iptables -A "$CONFINE" -i "$BRIDGE" ! -o "$BRIDGE" -j DROP
   iptables -A "$CONFINE" ! -i "$BRIDGE" -o "$BRIDGE" -j DROP
   iptables -I FORWARD 1 -j "$CONFINE"
-  iptables -I INPUT 1 -d "$NODE_IP" ! -i "$BRIDGE" ! -i lo -j DROP
+  iptables -N "$NODE_INPUT"
+  iptables -A "$NODE_INPUT" -i lo -j RETURN
+  iptables -A "$NODE_INPUT" -i "$BRIDGE" -j RETURN
+  iptables -A "$NODE_INPUT" -j DROP
+  iptables -I INPUT 1 -d "$NODE_IP" -j "$NODE_INPUT"
 }
 
 network_down() {
   ip link del "$BRIDGE" 2>/dev/null || true
   while iptables -D FORWARD -j "$CONFINE" 2>/dev/null; do :; done
-  while iptables -D INPUT -d "$NODE_IP" ! -i "$BRIDGE" ! -i lo -j DROP 2>/dev/null; do :; done
-  iptables -F "$CONFINE" 2>/dev/null || true
-  iptables -X "$CONFINE" 2>/dev/null || true
+  while iptables -D INPUT -d "$NODE_IP" -j "$NODE_INPUT" 2>/dev/null; do :; done
+  local own
+  for own in "$CONFINE" "$NODE_INPUT"; do
+    iptables -F "$own" 2>/dev/null || true
+    iptables -X "$own" 2>/dev/null || true
+  done
   # kube-proxy's and the kubelet's chains (kube-proxy --cleanup removed most; the canaries remain).
   local cmd table chain
   for cmd in iptables ip6tables; do
@@ -308,9 +317,7 @@ EOF
   start containerd containerd --config "$dir/containerd/config.toml"
   local ctr_cmd=(ctr --address "$dir/containerd.sock" --namespace k8s.io)
   wait_for containerd "its socket" 60 "${ctr_cmd[@]}" version
-  say "importing the images"
-  tar -C "$layout" -cf - --exclude=./.key . | "${ctr_cmd[@]}" images import - >>"$dir/logs/import.log" 2>&1 ||
-    die "importing the images failed: $(tail -n 5 "$dir/logs/import.log")"
+  import_images "$layout"
 
   # The pods' resolver: only what the kubelet adds (the cluster DNS); no upstream of the host's.
   echo "options ndots:5" >"$dir/resolv.conf"
@@ -363,7 +370,7 @@ conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeo
 EOF
   start kube-proxy "$node_bin/kube-proxy" --config="$dir/kube-proxy.yaml" --v=1
   start kube-network-policies env KUBECONFIG="$dir/admin.kubeconfig" "$node_bin/kube-network-policies" \
-    --hostname-override="$NODE_NAME" -disable-nri -v=1
+    -hostname-override="$NODE_NAME" -disable-nri -metrics-bind-address=127.0.0.1:9080 -v=1
 
   kubectl_admin apply -f scripts/test-cluster/addons.yaml >>"$dir/logs/addons.log" 2>&1 ||
     die "applying the add-ons failed: $(tail -n 5 "$dir/logs/addons.log")"
@@ -377,8 +384,8 @@ EOF
     fi
     local provisioner=rancher.io/local-path
     [[ $kind == shared-folder ]] && provisioner=hapress.local/shared-folder
-    start "provisioner-$kind" env KUBECONFIG="$dir/admin.kubeconfig" "$node_bin/local-path-provisioner" \
-      start --config "$dir/$kind.json" --provisioner-name "$provisioner" --namespace local-path-storage \
+    start "provisioner-$kind" "$node_bin/local-path-provisioner" \
+      start --kubeconfig "$dir/admin.kubeconfig" --config "$dir/$kind.json" --provisioner-name "$provisioner" --namespace local-path-storage \
       --helper-image hapress.local/debian:bookworm --service-account-name default
   done
 
@@ -408,6 +415,20 @@ EOF
   say "up in $((SECONDS - started)) s"
   echo "KUBECONFIG=$dir/admin.kubeconfig"
   echo "SPEC=$dir/spec-fragment.yaml"
+}
+
+import_images() {
+  say "importing the images"
+  tar -C "$1" -cf - --exclude=./.key . |
+    ctr --address "$dir/containerd.sock" --namespace k8s.io images import - >>"$dir/logs/import.log" 2>&1 ||
+    die "importing the images failed: $(tail -n 5 "$dir/logs/import.log")"
+}
+
+# Rebuilds what changed (the hapress image after a source change) and hands it to the running node;
+# pods started from then on run it.
+images() {
+  alive "$(running_pid containerd)" || die "not up"
+  import_images "$(bash scripts/build-images.sh --print-dir)"
 }
 
 # --- down -------------------------------------------------------------------------------------------
@@ -463,7 +484,7 @@ down() {
     sleep 0.1
   done
   for cgroup in /sys/fs/cgroup/*/kubepods; do
-    [[ -d $cgroup ]] && find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null
+    if [[ -d $cgroup ]]; then find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
   # The pods' network namespaces (their veths go with them) and every mount under the state.
   local mount
@@ -472,7 +493,7 @@ down() {
     umount "$mount" 2>/dev/null || true
     rm -f "$mount"
   done
-  awk '{ print $5 }' /proc/self/mountinfo | grep -E "^($dir|/run/containerd|/var/lib/kubelet)(/|$)" |
+  awk '{ print $5 }' /proc/self/mountinfo | { grep -E "^($dir|/run/containerd|/var/lib/kubelet)(/|$)" || true; } |
     sort -r | while read -r mount; do
     umount "$mount" 2>/dev/null || umount -l "$mount" 2>/dev/null || say "could not unmount $mount"
   done
@@ -506,8 +527,9 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
+  images) images ;;
   *)
-    echo "usage: bash scripts/test-cluster.sh up|down|status" >&2
+    echo "usage: bash scripts/test-cluster.sh up|down|status|images" >&2
     exit 2
     ;;
 esac

@@ -33,3 +33,10 @@ it("leaves no chaos packet filter behind", () => {
     "a partition was left in place",
   );
 });
+
+it("leaves nothing of the real test cluster running (test/kube-node.test.ts)", () => {
+  assert.deepEqual(processesMentioning("/var/tmp/hapress-test-cluster-tests"), []);
+  const bridge = spawnSync("ip", ["link", "show", "hpk-cni0"], { encoding: "utf8" });
+  if (bridge.error) return; // no iproute2: the cluster never ran
+  assert.notEqual(bridge.status, 0, "the test cluster's bridge hpk-cni0 was left behind");
+});

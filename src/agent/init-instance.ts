@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { HapressError } from "../errors.js";
@@ -60,7 +60,7 @@ export async function initInstance(
     join(options.confDir, "server-id.cnf"),
     `[mysqld]\nserver-id=${serverId(ordinal)}\nreport-host=${options.hostname}\n`,
   );
-  await copyFile(join(options.configMapDir, "common.cnf"), join(options.confDir, "common.cnf"));
+  await installConfig(options, "common.cnf");
   const recloneToken = await readOptional(join(options.stateDir, recloneKey(options.hostname)));
   const doneFile = join(dirname(options.dataDir), RECLONE_DONE_FILE);
   const recloneDue = recloneToken !== null && recloneToken !== (await readOptional(doneFile));
@@ -72,13 +72,13 @@ export async function initInstance(
     options.log(`re-clone requested by the controller (marker ${recloneToken}): data discarded`);
   }
   if (existsSync(join(options.dataDir, "mysql"))) {
-    await copyFile(join(options.configMapDir, "replica.cnf"), join(options.confDir, "replica.cnf"));
+    await installConfig(options, "replica.cnf");
     options.log(`data present: server-id ${serverId(ordinal)}, no clone needed`);
     return "existing";
   }
   const primary = await recordedPrimary(options.stateDir);
   if (primary === null && ordinal === 0) {
-    await copyFile(join(options.configMapDir, "primary.cnf"), join(options.confDir, "primary.cnf"));
+    await installConfig(options, "primary.cnf");
     options.log("an empty site: ordinal 0 bootstraps it");
     return "bootstrap";
   }
@@ -96,7 +96,18 @@ export async function initInstance(
     onProgress: () => undefined,
   });
   if (recloneToken !== null) await writeFile(doneFile, `${recloneToken}\n`);
-  await copyFile(join(options.configMapDir, "replica.cnf"), join(options.confDir, "replica.cnf"));
+  await installConfig(options, "replica.cnf");
   options.log(`cloned ${(info.bytes / 1e6).toFixed(1)} MB from ${donor} at GTID '${info.gtid}'`);
   return "cloned";
+}
+
+/**
+ * Copies one configuration file from the ConfigMap into the server's configuration folder, replacing
+ * what an earlier run left: the ConfigMap's files are read-only, and a copy keeping that mode could not
+ * be replaced when the init step runs again in the same pod (the folder outlives a restart).
+ */
+async function installConfig(options: InitInstanceOptions, name: string): Promise<void> {
+  const target = join(options.confDir, name);
+  await rm(target, { force: true });
+  await writeFile(target, await readFile(join(options.configMapDir, name)), { mode: 0o644 });
 }

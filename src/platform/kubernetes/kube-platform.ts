@@ -149,9 +149,21 @@ export class KubernetesPlatform implements Platform {
     const record = await this.readRecord();
     if (record) return record.primary;
     // An empty site: ordinal 0 bootstraps it (its init step does so only while nothing is recorded), so
-    // it is the first primary; recorded now, so a lost mysql-0 volume can never bootstrap a second time.
-    await this.recordPrimary(BOOTSTRAP_PRIMARY, "the first instance bootstrapped the site");
+    // it is the first primary. Recorded once that step has run, so a lost mysql-0 volume can never
+    // bootstrap a second time; not before: on a real node its volume is still being provisioned when
+    // the controller first looks, and a step that found itself recorded with no data would wait forever.
+    if (await this.bootstrapStepDone()) {
+      await this.recordPrimary(BOOTSTRAP_PRIMARY, "the first instance bootstrapped the site");
+    }
     return BOOTSTRAP_PRIMARY;
+  }
+
+  /** Whether ordinal 0's init step has completed (it bootstrapped the site, or found data). */
+  private async bootstrapStepDone(): Promise<boolean> {
+    const pod = (await this.pods()).find((p) => p.metadata?.name === BOOTSTRAP_PRIMARY);
+    return (pod?.status?.initContainerStatuses ?? []).some(
+      (status) => status.name === "init" && status.state?.terminated?.exitCode === 0,
+    );
   }
 
   async recordPrimary(instance: string, reason: string): Promise<void> {

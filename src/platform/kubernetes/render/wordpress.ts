@@ -272,11 +272,15 @@ export function ingress(ctx: Context, host: string): K8sObject {
 export const INSTALL_SCRIPT = [
   "<?php",
   "// One-shot site install, run by the install Job: exits 0 when the site is already installed.",
+  // WordPress answers a database it cannot reach with its error page and `die`, which exits 0: the
+  // Job would succeed with nothing installed. Any exit before the end is a failure (the Job retries).
+  "$finished = false;",
+  'register_shutdown_function(function () { global $finished; if (!$finished) { fwrite(STDERR, "install did not finish\\n"); exit(1); } });',
   "define('WP_INSTALLING', true);",
   "$_SERVER['HTTP_HOST'] = getenv('SITE_HOST') ?: 'localhost';",
   "require '/usr/src/wordpress/wp-load.php';",
   "require_once ABSPATH . 'wp-admin/includes/upgrade.php';",
-  'if (is_blog_installed()) { fwrite(STDERR, "already installed\\n"); exit(0); }',
+  'if (is_blog_installed()) { fwrite(STDERR, "already installed\\n"); $finished = true; exit(0); }',
   "$password = rtrim(file_get_contents(getenv('ADMIN_PASSWORD_FILE')), \"\\r\\n\");",
   "$result = wp_install(getenv('SITE_TITLE'), getenv('ADMIN_USER'), getenv('ADMIN_EMAIL'), true, '', wp_slash($password));",
   'if (is_wp_error($result)) { fwrite(STDERR, $result->get_error_message() . "\\n"); exit(1); }',
@@ -285,6 +289,7 @@ export const INSTALL_SCRIPT = [
   `update_option('permalink_structure', '${PERMALINK_STRUCTURE}');`,
   "delete_option('rewrite_rules');",
   'echo "installed\\n";',
+  "$finished = true;",
   "",
 ].join("\n");
 
