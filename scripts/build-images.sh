@@ -13,9 +13,8 @@
 #   hapress.local/hapress:dev                 the project's Dockerfile, FROM the Debian tree
 #
 # One tree, made by mmdebstrap with every package the images need, is every image's only layer; they
-# differ in their configuration. It is rebuilt when its definition changes (the text between the
-# tree markers below, images/, the CoreDNS and Node versions), the hapress image when the source
-# does. Output: $HAPRESS_CACHE/images/layout (default cache ~/.cache/hapress).
+# differ in their configuration. It is rebuilt when its definition changes (this script, images/,
+# the CoreDNS and Node versions), the hapress image when the source does. Output: $HAPRESS_CACHE/images/layout (default cache ~/.cache/hapress).
 #   --print-dir  print the layout's folder last
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +44,6 @@ kube_version=$(sed -n 's/^KUBE_VERSION=//p' scripts/build-control-plane.sh)
 pause_source=$(go env GOMODCACHE)/k8s.io/kubernetes@$kube_version/build/pause/linux/pause.c
 [[ -f $pause_source ]] || bash scripts/build-control-plane.sh >/dev/null
 
-# tree:begin
 TREE_PACKAGES=(ca-certificates curl procps
   mariadb-server mariadb-client mariadb-backup
   apache2 libapache2-mod-php8.2 php8.2-cli php8.2-mysql php8.2-gd php8.2-xml php8.2-mbstring
@@ -54,11 +52,10 @@ TREE_PACKAGES=(ca-certificates curl procps
 MIRRORS=("deb http://deb.debian.org/debian bookworm main"
   "deb http://deb.debian.org/debian bookworm-updates main"
   "deb http://deb.debian.org/debian-security bookworm-security main")
-# tree:end
 
 tree_key=$(
   {
-    sed -n '/^# tree:begin/,/^# tree:end/p' scripts/build-images.sh
+    cat scripts/build-images.sh
     find images -type f | sort | xargs sha256sum
     cat "$node_bin/coredns.version"
     node --version
@@ -70,7 +67,8 @@ if [[ ! -f $tree/.complete ]]; then
   start=$SECONDS
   rm -rf "$images"/tree-*
   mkdir -p "$tree"
-  # mysql is 999 as in the official image: made before mariadb-server's package makes its own.
+  # mysql is 999 as in the official image: made before mariadb-server's package makes its own. /run
+  # keeps what the hook made there (Apache's run-time folders), as the official images have them.
   IMAGES_DIR=$repo/images PAUSE_SOURCE=$pause_source COREDNS_BINARY=$node_bin/coredns quietly mmdebstrap \
     --variant=apt --include="$(
       IFS=,
@@ -78,7 +76,7 @@ if [[ ! -f $tree/.complete ]]; then
     )" \
     --essential-hook='chroot "$1" groupadd --system --gid 999 mysql' \
     --essential-hook='chroot "$1" useradd --system --uid 999 --gid 999 --home-dir /nonexistent --no-create-home --shell /bin/false mysql' \
-    --customize-hook="$repo/images/setup-rootfs.sh \"\$1\"" \
+    --customize-hook="$repo/images/setup-rootfs.sh \"\$1\"" --skip=cleanup/run \
     bookworm "$tree/rootfs.tar" "${MIRRORS[@]}"
   quietly umoci init --layout "$tree/layout"
   quietly umoci new --image "$tree/layout:debian"

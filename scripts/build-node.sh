@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Go parts of the test cluster's node (scripts/test-cluster.sh): the kubelet and kube-proxy
 # from the same k8s.io/kubernetes release as the control plane (scripts/build-control-plane.sh, whose
-# build module and Go cache they share), CoreDNS, kube-network-policies (NetworkPolicy enforcement)
-# and local-path-provisioner (dynamic volumes). Test infrastructure, not part of the product; the
+# build module and Go cache they share), CoreDNS, kube-router (its firewall alone: NetworkPolicy
+# enforcement) and local-path-provisioner (dynamic volumes). Test infrastructure, not part of the product; the
 # container runtime (containerd, runc) and the CNI plugins are Debian packages.
 #
 # Output: $HAPRESS_CACHE/node/bin (default cache ~/.cache/hapress); each binary carries a stamp of the
@@ -11,8 +11,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 COREDNS_VERSION=v1.15.0
-NETWORK_POLICIES_VERSION=v0.8.0
 LOCAL_PATH_VERSION=v0.0.30
+# NetworkPolicy enforcement: kube-router's firewall alone (iptables and ipsets). kube-network-policies
+# cannot run on this kernel: it judges connections through nftables' `queue` statement, and the
+# kernel lacks CONFIG_NFT_QUEUE (every rule sync fails with ENOENT). v2.1.0 is the only version the
+# module proxy serves here; the advisories against it concern its router and service proxy, which
+# are not run.
+KUBE_ROUTER_VERSION=v2.1.0
 KUBE_VERSION=$(sed -n 's/^KUBE_VERSION=//p' scripts/build-control-plane.sh)
 
 cache_root=${HAPRESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hapress}
@@ -24,10 +29,10 @@ declare -A versions=(
   [kubelet]=$KUBE_VERSION
   [kube-proxy]=$KUBE_VERSION
   [coredns]=$COREDNS_VERSION
-  [kube-network-policies]=$NETWORK_POLICIES_VERSION
   [local-path-provisioner]=$LOCAL_PATH_VERSION
+  [kube-router]=$KUBE_ROUTER_VERSION
 )
-binaries=(kubelet kube-proxy coredns kube-network-policies local-path-provisioner)
+binaries=(kubelet kube-proxy coredns local-path-provisioner kube-router)
 
 current() { [[ -x $out/$1 && $(cat "$out/$1.version" 2>/dev/null) == "${versions[$1]}" ]]; }
 
@@ -71,8 +76,8 @@ build() {
         -ldflags "$kube_ldflags" -o "$out/$name.tmp" "k8s.io/kubernetes/cmd/$name")
       ;;
     coredns) install_module github.com/coredns/coredns "$COREDNS_VERSION" coredns "$name" ;;
-    kube-network-policies)
-      install_module sigs.k8s.io/kube-network-policies/cmd "$NETWORK_POLICIES_VERSION" cmd "$name"
+    kube-router)
+      install_module github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "$KUBE_ROUTER_VERSION" kube-router "$name"
       ;;
     local-path-provisioner)
       install_module github.com/rancher/local-path-provisioner "$LOCAL_PATH_VERSION" local-path-provisioner "$name"

@@ -28,7 +28,7 @@ $for_tests && DEBIAN_PACKAGES+=(chromium iproute2 util-linux openssl systemd nft
 # Tests only: the real test cluster's node (scripts/test-cluster.sh): the container runtime, the CNI
 # plugins, what the kubelet and kube-proxy call, and the offline image tools (scripts/build-images.sh).
 $for_tests && DEBIAN_PACKAGES+=(containerd runc containernetworking-plugins iptables conntrack ethtool
-  socat mmdebstrap umoci buildah)
+  socat ipset mmdebstrap umoci buildah)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

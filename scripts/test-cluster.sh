@@ -10,8 +10,8 @@
 #
 # Parts: etcd, kube-apiserver, kube-controller-manager, kube-scheduler (scripts/build-control-plane.sh);
 # containerd and runc (Debian) with the CNI bridge and host-local plugins (Debian); the kubelet,
-# kube-proxy (iptables mode), kube-network-policies (NetworkPolicy enforcement), local-path-provisioner
-# (volumes) and CoreDNS (scripts/build-node.sh); images from scripts/build-images.sh, imported into
+# kube-proxy (iptables mode), kube-router's firewall alone (NetworkPolicy enforcement with iptables
+# and ipsets), local-path-provisioner (volumes) and CoreDNS as a Deployment (scripts/build-node.sh); images from scripts/build-images.sh, imported into
 # containerd (nothing is ever pulled). Needs root: it runs a container runtime.
 #
 # Network: a bridge (hpk-cni0, 10.244.0.1/24) carries the pods and the node's address, which the API
@@ -190,7 +190,11 @@ network_down() {
       done
     done
   done
-  nft delete table inet kube-network-policies 2>/dev/null || true
+  # kube-router's ipsets, once no rule refers to them.
+  local set
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router)' || true); do
+    ipset destroy "$set" 2>/dev/null || say "could not destroy ipset $set"
+  done
   if [[ -f $dir/sysctls ]]; then
     local key value
     while IFS=$'\t' read -r key value; do
@@ -215,7 +219,7 @@ up() {
   node_bin=$(bash scripts/build-node.sh --print-dir)
   local layout
   layout=$(bash scripts/build-images.sh --print-dir)
-  for tool in containerd runc ctr iptables nft conntrack; do
+  for tool in containerd runc ctr iptables ipset conntrack; do
     command -v "$tool" >/dev/null || die "$tool is missing (bash scripts/install.sh --tests installs it)"
   done
   [[ -x /usr/lib/cni/bridge ]] || die "the CNI plugins are missing (Debian package containernetworking-plugins)"
@@ -369,8 +373,6 @@ iptables: { localhostNodePorts: false }
 conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s }
 EOF
   start kube-proxy "$node_bin/kube-proxy" --config="$dir/kube-proxy.yaml" --v=1
-  start kube-network-policies env KUBECONFIG="$dir/admin.kubeconfig" "$node_bin/kube-network-policies" \
-    -hostname-override="$NODE_NAME" -disable-nri -metrics-bind-address=127.0.0.1:9080 -v=1
 
   kubectl_admin apply -f scripts/test-cluster/addons.yaml >>"$dir/logs/addons.log" 2>&1 ||
     die "applying the add-ons failed: $(tail -n 5 "$dir/logs/addons.log")"
@@ -391,8 +393,19 @@ EOF
 
   wait_for kubelet "a Ready node" 120 \
     kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
+  # NetworkPolicies: kube-router's firewall only (no routing, proxy, CNI, egress NAT or open ports).
+  # Started once the node is registered: it finds its node at start or exits.
+  start kube-router "$node_bin/kube-router" --kubeconfig="$dir/admin.kubeconfig" \
+    --hostname-override="$NODE_NAME" --run-firewall=true --run-router=false --run-service-proxy=false \
+    --enable-cni=false --enable-pod-egress=false --health-port=0 --metrics-port=0 \
+    --service-cluster-ip-range="$SERVICE_CIDR" --v=1
+  wait_for kube-router "its first policy sync" 60 grep -q "Starting sync of iptables" "$dir/logs/kube-router.log"
   wait_for kubelet "CoreDNS ready" 120 \
     kubectl_admin -n kube-system wait --for=condition=Available deployment/coredns --timeout=2s
+  # Ready is not yet reachable: kube-proxy programs the Service's endpoint a moment later, and a pod
+  # started before that has its lookups refused.
+  wait_for kube-proxy "the cluster DNS Service programmed" 60 \
+    sh -c 'iptables -t nat -S KUBE-SERVICES | grep -q "kube-system/kube-dns:dns cluster IP"'
 
   cat >"$dir/spec-fragment.yaml" <<EOF
 # This test cluster's images and storage (scripts/test-cluster.sh): merge into a spec.
@@ -457,7 +470,7 @@ down() {
     return 0
   }
   local name
-  for name in provisioner-shared-folder provisioner-local-path kube-network-policies kube-proxy kubelet; do
+  for name in provisioner-shared-folder provisioner-local-path kube-router kube-proxy kubelet; do
     stop_pid "$name"
   done
   # The pods' containers: killed through containerd while it runs, then their shims by PID.
@@ -500,6 +513,7 @@ down() {
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_pid "$name"; done
   [[ -n ${node_bin:-} ]] || node_bin=$(bash scripts/build-node.sh --print-dir)
   "$node_bin/kube-proxy" --cleanup >>"$dir/logs/kube-proxy-cleanup.log" 2>&1 || true
+  "$node_bin/kube-router" --cleanup-config >>"$dir/logs/kube-router-cleanup.log" 2>&1 || true
   network_down
   # Fixed paths the runtime and the kubelet made (only those that did not exist before `up`).
   if [[ -f $dir/created-paths ]]; then

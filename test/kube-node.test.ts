@@ -2,11 +2,14 @@
 // kube-proxy, CoreDNS, NetworkPolicy enforcement and volume provisioning, all started for real, and the
 // machine put back as it was afterwards. Run alone: node --import tsx --test test/kube-node.test.ts
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { eventually, repoRoot } from "./helpers/site.js";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { cookieHeader } from "../src/chaos/rest-writer.js";
+import { eventually, repoRoot, runCli } from "./helpers/site.js";
 
 const isRoot = process.getuid?.() === 0;
 const SCRIPT = join(repoRoot, "scripts", "test-cluster.sh");
@@ -86,6 +89,74 @@ async function runPod(
   return { phase, output: kubectl(["-n", NAMESPACE, "logs", name]) };
 }
 
+/** Runs a command in a running pod's container; its exit status and output. */
+function execIn(namespace: string, target: string, container: string, command: string[]) {
+  const result = spawnSync(
+    kubectlBinary,
+    ["--kubeconfig", kubeconfig, "-n", namespace, "exec", target, "-c", container, "--", ...command],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP request to the site through the port-forward, as a visitor of http://localhost would send it. */
+function siteRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: "127.0.0.1", port, method, path, headers: { host: "localhost", ...headers }, timeout: 30_000 },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** `kubectl port-forward` to a Service on a free local port; stopped by PID with `stop()`. */
+async function portForward(namespace: string, service: string, port: number) {
+  const child: ChildProcess = spawn(
+    kubectlBinary,
+    ["--kubeconfig", kubeconfig, "-n", namespace, "port-forward", `svc/${service}`, `:${port}`],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  let local = 0;
+  await eventually(
+    `port-forward to ${service}`,
+    () => {
+      local = Number(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? 0);
+      if (child.exitCode !== null) throw new Error(`kubectl port-forward exited: ${output}`);
+      return Promise.resolve(local > 0);
+    },
+    30_000,
+  );
+  return {
+    port: local,
+    stop: () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+    },
+  };
+}
+
 function claim(name: string, storageClass: string, accessMode: string): void {
   kubectl(
     ["apply", "-f", "-"],
@@ -119,8 +190,8 @@ function leftovers(): string[] {
       if (ours.length > 0) found.push(`${command} ${table}: ${ours.join("; ")}`);
     }
   }
-  const nft = spawnSync("nft", ["list", "tables"], { encoding: "utf8" }).stdout;
-  if (/kube-network-policies|kube-proxy/.test(nft)) found.push(`nft tables: ${nft.trim()}`);
+  const sets = spawnSync("ipset", ["list", "-n"], { encoding: "utf8" }).stdout.trim();
+  if (/^(KUBE-|kube-router)/m.test(sets)) found.push(`ipsets: ${sets.split("\n").join(", ")}`);
   if (existsSync(CLUSTER_DIR)) found.push(CLUSTER_DIR);
   for (const path of ["/run/containerd", "/var/lib/cni"]) if (existsSync(path)) found.push(path);
   return found;
@@ -223,9 +294,15 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
     };
     for (const object of [server, service, policy]) kubectl(["apply", "-f", "-"], JSON.stringify(object));
     kubectl(["-n", NAMESPACE, "wait", "--for=condition=Ready", "pod/server", "--timeout=120s"]);
+    // The allowed client retries: a policy reaches a new pod's address a moment after the pod starts.
     const probe = [
       "curl",
       "-sS",
+      "--retry",
+      "10",
+      "--retry-all-errors",
+      "--retry-delay",
+      "1",
       "--max-time",
       "5",
       "-w",
@@ -278,6 +355,218 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       "jsonpath={range .items[*]}{.status.accessModes[0]} {end}",
     ]);
     assert.deepEqual(modes.trim().split(" ").sort(), ["ReadWriteMany", "ReadWriteOnce"]);
+  });
+
+  describe("the whole site, applied by hapress", () => {
+    const SITE_NAMESPACE = "site";
+    const TITLE = "Real Node Site";
+    let siteDir = "";
+    let forward: Awaited<ReturnType<typeof portForward>> | null = null;
+    after(() => {
+      forward?.stop();
+      if (siteDir) rmSync(siteDir, { recursive: true, force: true });
+    });
+
+    it("apply brings every workload to Ready or Succeeded: databases cloned, controller, WordPress, install, cron, archiver", async () => {
+      siteDir = mkdtempSync("/tmp/hpt-kube-node-");
+      const specFile = /^SPEC=(.+)$/m.exec(upOutput)?.[1] ?? "";
+      const fragment = parseYaml(readFileSync(specFile, "utf8")) as { kubernetes: Record<string, unknown> };
+      const spec = {
+        name: "realnode",
+        database: { replicas: 3 },
+        wordpress: { replicas: 2 },
+        site: { title: TITLE },
+        kubernetes: {
+          ...fragment.kubernetes,
+          namespace: SITE_NAMESPACE,
+          // Two cores for the whole cluster: the default requests would not all fit.
+          resources: {
+            mariadb: { cpu: "100m", memory: "512Mi" },
+            wordpress: { cpu: "100m", memory: "256Mi" },
+          },
+        },
+      };
+      writeFileSync(join(siteDir, "hapress.yaml"), stringifyYaml(spec));
+      const applied = await runCli(["apply", "--timeout", "900"], {
+        cwd: siteDir,
+        env: { KUBECONFIG: kubeconfig },
+        timeoutMs: 960_000,
+      });
+      assert.equal(applied.code, 0, `${applied.stdout}\n${applied.stderr}`);
+
+      const get = (what: string, path: string) =>
+        kubectl(["-n", SITE_NAMESPACE, "get", what, "-o", `jsonpath=${path}`]);
+      assert.equal(get("statefulset/mysql", "{.status.readyReplicas}"), "3");
+      assert.equal(get("deployment/wordpress", "{.status.readyReplicas}"), "2");
+      await eventually(
+        "the controller, the archiver and the install Job",
+        () =>
+          Promise.resolve(
+            Number(get("deployment/hapress-controller", "{.status.readyReplicas}")) >= 1 &&
+              get("deployment/hapress-binlog-archiver", "{.status.readyReplicas}") === "1" &&
+              get("job/wordpress-install", "{.status.succeeded}") === "1",
+          ),
+        180_000,
+      );
+      // The page-cache container runs beside Apache in each WordPress pod.
+      const containers = get(
+        "pods",
+        '{range .items[?(@.metadata.labels.app\\.kubernetes\\.io/component=="web")]}{.status.containerStatuses[*].ready}{"\\n"}{end}',
+      );
+      assert.deepEqual(containers.trim().split("\n"), ["true true", "true true"]);
+      // The cron job runs wp-cron through the Service once a minute: a run succeeds.
+      await eventually(
+        "a wp-cron run that succeeds",
+        () =>
+          Promise.resolve(
+            /\b1\b/.test(
+              get(
+                "jobs",
+                '{range .items[?(@.metadata.labels.app\\.kubernetes\\.io/component=="cron")]}{.status.succeeded}{" "}{end}',
+              ),
+            ),
+          ),
+        150_000,
+      );
+      // Primary labelled, its record written by the leading controller.
+      assert.equal(
+        kubectl(["-n", SITE_NAMESPACE, "get", "pods", "-l", "hapress.io/role=primary", "-o", "name"])
+          .trim()
+          .split("\n").length,
+        1,
+      );
+    });
+
+    it("serves the site through port-forward: the title, a page-cache HIT, an author's post on the home page", async () => {
+      forward = await portForward(SITE_NAMESPACE, "wordpress", 80);
+      const home = await siteRequest(forward.port, "GET", "/");
+      assert.equal(home.status, 200);
+      assert.match(home.body, new RegExp(`<title>${TITLE}`));
+      const again = await siteRequest(forward.port, "GET", "/");
+      assert.equal(again.headers["x-hapress-cache"], "HIT");
+
+      const password = JSON.parse(readFileSync(join(siteDir, "hapress-secrets.json"), "utf8")) as {
+        wordpressAdminPassword: string;
+      };
+      const login = await siteRequest(
+        forward.port,
+        "POST",
+        "/wp-login.php",
+        {
+          "content-type": "application/x-www-form-urlencoded",
+          cookie: "wordpress_test_cookie=WP%20Cookie%20check",
+        },
+        new URLSearchParams({
+          log: "admin",
+          pwd: password.wordpressAdminPassword,
+          testcookie: "1",
+        }).toString(),
+      );
+      const setCookies = login.headers["set-cookie"];
+      const cookie = cookieHeader(Array.isArray(setCookies) ? setCookies : []);
+      assert.equal(login.status, 302, login.body.slice(0, 500));
+      assert.match(cookie, /wordpress_logged_in_/);
+      const nonce = (
+        await siteRequest(forward.port, "GET", "/wp-admin/admin-ajax.php?action=rest-nonce", { cookie })
+      ).body.trim();
+      const title = `Published on the real node ${Date.now()}`;
+      const post = await siteRequest(
+        forward.port,
+        "POST",
+        "/wp-json/wp/v2/posts",
+        { "content-type": "application/json", cookie, "x-wp-nonce": nonce },
+        JSON.stringify({ title, status: "publish", content: "Through kubectl port-forward." }),
+      );
+      assert.equal(post.status, 201, post.body.slice(0, 500));
+      // The page cache is refreshed on publish: the cached home page shows the post.
+      await eventually(
+        "the new post on the home page",
+        async () => (await siteRequest(forward!.port, "GET", "/")).body.includes(title),
+        60_000,
+      );
+    });
+
+    it("resolves the database pods by the headless Service's names and mysql-primary through CoreDNS", () => {
+      const names = ["mysql-0.mysql", "mysql-1.mysql", "mysql-2.mysql", "mysql-primary"].map(
+        (name) => `${name}.${SITE_NAMESPACE}.svc.cluster.local`,
+      );
+      const resolved = execIn(SITE_NAMESPACE, "deployment/wordpress", "wordpress", [
+        "getent",
+        "hosts",
+        ...names,
+      ]);
+      assert.equal(resolved.status, 0, resolved.output);
+      for (const name of names)
+        assert.match(resolved.output, new RegExp(`^10\\.\\S+\\s+${name.replace(/\./g, "\\.")}$`, "m"));
+      // No hosts-file rewriting: the pod's hosts file names only the pod itself.
+      const hosts = execIn(SITE_NAMESPACE, "deployment/wordpress", "wordpress", ["cat", "/etc/hosts"]);
+      assert.doesNotMatch(hosts.output, /mysql/);
+    });
+
+    it("enforces the site's NetworkPolicies: WordPress reaches the database, a pod they do not allow does not", async () => {
+      const fromWordPress = execIn(SITE_NAMESPACE, "deployment/wordpress", "wordpress", [
+        "php",
+        "-r",
+        `exit(@fsockopen("mysql-primary.${SITE_NAMESPACE}.svc", 3306, $code, $message, 5) ? 0 : 1);`,
+      ]);
+      assert.equal(fromWordPress.status, 0, fromWordPress.output);
+      // From another namespace, where no policy limits what a pod sends: only the database's own
+      // ingress rules stand between it and mysql-0.
+      const address = kubectl([
+        "-n",
+        SITE_NAMESPACE,
+        "get",
+        "pod",
+        "mysql-0",
+        "-o",
+        "jsonpath={.status.podIP}",
+      ]);
+      for (const [port, what] of [
+        [3306, "database"],
+        [3307, "clone agent"],
+      ] as const) {
+        const probe = await runPod(`outsider-${port}`, "hapress.local/hapress:dev", [
+          "node",
+          "-e",
+          `const s = require("net").connect(${port}, "${address}");` +
+            `s.on("connect", () => { console.log("connected"); process.exit(0); });` +
+            `s.on("error", (e) => { console.log(e.code); process.exit(1); });` +
+            `setTimeout(() => { console.log("timeout"); process.exit(1); }, 5000);`,
+        ]);
+        assert.equal(
+          probe.phase,
+          "Failed",
+          `a pod the policies do not allow reached the ${what} (port ${port})`,
+        );
+        assert.match(probe.output, /timeout|ECONNREFUSED/);
+      }
+    });
+
+    it("runs a backup started from the CronJob to completion", async () => {
+      kubectl(["-n", SITE_NAMESPACE, "create", "job", "backup-now", "--from=cronjob/hapress-backup"]);
+      // Judged by the Job's own outcome: a first attempt may meet a policy not yet programmed for its
+      // new pod, and the Job retries (backoffLimit).
+      let outcome = "";
+      await eventually(
+        "the backup Job to finish",
+        () => {
+          outcome = kubectl([
+            "-n",
+            SITE_NAMESPACE,
+            "get",
+            "job",
+            "backup-now",
+            "-o",
+            'jsonpath={range .status.conditions[?(@.status=="True")]}{.type} {end}',
+          ]);
+          return Promise.resolve(/\b(Complete|Failed)\b/.test(outcome));
+        },
+        300_000,
+      );
+      const logs = kubectl(["-n", SITE_NAMESPACE, "logs", "job/backup-now"]);
+      assert.match(outcome, /\bComplete\b/, logs);
+      assert.match(logs, /"dir":"\/backups\/\d{8}T\d{6}Z"/);
+    });
   });
 
   it("stops by PID and leaves nothing behind: no process, interface, rule, mount, folder or changed sysctl", () => {

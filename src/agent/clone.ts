@@ -18,6 +18,8 @@ const REQUEST = "HAPRESS-CLONE 2";
 const MAX_REQUEST_BYTES = 512;
 /** The handshake and request must complete within this time (an absolute deadline, not an idle timeout). */
 const GREETING_DEADLINE_MS = 10_000;
+/** How long a backup stream may go without its peer taking a byte before the agent ends it. */
+const STREAM_STALL_MS = 60_000;
 /** Connections the agent holds at once; one backup streams at a time (each reads the whole data folder). */
 const MAX_CONNECTIONS = 8;
 
@@ -44,6 +46,8 @@ export interface BackupServerOptions {
   password: string;
   /** Overrides GREETING_DEADLINE_MS (tests). */
   greetingDeadlineMs?: number;
+  /** Overrides STREAM_STALL_MS (tests). */
+  streamStallMs?: number;
   /** The server watch offered to holders of the watch key; without it, watch requests are refused. */
   watch?: ServerWatch;
 }
@@ -168,6 +172,7 @@ function streamBackup(
   active: ActiveTransfers,
 ): void {
   const started = Date.now();
+  const stallMs = options.streamStallMs ?? STREAM_STALL_MS;
   options.log(`streaming a backup to ${peer}`);
   const defaults = writePasswordFile(options.password);
   const backup = spawn(
@@ -199,14 +204,30 @@ function streamBackup(
   let stderrTail = "";
   let bytes = 0;
   backup.stderr.on("data", (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString()).slice(-4000)));
+  // A peer that vanished without closing (its pod killed, its node gone) never takes another byte,
+  // and TCP would give up only after ~15 minutes of retransmissions, holding the one streaming slot
+  // all that time: a stream that cannot move for STREAM_STALL_MS is ended.
+  let stall: NodeJS.Timeout | undefined;
   backup.stdout.on("data", (chunk: Buffer) => {
     bytes += chunk.length;
     if (!socket.write(encodeDataFrame(chunk))) {
       backup.stdout.pause();
-      socket.once("drain", () => backup.stdout.resume());
+      stall = setTimeout(() => {
+        backup.kill("SIGKILL");
+        finish(
+          false,
+          `ended the backup stream to ${peer}: it took nothing for ${Math.round(stallMs / 1000)} s`,
+        );
+        socket.destroy();
+      }, stallMs);
+      socket.once("drain", () => {
+        clearTimeout(stall);
+        backup.stdout.resume();
+      });
     }
   });
   socket.on("close", () => {
+    clearTimeout(stall);
     if (backup.exitCode === null) backup.kill("SIGKILL");
   });
   backup.on("close", (code) => {

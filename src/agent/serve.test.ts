@@ -205,6 +205,40 @@ describe("the clone channel", () => {
     }
   });
 
+  it("ends a stream its peer stopped taking, so the next peer is not refused as busy", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hapress-fake-backup-"));
+    // A backup that never ends: only the peer's reading can slow it down.
+    writeFileSync(join(dir, "mariadb-backup"), "#!/bin/sh\nexec cat /dev/zero\n");
+    chmodSync(join(dir, "mariadb-backup"), 0o755);
+    const lines: string[] = [];
+    const agent = await serveBackups(agentOptions({ log: (line) => lines.push(line), streamStallMs: 500 }));
+    const stalled = openCloneChannel("127.0.0.1", agent.port, TOKEN);
+    try {
+      await withPath(`${dir}:${process.env.PATH ?? ""}`, async () => {
+        stalled.on("error", () => undefined);
+        // Takes the first bytes, then nothing more: a peer whose pod was killed mid-stream.
+        stalled.once("secureConnect", () => stalled.write(REQUEST));
+        stalled.once("data", () => stalled.pause());
+        for (let i = 0; i < 100 && !lines.some((l) => l.startsWith("ended the backup stream")); i++)
+          await sleep(100);
+        assert.ok(
+          lines.some((l) => /^ended the backup stream to .*: it took nothing for/.test(l)),
+          lines.join("\n"),
+        );
+        const next = await tlsExchange(agent.port, TOKEN, (s) => {
+          s.write(REQUEST);
+          s.once("data", () => s.destroy());
+        });
+        assert.equal(next.data.subarray(0, 3).toString(), "OK\n", "the slot was freed");
+        assert.ok(!lines.some((l) => /already streaming/.test(l)), lines.join("\n"));
+      });
+    } finally {
+      stalled.destroy();
+      agent.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("gives a peer with a wrong token nothing, and says so in the agent's log", async () => {
     const fake = fakeBackupProgram(marker);
     const lines: string[] = [];

@@ -10,6 +10,9 @@ import {
   type KubernetesObject,
   type V1Pod,
 } from "@kubernetes/client-node";
+// Not re-exported by the package's index; the package has no export map, so its files are reachable.
+import { ObjectSerializer } from "@kubernetes/client-node/dist/serializer.js";
+import { getSerializationType } from "@kubernetes/client-node/dist/util.js";
 import { HapressError, InputError } from "../../errors.js";
 import {
   objectChanged,
@@ -95,7 +98,14 @@ export async function applySite(options: ApplyOptions): Promise<ApplyResult> {
       missingNamespaces.add(object.metadata.name);
     let after: ClusterObject;
     try {
-      after = await api.patch(object, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      after = await api.patch(
+        asTypedModel(object),
+        undefined,
+        dryRun,
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      );
     } catch (error) {
       throw new HapressError(`${name}: the API server refused it: ${apiMessage(error)}`, { cause: error });
     }
@@ -312,4 +322,15 @@ async function waitUntilWorking(options: ApplyOptions): Promise<void> {
     }
     options.report(`✓ ${step.what} (${((now() - started) / 1000).toFixed(0)} s)`);
   }
+}
+
+/**
+ * The object as the client library's typed model. `KubernetesObjectApi.patch` writes a body through
+ * the model of its kind, which names a few fields differently from the API (NetworkPolicy's `from` is
+ * `_from`, read from the object by that name): a plain object's `from` was dropped on the way, and
+ * every ingress rule the API server stored allowed any source (found on a real node, where the
+ * policies are enforced). Turned into the model first, every field the model knows arrives.
+ */
+export function asTypedModel<T extends KubernetesObject>(object: T): T {
+  return ObjectSerializer.deserialize(object, getSerializationType(object.apiVersion, object.kind)) as T;
 }

@@ -146,6 +146,7 @@ export function backupObjects(ctx: Context): K8sObject[] {
                   ctx,
                   {
                     name: "backup",
+                    resources: resources(ctx.spec.kubernetes.resources.backup),
                     args: [
                       "agent",
                       "cluster-backup",
