@@ -15,8 +15,8 @@ LOCAL_PATH_VERSION=v0.0.30
 # NetworkPolicy enforcement: kube-router's firewall alone (iptables and ipsets). kube-network-policies
 # cannot run on this kernel: it judges connections through nftables' `queue` statement, and the
 # kernel lacks CONFIG_NFT_QUEUE (every rule sync fails with ENOENT). v2.1.0 is the only version the
-# module proxy serves here; the advisories against it concern its router and service proxy, which
-# are not run.
+# module proxy serves here, and security flaws are reported against it: acceptable for a test node
+# whose pod traffic never leaves the machine, where only its firewall runs.
 KUBE_ROUTER_VERSION=v2.1.0
 KUBE_VERSION=$(sed -n 's/^KUBE_VERSION=//p' scripts/build-control-plane.sh)
 
