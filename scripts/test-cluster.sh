@@ -212,6 +212,11 @@ up() {
     down
   fi
   ip link show "$BRIDGE" >/dev/null 2>&1 && die "$BRIDGE exists already: another test cluster? ('down' first)"
+  # `down` removes every KUBE-* chain and ipset, kube-proxy's and kube-router's: never on a machine
+  # where another Kubernetes node keeps its own there.
+  if iptables-save 2>/dev/null | grep -q '^:KUBE-'; then
+    die "this machine has Kubernetes packet-filter chains already (another node, e.g. k3s?): not starting beside it"
+  fi
   local started=$SECONDS
   # A failed start leaves nothing behind: what did start is stopped as `down` would.
   trap 'code=$?; if ((code != 0)) && [[ -f $pids_file ]]; then say "up failed: stopping what started"; down; fi' EXIT
