@@ -214,7 +214,7 @@ up() {
   ip link show "$BRIDGE" >/dev/null 2>&1 && die "$BRIDGE exists already: another test cluster? ('down' first)"
   # `down` removes every KUBE-* chain and ipset, kube-proxy's and kube-router's: never on a machine
   # where another Kubernetes node keeps its own there.
-  if iptables-save 2>/dev/null | grep -q '^:KUBE-'; then
+  if [[ $(iptables-save 2>/dev/null | grep -c '^:KUBE-') -gt 0 ]]; then
     die "this machine has Kubernetes packet-filter chains already (another node, e.g. k3s?): not starting beside it"
   fi
   local started=$SECONDS
