@@ -97,10 +97,10 @@ install_module() {
 }
 
 for name in "${missing[@]}"; do
-  echo "test node: building $name ${versions[$name]} (minutes the first time)" >&2
+  echo "test cluster node: building $name ${versions[$name]} (minutes the first time)" >&2
   start=$SECONDS
   build "$name"
-  echo "test node: $name built in $((SECONDS - start)) s" >&2
+  echo "test cluster node: $name built in $((SECONDS - start)) s" >&2
 done
 $print_dir && echo "$out"
 exit 0

@@ -21,8 +21,8 @@ esac
 DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy
   php-fpm php-mysql php-gd php-xml php-mbstring php-curl php-zip php-intl nginx-light
   wordpress wordpress-theme-twentytwentythree)
-# Tests only: the browser test, and the test node's tools (iproute2 for pod network namespaces,
-# util-linux for nsenter/unshare, openssl for the control plane's certificates); systemd for
+# Tests only: the browser test, iproute2 (ip, for the test cluster's bridge), util-linux, openssl (the
+# control plane's certificates), nftables (the chaos partitions); systemd for
 # `systemd-analyze verify` of the service unit (present on any machine that runs systemd).
 $for_tests && DEBIAN_PACKAGES+=(chromium iproute2 util-linux openssl systemd nftables)
 # Tests only: the real test cluster's node (scripts/test-cluster.sh): the container runtime, the CNI

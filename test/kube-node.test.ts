@@ -2,51 +2,26 @@
 // kube-proxy, CoreDNS, NetworkPolicy enforcement and volume provisioning, all started for real, and the
 // machine put back as it was afterwards. Run alone: node --import tsx --test test/kube-node.test.ts
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { cookieHeader } from "../src/chaos/rest-writer.js";
-import { eventually, repoRoot, runCli } from "./helpers/site.js";
+import { eventually, runCli } from "./helpers/site.js";
+import { kubectlBinary, TestCluster } from "./kube/cluster.js";
+import { countPresent, PageReader, Writer } from "./kube/traffic.js";
+import { databaseSettled, recordedPrimary } from "./kube/site-state.js";
+import { connectSql } from "../src/mysql/client.js";
 
 const isRoot = process.getuid?.() === 0;
-const SCRIPT = join(repoRoot, "scripts", "test-cluster.sh");
 // A folder of its own: `down` here never stops a cluster a developer started by hand.
 const CLUSTER_DIR = "/var/tmp/hapress-test-cluster-tests";
-const env = { ...process.env, HAPRESS_TEST_CLUSTER_DIR: CLUSTER_DIR };
 const NAMESPACE = "node-checks";
-
-function cluster(command: "up" | "down"): string {
-  const result = spawnSync("bash", [SCRIPT, command], {
-    env,
-    encoding: "utf8",
-    // The first `up` on a machine builds the node's parts and the images (minutes).
-    timeout: 45 * 60_000,
-  });
-  if (result.status !== 0) {
-    throw new Error(`test-cluster.sh ${command} failed (exit ${result.status}):\n${result.stderr}`);
-  }
-  return result.stdout;
-}
-
+const testCluster = new TestCluster(CLUSTER_DIR);
 let kubeconfig = "";
-const kubectlBinary = join(
-  execFileSync("bash", [join(repoRoot, "scripts", "build-control-plane.sh"), "--print-dir"], {
-    encoding: "utf8",
-  }).trim(),
-  "kubectl",
-);
-
-function kubectl(args: string[], input?: string): string {
-  return execFileSync(kubectlBinary, ["--kubeconfig", kubeconfig, ...args], {
-    encoding: "utf8",
-    input,
-    stdio: ["pipe", "pipe", "pipe"],
-    timeout: 60_000,
-  });
-}
+const kubectl = (args: string[], input?: string) => testCluster.kubectl(args, input);
 
 /** A pod that runs one command to its end: its phase (Succeeded or Failed) and its output. */
 async function runPod(
@@ -89,15 +64,8 @@ async function runPod(
   return { phase, output: kubectl(["-n", NAMESPACE, "logs", name]) };
 }
 
-/** Runs a command in a running pod's container; its exit status and output. */
-function execIn(namespace: string, target: string, container: string, command: string[]) {
-  const result = spawnSync(
-    kubectlBinary,
-    ["--kubeconfig", kubeconfig, "-n", namespace, "exec", target, "-c", container, "--", ...command],
-    { encoding: "utf8", timeout: 60_000 },
-  );
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
+const execIn = (namespace: string, target: string, container: string, command: string[]) =>
+  testCluster.execIn(namespace, target, container, command);
 
 interface Answer {
   status: number;
@@ -214,14 +182,21 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       ]) {
         sysctlsBefore.set(key, sysctl(key));
       }
-      upOutput = cluster("up");
-      kubeconfig = /^KUBECONFIG=(.+)$/m.exec(upOutput)?.[1] ?? "";
+      upOutput = testCluster.up();
+      kubeconfig = testCluster.kubeconfig;
       kubectl(["create", "namespace", NAMESPACE]);
     },
     { timeout: 50 * 60_000 },
   );
   // Whatever failed above, the machine is put back (down is idempotent).
-  after(() => void cluster("down"), { timeout: 5 * 60_000 });
+  after(
+    async () => {
+      // Clients a failed test left running, before the cluster they talk to goes.
+      await Promise.all([...Writer.running, ...PageReader.running].map((client) => client.stop()));
+      testCluster.down();
+    },
+    { timeout: 5 * 60_000 },
+  );
 
   it("prints its kubeconfig and a spec fragment naming its images and storage", () => {
     assert.match(upOutput, /^KUBECONFIG=\/.+$/m);
@@ -567,10 +542,129 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       assert.match(outcome, /\bComplete\b/, logs);
       assert.match(logs, /"dir":"\/backups\/\d{8}T\d{6}Z"/);
     });
+
+    it("loses no acknowledged write and fails no page read when the primary pod is deleted, then when its mariadbd is killed from the node", async () => {
+      const api = testCluster.api;
+      const credentials = JSON.parse(readFileSync(join(siteDir, "hapress-secrets.json"), "utf8")) as {
+        appPassword: string;
+        adminPassword: string;
+      };
+      const admin = { user: "hapress_admin", password: credentials.adminPassword };
+      // Clients on the node reach the Services' ClusterIPs through kube-proxy, as pods do.
+      const database = await testCluster.serviceAddress(SITE_NAMESPACE, "mysql-primary");
+      const web = await testCluster.serviceAddress(SITE_NAMESPACE, "wordpress");
+      const table = "through_mysql_primary";
+      const session = await connectSql(
+        { host: database, port: 3306 },
+        { user: "wordpress", password: credentials.appPassword },
+        { database: "wordpress" },
+      );
+      await session.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+      await session.close();
+      const writer = new Writer(database, table, credentials.appPassword);
+      const reader = new PageReader(web);
+      try {
+        writer.start();
+        reader.start();
+        for (const fault of ["pod deleted", "mariadbd killed"] as const) {
+          await eventually(
+            "every replica streaming from the recorded primary",
+            () => databaseSettled(api, SITE_NAMESPACE, 3, admin),
+            300_000,
+          );
+          await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+          const before = await recordedPrimary(api, SITE_NAMESPACE);
+          assert.ok(before, "a recorded primary");
+          const faultAt = Date.now();
+          if (fault === "pod deleted") {
+            kubectl(["-n", SITE_NAMESPACE, "delete", "pod", before.primary, "--wait=false"]);
+          } else {
+            process.kill(
+              await testCluster.containerPid(SITE_NAMESPACE, before.primary, "mariadb"),
+              "SIGKILL",
+            );
+          }
+          let recordedAt = 0;
+          await eventually(
+            `a new primary after the primary's ${fault}`,
+            async () => {
+              const after = await recordedPrimary(api, SITE_NAMESPACE);
+              recordedAt = Date.now();
+              return after !== null && after.primary !== before.primary && after.epoch > before.epoch;
+            },
+            180_000,
+          );
+          // An acknowledgement after the new primary was seen closes the writer's outage.
+          await eventually("writes acknowledged by the new primary", () =>
+            Promise.resolve((writer.acknowledgedAt.at(-1) ?? 0) > recordedAt),
+          );
+          console.log(
+            `${fault}: the writer's outage ${(writer.longestGapAfter(faultAt - 1000) / 1000).toFixed(2)} s`,
+          );
+        }
+      } finally {
+        await writer.stop();
+        await reader.stop();
+      }
+      const present = await countPresent(database, table, writer.acknowledged, credentials.appPassword);
+      assert.equal(
+        writer.acknowledged.length - present,
+        0,
+        `acknowledged writes lost, of ${writer.acknowledged.length}`,
+      );
+      assert.ok(reader.reads > 100, `${reader.reads} page reads`);
+      assert.deepEqual(reader.failures, [], `failed page reads of ${reader.reads + reader.failures.length}`);
+    });
+
+    it("fails no page read when a WordPress pod is deleted", async () => {
+      const reader = new PageReader(await testCluster.serviceAddress(SITE_NAMESPACE, "wordpress"));
+      const ready = () =>
+        kubectl([
+          "-n",
+          SITE_NAMESPACE,
+          "get",
+          "deployment/wordpress",
+          "-o",
+          "jsonpath={.status.readyReplicas}",
+        ]);
+      try {
+        reader.start();
+        await eventually("pages read", () => Promise.resolve(reader.reads >= 50));
+        const [victim] = kubectl([
+          "-n",
+          SITE_NAMESPACE,
+          "get",
+          "pods",
+          "-l",
+          "app.kubernetes.io/component=web",
+          "-o",
+          "name",
+        ])
+          .trim()
+          .split("\n");
+        assert.ok(victim, "a WordPress pod");
+        kubectl(["-n", SITE_NAMESPACE, "delete", victim, "--wait=false"]);
+        await eventually(
+          "the deleted pod gone and its replacement ready",
+          () =>
+            Promise.resolve(
+              spawnSync(kubectlBinary, ["--kubeconfig", kubeconfig, "-n", SITE_NAMESPACE, "get", victim])
+                .status !== 0 && ready() === "2",
+            ),
+          180_000,
+        );
+        // Reads go on a little longer: the replacement's first requests are served too.
+        const served = reader.reads;
+        await eventually("more pages read", () => Promise.resolve(reader.reads >= served + 100));
+      } finally {
+        await reader.stop();
+      }
+      assert.deepEqual(reader.failures, [], `failed page reads of ${reader.reads + reader.failures.length}`);
+    });
   });
 
   it("stops by PID and leaves nothing behind: no process, interface, rule, mount, folder or changed sysctl", () => {
-    cluster("down");
+    testCluster.down();
     assert.deepEqual(leftovers(), []);
     for (const [key, value] of sysctlsBefore) assert.equal(sysctl(key), value, key);
   });

@@ -1,8 +1,10 @@
-// The rendered manifests on a real Kubernetes control plane (etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler built from k8s.io/kubernetes), with a test node playing the
-// kubelet for the database pods. Run alone: node --import tsx --test test/kubernetes.test.ts
+// The database tier and its controller on the real single-node cluster of scripts/test-cluster.sh
+// (control plane, containerd, kubelet, kube-proxy, CoreDNS, NetworkPolicies, volume provisioning):
+// every rendered object admitted, bootstrap and clones, failovers under writes, the controllers' Lease,
+// RBAC, apply/status/scale/down, backups. Run alone: node --import tsx --test test/kubernetes.test.ts
 import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { stringify as stringifyYaml } from "yaml";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connectSql } from "../src/mysql/client.js";
@@ -12,9 +14,9 @@ import type { SiteStatus } from "../src/platform/local/status.js";
 import { ADMIN_PORT } from "../src/topology/topology.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { KubeApiError, type KubeClient, type KubeObject } from "./kube/client.js";
-import { ControlPlane } from "./kube/control-plane.js";
-import { TestNode } from "./kube/test-node.js";
-import { countPresent, endpointAddresses, Writer } from "./kube/writer.js";
+import { TestCluster } from "./kube/cluster.js";
+import { getPod, isReady, podIp } from "./kube/site-state.js";
+import { countPresent, endpointAddresses, Writer } from "./kube/traffic.js";
 import { renderVariants, testSecrets } from "./helpers/render-variants.js";
 import { eventually, makeSiteDir, runCli, TestSite } from "./helpers/site.js";
 import { listBackups } from "../src/backup/list.js";
@@ -25,12 +27,18 @@ import { parsePrimaryRecord, STATE_CONFIGMAP } from "../src/platform/kubernetes/
 
 const isRoot = process.getuid?.() === 0;
 const NAMESPACE = "db";
-const DB_SPEC = {
+// The same folder as test/kube-node.test.ts (the two files run one after the other): `down` there and
+// here never stops a cluster a developer started by hand.
+const testCluster = new TestCluster("/var/tmp/hapress-test-cluster-tests");
+/** Two cores for the whole cluster: the default requests would not all fit. */
+const SMALL = { mariadb: { cpu: "100m", memory: "512Mi" }, wordpress: { cpu: "100m", memory: "256Mi" } };
+/** A database-only site on this cluster's images and storage classes. */
+const dbSpec = () => ({
   name: "kube",
   database: { replicas: 3 },
   wordpress: { replicas: 0 },
-  kubernetes: { namespace: NAMESPACE },
-};
+  kubernetes: { ...testCluster.specFragment().kubernetes, namespace: NAMESPACE, resources: SMALL },
+});
 
 /** The database users as the rendered Secret names them, for SQL from the test. */
 const secrets: Secrets = {
@@ -52,24 +60,7 @@ function render(input: object): KubeObject[] {
   return renderManifests(parseSpec(input, "test"), testSecrets);
 }
 
-async function pod(api: KubeClient, name: string): Promise<KubeObject | null> {
-  try {
-    return await api.get(`/api/v1/namespaces/${NAMESPACE}/pods/${name}`);
-  } catch (error) {
-    if (error instanceof KubeApiError && error.status === 404) return null;
-    throw error;
-  }
-}
-
-function isReady(object: KubeObject | null): boolean {
-  const conditions = (object?.status?.conditions ?? []) as { type: string; status: string }[];
-  return conditions.some((c) => c.type === "Ready" && c.status === "True");
-}
-
-function podIp(object: KubeObject | null): string {
-  const ip = object?.status?.podIP;
-  return typeof ip === "string" ? ip : "";
-}
+const pod = (api: KubeClient, name: string): Promise<KubeObject | null> => getPod(api, NAMESPACE, name);
 
 async function gtid(address: string): Promise<string> {
   const session = await connectSql(
@@ -119,13 +110,28 @@ async function runSql(address: string, sql: string): Promise<void> {
 }
 
 describe(
-  "the rendered manifests on a real Kubernetes control plane",
-  { skip: !isRoot && "needs root: the test node makes network namespaces" },
+  "the database tier and its controller on a real Kubernetes node",
+  { skip: !isRoot && "needs root: the test cluster runs a kubelet and containerd" },
   () => {
     const dir = makeSiteDir("kube");
-    const plane = new ControlPlane(join(dir, "plane"));
-    let node: TestNode | null = null;
     let api: KubeClient;
+    /** The logs of the pods whose name starts with `prefix` (their `container`), through the API. */
+    const podLogs = async (
+      prefix: string,
+      container: string,
+      options: { previous?: boolean; tail?: number } = {},
+    ) => {
+      const pods = (await api.list(`/api/v1/namespaces/${NAMESPACE}/pods`)).filter((p) =>
+        p.metadata.name.startsWith(prefix),
+      );
+      const logs = await Promise.all(
+        pods.map(
+          async (p) =>
+            `--- ${p.metadata.name}\n${await testCluster.logs(NAMESPACE, p.metadata.name, container, options)}`,
+        ),
+      );
+      return logs.join("\n");
+    };
 
     const ipOf = async (name: string) => podIp(await pod(api, name));
     /** The role label of mysql-0..2, in order ("" when a pod is missing or unlabelled). */
@@ -153,10 +159,7 @@ describe(
         .catch(() => null);
       return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? null;
     };
-    const controllerLogs = () =>
-      (node?.podNames().filter((n) => n.startsWith("hapress-controller-")) ?? [])
-        .map((n) => `--- ${n}\n${node?.logOf(n, "controller") ?? ""}`)
-        .join("\n");
+    const controllerLogs = () => podLogs("hapress-controller-", "controller", { tail: 200 });
     /** The controller's Events, oldest first, with who reported them. */
     const controllerEvents = async () =>
       (await api.list(`/api/v1/namespaces/${NAMESPACE}/events`))
@@ -173,23 +176,27 @@ describe(
         .filter((e) => e.metadata.name.includes(".hapress."))
         .sort((a, b) => eventTime(a.metadata.name) - eventTime(b.metadata.name));
 
-    before(async () => {
-      await plane.startAll();
-      api = plane.admin;
-      node = new TestNode(api, join(dir, "node"), [NAMESPACE, "applied"]);
-      await node.start();
-    });
+    before(
+      () => {
+        testCluster.up();
+        api = testCluster.api;
+      },
+      { timeout: 50 * 60_000 },
+    );
 
     after(async () => {
       await Promise.all([...Writer.running].map((w) => w.stop()));
-      await node?.stop();
-      await plane.stop();
+      testCluster.down();
       // HAPRESS_KEEP_TEST_DIR=1 keeps the logs of every component and pod for a look after a failure.
       if (!process.env.HAPRESS_KEEP_TEST_DIR) rmSync(dir, { recursive: true, force: true });
     });
 
-    it("accepts every rendered object of every spec variant: server-side apply, dry run then for real", async () => {
+    it("accepts every rendered object of every spec variant (a server-side dry run, with admission)", async () => {
+      // A dry run only: stored for real, every variant's pods would start on this one node. What the
+      // server stores of a whole site is checked by applying one (below, and test/kube-node.test.ts).
       let index = 0;
+      const created: string[] = [];
+      let statefulSet: KubeObject | null = null;
       for (const [label, input] of Object.entries(renderVariants)) {
         // Each variant in a namespace of its own (unless it names one): they are different sites.
         const kubernetes = { namespace: `variant-${++index}`, ...(input.kubernetes ?? {}) };
@@ -202,20 +209,19 @@ describe(
         for (const namespace of namespaces) {
           await api.apply(namespace, { dryRun: true });
           await api.apply(namespace);
+          created.push(namespace.metadata.name);
         }
         for (const object of rest) {
-          await assert.doesNotReject(
-            api.apply(object, { dryRun: true }),
-            `${label}: dry run of ${object.kind}/${object.metadata.name}`,
-          );
-        }
-        for (const object of rest) {
-          const applied = await api.apply(object);
-          assert.ok(applied.metadata.uid, `${label}: ${object.kind}/${object.metadata.name} stored`);
+          const answer = await api.apply(object, { dryRun: true }).catch((error: unknown) => {
+            throw new Error(`${label}: dry run of ${object.kind}/${object.metadata.name}`, { cause: error });
+          });
+          if (object.kind === "StatefulSet" && object.metadata.namespace === "shop") statefulSet = answer;
         }
       }
+      for (const name of new Set(created)) testCluster.kubectl(["delete", "namespace", name, "--wait=false"]);
       // Defaulting by the real server: the StatefulSet keeps what we asked and gains the server's defaults.
-      const sts = await api.get("/apis/apps/v1/namespaces/shop/statefulsets/mysql");
+      const sts = statefulSet;
+      assert.ok(sts, "the variant in the namespace shop has a StatefulSet");
       assert.equal((sts.spec as { podManagementPolicy?: string }).podManagementPolicy, "OrderedReady");
       assert.ok(
         (sts.spec as { revisionHistoryLimit?: number }).revisionHistoryLimit !== undefined,
@@ -224,7 +230,7 @@ describe(
     });
 
     it("runs the database tier with the rendered controller: mysql-0 bootstraps, the others clone, one pod labelled primary", async () => {
-      for (const object of render(DB_SPEC)) await api.apply(object);
+      for (const object of render(dbSpec())) await api.apply(object);
 
       // OrderedReady: whenever mysql-N exists, mysql-(N-1) is already ready.
       let sawOrderViolation = false;
@@ -239,17 +245,23 @@ describe(
             return isReady(current);
           },
           240_000,
-        ).catch((error: unknown) => {
+        ).catch(async (error: unknown) => {
           throw new Error(
-            `${name} never became ready; node errors: ${node?.errors.slice(-3).join(" | ")}\ninit: ${node?.logOf(name, "init")}\nmariadb: ${node?.logOf(name, "mariadb")}\ncontrollers: ${controllerLogs()}`,
+            `${name} never became ready\n${await podLogs(name, "init")}\n${await podLogs(name, "mariadb")}\ncontrollers: ${await controllerLogs()}`,
             { cause: error },
           );
         });
       }
       assert.equal(sawOrderViolation, false, "a pod was created before its predecessor was ready");
-      assert.match(node?.logOf("mysql-0", "init") ?? "", /an empty site: ordinal 0 bootstraps it/);
+      assert.match(
+        await testCluster.logs(NAMESPACE, "mysql-0", "init"),
+        /an empty site: ordinal 0 bootstraps it/,
+      );
       for (const name of ["mysql-1", "mysql-2"])
-        assert.match(node?.logOf(name, "init") ?? "", /cloned .* MB from mysql-\d\.mysql\.db\.svc/);
+        assert.match(
+          await testCluster.logs(NAMESPACE, name, "init"),
+          /cloned .* MB from mysql-\d\.mysql\.db\.svc/,
+        );
 
       // The controller (running in its pods with the rendered ServiceAccount's token) records mysql-0,
       // labels it, and points the clones at it.
@@ -257,8 +269,8 @@ describe(
         "only mysql-0 labelled primary, the others replicas",
         async () => JSON.stringify(await roles()) === JSON.stringify(["primary", "replica", "replica"]),
         120_000,
-      ).catch((error: unknown) => {
-        throw new Error(`labels never settled; controllers:\n${controllerLogs()}`, { cause: error });
+      ).catch(async (error: unknown) => {
+        throw new Error(`labels never settled; controllers:\n${await controllerLogs()}`, { cause: error });
       });
       const record = await primaryRecord();
       assert.equal(record?.primary, "mysql-0");
@@ -311,9 +323,7 @@ describe(
     });
 
     it("restarts a replica's mariadbd killed with SIGKILL (restartPolicy); it becomes ready and catches up", async () => {
-      const pid = node?.containerPid("mysql-1", "mariadb");
-      assert.ok(pid, "mysql-1's mariadbd runs");
-      process.kill(pid, "SIGKILL");
+      process.kill(await testCluster.containerPid(NAMESPACE, "mysql-1", "mariadb"), "SIGKILL");
       await eventually(
         "mysql-1 restarted once and ready",
         async () => {
@@ -415,12 +425,16 @@ describe(
       const specFile = join(dir, "applied.yaml");
       writeFileSync(
         specFile,
-        "name: applied\ndatabase:\n  replicas: 1\nwordpress:\n  replicas: 0\nkubernetes:\n  namespace: applied\n",
+        stringifyYaml({
+          name: "applied",
+          database: { replicas: 1 },
+          wordpress: { replicas: 0 },
+          kubernetes: { ...testCluster.specFragment().kubernetes, namespace: "applied", resources: SMALL },
+        }),
       );
-      // Asynchronously: this process is also the test node that runs the pods being waited for.
       const apply = (...args: string[]) =>
         runCli(["-f", specFile, "apply", ...args], {
-          env: { KUBECONFIG: plane.adminKubeconfig },
+          env: { KUBECONFIG: testCluster.kubeconfig },
           timeoutMs: 400_000,
         });
       const namespaceExists = async (name: string) =>
@@ -428,7 +442,10 @@ describe(
 
       const wrongContext = await apply("--context", "no-such-context");
       assert.equal(wrongContext.code, 2, wrongContext.stderr);
-      assert.match(wrongContext.stderr, /no context 'no-such-context' in the kubeconfig; it has: test/);
+      assert.match(
+        wrongContext.stderr,
+        /no context 'no-such-context' in the kubeconfig; it has: hapress-test/,
+      );
       const badNamespace = await apply("--namespace", "Bad_Namespace");
       assert.equal(badNamespace.code, 2, badNamespace.stderr);
       assert.match(badNamespace.stderr, /--namespace "Bad_Namespace": must be a DNS label/);
@@ -436,7 +453,7 @@ describe(
       assert.equal(dryRun.code, 0, dryRun.stderr);
       assert.equal(await namespaceExists("applied"), false, "a dry run stores nothing");
 
-      const first = await apply("--context", "test", "--timeout", "300");
+      const first = await apply("--context", "hapress-test", "--timeout", "300");
       assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
       const output = `${first.stdout}${first.stderr}`;
       for (const step of ["database pods ready", "a controller leads", "the primary labelled"])
@@ -462,7 +479,10 @@ describe(
     it("hapress status, scale and down against the cluster: the status contract, scale writes the spec file, down keeps the data unless --volumes", async () => {
       const specFile = join(dir, "applied.yaml");
       const cli = (...args: string[]) =>
-        runCli(["-f", specFile, ...args], { env: { KUBECONFIG: plane.adminKubeconfig }, timeoutMs: 400_000 });
+        runCli(["-f", specFile, ...args], {
+          env: { KUBECONFIG: testCluster.kubeconfig },
+          timeoutMs: 400_000,
+        });
       const inApplied = (path: string) => `/api/v1/namespaces/applied/${path}`;
       const names = async (path: string) => (await api.list(inApplied(path))).map((o) => o.metadata.name);
       const status = async () => {
@@ -495,7 +515,7 @@ describe(
       });
       const first = seen as unknown as SiteStatus;
       assert.equal(first.site, "applied");
-      assert.equal(first.stateDir, "kubernetes:test/applied");
+      assert.equal(first.stateDir, "kubernetes:hapress-test/applied");
       assert.equal(first.running, true);
       assert.equal(first.primary, "mysql-0");
       assert.equal(first.primaryEpoch, 1);
@@ -586,8 +606,7 @@ describe(
       const holder = await leaseHolder();
       assert.ok(holder, "a controller holds the lease");
       const holderPod = holder.split("_")[0] ?? "";
-      const pid = node?.containerPid(holderPod, "controller");
-      assert.ok(pid, `${holderPod}'s controller runs`);
+      const pid = await testCluster.containerPid(NAMESPACE, holderPod, "controller");
       const killedAt = Date.now();
       process.kill(pid, "SIGKILL");
       let newHolder: string | null = null;
@@ -612,12 +631,12 @@ describe(
     it("fails over when the primary's mariadbd is killed (kill -9) under writes: relabelled, re-routed, old pod back as a replica, nothing acknowledged lost", async () => {
       const table = "failover_k8s";
       await runSql(await ipOf("mysql-0"), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
-      const writer = new Writer(api, NAMESPACE, table);
+      const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
       writer.start();
       await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
       const oldUid = (await pod(api, "mysql-0"))?.metadata.uid;
-      // Held down 20 s, as a kubelet's restart back-off may: the failover must not depend on it.
-      node?.crashContainer("mysql-0", "mariadb", 20_000);
+      // From the node, as an operator (or the kernel's OOM killer) would; the kubelet restarts it.
+      process.kill(await testCluster.containerPid(NAMESPACE, "mysql-0", "mariadb"), "SIGKILL");
       const crashedAt = Date.now();
       await eventually(
         "a new primary recorded and labelled",
@@ -632,8 +651,8 @@ describe(
           );
         },
         120_000,
-      ).catch((error: unknown) => {
-        throw new Error(`no failover; controllers:\n${controllerLogs()}`, { cause: error });
+      ).catch(async (error: unknown) => {
+        throw new Error(`no failover; controllers:\n${await controllerLogs()}`, { cause: error });
       });
       const newPrimary = (await primaryRecord())?.primary ?? "";
       const newIp = await ipOf(newPrimary);
@@ -662,8 +681,8 @@ describe(
           return (await gtid(podIp(current))) === (await gtid(newIp));
         },
         240_000,
-      ).catch((error: unknown) => {
-        throw new Error(`mysql-0 never rejoined; controllers:\n${controllerLogs()}`, { cause: error });
+      ).catch(async (error: unknown) => {
+        throw new Error(`mysql-0 never rejoined; controllers:\n${await controllerLogs()}`, { cause: error });
       });
       const events = await controllerEvents();
       const started = events.find((e) => e.reason === "failover-started");
@@ -735,18 +754,18 @@ describe(
           `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/hapress-controller`,
         );
         throw new Error(
-          `the rollout never finished; lease ${await leaseHolder()}; deployment ${JSON.stringify(deployment.status)}; pods ${JSON.stringify(pods.map((p) => [p.metadata.name, p.metadata.deletionTimestamp, p.status]))}; node errors ${node?.errors.slice(-3).join(" | ")}`,
+          `the rollout never finished; lease ${await leaseHolder()}; deployment ${JSON.stringify(deployment.status)}; pods ${JSON.stringify(pods.map((p) => [p.metadata.name, p.metadata.deletionTimestamp, p.status]))}`,
           { cause: error },
         );
       });
       const oldPrimary = (await primaryRecord())?.primary ?? "";
       const table = "failover_k8s_2";
       await runSql(await ipOf(oldPrimary), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
-      const writer = new Writer(api, NAMESPACE, table);
+      const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
       writer.start();
       await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
       const leaderBefore = await leaseHolder();
-      node?.crashContainer(oldPrimary, "mariadb", 20_000);
+      process.kill(await testCluster.containerPid(NAMESPACE, oldPrimary, "mariadb"), "SIGKILL");
       await eventually(
         "a new primary recorded, labelled and routed, by a controller other than the one that crashed",
         async () => {
@@ -761,17 +780,17 @@ describe(
           );
         },
         180_000,
-      ).catch((error: unknown) => {
-        throw new Error(`the failover never finished; controllers:\n${controllerLogs()}`, { cause: error });
+      ).catch(async (error: unknown) => {
+        throw new Error(`the failover never finished; controllers:\n${await controllerLogs()}`, {
+          cause: error,
+        });
       });
       const newPrimary = (await primaryRecord())?.primary ?? "";
       assert.notEqual(await leaseHolder(), leaderBefore, "the crashed leader's successor holds the lease");
-      assert.ok(
-        node
-          ?.podNames()
-          .some((n) =>
-            /test hook: crashing after 'promote'/.test(node?.logOf(n, "controller", Infinity) ?? ""),
-          ),
+      // The crashed process's log is its container's previous instance.
+      assert.match(
+        await podLogs("hapress-controller-", "controller", { previous: true }),
+        /test hook: crashing after 'promote'/,
         "a controller crashed right after promoting",
       );
       await eventually("writes acknowledged by the new primary", async () => {
@@ -787,23 +806,20 @@ describe(
     });
 
     it("backs up from a replica with a Job made from the CronJob, archives the binary logs across the failovers, and the backup restores to the last write", async () => {
-      const claim = await api.get(`/api/v1/namespaces/${NAMESPACE}/persistentvolumeclaims/hapress-backups`);
-      const volume = join(node?.dir ?? "", "volumes", claim.metadata.uid ?? "");
+      // The claim's folder on the node: a machine that mounts the backup volume reads the same.
+      const volume = await testCluster.volumePath(NAMESPACE, "hapress-backups");
       const archive = join(volume, "binlogs");
       const record = await primaryRecord();
       assert.ok(record);
-      const archiverLog = () =>
-        (node?.podNames().filter((n) => n.startsWith("hapress-binlog-archiver-")) ?? [])
-          .map((n) => `--- ${n}\n${node?.logOf(n, "archiver", 60) ?? ""}`)
-          .join("\n");
+      const archiverLog = () => podLogs("hapress-binlog-archiver-", "archiver", { tail: 60 });
       // The archiver follows the recorded primary: a segment per primary the earlier failovers made.
       const segment = `${String(record.epoch).padStart(6, "0")}-${record.primary}`;
       await eventually(
         `the archiver streams ${segment}`,
         async () => (await scanArchive(archive)).some((g) => g.name === segment),
         120_000,
-      ).catch((error: unknown) => {
-        throw new Error(`no segment ${segment}; archiver:\n${archiverLog()}`, { cause: error });
+      ).catch(async (error: unknown) => {
+        throw new Error(`no segment ${segment}; archiver:\n${await archiverLog()}`, { cause: error });
       });
       assert.ok((await scanArchive(archive)).length >= 2, "one segment per primary since the site began");
 
@@ -820,21 +836,27 @@ describe(
         metadata: { name: "backup-now", namespace: NAMESPACE },
         spec: (cron.spec as { jobTemplate: { spec: object } }).jobTemplate.spec,
       });
-      const backupLog = () =>
-        (node?.podNames().filter((n) => n.startsWith("backup-now-")) ?? [])
-          .map((n) => `--- ${n}\n${node?.logOf(n, "backup", 60) ?? ""}`)
-          .join("\n");
+      const backupLog = () => podLogs("backup-now-", "backup", { tail: 60 });
       await eventually(
         "the backup Job succeeds",
         async () => {
+          // Judged by the Job's own outcome, as its owner would: an attempt may fail (a donor's agent
+          // streaming a clone refuses a second copy; a policy not yet programmed for the new pod) and
+          // the Job retries. Failed attempts are printed, with their causes, for the CI log.
           const job = await api.get(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/backup-now`);
-          const status = job.status as { succeeded?: number; failed?: number } | undefined;
-          if ((status?.failed ?? 0) > 0) throw new Error(`the backup Job failed:\n${backupLog()}`);
-          return status?.succeeded === 1;
+          const status = job.status as
+            | { succeeded?: number; failed?: number; conditions?: { type: string; status: string }[] }
+            | undefined;
+          if (status?.conditions?.some((c) => c.type === "Failed" && c.status === "True"))
+            throw new Error(`the backup Job failed:\n${await backupLog()}`);
+          if (status?.succeeded !== 1) return false;
+          if ((status.failed ?? 0) > 0)
+            console.log(`backup attempts failed before one succeeded:\n${await backupLog()}`);
+          return true;
         },
-        240_000,
-      ).catch((error: unknown) => {
-        throw new Error(`the backup Job never succeeded:\n${backupLog()}`, { cause: error });
+        420_000,
+      ).catch(async (error: unknown) => {
+        throw new Error(`the backup Job never succeeded:\n${await backupLog()}`, { cause: error });
       });
       const [backup] = await listBackups(volume);
       assert.ok(backup?.manifest, `a backup on the claim: ${JSON.stringify(backup)}`);
@@ -894,8 +916,8 @@ describe(
       );
     });
 
-    it("keeps every control-plane component running", () => {
-      assert.deepEqual(plane.exited(), []);
+    it("keeps every component of the cluster running", () => {
+      assert.deepEqual(testCluster.exited(), []);
     });
   },
 );

@@ -12,18 +12,6 @@ it("leaves no process of any test site running", () => {
   assert.deepEqual(processesMentioning(`${SYSTEM_SERVICE_ROOT}/`), []);
 });
 
-it("leaves no network namespace or bridge of the Kubernetes test node", () => {
-  const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" });
-  if (namespaces.error) return; // no iproute2: the test node never ran
-  assert.deepEqual(
-    namespaces.stdout.split("\n").filter((line) => line.startsWith("hpk-")),
-    [],
-    "network namespaces left behind",
-  );
-  const bridge = spawnSync("ip", ["link", "show", "hpk-br0"], { encoding: "utf8" });
-  assert.notEqual(bridge.status, 0, "the test pod bridge hpk-br0 was left behind");
-});
-
 it("leaves no chaos packet filter behind", () => {
   const tables = spawnSync("nft", ["list", "tables"], { encoding: "utf8" });
   if (tables.error || tables.status !== 0) return; // no nft, or not root: no partition ever ran
@@ -34,9 +22,15 @@ it("leaves no chaos packet filter behind", () => {
   );
 });
 
-it("leaves nothing of the real test cluster running (test/kube-node.test.ts)", () => {
+it("leaves nothing of the real test cluster running (test/kube-node.test.ts, test/kubernetes.test.ts)", () => {
   assert.deepEqual(processesMentioning("/var/tmp/hapress-test-cluster-tests"), []);
   const bridge = spawnSync("ip", ["link", "show", "hpk-cni0"], { encoding: "utf8" });
   if (bridge.error) return; // no iproute2: the cluster never ran
   assert.notEqual(bridge.status, 0, "the test cluster's bridge hpk-cni0 was left behind");
+  const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
+  assert.deepEqual(
+    namespaces.split("\n").filter((line) => line.startsWith("cni-")),
+    [],
+    "pod network namespaces left behind",
+  );
 });

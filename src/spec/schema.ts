@@ -11,6 +11,12 @@ const siteName = z
   );
 
 /** A pinned container image reference: a tag other than `latest`, or a digest. */
+/**
+ * The hapress image's default name. Nothing is published under it yet: a user builds the image from
+ * the Dockerfile and names it in kubernetes.images.hapress (render and apply warn until they do).
+ */
+export const UNPUBLISHED_HAPRESS_IMAGE = "ghcr.io/hapress/hapress:0.1.0";
+
 const imageRef = z
   .string()
   .regex(
@@ -109,7 +115,7 @@ export const specSchema = z
             mariadb: imageRef.default("mariadb:10.11"),
             wordpress: imageRef.default("wordpress:6.1.1-php8.2-apache"),
             wordpressCli: imageRef.default("wordpress:cli-2.8.1-php8.2"),
-            hapress: imageRef.default("ghcr.io/hapress/hapress:0.1.0"),
+            hapress: imageRef.default(UNPUBLISHED_HAPRESS_IMAGE),
             curl: imageRef.default("curlimages/curl:8.5.0"),
             /** The page cache container beside WordPress (any nginx image runs it: the config is ours). */
             cache: imageRef.default("nginxinc/nginx-unprivileged:1.27.3-alpine"),

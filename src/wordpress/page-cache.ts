@@ -130,7 +130,10 @@ export function renderCacheProxyConfig(input: {
     // The container's liveness: nginx itself answers (Apache and the database may be down).
     '    location = /hapress-cache-alive { return 200 "alive\\n"; }',
     "    location / {",
-    "      proxy_pass http://localhost:80;",
+    // One address, not `localhost` (::1 and 127.0.0.1: two servers to nginx). A lone server is never
+    // marked unavailable; of two, each worker marks both down for 10 s after one refused connection,
+    // and nginx starts before Apache: a new pod answered 502 for seconds after it became ready.
+    "      proxy_pass http://127.0.0.1:80;",
     "      proxy_http_version 1.1;",
     '      proxy_set_header Connection "";',
     "      proxy_set_header Host $http_host;",

@@ -185,8 +185,7 @@ export class TestSite {
 
 /**
  * PIDs whose command line or working folder mentions `text`: our processes name their state folder,
- * and workers that rename themselves (php-fpm, nginx) still run in the site's folder; test-node
- * containers name their pod folder in their environment.
+ * and workers that rename themselves (php-fpm, nginx) still run in the site's folder.
  */
 export function processesMentioning(text: string): number[] {
   const found = new Set<number>();
@@ -196,14 +195,7 @@ export function processesMentioning(text: string): number[] {
     try {
       const commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
       const cwd = readlinkSync(`/proc/${pid}/cwd`);
-      // The Kubernetes test node's containers run chrooted: they carry their pod folder in HAPRESS_TEST_NODE_POD.
-      const environment = readFileSync(`/proc/${pid}/environ`, "utf8");
-      if (
-        commandLine.includes(text) ||
-        cwd.includes(text) ||
-        environment.includes(`HAPRESS_TEST_NODE_POD=${text}`)
-      )
-        found.add(pid);
+      if (commandLine.includes(text) || cwd.includes(text)) found.add(pid);
     } catch {
       // Gone meanwhile, or not ours to read.
     }

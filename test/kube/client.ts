@@ -1,4 +1,4 @@
-// A small HTTPS client for the test harness and the test node: enough of the Kubernetes REST API to
+// A small HTTPS client for the Kubernetes tests and benchmark: enough of the Kubernetes REST API to
 // apply, read, patch and delete objects as a given identity (client certificate or bearer token).
 import { request } from "node:https";
 

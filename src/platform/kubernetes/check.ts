@@ -1,4 +1,4 @@
-import type { Spec } from "../../spec/schema.js";
+import { UNPUBLISHED_HAPRESS_IMAGE, type Spec } from "../../spec/schema.js";
 
 export interface SpecCheck {
   errors: string[];
@@ -51,6 +51,11 @@ export function checkKubernetesSpec(spec: Spec, source: string): SpecCheck {
   if (backup.createClaim && backup.accessMode === "ReadWriteMany" && !backup.storageClass && !sharedClass) {
     warnings.push(
       `${source}: the backup claim '${backup.claim}' asks for ReadWriteMany with no storage class (most default classes cannot provide it, and the claim would stay pending); set kubernetes.backup.storageClass, or accessMode: ReadWriteOnce if one node may hold it (the backup Job and the archiver then share that node)`,
+    );
+  }
+  if (spec.kubernetes.images.hapress === UNPUBLISHED_HAPRESS_IMAGE) {
+    warnings.push(
+      `${source}: field 'kubernetes.images.hapress' is ${UNPUBLISHED_HAPRESS_IMAGE}, which is not published anywhere: no node can pull it, and the controller, the database pods' agent, backups and the archiver would never start. Build it from the Dockerfile, push it to your registry and name it (README, "The hapress image")\n  example of right:\n    docker build -t registry.example.com/hapress:0.1.0 . && docker push registry.example.com/hapress:0.1.0\n    kubernetes:\n      images:\n        hapress: registry.example.com/hapress:0.1.0`,
     );
   }
   return { errors, warnings };

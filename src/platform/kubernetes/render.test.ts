@@ -80,7 +80,7 @@ describe("rendered manifests", () => {
     const pod = JSON.stringify(cron.jobTemplate.spec.template.spec);
     assert.match(
       pod,
-      /"args":\["agent","cluster-backup","--namespace","hapress","--spec-file","\/etc\/hapress\/spec.json","--to","\/backups","--content","\/content"\]/,
+      /"args":\["--debug","agent","cluster-backup","--namespace","hapress","--spec-file","\/etc\/hapress\/spec.json","--to","\/backups","--content","\/content"\]/,
     );
     assert.match(pod, /"claimName":"hapress-backups"/);
     assert.match(pod, /"claimName":"wordpress-content","readOnly":true/);
@@ -138,7 +138,12 @@ describe("rendered manifests", () => {
     const objects = render(variants["a content storage class"] ?? {});
     const text = JSON.stringify(objects);
     assert.doesNotMatch(text, /v1beta1/, "no removed API version");
-    assert.doesNotMatch(text, /\b(?:\d{1,3}\.){3}\d{1,3}\b/, "no hand-typed IP address");
+    // A container's own loopback (the page cache reaching Apache in its pod) is no cluster address.
+    assert.doesNotMatch(
+      text.replace(/\b127\.0\.0\.1\b/g, "loopback"),
+      /\b(?:\d{1,3}\.){3}\d{1,3}\b/,
+      "no hand-typed IP address",
+    );
     assert.doesNotMatch(text, /:latest"/);
     const wordpress = find(objects, "Deployment", "wordpress").spec as {
       strategy: { type: string; rollingUpdate: { maxUnavailable: number } };
@@ -429,6 +434,21 @@ describe("Kubernetes-only spec checks", () => {
       [],
     );
   });
+  it("warns, with the steps, while the hapress image is the unpublished default", () => {
+    const warnings = check({ kubernetes: { storage: { contentClass: "x" } } }).warnings.join("\n");
+    assert.match(
+      warnings,
+      /kubernetes\.images\.hapress' is ghcr\.io\/hapress\/hapress:0\.1\.0, which is not published/,
+    );
+    assert.match(warnings, /docker build -t registry\.example\.com\/hapress:0\.1\.0 \./);
+    const named = check({
+      kubernetes: {
+        storage: { contentClass: "x" },
+        images: { hapress: "registry.example.com/hapress:0.1.0" },
+      },
+    });
+    assert.deepEqual(named.warnings, []);
+  });
   it("asks for a storage class for shared content", () => {
     assert.match(check({}).errors.join("\n"), /kubernetes\.storage\.contentClass.*ReadWriteMany/);
   });
@@ -442,7 +462,11 @@ describe("Kubernetes-only spec checks", () => {
     assert.deepEqual(
       check({
         database: { replicas: 4 },
-        kubernetes: { automaticFailover: false, storage: { contentClass: "x" } },
+        kubernetes: {
+          automaticFailover: false,
+          storage: { contentClass: "x" },
+          images: { hapress: "registry.example.com/hapress:0.1.0" },
+        },
       }).warnings,
       [],
     );

@@ -136,7 +136,9 @@ export function backupObjects(ctx: Context): K8sObject[] {
         failedJobsHistoryLimit: 3,
         jobTemplate: {
           spec: {
-            backoffLimit: 2,
+            // Retries over about five minutes (10, 20, 40, 80, 160 s apart): a donor's agent streams one
+            // copy at a time and refuses a second while a replica is being cloned from it.
+            backoffLimit: 5,
             activeDeadlineSeconds: 6 * 3600,
             template: {
               metadata: { labels: labels(ctx, "backup") },
@@ -148,6 +150,8 @@ export function backupObjects(ctx: Context): K8sObject[] {
                     name: "backup",
                     resources: resources(ctx.spec.kubernetes.resources.backup),
                     args: [
+                      // The whole chain of causes in the Job's log: nobody can rerun a failed pod.
+                      "--debug",
                       "agent",
                       "cluster-backup",
                       "--namespace",

@@ -77,6 +77,8 @@ export function wordpressTier(ctx: Context): K8sObject[] {
             // No API access: only the controller talks to the API server.
             automountServiceAccountToken: false,
             affinity: antiAffinity(ctx, "web"),
+            // Room for the drain below and for the requests still being answered after it.
+            terminationGracePeriodSeconds: DRAIN_SECONDS + 25,
             containers: [
               {
                 name: "wordpress",
@@ -85,6 +87,7 @@ export function wordpressTier(ctx: Context): K8sObject[] {
                 ports: [{ name: cached ? "apache" : "http", containerPort: 80 }],
                 env: [...wordpressEnv(ctx), ...(cached ? cacheRefreshEnv(ctx) : [])],
                 resources: resources(k.resources.wordpress),
+                lifecycle: drainBeforeStop,
                 // Neither probe depends on the database: its outage is shared by every pod, and a
                 // readiness that followed it would take them all out of the Service at once (a
                 // failover of a second would become 503s for every reader). The web server (with
@@ -158,6 +161,16 @@ export function wordpressTier(ctx: Context): K8sObject[] {
   return objects;
 }
 
+/**
+ * How long a stopping WordPress pod keeps serving. A deleted pod leaves the Service's EndpointSlice at
+ * once, but kube-proxy on every node (and an Ingress controller) routes new connections to it until it
+ * has caught up, about a second later; a web server stopped at once resets them (a reset read when a
+ * pod was deleted under readers on the real test node; none in the deletions since this drain).
+ */
+const DRAIN_SECONDS = 5;
+/** Both containers of the pod drain before their SIGTERM (nginx and Apache stop at once on it). */
+const drainBeforeStop = { preStop: { exec: { command: ["sleep", String(DRAIN_SECONDS)] } } };
+
 /** The port the pods serve readers on: the cache container's, or Apache's without the cache. */
 export const CACHE_PORT = 8080;
 export function wordpressServingPort(ctx: Context): number {
@@ -192,6 +205,7 @@ function cacheContainer(ctx: Context, host: { name: string; value: string }[]) {
     // Not used by nginx: it includes the file this variable names (the secrets-as-files pass mounts it).
     env: [secretEnv("HAPRESS_CACHE_REFRESH_MAP", "cache-refresh-map")],
     resources: resources({ cpu: "50m", memory: "64Mi" }),
+    lifecycle: drainBeforeStop,
     readinessProbe: {
       httpGet: { path: "/wp-includes/images/blank.gif", port: "http", httpHeaders: host },
       periodSeconds: 5,

@@ -1,6 +1,8 @@
-// A client of the database tier on the test control plane, shared by the Kubernetes tests and the
-// Kubernetes failover benchmark: inserts through whatever `mysql-primary`'s EndpointSlice lists, with
-// the time of every acknowledgement, and checks afterwards that none was lost.
+// The traffic of the Kubernetes tests and of the Kubernetes failover benchmark, sent from the node to
+// the site's Services as a client in the cluster would (kube-proxy routes a ClusterIP to whatever the
+// Service's EndpointSlice lists): an inserting client through `mysql-primary`, with the time of every
+// acknowledgement, checked afterwards for losses; anonymous page readers through `wordpress`.
+import { request as httpRequest } from "node:http";
 import { connectSql } from "../../src/mysql/client.js";
 import { sleep } from "../../src/util/process.js";
 import { testSecrets } from "../helpers/render-variants.js";
@@ -25,7 +27,7 @@ export async function endpointAddresses(
     .sort();
 }
 
-/** Acknowledged inserts into the primary, through whatever mysql-primary's EndpointSlice lists. */
+/** Acknowledged inserts into the primary, through the `mysql-primary` Service's address. */
 export class Writer {
   /** Every writer started, so the suite's `after` stops those a failed test left running. */
   static readonly running = new Set<Writer>();
@@ -37,9 +39,10 @@ export class Writer {
   private loop: Promise<void> | null = null;
 
   constructor(
-    private readonly api: KubeClient,
-    private readonly namespace: string,
+    /** The ClusterIP of `mysql-primary`. */
+    private readonly address: string,
     private readonly table: string,
+    private readonly password: string = testSecrets.appPassword,
   ) {}
 
   start(): void {
@@ -51,15 +54,10 @@ export class Writer {
     let next = 1;
     const deadline = Date.now() + 600_000;
     while (!this.stopped && Date.now() < deadline) {
-      const [address] = await endpointAddresses(this.api, this.namespace, "mysql-primary").catch(() => []);
-      if (!address) {
-        await sleep(50);
-        continue;
-      }
       try {
         const session = await connectSql(
-          { host: address, port: 3306 },
-          { user: "wordpress", password: testSecrets.appPassword },
+          { host: this.address, port: 3306 },
+          { user: "wordpress", password: this.password },
           { database: "wordpress", connectTimeoutMs: 1000, queryTimeoutMs: 5000 },
         );
         try {
@@ -99,10 +97,15 @@ export class Writer {
 }
 
 /** How many of `ids` the table on `address` holds. */
-export async function countPresent(address: string, table: string, ids: number[]): Promise<number> {
+export async function countPresent(
+  address: string,
+  table: string,
+  ids: number[],
+  password: string = testSecrets.appPassword,
+): Promise<number> {
   const session = await connectSql(
     { host: address, port: 3306 },
-    { user: "wordpress", password: testSecrets.appPassword },
+    { user: "wordpress", password },
     { database: "wordpress", queryTimeoutMs: 30_000 },
   );
   try {
@@ -111,5 +114,64 @@ export async function countPresent(address: string, table: string, ids: number[]
     return ids.filter((id) => present.has(id)).length;
   } finally {
     await session.close();
+  }
+}
+
+/**
+ * Anonymous visitors reading pages through the `wordpress` Service, one new connection per request
+ * (each routed afresh, as separate visitors are), a few at once: every answer that is not a 200 is a
+ * failed read, with its time and cause.
+ */
+export class PageReader {
+  static readonly running = new Set<PageReader>();
+  reads = 0;
+  readonly failures: { at: number; path: string; cause: string }[] = [];
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    /** The ClusterIP of `wordpress`. */
+    private readonly address: string,
+    private readonly paths: string[] = ["/", "/sample-page/"],
+    private readonly concurrency = 2,
+  ) {}
+
+  start(): void {
+    PageReader.running.add(this);
+    this.loops = Array.from({ length: this.concurrency }, (_, i) => this.run(i));
+  }
+
+  private async run(offset: number): Promise<void> {
+    const deadline = Date.now() + 600_000;
+    for (let i = offset; !this.stopped && Date.now() < deadline; i++) {
+      const path = this.paths[i % this.paths.length] ?? "/";
+      const cause = await this.read(path);
+      if (cause === null) this.reads++;
+      else this.failures.push({ at: Date.now(), path, cause });
+      await sleep(20);
+    }
+  }
+
+  /** One GET: null when it answered 200, otherwise why not. */
+  private read(path: string): Promise<string | null> {
+    return new Promise((resolve) => {
+      const req = httpRequest(
+        { host: this.address, port: 80, path, agent: false, headers: { host: "localhost" }, timeout: 15_000 },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode === 200 ? null : `HTTP ${res.statusCode}`));
+          res.on("error", (error) => resolve(error.message));
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("no answer within 15 s")));
+      req.on("error", (error) => resolve(error.message));
+      req.end();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+    PageReader.running.delete(this);
   }
 }
