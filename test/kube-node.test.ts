@@ -594,6 +594,27 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
             },
             180_000,
           );
+          if (fault === "pod deleted") {
+            // Failed over on its owner's word while the pod shut down (its deletion seen, or its agent's
+            // report of the exit, whichever came first), not on failed probes after it came back.
+            const started = kubectl([
+              "-n",
+              SITE_NAMESPACE,
+              "get",
+              "events",
+              "--field-selector",
+              "reason=failover-started",
+              "-o",
+              'jsonpath={range .items[*]}{.message}{"\\n"}{end}',
+            ]);
+            assert.match(
+              started,
+              new RegExp(
+                `^${before.primary}'s mariadbd (is stopping: its pod is being deleted|exited .*) \\(reported by its owner\\)`,
+                "m",
+              ),
+            );
+          }
           // An acknowledgement after the new primary was seen closes the writer's outage.
           await eventually("writes acknowledged by the new primary", () =>
             Promise.resolve((writer.acknowledgedAt.at(-1) ?? 0) > recordedAt),

@@ -107,7 +107,7 @@ export class Controller {
     const base = {
       ...instance,
       busy: false,
-      exited: this.exits.get(instance.name)?.how ?? null,
+      exited: this.exitOf(instance),
       readOnly: true,
       gtidCurrent: "",
       gtidBinlog: "",
@@ -126,7 +126,7 @@ export class Controller {
         // the probe was in flight happened after the server gave what this probe read, and stands.
         const exit = this.exits.get(instance.name);
         if (exit && exit.notedAt < probeStartedAt) this.exits.delete(instance.name);
-        const stillExited = this.exits.get(instance.name)?.how ?? null;
+        const stillExited = this.exitOf(instance);
         return {
           ...instance,
           reachable: true,
@@ -158,12 +158,17 @@ export class Controller {
     } catch (error) {
       return {
         ...base,
-        exited: this.exits.get(instance.name)?.how ?? null,
+        exited: this.exitOf(instance),
         reachable: false,
         busy: isBusyRefusal(error),
         error: errorMessage(error),
       };
     }
+  }
+
+  /** What its owner said of its end: an exit reported since it last answered, or a deliberate stop. */
+  private exitOf(instance: DatabaseInstance): string | null {
+    return this.exits.get(instance.name)?.how ?? instance.stopping ?? null;
   }
 
   private instance(name: string): DatabaseInstance {

@@ -16,6 +16,13 @@ export interface DatabaseInstance {
    * null when the platform routes only on `routePrimary` and does not report it.
    */
   routed: boolean | null;
+  /**
+   * Why its owner is stopping it on purpose (on Kubernetes: its pod is being deleted), or absent. A
+   * stopping primary is failed over at once, like one whose exit was reported: waiting for it to stop
+   * answering costs the whole shutdown, and a pod deleted and back within a few probes would return as
+   * the primary after seconds of no writes.
+   */
+  stopping?: string;
 }
 
 /**

@@ -94,15 +94,17 @@ export class KubernetesPlatform implements Platform {
           address,
           port: MYSQL_PORT,
           adminPort: ADMIN_PORT,
-          // Being deleted, without an address yet, or still cloning in its init step; and a replica not
-          // ready yet (its agent reports ready only once a fresh clone has its GTID position). The
-          // recorded primary is never provisioning for not being ready: a dead primary looks like that.
+          // A replica being deleted, any pod without an address yet or still cloning in its init step,
+          // and a replica not ready yet (its agent reports ready only once a fresh clone has its GTID
+          // position). The recorded primary is never provisioning for not being ready (a dead primary
+          // looks like that) nor for being deleted: it is then `stopping`, and failed over at once.
           provisioning:
-            Boolean(pod.metadata?.deletionTimestamp) ||
+            (Boolean(pod.metadata?.deletionTimestamp) && name !== record?.primary) ||
             address === "" ||
             isInitializing(pod) ||
             (name !== record?.primary && !isReady(pod)),
           routed: pod.metadata?.labels?.[ROLE_LABEL] === "primary",
+          ...(pod.metadata?.deletionTimestamp ? { stopping: "is stopping: its pod is being deleted" } : {}),
         };
       })
       .sort((a, b) => a.ordinal - b.ordinal);
