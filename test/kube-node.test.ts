@@ -572,7 +572,13 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
             () => databaseSettled(api, SITE_NAMESPACE, 3, admin),
             300_000,
           );
-          await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+          // Writes flowing now (not only earlier), and every page read at least 100 times: each pod's
+          // cache holds every path, as on a site with visitors, and serves it while the database fails.
+          const acknowledged = writer.acknowledged.length;
+          const reads = reader.reads;
+          await eventually("writes and reads flowing", () =>
+            Promise.resolve(writer.acknowledged.length >= acknowledged + 100 && reader.reads >= reads + 100),
+          );
           const before = await recordedPrimary(api, SITE_NAMESPACE);
           assert.ok(before, "a recorded primary");
           const faultAt = Date.now();

@@ -10,13 +10,13 @@ const siteName = z
     "must be lowercase letters, digits and '-', start with a letter",
   );
 
-/** A pinned container image reference: a tag other than `latest`, or a digest. */
 /**
  * The hapress image's default name. Nothing is published under it yet: a user builds the image from
  * the Dockerfile and names it in kubernetes.images.hapress (render and apply warn until they do).
  */
 export const UNPUBLISHED_HAPRESS_IMAGE = "ghcr.io/hapress/hapress:0.1.0";
 
+/** A pinned container image reference: a tag other than `latest`, or a digest. */
 const imageRef = z
   .string()
   .regex(

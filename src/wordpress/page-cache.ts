@@ -99,7 +99,7 @@ export function cacheLocationDirectives(
 
 /**
  * The nginx of a WordPress pod's cache container on Kubernetes: listens on `port`, passes everything
- * to the official image's Apache in the same pod (localhost:80) through the cache. Runs as the pod's unprivileged
+ * to the official image's Apache in the same pod (127.0.0.1:80) through the cache. Runs as the pod's unprivileged
  * user with a read-only root filesystem: its writable paths are an emptyDir at `workDir`.
  */
 export function renderCacheProxyConfig(input: {

@@ -104,7 +104,11 @@ export class KubernetesPlatform implements Platform {
             isInitializing(pod) ||
             (name !== record?.primary && !isReady(pod)),
           routed: pod.metadata?.labels?.[ROLE_LABEL] === "primary",
-          ...(pod.metadata?.deletionTimestamp ? { stopping: "is stopping: its pod is being deleted" } : {}),
+          // Only the recorded primary: a replica being replaced still counts towards the majority
+          // while it answers.
+          ...(pod.metadata?.deletionTimestamp && name === record?.primary
+            ? { stopping: "is stopping: its pod is being deleted" }
+            : {}),
         };
       })
       .sort((a, b) => a.ordinal - b.ordinal);

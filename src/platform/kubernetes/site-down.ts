@@ -77,6 +77,9 @@ function describe(object: ClusterObject): string {
  * anyone else's), waits until its pods are gone, and keeps its data unless `volumes`. The namespace
  * stays: it may hold more than this site.
  */
+/** The controller Deployment's name (render/controller.ts). */
+const CONTROLLER_NAME = "hapress-controller";
+
 export async function downSite(options: DownOptions): Promise<{ removed: string[]; kept: string[] }> {
   const { kc, namespace, report } = options;
   const api = KubernetesObjectApi.makeApiClient(kc);
@@ -92,6 +95,31 @@ export async function downSite(options: DownOptions): Promise<{ removed: string[
   }
   const plan = downPlan(existing, options.volumes);
   const removed: string[] = [];
+  const deadline = Date.now() + options.timeoutMs;
+  // The controllers go first, and are gone before the database pods stop: a controller that saw the
+  // primary's pod being deleted before the others' would fail over to a replica about to stop too.
+  const controllers = plan.remove.filter(
+    (o) => o.kind === "Deployment" && o.metadata?.name === CONTROLLER_NAME,
+  );
+  for (const object of controllers) {
+    try {
+      await api.delete(object as KubernetesObject, undefined, undefined, undefined, undefined, "Foreground");
+    } catch (error) {
+      if (apiStatus(error) !== 404)
+        throw new HapressError(`${describe(object)}: cannot delete it: ${apiMessage(error)}`, {
+          cause: error,
+        });
+    }
+  }
+  for (;;) {
+    if (controllers.length === 0) break;
+    const pods = await core.listNamespacedPod({
+      namespace,
+      labelSelector: `${siteSelector(options.site)},app.kubernetes.io/component=controller`,
+    });
+    if (pods.items.length === 0 || Date.now() >= deadline) break;
+    await options.sleep(500);
+  }
   for (const object of plan.remove) {
     try {
       await api.delete(object as KubernetesObject, undefined, undefined, undefined, undefined, "Background");
@@ -105,7 +133,6 @@ export async function downSite(options: DownOptions): Promise<{ removed: string[
     report(`  ${describe(object)} deleted`);
   }
   // Bounded wait: every pod of the site gone, so a following `apply` never meets the old ones.
-  const deadline = Date.now() + options.timeoutMs;
   let left: string[] = [];
   for (;;) {
     const pods = await core.listNamespacedPod({ namespace, labelSelector: siteSelector(options.site) });
