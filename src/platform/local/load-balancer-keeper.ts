@@ -97,6 +97,17 @@ export class LoadBalancerKeeper {
     );
   }
 
+  /**
+   * Whether the load balancer has marked each of these WordPress pods UP. A pod answers its own
+   * probe before HAProxy's next check does (up to one check interval later): until then the site's
+   * URL may answer 503, so the site is not called ready.
+   */
+  routesWordpress(pods: readonly string[]): boolean {
+    return pods.every((name) =>
+      this.routing.some((s) => s.backend === "wordpress" && s.server === name && s.status.startsWith("UP")),
+    );
+  }
+
   private render(topology: Topology, primary: string): string {
     return renderHaproxyConfig({
       topology,

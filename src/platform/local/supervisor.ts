@@ -773,7 +773,10 @@ export class Supervisor {
         "loadbalancer",
         lb.address,
         lbInfo,
-        this.loadBalancer.routesPrimary(this.record?.primary),
+        this.loadBalancer.routesPrimary(this.record?.primary) &&
+          this.loadBalancer.routesWordpress(
+            pods.filter((pod) => pod.component === "wordpress" && pod.ready).map((pod) => pod.name),
+          ),
       ),
       singleProcessPod("controller", "controller", "", this.processes.info("controller/controller"), true),
     );
