@@ -644,6 +644,54 @@ describe("decide: the old primary comes back", () => {
   });
 });
 
+describe("decide: the primary comes back without a failover", () => {
+  const minority = (at: number) =>
+    observe([dead(0, { exited: "killed by SIGKILL" }), instance(1), dead(2)], "mysql-0", at);
+  const recovered = (at: number) => observe([healthyPrimary(0), instance(1), instance(2)], "mysql-0", at);
+
+  it("says when a primary refused a failover (no majority) takes writes again, with the outage", () => {
+    const refused = decide(minority(100_000), emptyMemory(), config);
+    assert.equal(refused.events[0]?.kind, "failover-refused");
+    const still = decide(minority(101_000), refused.memory, config);
+    assert.deepEqual(still.events, []);
+    const back = decide(recovered(102_500), still.memory, config);
+    assert.deepEqual(
+      back.events.map((e) => [e.kind, e.instance]),
+      [["primary-back", "mysql-0"]],
+    );
+    assert.match(back.events[0]?.message ?? "", /2\.50 s after it stopped answering/);
+    assert.equal(back.memory.primaryDown, null);
+    assert.deepEqual(decide(recovered(103_000), back.memory, config).events, [], "said once");
+  });
+
+  it("says it after a failover refused because automatic failover is off", () => {
+    const off = { ...config, automaticFailover: false };
+    const refused = decide(minority(100_000), emptyMemory(), off);
+    assert.equal(refused.events[0]?.kind, "failover-disabled");
+    const back = decide(recovered(100_800), refused.memory, off);
+    assert.equal(back.events[0]?.kind, "primary-back");
+    assert.match(back.events[0]?.message ?? "", /0\.80 s/);
+  });
+
+  it("says nothing after a probe or two missed in silence", () => {
+    const blip = decide(observe([dead(0), instance(1), instance(2)]), emptyMemory(), config);
+    assert.deepEqual(blip.events, []);
+    assert.equal(blip.memory.primaryDown?.since, 100_000);
+    assert.deepEqual(decide(recovered(100_500), blip.memory, config).events, []);
+  });
+
+  it("leaves the outage to the promotion's event when it is failed over", () => {
+    const crashed = observe([
+      dead(0, { exited: "killed by SIGKILL" }),
+      instance(1, { replication: replicaOf(0, { ioRunning: "Connecting" }) }),
+      instance(2, { replication: replicaOf(0, { ioRunning: "Connecting" }) }),
+    ]);
+    const started = decide(crashed, emptyMemory(), config);
+    assert.equal(started.events[0]?.kind, "failover-started");
+    assert.equal(started.memory.primaryDown, null);
+  });
+});
+
 describe("isReplicaRepair", () => {
   it("lets only the repairs of one replica fail without holding the round", () => {
     assert.equal(

@@ -49,8 +49,13 @@ export function decide(observation: Observation, memory: Memory, config: Control
   }
   // A primary whose owner reported its exit is gone even if this round's probe got an answer (it
   // was in flight when the process died; what it read predates the crash).
-  if (!primary.reachable || primary.exited !== null)
-    return decideOnUnreachablePrimary(observation, primary, next, config);
+  if (!primary.reachable || primary.exited !== null) {
+    const down =
+      next.primaryDown?.instance === primary.name
+        ? next.primaryDown
+        : { instance: primary.name, since: observation.at };
+    return decideOnUnreachablePrimary(observation, primary, { ...next, primaryDown: down }, config);
+  }
   return keepHealthy(observation, primary, next);
 }
 
@@ -213,7 +218,13 @@ function decideOnUnreachablePrimary(
   ];
   return {
     actions,
-    memory: { ...memory, failover: { from: primary.name, startedAt: observation.at }, lastNotice: null },
+    // The promotion's event gives this outage: not the primary's return.
+    memory: {
+      ...memory,
+      failover: { from: primary.name, startedAt: observation.at },
+      lastNotice: null,
+      primaryDown: null,
+    },
     events,
   };
 }
@@ -364,7 +375,25 @@ function keepHealthy(observation: Observation, primary: InstanceView, memory: Me
     actions.push(repair.action);
     events.push(repair.event);
   }
-  return { actions, memory: { ...memory, lastNotice: null }, events };
+  const back = primaryBack(memory, primary, observation.at);
+  if (back) events.push(back);
+  return { actions, memory: { ...memory, lastNotice: null, primaryDown: null }, events };
+}
+
+/**
+ * The recorded primary answers again after an outage the controller spoke of (a refused or
+ * disabled failover, a cooldown) without failing it over: the event says so, with how long it lasted,
+ * so the event log does not end on a refusal. A probe or two missed in silence says nothing.
+ */
+function primaryBack(memory: Memory, primary: InstanceView, at: number): ControllerEvent | null {
+  const down = memory.primaryDown;
+  if (down?.instance !== primary.name || memory.lastNotice === null) return null;
+  const seconds = ((at - down.since) / 1000).toFixed(2);
+  return {
+    kind: "primary-back",
+    instance: primary.name,
+    message: `${primary.name} answers again and takes writes, ${seconds} s after it stopped answering (it was not failed over)`,
+  };
 }
 
 /**

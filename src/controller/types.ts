@@ -64,6 +64,12 @@ export interface Memory {
    * primary: evidence that the primary hangs, from a vantage point other than our probe.
    */
   progress: Record<string, { marker: string; since: number }>;
+  /**
+   * The recorded primary stopped answering at `since` and has not been failed over (yet): when it
+   * answers again, the event that says so gives the outage. Not saved: a restarted controller that
+   * missed the start cannot tell how long it lasted.
+   */
+  primaryDown: { instance: string; since: number } | null;
 }
 
 export interface ControllerConfig {
@@ -111,5 +117,12 @@ export interface Decision {
 }
 
 export function emptyMemory(): Memory {
-  return { failures: {}, lastRecoveryAt: null, failover: null, lastNotice: null, progress: {} };
+  return {
+    failures: {},
+    lastRecoveryAt: null,
+    failover: null,
+    lastNotice: null,
+    progress: {},
+    primaryDown: null,
+  };
 }

@@ -67,6 +67,9 @@ interface Observation {
 
 const MAX_PROGRESS_EVENTS = 500;
 
+/** The longest the recorded primary's mariadbd waits to be restarted after a crash (see its spec). */
+export const PRIMARY_RESTART_CAP_MS = 500;
+
 /** Status of a pod that is one process (the load balancer, the controller). */
 function singleProcessPod(
   name: string,
@@ -675,6 +678,9 @@ export class Supervisor {
       args: [`--defaults-file=${configPath}`],
       env: { ...PRIVATE_FILES_ENV },
       logFile: this.paths.podLog(pod.name),
+      // The recorded primary's restart is the only recovery when no majority allows a failover:
+      // the crash-loop backoff (doubling up to a minute) would add its delay to every repeated kill.
+      ...(this.record?.primary === pod.name ? { maxRestartDelayMs: PRIMARY_RESTART_CAP_MS } : {}),
     });
     this.processes.ensure({
       name: `${pod.name}/agent`,
