@@ -3,7 +3,9 @@
 // HAPRESS_BENCH_MB sets the size of the database cloned (default 1024); HAPRESS_BENCH_UP_RUNS the runs
 // of `up`; HAPRESS_BENCH_FAILOVER_RUNS the runs per fault; HAPRESS_BENCH_OVERLOAD_RATES the insert rates
 // of the overload section (default 1000,100), HAPRESS_BENCH_OVERLOAD_RUNS its runs per case (5) and
-// HAPRESS_BENCH_OVERLOAD_IN_FLIGHT the bound of inserts waiting at once (64, like a pool of PHP workers);
+// HAPRESS_BENCH_OVERLOAD_IN_FLIGHT the bound of inserts waiting at once (64, like a pool of PHP workers),
+// HAPRESS_BENCH_OVERLOAD_FAULTS the cases (none,kill), HAPRESS_BENCH_OVERLOAD_TIMELINE=1 prints where
+// each kill run's seconds went (client, events, logs);
 // HAPRESS_BENCH=switchover times `hapress switchover` under writes (HAPRESS_BENCH_SWITCHOVER_RUNS, 5);
 // HAPRESS_BENCH=supervisor measures adoption by a new supervisor and a failover with none running
 // (HAPRESS_BENCH_SUPERVISOR_RUNS, default 3); HAPRESS_BENCH=saturation keeps both cores busy for 60 s
@@ -17,7 +19,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connectSql } from "../src/mysql/client.js";
 import { ADMIN_PORT } from "../src/topology/topology.js";
-import { missingOnPrimary, openLoopWrites } from "./overload.js";
+import { failoverTimeline, missingOnPrimary, openLoopWrites } from "./overload.js";
 import { benchBackup, loadFiller } from "./backup.js";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import type { Secrets } from "../src/state/secrets.js";
@@ -176,6 +178,33 @@ async function benchWeb(): Promise<void> {
     await hapress(dir, ["down", "--volumes", "--yes"]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The site's own account of what happened, each line with its time (epoch ms): the controller's
+ * events and the supervisor's and the controller's log lines (they start with an ISO time).
+ */
+function siteLines(stateDir: string): { at: number; text: string }[] {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, "utf8").split("\n");
+    } catch {
+      return [];
+    }
+  };
+  const lines: { at: number; text: string }[] = [];
+  for (const line of read(join(stateDir, "events.jsonl"))) {
+    if (line.trim() === "") continue;
+    const event = JSON.parse(line) as { time: string; kind: string; message: string };
+    lines.push({ at: Date.parse(event.time), text: `event ${event.kind}: ${event.message}` });
+  }
+  for (const source of ["supervisor", "controller"]) {
+    for (const line of read(join(stateDir, "logs", `${source}.log`))) {
+      const match = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (.*)$/.exec(line);
+      if (match?.[1] && match[2]) lines.push({ at: Date.parse(match[1]), text: `${source}: ${match[2]}` });
+    }
+  }
+  return lines;
 }
 
 async function siteStatus(dir: string): Promise<SiteStatus> {
@@ -346,7 +375,9 @@ async function benchOverload(rates: number[], runs: number, inFlight: number): P
     await hapress(dir, ["up"]);
     const secrets = JSON.parse(readFileSync(join(dir, "state", "secrets.json"), "utf8")) as Secrets;
     for (const rate of rates) {
-      for (const fault of ["none", "kill -9 primary"] as const) {
+      for (const fault of (["none", "kill -9 primary"] as const).filter((f) =>
+        overloadFaults.includes(f === "none" ? "none" : "kill"),
+      )) {
         const outages: number[] = [];
         let lost = 0;
         const failovers: number[] = [];
@@ -372,6 +403,9 @@ async function benchOverload(rates: number[], runs: number, inFlight: number): P
           const missing = await missingOnPrimary(after, secrets, report.acknowledged);
           lost += missing;
           outages.push(report.longestGapMs / 1000);
+          if (overloadTimeline && fault !== "none") {
+            for (const line of failoverTimeline(report, siteLines(join(dir, "state")))) console.log(line);
+          }
           console.log(
             `overload ${rate}/s (at most ${inFlight} in flight), fault ${fault}, run ${run + 1}: ${report.acknowledged.length}/${report.attempted} acknowledged, ${report.failed} failed, ${report.shed} shed, up to ${report.maxInFlight} in flight, longest write outage ${(report.longestGapMs / 1000).toFixed(2)} s, failovers ${failovers.at(-1)}, acknowledged lost ${missing}`,
           );
@@ -463,6 +497,8 @@ const sections = (process.env.HAPRESS_BENCH ?? "up,clone,failover,web").split(",
 const overloadRates = (process.env.HAPRESS_BENCH_OVERLOAD_RATES ?? "1000,100").split(",").map(Number);
 const overloadRuns = Number(process.env.HAPRESS_BENCH_OVERLOAD_RUNS ?? 5);
 const overloadInFlight = Number(process.env.HAPRESS_BENCH_OVERLOAD_IN_FLIGHT ?? 64);
+const overloadTimeline = process.env.HAPRESS_BENCH_OVERLOAD_TIMELINE === "1";
+const overloadFaults = (process.env.HAPRESS_BENCH_OVERLOAD_FAULTS ?? "none,kill").split(",");
 const switchoverRuns = Number(process.env.HAPRESS_BENCH_SWITCHOVER_RUNS ?? 5);
 const supervisorRuns = Number(process.env.HAPRESS_BENCH_SUPERVISOR_RUNS ?? 3);
 const saturationRuns = Number(process.env.HAPRESS_BENCH_SATURATION_RUNS ?? 5);

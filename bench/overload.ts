@@ -17,6 +17,16 @@ export interface OpenLoopReport {
   maxInFlight: number;
   /** Longest time without an acknowledged insert, in ms. */
   longestGapMs: number;
+  /** Every attempt that was started: when (epoch ms), when it ended, and how (ok or the error's code). */
+  attempts: AttemptRecord[];
+  /** When the fault ran (epoch ms), if it did. */
+  faultAt: number | null;
+}
+
+export interface AttemptRecord {
+  start: number;
+  end: number;
+  outcome: string;
 }
 
 /**
@@ -76,14 +86,19 @@ export async function openLoopWrites(
   const started = Date.now();
   const base = started * 1000;
   const pending: Promise<void>[] = [];
+  const attempts: AttemptRecord[] = [];
   let faultDone: Promise<void> | null = null;
+  let faultAt: number | null = null;
   const total = rate * seconds;
   for (let i = 0; i < total; i++) {
     // Open loop: attempt i starts at its scheduled time, whatever became of the earlier ones.
     const due = started + (i * 1000) / rate;
     const wait = due - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (fault && !faultDone && Date.now() - started >= fault.atMs) faultDone = fault.run();
+    if (fault && !faultDone && Date.now() - started >= fault.atMs) {
+      faultAt = Date.now();
+      faultDone = fault.run();
+    }
     if (inFlight >= maxInFlight) {
       shed++;
       continue;
@@ -91,6 +106,7 @@ export async function openLoopWrites(
     const id = base + i;
     inFlight++;
     mostInFlight = Math.max(mostInFlight, inFlight);
+    const start = Date.now();
     pending.push(
       attempt(id)
         .then(
@@ -99,9 +115,12 @@ export async function openLoopWrites(
             longestGapMs = Math.max(longestGapMs, now - lastAck);
             lastAck = now;
             acknowledged.push(id);
+            attempts.push({ start, end: now, outcome: "ok" });
           },
-          () => {
+          (error: unknown) => {
             failed++;
+            const code = (error as { code?: unknown }).code;
+            attempts.push({ start, end: Date.now(), outcome: typeof code === "string" ? code : "error" });
           },
         )
         .finally(() => inFlight--),
@@ -111,7 +130,47 @@ export async function openLoopWrites(
   await faultDone;
   longestGapMs = Math.max(longestGapMs, Date.now() - lastAck);
   for (const connection of idle.splice(0)) connection.destroy();
-  return { attempted: total, acknowledged, failed, shed, maxInFlight: mostInFlight, longestGapMs };
+  return {
+    attempted: total,
+    acknowledged,
+    failed,
+    shed,
+    maxInFlight: mostInFlight,
+    longestGapMs,
+    attempts,
+    faultAt,
+  };
+}
+
+/**
+ * Where a loaded failover's seconds go: from 1 s before the fault to `afterMs` after it, per `stepMs`,
+ * the attempts that ended (acknowledged, or failed by error code) and the longest-waiting one, with
+ * the site's own lines (controller events, supervisor log) placed at their time since the fault.
+ */
+export function failoverTimeline(
+  report: OpenLoopReport,
+  siteLines: { at: number; text: string }[],
+  stepMs = 100,
+  afterMs = 6000,
+): string[] {
+  const fault = report.faultAt;
+  if (fault === null) return [];
+  const rows: { at: number; text: string }[] = [];
+  for (let from = fault - 1000; from < fault + afterMs; from += stepMs) {
+    const ended = report.attempts.filter((a) => a.end >= from && a.end < from + stepMs);
+    if (ended.length === 0) continue;
+    const outcomes = new Map<string, number>();
+    for (const a of ended) outcomes.set(a.outcome, (outcomes.get(a.outcome) ?? 0) + 1);
+    const slowest = Math.max(...ended.map((a) => a.end - a.start));
+    const summary = [...outcomes].map(([outcome, n]) => `${outcome} ${n}`).join(", ");
+    rows.push({ at: from, text: `client: ${summary}; slowest ${slowest} ms` });
+  }
+  for (const line of siteLines) {
+    if (line.at >= fault - 1000 && line.at < fault + afterMs) rows.push(line);
+  }
+  return rows
+    .sort((a, b) => a.at - b.at)
+    .map((row) => `${((row.at - fault) / 1000).toFixed(2).padStart(6)} s  ${row.text}`);
 }
 
 /** The acknowledged ids missing on the current primary (read on its own address). */

@@ -538,8 +538,24 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         },
         300_000,
       );
-      const logs = kubectl(["-n", SITE_NAMESPACE, "logs", "job/backup-now"]);
+      // The pod that succeeded: `logs job/…` picks any of the Job's pods, a failed first attempt too.
+      const succeeded = kubectl([
+        "-n",
+        SITE_NAMESPACE,
+        "get",
+        "pods",
+        "-l",
+        "job-name=backup-now",
+        "--field-selector=status.phase=Succeeded",
+        "-o",
+        "name",
+      ])
+        .trim()
+        .split("\n")
+        .filter((name) => name !== "");
+      const logs = kubectl(["-n", SITE_NAMESPACE, "logs", succeeded[0] ?? "job/backup-now"]);
       assert.match(outcome, /\bComplete\b/, logs);
+      assert.equal(succeeded.length, 1, "one pod of the Job succeeded");
       assert.match(logs, /"dir":"\/backups\/\d{8}T\d{6}Z"/);
     });
 
