@@ -97,9 +97,31 @@ export class Controller {
     // so a replica can never look ahead of it (which would read as an errant transaction).
     const views = await Promise.all(replicas.map((i) => this.probe(i)));
     const primaryInstance = this.instances.find((i) => i.name === primary);
-    if (primaryInstance) views.push(await this.probe(primaryInstance));
+    if (primaryInstance) views.push(await this.probeUnlessFenced(primaryInstance));
     views.sort((a, b) => a.ordinal - b.ordinal);
     return { at: this.deps.now(), primary, instances: views };
+  }
+
+  /**
+   * The primary a failover is moving away from was killed by its owner and is held down until the
+   * failover releases it: probing it tells nothing, and costs a whole connect timeout per round when
+   * the network drops its packets (a partitioned primary: three rounds, 2.3 s of write outage, found
+   * by the chaos scenario primary-partition). It is seen as it is, down.
+   */
+  private async probeUnlessFenced(instance: DatabaseInstance): Promise<InstanceView> {
+    if (this.memory.failover?.from !== instance.name) return this.probe(instance);
+    return {
+      ...instance,
+      reachable: false,
+      busy: false,
+      exited: this.exitOf(instance),
+      error: "fenced for the failover in progress (not probed)",
+      readOnly: true,
+      gtidCurrent: "",
+      gtidBinlog: "",
+      replication: null,
+      semiSyncMasterEnabled: false,
+    };
   }
 
   private async probe(instance: DatabaseInstance): Promise<InstanceView> {

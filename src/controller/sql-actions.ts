@@ -1,4 +1,5 @@
 import { connectSql, type SqlSession } from "../mysql/client.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import { sqlString } from "../mysql/config.js";
 import type { Secrets } from "../state/secrets.js";
 
@@ -8,6 +9,10 @@ export type ControllerCredentials = Pick<
   "adminUser" | "adminPassword" | "replicationUser" | "replicationPassword"
 >;
 import type { DatabaseInstance } from "./platform.js";
+
+/** How often, and how far apart, the replication I/O thread's connection is killed when it lingers. */
+const IO_THREAD_KILL_ATTEMPTS = 25;
+const IO_THREAD_KILL_PAUSE_MS = 20;
 
 /** SQL the controller runs on instances, each statement bounded by a timeout. */
 export class InstanceSql {
@@ -48,8 +53,31 @@ export class InstanceSql {
     }
   }
 
+  /**
+   * Stops the I/O thread: nothing more is received from the old primary, so none of its new commits
+   * is acknowledged. STOP SLAVE alone asks the thread once and waits; a thread blocked reading from a
+   * primary whose packets the network drops (a partition) can miss that request and notices only the
+   * server's second one, 2 s later (MariaDB's terminate_slave_thread), which every write waited for.
+   * So its connection is killed, again every few milliseconds until the thread is gone (bounded),
+   * before the STOP SLAVE that records the stop.
+   */
   async stopReplicationIo(instance: DatabaseInstance): Promise<void> {
-    await this.run(instance, ["STOP SLAVE IO_THREAD"]);
+    const session = await this.session(instance);
+    try {
+      for (let attempt = 0; attempt < IO_THREAD_KILL_ATTEMPTS; attempt++) {
+        const threads = await session.query(
+          "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_IO'",
+        );
+        if (threads.length === 0) break;
+        for (const row of threads) {
+          await session.query(`KILL CONNECTION ${Number(row.ID)}`).catch(() => undefined);
+        }
+        await sleep(IO_THREAD_KILL_PAUSE_MS);
+      }
+      await session.query("STOP SLAVE IO_THREAD");
+    } finally {
+      await session.close();
+    }
   }
 
   async promote(instance: DatabaseInstance, semiSync: boolean): Promise<void> {
