@@ -1,16 +1,9 @@
-import { Command, CommanderError } from "commander";
+import type { Command } from "commander";
 import { createReadStream, existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
-import {
-  describeErrorChain,
-  EXIT_FAILURE,
-  EXIT_USAGE,
-  HapressError,
-  InputError,
-  errorMessage,
-} from "../errors.js";
+import { InputError } from "../errors.js";
 import {
   down,
   liveStatus,
@@ -34,39 +27,25 @@ import { registerApplyCommand } from "./apply-command.js";
 import { addClusterOptions, targetsCluster, type ClusterTarget } from "./cluster-options.js";
 import type { SiteStatus } from "../platform/local/status.js";
 import { parseCount, parseSeconds, report, type GlobalOptions } from "./options.js";
-import { callRpc, SupervisorUnreachable } from "../platform/local/rpc.js";
 import type { RecordedEvent } from "../platform/local/local-platform.js";
 import { withSystemDirs } from "../util/system-path.js";
 import { addServiceCommands } from "./service-command.js";
 import { addBackupCommands } from "./backup-commands.js";
-import { HAPRESS_VERSION } from "../version.js";
+import { newProgram, runProgram, stateDirOf } from "./program.js";
+import { addSwitchoverCommand } from "./switchover-command.js";
 
 /** How the supervisor runs this CLI again: the same node, flags and script. */
 function selfCommand(): SelfCommand {
   return { command: process.execPath, args: [...process.execArgv, process.argv[1] ?? ""] };
 }
 
-function stateDirOf(options: GlobalOptions): string {
-  return resolve(options.dir);
-}
-
 /**
  * The command line. Kubernetes code is imported only by the commands that use it (the client and the
- * schema models take about a second to load): `status`, `switchover` and the agents that the local
- * target starts again and again stay quick.
+ * schema models take about a second to load): `status` and the agents that the local target starts
+ * again and again stay quick. `switchover` does not even come here: see quick-command.ts.
  */
 function buildProgram(): Command {
-  const program = new Command("hapress")
-    .description("Highly available WordPress with a replicated MariaDB tier, from one spec file")
-    .option(
-      "-f, --file <file>",
-      "site spec (default: hapress.yaml in the current folder; none means all defaults)",
-    )
-    .option("--dir <dir>", "state folder of the site", ".hapress")
-    .option("--debug", "show the chain of causes of an error")
-    .version(HAPRESS_VERSION)
-    .showHelpAfterError()
-    .exitOverride();
+  const program = newProgram();
 
   const globals = () => program.opts<GlobalOptions>();
 
@@ -301,33 +280,7 @@ function buildProgram(): Command {
       },
     );
 
-  program
-    .command("switchover")
-    .description("planned switchover: make a replica the primary with no acknowledged write lost")
-    .option("--to <pod>", "the replica to promote (default: the most advanced)")
-    .option(
-      "--timeout <seconds>",
-      "how long the target may take to catch up before rolling back",
-      parseSeconds,
-      10,
-    )
-    .action(async (options: { to?: string; timeout: number }) => {
-      const paths = statePaths(stateDirOf(globals()));
-      if (options.to !== undefined && !/^mysql-\d+$/.test(options.to)) {
-        throw new InputError(`--to ${options.to}: must name a database pod, for example --to mysql-1`);
-      }
-      const result = await callRpc<{ ok: boolean; message: string }>(
-        paths.controllerSocket,
-        { method: "switchover", params: { to: options.to ?? null, deadlineMs: options.timeout * 1000 } },
-        options.timeout * 1000 + 60_000,
-      ).catch((error: unknown) => {
-        if (error instanceof SupervisorUnreachable)
-          throw new HapressError("the controller is not running: run 'hapress up'");
-        throw error;
-      });
-      if (!result.ok) throw new HapressError(`switchover failed: ${result.message}`);
-      console.log(result.message);
-    });
+  addSwitchoverCommand(program, globals);
 
   program
     .command("events")
@@ -376,26 +329,7 @@ async function printLog(path: string, follow: boolean): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-    return 0;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (
-        error.code === "commander.helpDisplayed" ||
-        error.code === "commander.help" ||
-        error.code === "commander.version"
-      )
-        return 0;
-      return EXIT_USAGE;
-    }
-    const debug = argv.includes("--debug");
-    process.stderr.write(`hapress: ${debug ? describeErrorChain(error) : errorMessage(error)}\n`);
-    if (!debug && error instanceof Error && error.cause !== undefined)
-      process.stderr.write("(--debug shows the causes)\n");
-    return error instanceof HapressError ? error.exitCode : EXIT_FAILURE;
-  }
+  return runProgram(buildProgram(), argv);
 }
 
 // Debian's server programs live in sbin folders an ordinary user's PATH lacks; every program hapress

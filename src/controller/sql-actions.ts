@@ -11,8 +11,8 @@ export type ControllerCredentials = Pick<
 import type { DatabaseInstance } from "./platform.js";
 
 /** How often, and how far apart, the replication I/O thread's connection is killed when it lingers. */
-const IO_THREAD_KILL_ATTEMPTS = 25;
-const IO_THREAD_KILL_PAUSE_MS = 20;
+const IO_THREAD_KILL_ATTEMPTS = 100;
+const IO_THREAD_KILL_PAUSE_MS = 5;
 
 /** SQL the controller runs on instances, each statement bounded by a timeout. */
 export class InstanceSql {
