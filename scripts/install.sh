@@ -23,8 +23,9 @@ DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy
   wordpress wordpress-theme-twentytwentythree)
 # Tests only: the browser test, iproute2 (ip, for the test cluster's bridge), util-linux, openssl (the
 # control plane's certificates), nftables (the chaos partitions); systemd for
-# `systemd-analyze verify` of the service unit (present on any machine that runs systemd).
-$for_tests && DEBIAN_PACKAGES+=(chromium iproute2 util-linux openssl systemd nftables)
+# `systemd-analyze verify` of the service unit (present on any machine that runs systemd); prometheus
+# (the metrics test scrapes a site with a real Prometheus; promtool checks the alert rules).
+$for_tests && DEBIAN_PACKAGES+=(chromium iproute2 util-linux openssl systemd nftables prometheus)
 # Tests only: the real test cluster's node (scripts/test-cluster.sh): the container runtime, the CNI
 # plugins, what the kubelet and kube-proxy call, and the offline image tools (scripts/build-images.sh).
 $for_tests && DEBIAN_PACKAGES+=(containerd runc containernetworking-plugins iptables conntrack ethtool

@@ -7,6 +7,12 @@ import { serveRpc } from "../platform/local/rpc.js";
 import { statePaths } from "../state/files.js";
 import { loadSecrets } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
+import type { Server } from "node:http";
+import { errorMessage } from "../errors.js";
+import { ControllerMetrics } from "../metrics/controller-metrics.js";
+import { serveMetrics } from "../metrics/serve.js";
+import { readSiteRecord } from "../platform/local/site-record.js";
+import { CONTROLLER_METRICS_PORT, metricsAddress } from "../topology/topology.js";
 
 /** Loop interval and probe timeouts: sub-second, so a dead primary is noticed in about a second. */
 const ROUND_INTERVAL_MS = 250;
@@ -28,11 +34,39 @@ export function crashHook(): ((action: Action) => void) | undefined {
   };
 }
 
+/**
+ * Serves the controller's /metrics on the site's metrics address. A site without its record (never
+ * started by `up`) has no address yet, and a taken port is said and skipped: metrics never stop the
+ * controller from keeping the database available.
+ */
+async function serveControllerMetrics(
+  siteFile: string,
+  metrics: ControllerMetrics,
+  log: (line: string) => void,
+): Promise<Server | null> {
+  const site = await readSiteRecord(siteFile).catch(() => null);
+  if (!site) {
+    log("no site record: metrics not served");
+    return null;
+  }
+  const address = metricsAddress(site.subnet);
+  try {
+    const server = await serveMetrics(address, CONTROLLER_METRICS_PORT, () => metrics.exposition());
+    log(`metrics on http://${address}:${CONTROLLER_METRICS_PORT}/metrics`);
+    return server;
+  } catch (error) {
+    log(`metrics not served on ${address}:${CONTROLLER_METRICS_PORT}: ${errorMessage(error)}`);
+    return null;
+  }
+}
+
 /** Runs the database HA controller of a local site until SIGTERM. */
 export async function runController(stateDir: string): Promise<void> {
   const paths = statePaths(stateDir);
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  const metrics = new ControllerMetrics();
   const controller = new Controller({
+    metrics,
     platform: new LocalPlatform(stateDir, log),
     secrets: await loadSecrets(paths.secrets),
     config: defaultControllerConfig,
@@ -64,6 +98,7 @@ export async function runController(stateDir: string): Promise<void> {
     }
     throw new Error(`unknown method '${request.method}'`);
   });
+  const metricsServer = await serveControllerMetrics(paths.site, metrics, log);
   const stop = () => {
     stopping = true;
   };
@@ -72,6 +107,7 @@ export async function runController(stateDir: string): Promise<void> {
   log(`controller ${process.pid} watching the database tier`);
   await controller.run(ROUND_INTERVAL_MS, () => stopping);
   server.close();
+  metricsServer?.close();
   log("controller stopped");
   process.exit(0);
 }

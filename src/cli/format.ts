@@ -28,6 +28,11 @@ export function formatStatus(status: SiteStatus): string {
         ]
       : []),
     `mysql-primary: ${status.endpoints.mysqlPrimary}   mysql-replicas: ${status.endpoints.mysqlReplicas}${status.endpoints.http ? `   http: ${status.endpoints.http}` : ""}`,
+    ...(status.endpoints.metrics
+      ? [
+          `metrics: ${status.endpoints.metrics.controller} (controller)   ${status.endpoints.metrics.loadBalancer} (HAProxy)`,
+        ]
+      : []),
     "",
   ];
   const header = [

@@ -15,6 +15,7 @@ import { sleep } from "../util/process.js";
 import { secretInput } from "../util/secret-input.js";
 import { crashHook } from "./controller-command.js";
 import { serveHealth } from "../platform/kubernetes/health.js";
+import { ControllerMetrics } from "../metrics/controller-metrics.js";
 import { ServerExitReports } from "../controller/server-exit-reports.js";
 import { AGENT_PORT } from "../topology/topology.js";
 
@@ -91,11 +92,17 @@ export async function runKubernetesController(options: KubeControllerOptions): P
 
   let stopping = false;
   let lastElectionTick = Date.now();
-  const server = await serveHealth(options.healthPort, healthAddress, () => ({
-    alive: Date.now() - lastElectionTick < 10 * timing.retryMs + 10_000,
-    ready: elector.storeReachable,
-    leading: elector.isLeader(),
-  }));
+  const metrics = new ControllerMetrics();
+  const server = await serveHealth(
+    options.healthPort,
+    healthAddress,
+    () => ({
+      alive: Date.now() - lastElectionTick < 10 * timing.retryMs + 10_000,
+      ready: elector.storeReachable,
+      leading: elector.isLeader(),
+    }),
+    () => metrics.exposition(),
+  );
   const stop = () => {
     stopping = true;
   };
@@ -118,9 +125,11 @@ export async function runKubernetesController(options: KubeControllerOptions): P
     while (!stopping) {
       await elector.tryOnce();
       lastElectionTick = Date.now();
+      metrics.leading(elector.isLeader() && !stopping);
       if (elector.isLeader() && leading.run === null) {
         log(`${identity} is the leader: acting`);
         const controller = new Controller({
+          metrics,
           platform,
           secrets: credentials,
           config: { ...defaultControllerConfig, automaticFailover: options.automaticFailover },

@@ -71,6 +71,10 @@ function buildProgram(): Command {
         console.log(
           `  site:             ${status.endpoints.http}   (admin: ${status.endpoints.http}/wp-admin/)`,
         );
+      if (status.endpoints.metrics)
+        console.log(
+          `  metrics:          ${status.endpoints.metrics.controller} (controller), ${status.endpoints.metrics.loadBalancer} (HAProxy)`,
+        );
       console.log(
         `  credentials:      ${statePaths(stateDir).secrets} (mode 0600; or 'hapress status --show-secrets')`,
       );

@@ -1,3 +1,4 @@
+import type { ControllerMetricsPort } from "../metrics/controller-metrics.js";
 import { errorMessage, HapressError } from "../errors.js";
 import { connectSql, readInstanceState } from "../mysql/client.js";
 import type { DatabaseInstance, Platform } from "./platform.js";
@@ -52,6 +53,8 @@ export interface ControllerDeps {
    * more, so another controller may be acting). Absent: always true.
    */
   mayAct?: () => boolean;
+  /** Told each round's observation, each event and each probe's duration (Prometheus metrics). */
+  metrics?: ControllerMetricsPort;
 }
 
 /** The database HA controller: observe every instance, decide (pure), act through SQL and the platform. */
@@ -125,7 +128,15 @@ export class Controller {
   }
 
   private async probe(instance: DatabaseInstance): Promise<InstanceView> {
-    const probeStartedAt = this.deps.now();
+    const startedAt = this.deps.now();
+    try {
+      return await this.probeOnce(instance, startedAt);
+    } finally {
+      this.deps.metrics?.probed(instance.name, (this.deps.now() - startedAt) / 1000);
+    }
+  }
+
+  private async probeOnce(instance: DatabaseInstance, probeStartedAt: number): Promise<InstanceView> {
     const base = {
       ...instance,
       busy: false,
@@ -201,6 +212,7 @@ export class Controller {
 
   private async event(event: ControllerEvent): Promise<void> {
     this.deps.log(`${event.kind}: ${event.message}`);
+    this.deps.metrics?.recorded(event, this.deps.now(), this.memory.failover?.startedAt ?? null);
     await this.deps.platform.recordEvent(event).catch(() => undefined);
   }
 
@@ -261,6 +273,7 @@ export class Controller {
     const observation = await this.observe();
     this.lastObservation = observation;
     const decision = decide(observation, this.memory, this.deps.config);
+    this.deps.metrics?.observed(observation, decision.memory, this.deps.mayAct?.() ?? true);
     for (const event of decision.events) await this.event(event);
     let failed = false;
     for (const action of decision.actions) {

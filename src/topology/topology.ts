@@ -43,6 +43,8 @@ export interface Topology {
   http: { address: string; port: number };
   loadBalancer: PodPlan;
   services: { mysqlPrimary: ServicePlan; mysqlReplicas: ServicePlan };
+  /** Where Prometheus scrapes the site (loopback): the controller's /metrics and HAProxy's exporter. */
+  metrics: { address: string; controllerPort: number; loadBalancerPort: number };
 }
 
 export const MYSQL_PORT = 3306;
@@ -53,6 +55,11 @@ export const AGENT_PORT = 3307;
  * supervisor and probes use it, so clients holding every client slot can never lock them out.
  */
 export const ADMIN_PORT = 3308;
+
+/** The controller's /metrics (locally on the site's metrics address; on Kubernetes its health port serves it). */
+export const CONTROLLER_METRICS_PORT = 9400;
+/** HAProxy's built-in Prometheus exporter (locally on the site's metrics address). */
+export const LOAD_BALANCER_METRICS_PORT = 8405;
 
 const MYSQL_HOST_OFFSET = 10;
 const WORDPRESS_HOST_OFFSET = 50;
@@ -73,6 +80,11 @@ export function subnetForStateDir(absoluteStateDir: string): Subnet {
 /** The address of database instance `ordinal` in the subnet. */
 export function mysqlAddress(subnet: Subnet, ordinal: number): string {
   return `${subnet}.${MYSQL_HOST_OFFSET + ordinal}`;
+}
+
+/** The site's metrics address: the controller and HAProxy serve Prometheus there (loopback only). */
+export function metricsAddress(subnet: Subnet): string {
+  return `${subnet}.4`;
 }
 
 /** The name of database instance `ordinal`, as a StatefulSet would name it. */
@@ -122,6 +134,11 @@ export function planTopology(spec: Spec, subnet: Subnet): Topology {
     services: {
       mysqlPrimary: { name: "mysql-primary", address: `${subnet}.2`, port: MYSQL_PORT, ...limits },
       mysqlReplicas: { name: "mysql-replicas", address: `${subnet}.3`, port: MYSQL_PORT, ...limits },
+    },
+    metrics: {
+      address: metricsAddress(subnet),
+      controllerPort: CONTROLLER_METRICS_PORT,
+      loadBalancerPort: LOAD_BALANCER_METRICS_PORT,
     },
   };
 }

@@ -2,14 +2,25 @@ import { createServer, type Server } from "node:http";
 
 /**
  * A pod's health endpoints for its kubelet: /healthz, the process's loops are turning (the liveness
- * probe restarts a wedged process); /readyz, it does its job. `leading` is shown (controllers).
+ * probe restarts a wedged process); /readyz, it does its job. `leading` is shown (controllers), and
+ * /metrics when the process has metrics.
  */
 export function serveHealth(
   port: number,
   address: string,
   state: () => { alive: boolean; ready: boolean; leading?: boolean },
+  /** Serves GET /metrics (Prometheus) on the same port when given. */
+  metrics?: () => Promise<{ contentType: string; body: string }>,
 ): Promise<Server> {
   const server = createServer((request, response) => {
+    if (metrics && request.url === "/metrics") {
+      metrics().then(
+        ({ contentType, body }) => response.writeHead(200, { "content-type": contentType }).end(body),
+        (error: unknown) =>
+          response.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`),
+      );
+      return;
+    }
     const { alive, ready, leading } = state();
     const ok = request.url === "/readyz" ? ready : request.url === "/healthz" ? alive : null;
     if (ok === null) {

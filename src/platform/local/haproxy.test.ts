@@ -56,7 +56,13 @@ describe("load balancer config", () => {
   it("binds only loopback service addresses and keeps the admin socket private", () => {
     const config = renderHaproxyConfig({ topology, primary: "mysql-0", adminSocket: "/x/admin.sock" });
     const binds = config.split("\n").filter((l) => l.trim().startsWith("bind "));
-    assert.deepEqual(binds, ["  bind 127.5.6.2:3306", "  bind 127.5.6.3:3306", "  bind 127.0.0.1:8080"]);
+    // The endpoints, the site, and HAProxy's Prometheus exporter on the site's metrics address.
+    assert.deepEqual(binds, [
+      "  bind 127.5.6.2:3306",
+      "  bind 127.5.6.3:3306",
+      "  bind 127.0.0.1:8080",
+      "  bind 127.5.6.4:8405",
+    ]);
     assert.match(config, /stats socket \/x\/admin.sock mode 600 level admin/);
   });
 

@@ -107,7 +107,24 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     ...servers("mysql-replicas", mysqlReplicas.maxConnectionsPerServer),
     "",
     ...renderHttpSection(input.topology),
+    "",
+    ...renderMetricsSection(input.topology),
   ].join("\n");
+}
+
+/** HAProxy's own Prometheus exporter (servers up, sessions, queue, errors), on the site's metrics address. */
+function renderMetricsSection(topology: Topology): string[] {
+  const { address, loadBalancerPort } = topology.metrics;
+  return [
+    "frontend metrics",
+    "  mode http",
+    `  bind ${address}:${loadBalancerPort}`,
+    "  timeout client 10s",
+    "  http-request use-service prometheus-exporter if { path /metrics }",
+    '  http-request return status 404 content-type text/plain string "not found: try /metrics"',
+    // HAProxy refuses a file whose last line has no line feed.
+    "",
+  ];
 }
 
 /**

@@ -39,7 +39,13 @@ export interface SiteStatus {
   unsupervised?: { processes: number };
   primary: string | null;
   primaryEpoch: number | null;
-  endpoints: { mysqlPrimary: string; mysqlReplicas: string; http?: string };
+  endpoints: {
+    mysqlPrimary: string;
+    mysqlReplicas: string;
+    http?: string;
+    /** Where Prometheus scrapes the site (locally on loopback): the controller and HAProxy's exporter. */
+    metrics?: { controller: string; loadBalancer: string };
+  };
   database: {
     replicas: number;
     semiSync: "on" | "off";
@@ -84,6 +90,15 @@ export interface ProgressEvent {
   level: "info" | "error";
   pod: string | null;
   message: string;
+}
+
+/** The site's scrape URLs, as status shows them. */
+export function metricsEndpoints(topology: Topology): NonNullable<SiteStatus["endpoints"]["metrics"]> {
+  const { address, controllerPort, loadBalancerPort } = topology.metrics;
+  return {
+    controller: `http://${address}:${controllerPort}/metrics`,
+    loadBalancer: `http://${address}:${loadBalancerPort}/metrics`,
+  };
 }
 
 /** The database endpoints' connection limits, as status shows them. */

@@ -15,7 +15,7 @@ import { readSavedMemory } from "../../state/controller-memory.js";
 import { appendEvent } from "../../state/events.js";
 import { readFenced, setFenced } from "../../state/fenced.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
-import { endpointLimits } from "./status.js";
+import { endpointLimits, metricsEndpoints } from "./status.js";
 import { readPrimaryRecord, writePrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
 import { loadOrCreateSecrets, type Secrets } from "../../state/secrets.js";
 import {
@@ -811,6 +811,7 @@ export class Supervisor {
         mysqlPrimary: `${this.topology.services.mysqlPrimary.address}:${this.topology.services.mysqlPrimary.port}`,
         mysqlReplicas: `${this.topology.services.mysqlReplicas.address}:${this.topology.services.mysqlReplicas.port}`,
         ...(this.topology.wordpress.length > 0 ? { http: siteUrl(this.topology) } : {}),
+        metrics: metricsEndpoints(this.topology),
       },
       database: {
         replicas: this.topology.mysql.length,

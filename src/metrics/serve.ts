@@ -1,0 +1,26 @@
+import { createServer, type Server } from "node:http";
+import { isLoopbackIPv4Literal } from "../util/net.js";
+
+/** Serves GET /metrics (the Prometheus text format) on a loopback address; anything else is 404. */
+export function serveMetrics(
+  address: string,
+  port: number,
+  exposition: () => Promise<{ contentType: string; body: string }>,
+): Promise<Server> {
+  if (!isLoopbackIPv4Literal(address))
+    throw new Error(`metrics are served on loopback only, not on '${address}' (e.g. 127.10.20.4)`);
+  const server = createServer((request, response) => {
+    if (request.method !== "GET" || request.url !== "/metrics") {
+      response.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics\n");
+      return;
+    }
+    exposition().then(
+      ({ contentType, body }) => response.writeHead(200, { "content-type": contentType }).end(body),
+      (error: unknown) => response.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, address, () => resolve(server));
+  });
+}
