@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SiteStatus } from "../src/platform/local/status.js";
 import { sleep } from "../src/util/process.js";
-import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
+import { eventually, makeSiteDir, repoRoot, TestSite } from "./helpers/site.js";
 
 /** A free TCP port on 127.0.0.1 (asked of the kernel, then released for Prometheus to bind). */
 async function freePort(): Promise<number> {
@@ -194,5 +194,31 @@ describe("metrics: a real Prometheus scrapes a local site through a failover", (
       [promoted],
       `HAProxy routes writes to ${promoted}; Prometheus log: ${prometheus.tail()}`,
     );
+  });
+});
+
+describe("alert rules", () => {
+  const rules = join(repoRoot, "deploy", "prometheus");
+
+  it("promtool check rules passes and promtool test rules proves each alert fires when it should and only then", () => {
+    for (const args of [
+      ["check", "rules", "hapress-alerts.yml"],
+      ["test", "rules", "hapress-alerts.test.yml"],
+    ]) {
+      const result = spawnSync("promtool", args, { cwd: rules, encoding: "utf8", timeout: 60_000 });
+      assert.equal(result.status, 0, `promtool ${args.join(" ")}:\n${result.stdout}${result.stderr}`);
+    }
+    // Every alert of the file is tested, firing at least once.
+    const alerts = [
+      ...readFileSync(join(rules, "hapress-alerts.yml"), "utf8").matchAll(/- alert: (\w+)/g),
+    ].map((m) => m[1]);
+    const tests = readFileSync(join(rules, "hapress-alerts.test.yml"), "utf8");
+    assert.ok(alerts.length >= 6, `alerts: ${alerts.join(", ")}`);
+    for (const alert of alerts)
+      assert.match(
+        tests,
+        new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:\\n`),
+        `${alert} is tested firing`,
+      );
   });
 });
