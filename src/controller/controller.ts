@@ -113,12 +113,17 @@ export class Controller {
    */
   private async probeUnlessFenced(instance: DatabaseInstance): Promise<InstanceView> {
     if (this.memory.failover?.from !== instance.name) return this.probe(instance);
+    return this.unanswered(instance, "fenced for the failover in progress (not probed)", false);
+  }
+
+  /** An instance as seen when it gave no state: `busy` when it refused for lack of slots only. */
+  private unanswered(instance: DatabaseInstance, error: string, busy: boolean): InstanceView {
     return {
       ...instance,
       reachable: false,
-      busy: false,
+      busy,
       exited: this.exitOf(instance),
-      error: "fenced for the failover in progress (not probed)",
+      error,
       readOnly: true,
       gtidCurrent: "",
       gtidBinlog: "",
@@ -137,16 +142,6 @@ export class Controller {
   }
 
   private async probeOnce(instance: DatabaseInstance, probeStartedAt: number): Promise<InstanceView> {
-    const base = {
-      ...instance,
-      busy: false,
-      exited: this.exitOf(instance),
-      readOnly: true,
-      gtidCurrent: "",
-      gtidBinlog: "",
-      replication: null,
-      semiSyncMasterEnabled: false,
-    };
     try {
       const session = await connectSql(
         { host: instance.address, port: instance.adminPort },
@@ -189,13 +184,7 @@ export class Controller {
         await session.close();
       }
     } catch (error) {
-      return {
-        ...base,
-        exited: this.exitOf(instance),
-        reachable: false,
-        busy: isBusyRefusal(error),
-        error: errorMessage(error),
-      };
+      return this.unanswered(instance, errorMessage(error), isBusyRefusal(error));
     }
   }
 

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import { isLoopbackIPv4Literal } from "../util/net.js";
 
 /** Serves GET /metrics (the Prometheus text format) on a loopback address; anything else is 404. */
@@ -14,13 +14,21 @@ export function serveMetrics(
       response.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics\n");
       return;
     }
-    exposition().then(
-      ({ contentType, body }) => response.writeHead(200, { "content-type": contentType }).end(body),
-      (error: unknown) => response.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`),
-    );
+    respondWithMetrics(response, exposition);
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, address, () => resolve(server));
   });
+}
+
+/** Answers a scrape with the exposition, or 500 with the cause (also used by the pods' health port). */
+export function respondWithMetrics(
+  response: ServerResponse,
+  exposition: () => Promise<{ contentType: string; body: string }>,
+): void {
+  exposition().then(
+    ({ contentType, body }) => response.writeHead(200, { "content-type": contentType }).end(body),
+    (error: unknown) => response.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`),
+  );
 }

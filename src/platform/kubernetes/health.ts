@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import { respondWithMetrics } from "../../metrics/serve.js";
 
 /**
  * A pod's health endpoints for its kubelet: /healthz, the process's loops are turning (the liveness
@@ -14,11 +15,7 @@ export function serveHealth(
 ): Promise<Server> {
   const server = createServer((request, response) => {
     if (metrics && request.url === "/metrics") {
-      metrics().then(
-        ({ contentType, body }) => response.writeHead(200, { "content-type": contentType }).end(body),
-        (error: unknown) =>
-          response.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`),
-      );
+      respondWithMetrics(response, metrics);
       return;
     }
     const { alive, ready, leading } = state();
