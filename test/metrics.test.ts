@@ -102,13 +102,23 @@ describe("metrics: a real Prometheus scrapes a local site through a failover", (
   const promDir = mkdtempSync("/tmp/hpt-prom-");
 
   before(async () => {
-    site = new TestSite(makeSiteDir("metrics"));
+    // One WordPress pod (its page cache is counted) and a schedule that never comes due in a test
+    // (1 January, 03:00 UTC), so every series the dashboard draws exists.
+    site = new TestSite(
+      makeSiteDir("metrics"),
+      'wordpress:\n  replicas: 1\nbackup:\n  schedule: "0 3 1 1 *"\n',
+    );
     await site.up();
     status = await site.status();
     const metrics = status.endpoints.metrics;
     if (!metrics) throw new Error("status names no metrics endpoints");
     prometheus = new TestPrometheus(promDir, await freePort());
-    await prometheus.start({ controller: metrics.controller, haproxy: metrics.loadBalancer });
+    // The job names the alert rules expect (HapressSupervisorDown reads up{job="hapress-supervisor"}).
+    await prometheus.start({
+      "hapress-controller": metrics.controller,
+      "hapress-supervisor": metrics.supervisor,
+      haproxy: metrics.loadBalancer,
+    });
   });
 
   after(async () => {
@@ -120,15 +130,20 @@ describe("metrics: a real Prometheus scrapes a local site through a failover", (
   it("serves the Prometheus text format with HELP and TYPE, on loopback, and status names it", async () => {
     const metrics = status.endpoints.metrics;
     assert.ok(metrics);
-    for (const url of [metrics.controller, metrics.loadBalancer])
+    for (const url of [metrics.controller, metrics.supervisor, metrics.loadBalancer])
       assert.match(new URL(url).hostname, /^127\./, `${url} is a loopback address`);
     const text = await (await fetch(metrics.controller)).text();
     assert.match(text, /^# HELP hapress_failovers_total /m);
     assert.match(text, /^# TYPE hapress_failovers_total counter$/m);
     assert.match(text, /^# TYPE hapress_replication_lag_seconds gauge$/m);
     assert.match(text, /^# TYPE hapress_probe_duration_seconds histogram$/m);
+    const siteText = await (await fetch(metrics.supervisor)).text();
+    assert.match(siteText, /^# TYPE hapress_pod_restarts_total counter$/m);
+    assert.match(siteText, /^# TYPE hapress_page_cache_requests_total counter$/m);
+    assert.match(siteText, /^# HELP hapress_backup_newest_timestamp_seconds /m);
     const printed = await site.cli(["status"]);
     assert.ok(printed.stdout.includes(metrics.controller), printed.stdout);
+    assert.ok(printed.stdout.includes(metrics.supervisor), printed.stdout);
     assert.ok(printed.stdout.includes(metrics.loadBalancer), printed.stdout);
     const missing = await fetch(metrics.controller.replace("/metrics", "/other"));
     assert.equal(missing.status, 404);
@@ -139,7 +154,7 @@ describe("metrics: a real Prometheus scrapes a local site through a failover", (
       "both targets up in Prometheus",
       async () => {
         const up = await prometheus.query("up");
-        return up.length === 2 && up.every((s) => s.value[1] === "1");
+        return up.length === 3 && up.every((s) => s.value[1] === "1");
       },
       30_000,
     );
@@ -194,6 +209,100 @@ describe("metrics: a real Prometheus scrapes a local site through a failover", (
       [promoted],
       `HAProxy routes writes to ${promoted}; Prometheus log: ${prometheus.tail()}`,
     );
+  });
+
+  it("page reads count as cache hits by pod, a backup and the archive show, and status says nothing /metrics does not", async () => {
+    const url = status.endpoints.http;
+    assert.ok(url, "the site serves pages");
+    const reads = 20;
+    for (let i = 0; i < reads; i++) {
+      const response: Response = await fetch(`${url}/`);
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+    }
+    // The first read may miss (a fresh cache); every later one within the TTL is a hit.
+    await eventually(
+      `at least ${reads - 1} cache hits on wordpress-0`,
+      async () =>
+        ((await prometheus.value('hapress_page_cache_requests_total{pod="wordpress-0",result="hit"}')) ??
+          0) >=
+        reads - 1,
+      30_000,
+    );
+
+    assert.equal(await prometheus.value("hapress_backups"), 0);
+    const taken = await site.cli(["backup", "--json"], 300_000);
+    assert.equal(taken.code, 0, taken.stderr);
+    const startedAt = Date.now() / 1000;
+    await eventually(
+      "Prometheus sees the backup",
+      async () => (await prometheus.value("hapress_backups")) === 1,
+      30_000,
+    );
+    const age = await prometheus.value("time() - hapress_backup_newest_timestamp_seconds");
+    assert.ok(age !== null && age >= 0 && age < Date.now() / 1000 - startedAt + 600, `backup age ${age}`);
+    assert.equal(await prometheus.value("hapress_backup_schedule_max_interval_seconds"), 366 * 86_400);
+    // The archive follows the primary, holds everything it wrote, and has no hole.
+    await eventually(
+      "the archive running and caught up",
+      async () =>
+        (await prometheus.value("hapress_binlog_archive_running")) === 1 &&
+        (await prometheus.value("hapress_binlog_archive_lag_bytes")) === 0,
+      60_000,
+    );
+    assert.equal(await prometheus.value("hapress_binlog_archive_gaps"), 0);
+
+    // Everything `status` shows of the site is in the supervisor's /metrics at the same moment.
+    const now = await site.status();
+    const text = await (await fetch(now.endpoints.metrics?.supervisor ?? "")).text();
+    /** The value of one series of that scrape (`name` or `name{labels}`), or null. */
+    const sample = (series: string) => {
+      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+      return line === undefined ? null : Number(line.split(" ").at(-1));
+    };
+    assert.equal(sample("hapress_site_ready"), now.ready ? 1 : 0);
+    assert.equal(sample(`hapress_primary_epoch{primary="${now.primary}"}`), now.primaryEpoch);
+    for (const pod of now.pods) {
+      const labels = `pod="${pod.name}",component="${pod.component}"`;
+      assert.equal(sample(`hapress_pod_ready{${labels}}`), pod.ready ? 1 : 0, pod.name);
+      assert.equal(sample(`hapress_pod_restarts_total{${labels}}`), pod.restarts, pod.name);
+      assert.equal(
+        sample(`hapress_pod_info{${labels},role="${pod.role ?? "none"}",phase="${pod.phase}"}`),
+        1,
+        pod.name,
+      );
+      if (pod.connections)
+        assert.equal(sample(`hapress_instance_max_connections{pod="${pod.name}"}`), pod.connections.limit);
+    }
+    const cache = now.pageCache;
+    assert.ok(cache);
+    assert.equal(sample('hapress_page_cache_requests_total{pod="wordpress-0",result="hit"}'), cache.hit);
+    assert.equal(sample("hapress_page_cache_ttl_seconds"), cache.ttlSeconds);
+    assert.equal(sample("hapress_binlog_archive_gaps"), now.backup?.gaps.length);
+  });
+
+  it("the Grafana dashboard's every query is valid PromQL over series the site exposes", async () => {
+    const dashboard = JSON.parse(
+      readFileSync(join(repoRoot, "deploy", "grafana", "hapress-dashboard.json"), "utf8"),
+    ) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const known = new Set(
+      (
+        (await (await fetch(`http://127.0.0.1:${prometheus.port}/api/v1/label/__name__/values`)).json()) as {
+          data: string[];
+        }
+      ).data,
+    );
+    assert.ok(dashboard.panels.length >= 10);
+    for (const panel of dashboard.panels)
+      for (const { expr } of panel.targets) {
+        const promql = expr.replaceAll("$__rate_interval", "1m").replaceAll("$job", ".*");
+        const samples = await prometheus.query(promql);
+        for (const name of promql.match(/\b(hapress|haproxy)_[a-z_]+/g) ?? [])
+          assert.ok(known.has(name), `${panel.title}: ${name} is a series the site exposes`);
+        assert.ok(Array.isArray(samples), panel.title);
+      }
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { archiveGaps } from "./archive-gaps.js";
-import { resumeFile } from "./binlog-archiver.js";
+import { archiveLagBytes, resumeFile } from "./binlog-archiver.js";
 import type { ArchivedSegment } from "./replay-plan.js";
 
 function segment(name: string, server: number, seqs: number[]): ArchivedSegment {
@@ -52,5 +52,39 @@ describe("where an archive segment resumes", () => {
 
   it("starts at the primary's first when the file it holds last was purged (the hole is reported)", () => {
     assert.equal(resumeFile(["mysql-bin.000003"], "mysql-bin.000007"), "mysql-bin.000007");
+  });
+});
+
+describe("how far the archive is behind the primary", () => {
+  const primary = [
+    { name: "mysql-bin.000001", size: 1000 },
+    { name: "mysql-bin.000002", size: 700 },
+  ];
+
+  it("is nothing when the segment holds every byte", () => {
+    assert.equal(
+      archiveLagBytes(
+        primary,
+        new Map([
+          ["mysql-bin.000001", 1000],
+          ["mysql-bin.000002", 700],
+        ]),
+      ),
+      0,
+    );
+  });
+
+  it("counts the unarchived tail of the file being written and any file not begun", () => {
+    assert.equal(
+      archiveLagBytes(
+        primary,
+        new Map([
+          ["mysql-bin.000001", 1000],
+          ["mysql-bin.000002", 650],
+        ]),
+      ),
+      50,
+    );
+    assert.equal(archiveLagBytes(primary, new Map([["mysql-bin.000001", 400]])), 1300);
   });
 });

@@ -97,18 +97,41 @@ export function runArchiver(options: ArchiverOptions): { done: Promise<number>; 
   return { done, stop: () => child.kill("SIGTERM") };
 }
 
-/**
- * The server's oldest binary log, where a new segment starts (the new primary's logs repeat what it
- * replicated, so the segments overlap). Needs BINLOG MONITOR.
- */
-export async function oldestBinlog(endpoint: Endpoint, credentials: Credentials): Promise<string> {
+/** One of the primary's binary logs, as SHOW BINARY LOGS lists it. */
+export interface BinlogFile {
+  name: string;
+  size: number;
+}
+
+/** The server's binary logs, oldest first (needs BINLOG MONITOR). */
+export async function binaryLogs(endpoint: Endpoint, credentials: Credentials): Promise<BinlogFile[]> {
   const session = await connectSql(endpoint, credentials, { connectTimeoutMs: 1000, queryTimeoutMs: 5000 });
   try {
     const rows = await session.query("SHOW BINARY LOGS");
-    const first = rows[0]?.Log_name;
-    if (typeof first !== "string") throw new Error("the primary lists no binary log");
-    return first;
+    return rows.map((row) => ({ name: String(row.Log_name), size: Number(row.File_size) }));
   } finally {
     await session.close();
   }
+}
+
+/**
+ * The server's oldest binary log, where a new segment starts (the new primary's logs repeat what it
+ * replicated, so the segments overlap).
+ */
+export async function oldestBinlog(endpoint: Endpoint, credentials: Credentials): Promise<string> {
+  const first = (await binaryLogs(endpoint, credentials))[0];
+  if (!first) throw new Error("the primary lists no binary log");
+  return first.name;
+}
+
+/**
+ * How far the archive is behind the primary (pure): the bytes of the primary's binary logs that the
+ * segment does not hold yet. `archived`: the segment's files and their sizes. A file the archive has
+ * not begun counts whole; the archive never holds more of a file than the primary wrote.
+ */
+export function archiveLagBytes(
+  primary: readonly BinlogFile[],
+  archived: ReadonlyMap<string, number>,
+): number {
+  return primary.reduce((lag, file) => lag + Math.max(0, file.size - (archived.get(file.name) ?? 0)), 0);
 }

@@ -47,3 +47,20 @@ export async function listBackups(root: string): Promise<ListedBackup[]> {
   }
   return listed;
 }
+
+/** How many backups can be restored, and the newest of them (when it was taken, Unix ms). */
+export async function restorableBackups(
+  root: string,
+): Promise<{ count: number; newest: { name: string; at: number } | null }> {
+  const taken = (await listBackups(root))
+    .map((backup) => ({
+      name: backup.name,
+      at: backup.manifest ? Date.parse(backup.manifest.createdAt) : NaN,
+    }))
+    .filter((backup) => Number.isFinite(backup.at));
+  const newest = taken.reduce<(typeof taken)[number] | null>(
+    (best, backup) => (best === null || backup.at > best.at ? backup : best),
+    null,
+  );
+  return { count: taken.length, newest };
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseSpec } from "../spec/load.js";
-import { backupsToPrune, nextRun, scheduleProblem } from "./schedule.js";
+import { backupsToPrune, longestScheduleGapSeconds, nextRun, scheduleProblem } from "./schedule.js";
 
 const at = (iso: string) => new Date(iso);
 const backup = (name: string, createdAt: string) => ({ name, createdAt });
@@ -15,6 +15,12 @@ describe("backup schedules", () => {
     );
     assert.equal(scheduleProblem("0 3 * * *"), null);
     assert.notEqual(scheduleProblem("every night"), null);
+  });
+
+  it("knows the longest wait between two runs, so an alert allows for a weekend", () => {
+    assert.equal(longestScheduleGapSeconds("0 3 * * *", at("2026-11-29T22:40:00Z")), 86_400);
+    assert.equal(longestScheduleGapSeconds("0 3 * * 1-5", at("2026-11-29T22:40:00Z")), 3 * 86_400);
+    assert.equal(longestScheduleGapSeconds("*/10 * * * * *", at("2026-11-29T22:40:03Z")), 10);
   });
 
   it("a bad schedule in the spec is bad input naming the field, with an example", () => {

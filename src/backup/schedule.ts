@@ -21,6 +21,23 @@ export function nextRun(expression: string, after: Date): Date {
   return CronExpressionParser.parse(expression, { tz: "UTC", currentDate: after }).next().toDate();
 }
 
+/**
+ * The longest wait between two runs of the schedule over its next `runs` runs, in seconds: how old
+ * the newest backup may grow before the schedule has surely missed one (a weekday schedule waits
+ * three days over a weekend, not one).
+ */
+export function longestScheduleGapSeconds(expression: string, after: Date, runs = 32): number {
+  const expressionRuns = CronExpressionParser.parse(expression, { tz: "UTC", currentDate: after });
+  let previous = expressionRuns.next().toDate().getTime();
+  let longest = 0;
+  for (let i = 1; i < runs; i++) {
+    const current = expressionRuns.next().toDate().getTime();
+    longest = Math.max(longest, (current - previous) / 1000);
+    previous = current;
+  }
+  return longest;
+}
+
 export interface Retention {
   /** Keep at least the newest `count` backups. */
   count?: number;

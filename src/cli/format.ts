@@ -28,11 +28,7 @@ export function formatStatus(status: SiteStatus): string {
         ]
       : []),
     `mysql-primary: ${status.endpoints.mysqlPrimary}   mysql-replicas: ${status.endpoints.mysqlReplicas}${status.endpoints.http ? `   http: ${status.endpoints.http}` : ""}`,
-    ...(status.endpoints.metrics
-      ? [
-          `metrics: ${status.endpoints.metrics.controller} (controller)   ${status.endpoints.metrics.loadBalancer} (HAProxy)`,
-        ]
-      : []),
+    ...(status.endpoints.metrics ? [`metrics: ${metricsLine(status.endpoints.metrics)}`] : []),
     "",
   ];
   const header = [
@@ -77,4 +73,9 @@ export function formatStatus(status: SiteStatus): string {
     lines.push("", `app user: ${c.app.user} / ${c.app.password} (database ${c.app.database})`);
   }
   return lines.join("\n");
+}
+
+/** Where the site's metrics are scraped, as `up` and `status` print it. */
+export function metricsLine(metrics: NonNullable<SiteStatus["endpoints"]["metrics"]>): string {
+  return `${metrics.controller} (controller), ${metrics.supervisor} (supervisor), ${metrics.loadBalancer} (HAProxy)`;
 }

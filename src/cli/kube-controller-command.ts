@@ -16,6 +16,7 @@ import { secretInput } from "../util/secret-input.js";
 import { crashHook } from "./controller-command.js";
 import { serveHealth } from "../platform/kubernetes/health.js";
 import { ControllerMetrics } from "../metrics/controller-metrics.js";
+import { serveMetrics } from "../metrics/serve.js";
 import { ServerExitReports } from "../controller/server-exit-reports.js";
 import { AGENT_PORT } from "../topology/topology.js";
 
@@ -26,6 +27,8 @@ export interface KubeControllerOptions {
   site: string;
   lease: string;
   healthPort: number;
+  /** Where Prometheus scrapes the controller (a port of its own: its policy admits only the monitoring namespace). */
+  metricsPort: number;
   automaticFailover: boolean;
 }
 
@@ -93,15 +96,16 @@ export async function runKubernetesController(options: KubeControllerOptions): P
   let stopping = false;
   let lastElectionTick = Date.now();
   const metrics = new ControllerMetrics();
-  const server = await serveHealth(
-    options.healthPort,
+  const server = await serveHealth(options.healthPort, healthAddress, () => ({
+    alive: Date.now() - lastElectionTick < 10 * timing.retryMs + 10_000,
+    ready: elector.storeReachable,
+    leading: elector.isLeader(),
+  }));
+  const metricsServer = await serveMetrics(
     healthAddress,
-    () => ({
-      alive: Date.now() - lastElectionTick < 10 * timing.retryMs + 10_000,
-      ready: elector.storeReachable,
-      leading: elector.isLeader(),
-    }),
+    options.metricsPort,
     () => metrics.exposition(),
+    Boolean(process.env.POD_IP),
   );
   const stop = () => {
     stopping = true;
@@ -180,6 +184,7 @@ export async function runKubernetesController(options: KubeControllerOptions): P
   await leading.run;
   await elector.release();
   server.close();
+  metricsServer.close();
   log("controller stopped");
   process.exit(0);
 }

@@ -19,7 +19,8 @@ import { serviceAccountsFor } from "../platform/local/layout.js";
 import { loadSpec } from "../spec/load.js";
 import { statePaths } from "../state/files.js";
 import { sleep } from "../util/process.js";
-import { formatStatus } from "./format.js";
+import { formatStatus, metricsLine } from "./format.js";
+import { CONTROLLER_METRICS_PORT } from "../topology/topology.js";
 import { addChaosCommand } from "./chaos-command.js";
 import { runController } from "./controller-command.js";
 import { registerAgentCommands } from "./agent-commands.js";
@@ -72,9 +73,7 @@ function buildProgram(): Command {
           `  site:             ${status.endpoints.http}   (admin: ${status.endpoints.http}/wp-admin/)`,
         );
       if (status.endpoints.metrics)
-        console.log(
-          `  metrics:          ${status.endpoints.metrics.controller} (controller), ${status.endpoints.metrics.loadBalancer} (HAProxy)`,
-        );
+        console.log(`  metrics:          ${metricsLine(status.endpoints.metrics)}`);
       console.log(
         `  credentials:      ${statePaths(stateDir).secrets} (mode 0600; or 'hapress status --show-secrets')`,
       );
@@ -248,6 +247,12 @@ function buildProgram(): Command {
     .option("--namespace <namespace>", "kubernetes: the site's namespace")
     .option("--lease <name>", "kubernetes: the Lease used for leader election")
     .option("--health-port <port>", "kubernetes: port of the /healthz endpoint", parseCount(1, 65535))
+    .option(
+      "--metrics-port <port>",
+      "kubernetes: port of the Prometheus /metrics endpoint",
+      parseCount(1, 65535),
+      CONTROLLER_METRICS_PORT,
+    )
     .option("--site <name>", "kubernetes: the site's name (its pods' app.kubernetes.io/instance label)")
     .option("--no-automatic-failover", "observe and report, never promote")
     .action(
@@ -256,6 +261,7 @@ function buildProgram(): Command {
         namespace?: string;
         lease?: string;
         healthPort?: number;
+        metricsPort: number;
         site?: string;
         automaticFailover: boolean;
       }) => {
@@ -274,6 +280,7 @@ function buildProgram(): Command {
             site: options.site ?? "",
             lease: options.lease ?? "",
             healthPort: options.healthPort ?? 8081,
+            metricsPort: options.metricsPort,
             automaticFailover: options.automaticFailover,
           });
           return;

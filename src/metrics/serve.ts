@@ -1,13 +1,18 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { isLoopbackIPv4Literal } from "../util/net.js";
 
-/** Serves GET /metrics (the Prometheus text format) on a loopback address; anything else is 404. */
+/**
+ * Serves GET /metrics (the Prometheus text format); anything else is 404. Locally on a loopback
+ * address only; a Kubernetes pod (`onPodAddress`) serves on its own address, where its NetworkPolicy
+ * lets the monitoring namespace in and nobody else.
+ */
 export function serveMetrics(
   address: string,
   port: number,
   exposition: () => Promise<{ contentType: string; body: string }>,
+  onPodAddress = false,
 ): Promise<Server> {
-  if (!isLoopbackIPv4Literal(address))
+  if (!onPodAddress && !isLoopbackIPv4Literal(address))
     throw new Error(`metrics are served on loopback only, not on '${address}' (e.g. 127.10.20.4)`);
   const server = createServer((request, response) => {
     if (request.method !== "GET" || request.url !== "/metrics") {

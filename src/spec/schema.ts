@@ -159,6 +159,23 @@ export const specSchema = z
           .default({}),
         automaticFailover: z.boolean().default(true),
         /**
+         * Who scrapes the site's metrics: pods of `namespace` may reach the metrics ports (the
+         * NetworkPolicy admits nobody else), the pods carry prometheus.io/* scrape annotations, and a
+         * PodMonitor and a PrometheusRule (Prometheus Operator kinds: their CRDs must be installed)
+         * are rendered when asked.
+         */
+        monitoring: z
+          .object({
+            namespace: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label, e.g. monitoring")
+              .default("monitoring"),
+            podMonitor: z.boolean().default(false),
+            prometheusRule: z.boolean().default(false),
+          })
+          .strict()
+          .default({}),
+        /**
          * Where the cluster keeps backups and the binary-log archive: a PersistentVolumeClaim that the
          * backup CronJob and the archiver Deployment mount (ReadWriteMany by default: both may run at
          * once, on different nodes).
@@ -283,6 +300,9 @@ export const specExamples: Record<string, string> = {
   "kubernetes.service": "kubernetes:\n  service:\n    type: LoadBalancer",
   "kubernetes.ingress": "kubernetes:\n  ingress:\n    host: blog.example.com\n    tlsSecret: blog-tls",
   "kubernetes.automaticFailover": "kubernetes:\n  automaticFailover: true",
+  "kubernetes.monitoring":
+    "kubernetes:\n  monitoring:\n    namespace: monitoring\n    podMonitor: true\n    prometheusRule: true",
+  "kubernetes.monitoring.namespace": "kubernetes:\n  monitoring:\n    namespace: monitoring",
   "kubernetes.backup": "kubernetes:\n  backup:\n    claim: hapress-backups\n    size: 20Gi",
   "kubernetes.backup.claim": "kubernetes:\n  backup:\n    claim: hapress-backups",
   "kubernetes.backup.createClaim":

@@ -44,7 +44,7 @@ export interface Topology {
   loadBalancer: PodPlan;
   services: { mysqlPrimary: ServicePlan; mysqlReplicas: ServicePlan };
   /** Where Prometheus scrapes the site (loopback): the controller's /metrics and HAProxy's exporter. */
-  metrics: { address: string; controllerPort: number; loadBalancerPort: number };
+  metrics: { address: string; controllerPort: number; supervisorPort: number; loadBalancerPort: number };
 }
 
 export const MYSQL_PORT = 3306;
@@ -58,6 +58,8 @@ export const ADMIN_PORT = 3308;
 
 /** The controller's /metrics (locally on the site's metrics address; on Kubernetes its health port serves it). */
 export const CONTROLLER_METRICS_PORT = 9400;
+/** The local supervisor's /metrics: pods and restarts, the page cache, backups and the archive. */
+export const SUPERVISOR_METRICS_PORT = 9401;
 /** HAProxy's built-in Prometheus exporter (locally on the site's metrics address). */
 export const LOAD_BALANCER_METRICS_PORT = 8405;
 
@@ -138,6 +140,7 @@ export function planTopology(spec: Spec, subnet: Subnet): Topology {
     metrics: {
       address: metricsAddress(subnet),
       controllerPort: CONTROLLER_METRICS_PORT,
+      supervisorPort: SUPERVISOR_METRICS_PORT,
       loadBalancerPort: LOAD_BALANCER_METRICS_PORT,
     },
   };

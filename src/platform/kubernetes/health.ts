@@ -1,5 +1,4 @@
 import { createServer, type Server } from "node:http";
-import { respondWithMetrics } from "../../metrics/serve.js";
 
 /**
  * A pod's health endpoints for its kubelet: /healthz, the process's loops are turning (the liveness
@@ -10,14 +9,8 @@ export function serveHealth(
   port: number,
   address: string,
   state: () => { alive: boolean; ready: boolean; leading?: boolean },
-  /** Serves GET /metrics (Prometheus) on the same port when given. */
-  metrics?: () => Promise<{ contentType: string; body: string }>,
 ): Promise<Server> {
   const server = createServer((request, response) => {
-    if (metrics && request.url === "/metrics") {
-      respondWithMetrics(response, metrics);
-      return;
-    }
     const { alive, ready, leading } = state();
     const ok = request.url === "/readyz" ? ready : request.url === "/healthz" ? alive : null;
     if (ok === null) {

@@ -268,6 +268,60 @@ describe("rendered manifests", () => {
     assert.match(readiness, /"name":"Host","value":"blog.example.com"/);
   });
 
+  it("let the monitoring namespace, and only it, scrape the controller's named metrics port", () => {
+    const objects = render({});
+    const deployment = find(objects, "Deployment", "hapress-controller") as unknown as {
+      spec: {
+        template: {
+          metadata: { annotations: Record<string, string> };
+          spec: { containers: { args: string[]; ports: { name: string; containerPort: number }[] }[] };
+        };
+      };
+    };
+    const template = deployment.spec.template;
+    const container = template.spec.containers[0];
+    assert.ok(container);
+    assert.deepEqual(
+      container.ports.find((p) => p.name === "metrics"),
+      { name: "metrics", containerPort: 9400 },
+    );
+    assert.equal(container.args[container.args.indexOf("--metrics-port") + 1], "9400");
+    assert.equal(template.metadata.annotations["prometheus.io/scrape"], "true");
+    assert.equal(template.metadata.annotations["prometheus.io/port"], "9400");
+    const policy = find(objects, "NetworkPolicy", "hapress-controller") as unknown as {
+      spec: { ingress: { from?: unknown[]; ports: { port: number }[] }[] };
+    };
+    const metricsRules = policy.spec.ingress.filter((rule) => rule.ports.some((p) => p.port === 9400));
+    assert.deepEqual(metricsRules, [
+      {
+        from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+        ports: [{ protocol: "TCP", port: 9400 }],
+      },
+    ]);
+    // Operator objects only when asked; the rules are the shipped file's, promtool-checked.
+    assert.ok(!objects.some((o) => o.kind === "PodMonitor" || o.kind === "PrometheusRule"));
+    const asked = render({
+      kubernetes: { monitoring: { namespace: "observability", podMonitor: true, prometheusRule: true } },
+    });
+    const monitor = find(asked, "PodMonitor", "hapress-controller") as unknown as {
+      spec: { podMetricsEndpoints: { port: string }[] };
+    };
+    assert.equal(monitor.spec.podMetricsEndpoints[0]?.port, "metrics");
+    const rule = find(asked, "PrometheusRule", "hapress-alerts") as unknown as {
+      spec: { groups: { rules: { alert: string }[] }[] };
+    };
+    const shipped = readFileSync(
+      join(import.meta.dirname, "../../../deploy/prometheus/hapress-alerts.yml"),
+      "utf8",
+    );
+    assert.deepEqual(
+      rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)),
+      [...shipped.matchAll(/- alert: (\w+)/g)].map((m) => m[1]),
+    );
+    assert.match(JSON.stringify(find(asked, "NetworkPolicy", "hapress-controller")), /"observability"/);
+    assert.deepEqual(validateManifests(asked), []);
+  });
+
   it("resolve the NFS server by its Service name, not an address", () => {
     const objects = render(variants["the in-cluster NFS server"] ?? {});
     const storageClass = objects.find((o) => o.kind === "StorageClass");

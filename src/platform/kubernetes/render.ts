@@ -6,6 +6,7 @@ import { credentialsSecret } from "./render/secret.js";
 import { databaseServices, mariadbConfigMap, mariadbStatefulSet, stateConfigMap } from "./render/database.js";
 import { installConfigMap, wordpressTier } from "./render/wordpress.js";
 import { networkPolicies } from "./render/network-policy.js";
+import { monitoringObjects } from "./render/monitoring.js";
 import { nfsServer } from "./render/storage.js";
 import { backupObjects } from "./render/backup.js";
 import { type Context, type K8sObject, labels, pdb } from "./render/common.js";
@@ -32,6 +33,8 @@ const KIND_ORDER = [
   "Ingress",
   "PodDisruptionBudget",
   "NetworkPolicy",
+  "PodMonitor",
+  "PrometheusRule",
 ];
 
 /**
@@ -62,6 +65,7 @@ export function renderManifests(spec: Spec, secrets: ClusterSecrets): K8sObject[
     ...controller(ctx),
     ...backupObjects(ctx),
     ...networkPolicies(ctx),
+    ...monitoringObjects(ctx),
     ...(spec.wordpress.replicas > 0 ? [...wordpressTier(ctx), installConfigMap(ctx)] : []),
     ...(spec.kubernetes.storage.nfs.enabled && spec.wordpress.replicas > 0 ? nfsServer(ctx) : []),
   ];

@@ -12,6 +12,7 @@ import {
   Service,
   ServiceAccount,
 } from "kubernetes-models/v1";
+import { PodMonitor, PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { ROLE_LABEL, type K8sObject } from "./render.js";
 import { podTemplateOf } from "./render/common.js";
 import { restrictedProblems } from "./render/pod-security.js";
@@ -37,6 +38,9 @@ const MODELS: Record<string, ModelClass> = {
   "rbac.authorization.k8s.io/v1/Role": Role,
   "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
   "storage.k8s.io/v1/StorageClass": StorageClass,
+  // Prometheus Operator kinds (rendered when kubernetes.monitoring asks), from the same project's schemas.
+  "monitoring.coreos.com/v1/PodMonitor": PodMonitor,
+  "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,
 };
 
 /** API versions that Kubernetes removed (the tutorial used apps/v1beta1). */

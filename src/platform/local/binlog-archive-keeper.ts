@@ -1,7 +1,7 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { archiveGaps, type ArchiveGap } from "../../backup/archive-gaps.js";
-import { archivedFiles, oldestBinlog } from "../../backup/binlog-archiver.js";
+import { archiveLagBytes, archivedFiles, binaryLogs, oldestBinlog } from "../../backup/binlog-archiver.js";
 import { scanArchive, type ArchiveScanCache } from "../../backup/replay.js";
 import { errorMessage } from "../../errors.js";
 import type { PrimaryRecord } from "../../state/primary.js";
@@ -42,6 +42,7 @@ export class BinlogArchiveKeeper {
   private found: ArchiveGap[] = [];
   private checking = false;
   private lastCheck = -Infinity;
+  private archiveDir: string | null = null;
 
   constructor(private readonly deps: ArchiveKeeperDeps) {}
 
@@ -53,6 +54,26 @@ export class BinlogArchiveKeeper {
   /** The holes the last check found (status shows them: a restore across one is refused). */
   gaps(): ArchiveGap[] {
     return this.found;
+  }
+
+  /**
+   * Bytes of the primary's binary logs that the archive does not hold yet (asked of the primary on
+   * its admin port); null when nothing is being archived.
+   */
+  async lag(primaryAddress: string, secrets: Secrets): Promise<{ segment: string; bytes: number } | null> {
+    const segment = this.following();
+    if (segment === null || this.archiveDir === null) return null;
+    const logs = await binaryLogs(
+      { host: primaryAddress, port: ADMIN_PORT },
+      { user: secrets.adminUser, password: secrets.adminPassword },
+    );
+    const dir = join(this.archiveDir, segment);
+    const sizes = await Promise.all(
+      archivedFiles(dir).map(
+        async (file) => [file, (await stat(join(dir, file)).catch(() => null))?.size ?? 0] as const,
+      ),
+    );
+    return { segment, bytes: archiveLagBytes(logs, new Map(sizes)) };
   }
 
   /** Every GAP_CHECK_INTERVAL_MS, in the background: never more than one check at a time. */
@@ -82,6 +103,7 @@ export class BinlogArchiveKeeper {
     secrets: Secrets;
   }): Promise<void> {
     const { record } = input;
+    this.archiveDir = input.archiveDir;
     if (input.enabled) this.checkGapsWhenDue(input.archiveDir);
     if (!input.enabled || !record || !input.primaryAddress) {
       if (this.deps.processes.info(ARCHIVER_PROCESS)) await this.deps.processes.stop(ARCHIVER_PROCESS, 5000);

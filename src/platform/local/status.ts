@@ -43,8 +43,8 @@ export interface SiteStatus {
     mysqlPrimary: string;
     mysqlReplicas: string;
     http?: string;
-    /** Where Prometheus scrapes the site (locally on loopback): the controller and HAProxy's exporter. */
-    metrics?: { controller: string; loadBalancer: string };
+    /** Where Prometheus scrapes the site (locally on loopback): the controller, the supervisor, HAProxy's exporter. */
+    metrics?: { controller: string; supervisor: string; loadBalancer: string };
   };
   database: {
     replicas: number;
@@ -94,9 +94,10 @@ export interface ProgressEvent {
 
 /** The site's scrape URLs, as status shows them. */
 export function metricsEndpoints(topology: Topology): NonNullable<SiteStatus["endpoints"]["metrics"]> {
-  const { address, controllerPort, loadBalancerPort } = topology.metrics;
+  const { address, controllerPort, supervisorPort, loadBalancerPort } = topology.metrics;
   return {
     controller: `http://${address}:${controllerPort}/metrics`,
+    supervisor: `http://${address}:${supervisorPort}/metrics`,
     loadBalancer: `http://${address}:${loadBalancerPort}/metrics`,
   };
 }

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import type { Server as HttpServer } from "node:http";
 import type { Server } from "node:net";
 import { join } from "node:path";
 import { agentAnswers, cloneFromDonor, CLONE_INFO_FILE, type CloneInfo } from "../../agent/clone.js";
@@ -46,7 +47,10 @@ import { chooseDonor } from "./clone-donor.js";
 import { BinlogArchiveKeeper } from "./binlog-archive-keeper.js";
 import type { ArchiveGap } from "../../backup/archive-gaps.js";
 import { BackupScheduler } from "./backup-scheduler.js";
-import { backupRoot, binlogArchiveDir } from "../../backup/list.js";
+import { backupRoot, binlogArchiveDir, restorableBackups } from "../../backup/list.js";
+import { longestScheduleGapSeconds } from "../../backup/schedule.js";
+import { SiteMetrics, type SiteSnapshot } from "../../metrics/site-metrics.js";
+import { serveMetrics } from "../../metrics/serve.js";
 import { DEFAULT_ARCHIVE } from "../../backup/archive-folder.js";
 import { siteUrl, WordpressTier } from "./wordpress-tier.js";
 
@@ -130,6 +134,11 @@ export class Supervisor {
   /** Pods whose data is being thrown away and cloned again. */
   private recloning = new Set<string>();
   private server: Server | null = null;
+  private readonly siteMetrics = new SiteMetrics(Date.now());
+  /** The site's /metrics (null until bound: a port still held by a supervisor handing over is retried). */
+  private metricsServer: HttpServer | null = null;
+  private metricsBinding = false;
+  private metricsProblem: string | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   /** Aborted at shutdown: kills the helper programs of a clone or initialisation in progress. */
   private readonly aborter = new AbortController();
@@ -369,6 +378,7 @@ export class Supervisor {
         this.log(null, `reconcile failed: ${errorMessage(error)}`, "error");
       }
       if (this.stopping) break;
+      this.serveSiteMetrics();
       await this.notifyReadyOnce();
       // Converging (starting, cloning, restarting): look again soon; steady: once a second.
       const converged =
@@ -430,6 +440,7 @@ export class Supervisor {
     this.scheduler.stop();
     await letGo();
     this.server?.close();
+    this.metricsServer?.close();
     await rm(this.paths.socket, { force: true });
     await unlink(this.paths.supervisorPid).catch(() => undefined);
     await Promise.race([this.loopDone, sleep(2000)]);
@@ -843,6 +854,53 @@ export class Supervisor {
       (error: unknown) =>
         this.log(null, `cannot record the archive gap event: ${errorMessage(error)}`, "error"),
     );
+  }
+
+  /**
+   * Serves the site's /metrics on its metrics address, once per call until bound: a supervisor that
+   * takes over from another may find the port still held for a moment, so each round tries again.
+   */
+  private serveSiteMetrics(): void {
+    if (this.metricsServer || this.metricsBinding || this.stopping) return;
+    this.metricsBinding = true;
+    const { address, supervisorPort } = this.topology.metrics;
+    serveMetrics(address, supervisorPort, async () => {
+      this.siteMetrics.update(await this.metricsSnapshot());
+      return this.siteMetrics.exposition();
+    })
+      .then((server) => {
+        this.metricsServer = server;
+        this.log(null, `metrics on http://${address}:${supervisorPort}/metrics`);
+      })
+      .catch((error: unknown) => {
+        // Said once per cause, not every round.
+        const problem = `metrics not served yet: ${errorMessage(error)}`;
+        if (problem !== this.metricsProblem) this.log(null, problem);
+        this.metricsProblem = problem;
+      })
+      .finally(() => (this.metricsBinding = false));
+  }
+
+  /** What the site's /metrics says: status, the page cache by pod, backups, the archive's lag. */
+  private async metricsSnapshot(): Promise<SiteSnapshot> {
+    const status = await this.status();
+    const primary = this.topology.mysql.find((pod) => pod.name === this.record?.primary);
+    const schedule = this.spec.backup.schedule ?? null;
+    return {
+      status,
+      pageCache: await this.wordpress.pageCacheCountsByPod(this.topology),
+      backups: {
+        ...(await restorableBackups(backupRoot(this.options.stateDir, this.spec))),
+        schedule:
+          schedule === null
+            ? null
+            : { expression: schedule, longestGapSeconds: longestScheduleGapSeconds(schedule, new Date()) },
+      },
+      archive: {
+        enabled: this.spec.backup.archiveBinlogs,
+        lag: primary ? await this.archive.lag(primary.address, this.secrets).catch(() => null) : null,
+      },
+    };
   }
 
   private async pageCacheStatus(): Promise<NonNullable<SiteStatus["pageCache"]>> {

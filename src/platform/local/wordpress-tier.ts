@@ -73,7 +73,8 @@ export class WordpressTier {
   private publicHost = "";
   private installing: Promise<void> | null = null;
   private pageCache: PageCacheSettings | null = null;
-  private cacheCounts: CacheCounts = emptyCacheCounts();
+  /** Each pod's page-cache counts since the supervisor started (a removed pod's stay: they happened). */
+  private readonly cacheCounts = new Map<string, CacheCounts>();
   private peersWritten = "";
 
   constructor(private readonly deps: WordpressTierDeps) {}
@@ -134,18 +135,29 @@ export class WordpressTier {
   }
 
   /**
-   * What the pods' caches did since the last call, added to the running counts: each pod's status log
-   * (one word per PHP request) is read and emptied, so it never grows.
+   * What each pod's cache did since the supervisor started: each pod's status log (one word per PHP
+   * request) is read and emptied, so it never grows, and added to that pod's running counts.
    */
-  async pageCacheCounts(topology: Topology): Promise<CacheCounts> {
+  async pageCacheCountsByPod(topology: Topology): Promise<ReadonlyMap<string, CacheCounts>> {
     for (const pod of topology.wordpress) {
       const log = pageCachePaths({ runDir: this.deps.layout.wordpressRunDir(pod.name) }).statusLog;
       const text = await readFile(log, "utf8").catch(() => "");
       if (text === "") continue;
       await truncate(log, 0).catch(() => undefined);
-      this.cacheCounts = countCacheStatuses(text, this.cacheCounts);
+      this.cacheCounts.set(
+        pod.name,
+        countCacheStatuses(text, this.cacheCounts.get(pod.name) ?? emptyCacheCounts()),
+      );
     }
     return this.cacheCounts;
+  }
+
+  /** The site's page-cache counts: every pod's added up. */
+  async pageCacheCounts(topology: Topology): Promise<CacheCounts> {
+    const total = emptyCacheCounts();
+    for (const counts of (await this.pageCacheCountsByPod(topology)).values())
+      for (const key of Object.keys(total) as (keyof CacheCounts)[]) total[key] += counts[key];
+    return total;
   }
 
   private podFiles(pod: PodPlan): PodFiles {

@@ -120,3 +120,15 @@ export function podTemplateOf<Spec>(
   else if (["Deployment", "StatefulSet", "Job"].includes(object.kind)) template = spec?.template as Template;
   return template ? { labels: template.metadata?.labels ?? {}, spec: template.spec } : null;
 }
+
+/**
+ * The de-facto scrape annotations (Prometheus' kubernetes_sd examples, many Helm charts): a
+ * Prometheus without the Operator finds the pod's metrics port by them.
+ */
+export function scrapeAnnotations(port: number): Record<string, string> {
+  return {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": String(port),
+    "prometheus.io/path": "/metrics",
+  };
+}

@@ -1,4 +1,5 @@
 // The HA controller: its ServiceAccount, least-privilege Role, and the leader-elected Deployment.
+import { CONTROLLER_METRICS_PORT } from "../../../topology/topology.js";
 import { OBSERVED_CONFIGMAP, STATE_CONFIGMAP } from "../cluster-state.js";
 import {
   antiAffinity,
@@ -8,6 +9,7 @@ import {
   metadata,
   pdb,
   resources,
+  scrapeAnnotations,
   secretEnv,
   selector,
 } from "./common.js";
@@ -74,7 +76,10 @@ export function controller(ctx: Context): K8sObject[] {
         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1, maxSurge: 1 } },
         selector: { matchLabels: selector(ctx, "controller") },
         template: {
-          metadata: { labels: labels(ctx, "controller") },
+          metadata: {
+            labels: labels(ctx, "controller"),
+            annotations: scrapeAnnotations(CONTROLLER_METRICS_PORT),
+          },
           spec: {
             serviceAccountName: name,
             affinity: antiAffinity(ctx, "controller"),
@@ -92,6 +97,8 @@ export function controller(ctx: Context): K8sObject[] {
                   name,
                   "--health-port",
                   "8081",
+                  "--metrics-port",
+                  String(CONTROLLER_METRICS_PORT),
                   "--site",
                   ctx.spec.name,
                   ...(k.automaticFailover ? [] : ["--no-automatic-failover"]),
@@ -104,7 +111,10 @@ export function controller(ctx: Context): K8sObject[] {
                   secretEnv("HAPRESS_REPLICATION_PASSWORD", "replication-password"),
                   secretEnv("HAPRESS_SERVER_WATCH_KEY", "server-watch-key"),
                 ],
-                ports: [{ name: "health", containerPort: 8081 }],
+                ports: [
+                  { name: "health", containerPort: 8081 },
+                  { name: "metrics", containerPort: CONTROLLER_METRICS_PORT },
+                ],
                 resources: resources(k.resources.controller),
                 readinessProbe: { httpGet: { path: "/readyz", port: "health" }, periodSeconds: 5 },
                 livenessProbe: {

@@ -1,6 +1,6 @@
 // Who may talk to whom: the namespace denies everything, then each component is allowed exactly what
 // it needs.
-import { ADMIN_PORT, AGENT_PORT, MYSQL_PORT } from "../../../topology/topology.js";
+import { ADMIN_PORT, AGENT_PORT, CONTROLLER_METRICS_PORT, MYSQL_PORT } from "../../../topology/topology.js";
 import { type Component, type Context, type K8sObject, metadata, selector } from "./common.js";
 import { wordpressServingPort } from "./wordpress.js";
 import { ARCHIVER_HEALTH_PORT } from "./backup.js";
@@ -34,7 +34,8 @@ function policy(
  * - database pods: 3306 from WordPress, the install Job, cron, the controller and each other
  *   (replication); 3307 (clone agents) between database pods and from the controller (the server
  *   watch); 3308 (admin) from the controller;
- * - the controller: to the database ports and the API server;
+ * - the controller: to the database ports and the API server; its metrics port from the monitoring
+ *   namespace only;
  * - WordPress: from anywhere on its HTTP port (the Ingress controller lives elsewhere), to 3306;
  * - the backup Job: to the agents (3307) and the API server; the archiver: to 3306 and the API server;
  * - the install Job: to 3306 only; cron: to 3306 and to WordPress (it requests wp-cron.php);
@@ -59,6 +60,17 @@ export function networkPolicies(ctx: Context): K8sObject[] {
       { protocol: "TCP", port: 53 },
     ],
   };
+  // Prometheus in the monitoring namespace (its name label is set by Kubernetes itself since 1.22).
+  const fromMonitoring = (port: number): Rule => ({
+    from: [
+      {
+        namespaceSelector: {
+          matchLabels: { "kubernetes.io/metadata.name": ctx.spec.kubernetes.monitoring.namespace },
+        },
+      },
+    ],
+    ports: tcp(port),
+  });
   const withWordPress = ctx.spec.wordpress.replicas > 0;
   const objects: K8sObject[] = [
     {
@@ -81,7 +93,7 @@ export function networkPolicies(ctx: Context): K8sObject[] {
     }),
     policy(ctx, "hapress-controller", "controller", {
       // Its probes come from the kubelet on the node (allowed by every common CNI without a rule).
-      ingress: [{ ports: tcp(CONTROLLER_HEALTH_PORT) }],
+      ingress: [{ ports: tcp(CONTROLLER_HEALTH_PORT) }, fromMonitoring(CONTROLLER_METRICS_PORT)],
       egress: [
         { to: pods(["database"]), ports: tcp(MYSQL_PORT, ADMIN_PORT, AGENT_PORT) },
         // The API server: its address depends on the cluster (a Service IP, the nodes'), not on a pod.
