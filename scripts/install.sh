@@ -20,7 +20,7 @@ esac
 
 DEBIAN_PACKAGES=(mariadb-server mariadb-client mariadb-backup haproxy
   php-fpm php-mysql php-gd php-xml php-mbstring php-curl php-zip php-intl nginx-light
-  wordpress wordpress-theme-twentytwentythree)
+  wordpress wordpress-theme-twentytwentythree prometheus-mysqld-exporter)
 # Tests only: the browser test, iproute2 (ip, for the test cluster's bridge), util-linux, openssl (the
 # control plane's certificates), nftables (the chaos partitions); systemd for
 # `systemd-analyze verify` of the service unit (present on any machine that runs systemd); prometheus

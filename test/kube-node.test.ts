@@ -28,12 +28,17 @@ async function runPod(
   name: string,
   image: string,
   command: string[],
-  extra: { labels?: Record<string, string>; volumes?: { claim: string; path: string }[] } = {},
+  extra: {
+    labels?: Record<string, string>;
+    volumes?: { claim: string; path: string }[];
+    namespace?: string;
+  } = {},
 ): Promise<{ phase: string; output: string }> {
+  const namespace = extra.namespace ?? NAMESPACE;
   const pod = {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name, namespace: NAMESPACE, labels: extra.labels ?? {} },
+    metadata: { name, namespace, labels: extra.labels ?? {} },
     spec: {
       restartPolicy: "Never",
       automountServiceAccountToken: false,
@@ -56,12 +61,12 @@ async function runPod(
   await eventually(
     `pod ${name} to finish`,
     () => {
-      phase = kubectl(["-n", NAMESPACE, "get", "pod", name, "-o", "jsonpath={.status.phase}"]);
+      phase = kubectl(["-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.phase}"]);
       return Promise.resolve(phase === "Succeeded" || phase === "Failed");
     },
     180_000,
   );
-  return { phase, output: kubectl(["-n", NAMESPACE, "logs", name]) };
+  return { phase, output: kubectl(["-n", namespace, "logs", name]) };
 }
 
 const execIn = (namespace: string, target: string, container: string, command: string[]) =>
@@ -409,6 +414,66 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
           .trim()
           .split("\n").length,
         1,
+      );
+    });
+
+    it("the controllers' metrics port answers a scrape from the monitoring namespace, and nothing else does", async () => {
+      const pods = (component: string, path: string) =>
+        kubectl([
+          "-n",
+          SITE_NAMESPACE,
+          "get",
+          "pods",
+          "-l",
+          `app.kubernetes.io/component=${component}`,
+          "-o",
+          `jsonpath={range .items[*]}${path}{"\\n"}{end}`,
+        ])
+          .trim()
+          .split("\n");
+      const controllers = pods("controller", "{.status.podIP} {.metadata.annotations.prometheus\\.io/port}");
+      assert.equal(controllers.length, 2, controllers.join("; "));
+      const targets = controllers.map((line) => {
+        const [ip, port] = line.split(" ");
+        assert.equal(port, "9400", "the scrape annotation names the metrics port");
+        return `http://${ip}:${port}/metrics`;
+      });
+      const [database] = pods("database", "{.status.podIP}");
+      // Each attempt prints its URL, then exit=0 when the scrape answered with the leader gauge.
+      const attempt = (urls: string[], retries: number) => [
+        "sh",
+        "-c",
+        urls
+          .map(
+            (url) =>
+              `echo "${url}"; curl -sS --retry ${retries} --retry-all-errors --retry-delay 1 --max-time 3 ${url} | grep -E "^hapress_controller_leader "; echo "exit=$?"`,
+          )
+          .join("; "),
+      ];
+      kubectl(["create", "namespace", "monitoring"]);
+      kubectl(["create", "namespace", "elsewhere"]);
+      const scrape = await runPod("scrape", "hapress.local/curl:bookworm", attempt(targets, 10), {
+        namespace: "monitoring",
+      });
+      const leaders = [...scrape.output.matchAll(/^hapress_controller_leader (\d)$/gm)].map((m) => m[1]);
+      assert.deepEqual(leaders.sort(), ["0", "1"], `both answered, one leads:\n${scrape.output}`);
+      // The same scrape from another namespace, and the monitoring namespace at the database: dropped.
+      const outsider = await runPod("outsider", "hapress.local/curl:bookworm", attempt(targets, 0), {
+        namespace: "elsewhere",
+      });
+      assert.doesNotMatch(outsider.output, /hapress_controller_leader/, outsider.output);
+      assert.equal([...outsider.output.matchAll(/^exit=1$/gm)].length, 2, outsider.output);
+      const probe = await runPod(
+        "probe-database",
+        "hapress.local/curl:bookworm",
+        ["sh", "-c", `curl -sS --max-time 3 http://${database}:3306/; echo "curl=$?"`],
+        { namespace: "monitoring" },
+      );
+      // 7 refused or 28 timed out: no connection (a connection would get MariaDB's greeting: curl 1).
+      assert.match(
+        probe.output,
+        /^curl=(7|28)$/m,
+        `the monitoring namespace reaches only metrics:\n${probe.output}`,
       );
     });
 

@@ -51,6 +51,8 @@ const secrets: Secrets = {
   appDatabase: "wordpress",
   backupUser: "hapress_backup",
   backupPassword: "backupPasswordForTests01",
+  exporterUser: "hapress_exporter",
+  exporterPassword: "exporterPasswordForTests1",
   cloneToken: testSecrets.cloneToken,
   wordpressAdminPassword: testSecrets.wordpressAdminPassword,
   wordpressKeys: testSecrets.wordpressKeys,

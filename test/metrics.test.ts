@@ -34,10 +34,10 @@ class TestPrometheus {
     readonly port: number,
   ) {}
 
-  async start(targets: Record<string, string>): Promise<void> {
-    const jobs = Object.entries(targets).map(([job, url]) => {
-      const { host } = new URL(url);
-      return `  - job_name: ${job}\n    static_configs:\n      - targets: ["${host}"]\n`;
+  async start(targets: Record<string, string[]>): Promise<void> {
+    const jobs = Object.entries(targets).map(([job, urls]) => {
+      const hosts = urls.map((url) => `"${new URL(url).host}"`).join(", ");
+      return `  - job_name: ${job}\n    static_configs:\n      - targets: [${hosts}]\n`;
     });
     writeFileSync(
       join(this.dir, "prometheus.yml"),
@@ -103,10 +103,10 @@ describe("metrics: a real Prometheus scrapes a local site through a failover", (
 
   before(async () => {
     // One WordPress pod (its page cache is counted) and a schedule that never comes due in a test
-    // (1 January, 03:00 UTC), so every series the dashboard draws exists.
+    // (1 January, 03:00 UTC), so every series the dashboard draws exists; mysqld_exporter on.
     site = new TestSite(
       makeSiteDir("metrics"),
-      'wordpress:\n  replicas: 1\nbackup:\n  schedule: "0 3 1 1 *"\n',
+      'wordpress:\n  replicas: 1\nbackup:\n  schedule: "0 3 1 1 *"\nmetrics:\n  mysqldExporter: true\n',
     );
     await site.up();
     status = await site.status();
@@ -115,9 +115,10 @@ describe("metrics: a real Prometheus scrapes a local site through a failover", (
     prometheus = new TestPrometheus(promDir, await freePort());
     // The job names the alert rules expect (HapressSupervisorDown reads up{job="hapress-supervisor"}).
     await prometheus.start({
-      "hapress-controller": metrics.controller,
-      "hapress-supervisor": metrics.supervisor,
-      haproxy: metrics.loadBalancer,
+      "hapress-controller": [metrics.controller],
+      "hapress-supervisor": [metrics.supervisor],
+      haproxy: [metrics.loadBalancer],
+      mysqld: metrics.mysqld ?? [],
     });
   });
 
@@ -154,7 +155,7 @@ describe("metrics: a real Prometheus scrapes a local site through a failover", (
       "both targets up in Prometheus",
       async () => {
         const up = await prometheus.query("up");
-        return up.length === 3 && up.every((s) => s.value[1] === "1");
+        return up.length === 6 && up.every((s) => s.value[1] === "1");
       },
       30_000,
     );
@@ -279,6 +280,47 @@ describe("metrics: a real Prometheus scrapes a local site through a failover", (
     assert.equal(sample('hapress_page_cache_requests_total{pod="wordpress-0",result="hit"}'), cache.hit);
     assert.equal(sample("hapress_page_cache_ttl_seconds"), cache.ttlSeconds);
     assert.equal(sample("hapress_binlog_archive_gaps"), now.backup?.gaps.length);
+  });
+
+  it("mysqld_exporter, when asked, reads every instance through an account that cannot read a table", async () => {
+    const exporters = status.endpoints.metrics?.mysqld ?? [];
+    assert.equal(exporters.length, 3);
+    for (const url of exporters) assert.match(new URL(url).hostname, /^127\./);
+    await eventually(
+      "mysql_up 1 on the three exporters",
+      async () => {
+        const up = await prometheus.query('mysql_up{job="mysqld"}');
+        return up.length === 3 && up.every((s) => s.value[1] === "1");
+      },
+      60_000,
+    );
+    // The replicas' exporters read the replication threads (SLAVE MONITOR).
+    await eventually(
+      "two replicas' I/O threads seen by the exporter",
+      async () => (await prometheus.query("mysql_slave_status_slave_io_running == 1")).length === 2,
+      60_000,
+    );
+    const secrets = site.secrets();
+    const primary = (await site.status()).primary ?? "";
+    const grants = spawnSync(
+      "mariadb",
+      [
+        `--socket=${join(site.layout.mysqlRunDir(primary), "mysqld.sock")}`,
+        `--user=${secrets.exporterUser}`,
+        `--password=${secrets.exporterPassword}`,
+        "--batch",
+        "--skip-column-names",
+        "--execute=SHOW GRANTS",
+      ],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    assert.equal(grants.status, 0, grants.stderr);
+    assert.match(
+      grants.stdout,
+      /GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON \*\.\* TO `hapress_exporter`@`localhost`/,
+    );
+    assert.match(grants.stdout, /WITH MAX_USER_CONNECTIONS 3/);
+    assert.doesNotMatch(grants.stdout, /SELECT|INSERT|UPDATE|DELETE|ALL PRIVILEGES/, grants.stdout);
   });
 
   it("the Grafana dashboard's every query is valid PromQL over series the site exposes", async () => {

@@ -77,5 +77,6 @@ export function formatStatus(status: SiteStatus): string {
 
 /** Where the site's metrics are scraped, as `up` and `status` print it. */
 export function metricsLine(metrics: NonNullable<SiteStatus["endpoints"]["metrics"]>): string {
-  return `${metrics.controller} (controller), ${metrics.supervisor} (supervisor), ${metrics.loadBalancer} (HAProxy)`;
+  const mysqld = metrics.mysqld?.length ? `, ${metrics.mysqld.join(" ")} (mysqld_exporter)` : "";
+  return `${metrics.controller} (controller), ${metrics.supervisor} (supervisor), ${metrics.loadBalancer} (HAProxy)${mysqld}`;
 }

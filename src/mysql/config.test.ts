@@ -12,6 +12,8 @@ const secrets = {
   appDatabase: "wordpress",
   backupUser: "hapress_backup",
   backupPassword: "backupPasswordForTests01",
+  exporterUser: "hapress_exporter",
+  exporterPassword: "exporterPasswordForTests1",
   cloneToken: "t",
   wordpressAdminPassword: "w",
   wordpressKeys: {},
@@ -82,6 +84,17 @@ describe("bootstrap SQL", () => {
       sql,
       /GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON \*\.\* TO 'hapress_backup'@'localhost';/,
     );
+  });
+  it("gives mysqld_exporter an account that reads the server's state, never a table, three sessions at most", () => {
+    assert.match(
+      sql,
+      /CREATE USER 'hapress_exporter'@'localhost' IDENTIFIED BY 'exporterPasswordForTests1' WITH MAX_USER_CONNECTIONS 3;/,
+    );
+    assert.match(
+      sql,
+      /GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON \*\.\* TO 'hapress_exporter'@'localhost';/,
+    );
+    assert.doesNotMatch(sql, /GRANT[^;]*SELECT[^;]*TO 'hapress_exporter'/);
   });
   it("takes READ_ONLY ADMIN from the operating-system user's socket account too", () => {
     const asUser = renderBootstrapSql(secrets, "alice");

@@ -124,6 +124,14 @@ export const PRIVATE_FILES_ENV = { UMASK: "0600", UMASK_DIR: "0700" } as const;
 export const BACKUP_PRIVILEGES = "RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR";
 
 /**
+ * What mysqld_exporter's default collectors read (status and variables, SHOW ENGINE INNODB STATUS,
+ * the replica's status, the binary logs): no SELECT on any table, so it never reads the site's data;
+ * three sessions at most, so a stuck exporter cannot take client slots.
+ */
+export const EXPORTER_PRIVILEGES = "PROCESS, BINLOG MONITOR, SLAVE MONITOR";
+export const EXPORTER_MAX_CONNECTIONS = 3;
+
+/**
  * `socketUser`: the operating-system user who initialised the data folder; mariadb-install-db gives
  * that account (besides root) every privilege through socket authentication, for a human operator.
  */
@@ -165,6 +173,8 @@ function accountStatements(secrets: Secrets, create: "CREATE USER" | "CREATE OR 
     // Through the socket only ('localhost'), with a password: works whoever runs the agent.
     `${create} ${sqlString(secrets.backupUser)}@'localhost' IDENTIFIED BY ${sqlString(secrets.backupPassword)};`,
     `GRANT ${BACKUP_PRIVILEGES} ON *.* TO ${sqlString(secrets.backupUser)}@'localhost';`,
+    `${create} ${sqlString(secrets.exporterUser)}@'localhost' IDENTIFIED BY ${sqlString(secrets.exporterPassword)} WITH MAX_USER_CONNECTIONS ${EXPORTER_MAX_CONNECTIONS};`,
+    `GRANT ${EXPORTER_PRIVILEGES} ON *.* TO ${sqlString(secrets.exporterUser)}@'localhost';`,
     `${create} ${repl} IDENTIFIED BY ${sqlString(secrets.replicationPassword)};`,
     `GRANT REPLICATION SLAVE ON *.* TO ${repl};`,
     `${create} ${admin} IDENTIFIED BY ${sqlString(secrets.adminPassword)};`,

@@ -240,6 +240,16 @@ export const specSchema = z
       })
       .strict()
       .default({}),
+    metrics: z
+      .object({
+        /**
+         * Prometheus' mysqld_exporter beside each database instance (locally a process on the pod's
+         * address, port 9104), through an account that may only read the server's state.
+         */
+        mysqldExporter: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
     local: z
       .object({
         httpPort: z.number().int().min(1).max(65_535).default(8080),
@@ -282,6 +292,8 @@ export const specExamples: Record<string, string> = {
   "site.adminUser": "site:\n  adminUser: admin",
   "site.adminEmail": "site:\n  adminEmail: admin@example.com",
   "local.httpPort": "local:\n  httpPort: 8080",
+  metrics: "metrics:\n  mysqldExporter: true",
+  "metrics.mysqldExporter": "metrics:\n  mysqldExporter: true",
   backup: "backup:\n  path: /var/backups/hapress",
   "backup.path": "backup:\n  path: /var/backups/hapress",
   "backup.archiveBinlogs": "backup:\n  archiveBinlogs: true",

@@ -17,6 +17,9 @@ export interface Secrets {
    * whoever the operating-system user is), with only the privileges a backup needs.
    */
   backupUser: string;
+  /** The mysqld_exporter's account: the server's state, never its data (see EXPORTER_PRIVILEGES). */
+  exporterUser: string;
+  exporterPassword: string;
   backupPassword: string;
   /** Shared token a peer must present to receive a backup stream from an agent. */
   cloneToken: string;
@@ -64,11 +67,16 @@ const secretsFileSchema = z
     appDatabase: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "must be a plain database name, e.g. wordpress"),
     backupUser: userNameSchema,
     backupPassword: passwordSchema,
+    exporterUser: userNameSchema,
+    exporterPassword: passwordSchema,
     cloneToken: passwordSchema,
     wordpressAdminPassword: passwordSchema,
     wordpressKeys: wordpressKeysSchema,
   })
   .strict();
+
+/** The mysqld_exporter's account name. */
+export const EXPORTER_USER = "hapress_exporter";
 
 /** The backup account's name, on both targets. */
 export const BACKUP_USER = "hapress_backup";
@@ -89,6 +97,8 @@ function generateSecrets(): Secrets {
     appDatabase: "wordpress",
     backupUser: BACKUP_USER,
     backupPassword: generatePassword(),
+    exporterUser: EXPORTER_USER,
+    exporterPassword: generatePassword(),
     cloneToken: generatePassword(),
     wordpressAdminPassword: generatePassword(),
     wordpressKeys: Object.fromEntries(

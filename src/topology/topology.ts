@@ -60,6 +60,8 @@ export const ADMIN_PORT = 3308;
 export const CONTROLLER_METRICS_PORT = 9400;
 /** The local supervisor's /metrics: pods and restarts, the page cache, backups and the archive. */
 export const SUPERVISOR_METRICS_PORT = 9401;
+/** The optional mysqld_exporter of each database pod (Prometheus' registered default port). */
+export const MYSQLD_EXPORTER_PORT = 9104;
 /** HAProxy's built-in Prometheus exporter (locally on the site's metrics address). */
 export const LOAD_BALANCER_METRICS_PORT = 8405;
 

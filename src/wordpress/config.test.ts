@@ -31,6 +31,8 @@ const secrets: Secrets = {
   appDatabase: "wordpress",
   backupUser: "hapress_backup",
   backupPassword: "backupPasswordForTests01",
+  exporterUser: "hapress_exporter",
+  exporterPassword: "exporterPasswordForTests1",
   cloneToken: "t",
   wordpressAdminPassword: "w",
   wordpressKeys: Object.fromEntries(WORDPRESS_KEY_NAMES.map((k) => [k, `${k}-value`])),

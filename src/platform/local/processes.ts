@@ -25,6 +25,8 @@ export interface ProcessSpec {
    * they are answering on SIGQUIT, while SIGTERM cuts them.
    */
   stopSignal?: NodeJS.Signals;
+  /** Runs as this account (the supervisor runs as root); by default as the supervisor's own user. */
+  user?: { uid: number; gid: number };
   /** A cap on this process's restart backoff (below the manager's policy), for one that must come back fast. */
   maxRestartDelayMs?: number;
 }
@@ -213,6 +215,7 @@ export class ProcessManager {
         stdio: ["ignore", log, log],
         env: { ...process.env, ...entry.spec.env },
         detached: true,
+        ...(entry.spec.user ? { uid: entry.spec.user.uid, gid: entry.spec.user.gid } : {}),
       });
     } finally {
       closeSync(log);

@@ -1,5 +1,6 @@
 import type { ArchiveGap } from "../../backup/archive-gaps.js";
 import type { Topology } from "../../topology/topology.js";
+import { exporterEndpoint } from "./mysqld-exporter.js";
 
 /** The `hapress status --json` contract. Keep it stable: scripts depend on it (see README). */
 export interface PodStatus {
@@ -44,7 +45,13 @@ export interface SiteStatus {
     mysqlReplicas: string;
     http?: string;
     /** Where Prometheus scrapes the site (locally on loopback): the controller, the supervisor, HAProxy's exporter. */
-    metrics?: { controller: string; supervisor: string; loadBalancer: string };
+    metrics?: {
+      controller: string;
+      supervisor: string;
+      loadBalancer: string;
+      /** Each database pod's mysqld_exporter, when the spec asks for it (metrics.mysqldExporter). */
+      mysqld?: string[];
+    };
   };
   database: {
     replicas: number;
@@ -93,9 +100,13 @@ export interface ProgressEvent {
 }
 
 /** The site's scrape URLs, as status shows them. */
-export function metricsEndpoints(topology: Topology): NonNullable<SiteStatus["endpoints"]["metrics"]> {
+export function metricsEndpoints(
+  topology: Topology,
+  mysqldExporter: boolean,
+): NonNullable<SiteStatus["endpoints"]["metrics"]> {
   const { address, controllerPort, supervisorPort, loadBalancerPort } = topology.metrics;
   return {
+    ...(mysqldExporter ? { mysqld: topology.mysql.map(exporterEndpoint) } : {}),
     controller: `http://${address}:${controllerPort}/metrics`,
     supervisor: `http://${address}:${supervisorPort}/metrics`,
     loadBalancer: `http://${address}:${loadBalancerPort}/metrics`,

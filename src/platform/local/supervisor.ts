@@ -53,6 +53,7 @@ import { SiteMetrics, type SiteSnapshot } from "../../metrics/site-metrics.js";
 import { serveMetrics } from "../../metrics/serve.js";
 import { DEFAULT_ARCHIVE } from "../../backup/archive-folder.js";
 import { siteUrl, WordpressTier } from "./wordpress-tier.js";
+import { exporterProcessName, reconcileExporter } from "./mysqld-exporter.js";
 
 export interface SupervisorOptions {
   stateDir: string;
@@ -720,6 +721,17 @@ export class Supervisor {
       },
       logFile: this.paths.podLog(pod.name),
     });
+    await reconcileExporter(
+      { processes: this.processes, account: this.layout.accounts?.mysql ?? null },
+      {
+        enabled: this.spec.metrics.mysqldExporter,
+        pod,
+        secrets: this.secrets,
+        socket,
+        runDir,
+        logFile: this.paths.podLog(pod.name),
+      },
+    );
   }
 
   /** Points a freshly cloned replica at the primary from the backup's GTID, then drops the marker. */
@@ -822,7 +834,7 @@ export class Supervisor {
         mysqlPrimary: `${this.topology.services.mysqlPrimary.address}:${this.topology.services.mysqlPrimary.port}`,
         mysqlReplicas: `${this.topology.services.mysqlReplicas.address}:${this.topology.services.mysqlReplicas.port}`,
         ...(this.topology.wordpress.length > 0 ? { http: siteUrl(this.topology) } : {}),
-        metrics: metricsEndpoints(this.topology),
+        metrics: metricsEndpoints(this.topology, this.spec.metrics.mysqldExporter),
       },
       database: {
         replicas: this.topology.mysql.length,
@@ -937,7 +949,11 @@ export class Supervisor {
   private mysqlPodStatus(pod: PodPlan): PodStatus {
     const observation = this.observations.get(pod.name);
     const state = observation?.state ?? null;
-    const infos = [this.processes.info(`${pod.name}/mariadbd`), this.processes.info(`${pod.name}/agent`)];
+    const infos = [
+      this.processes.info(`${pod.name}/mariadbd`),
+      this.processes.info(`${pod.name}/agent`),
+      this.processes.info(exporterProcessName(pod.name)),
+    ];
     const phase = this.phases.get(pod.name);
     const isPrimary = pod.name === this.record?.primary;
     return {
