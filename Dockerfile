@@ -1,4 +1,5 @@
-# The hapress image: the controller and the per-instance agent (init + backup-stream sidecar).
+# The hapress image: the controller, the per-instance agent (init + backup-stream sidecar), and the
+# optional mysqld_exporter sidecar (Debian's prometheus-mysqld-exporter).
 # mariadb-backup and the client come from Debian bookworm, MariaDB 10.11, the same major version as
 # the server image (mariadb:10.11): a backup must be prepared by the version that made it.
 # The base: any Debian bookworm image with Node.js 20 (scripts/build-images.sh builds it FROM its own
@@ -15,7 +16,7 @@ RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 
 FROM ${BASE_IMAGE}
 RUN apt-get update \
- && apt-get install -y --no-install-recommends mariadb-backup mariadb-client \
+ && apt-get install -y --no-install-recommends mariadb-backup mariadb-client prometheus-mysqld-exporter \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

@@ -356,6 +356,7 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         database: { replicas: 3 },
         wordpress: { replicas: 2 },
         site: { title: TITLE },
+        metrics: { mysqldExporter: true },
         kubernetes: {
           ...fragment.kubernetes,
           namespace: SITE_NAMESPACE,
@@ -438,7 +439,14 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         assert.equal(port, "9400", "the scrape annotation names the metrics port");
         return `http://${ip}:${port}/metrics`;
       });
-      const [database] = pods("database", "{.status.podIP}");
+      const databases = pods("database", "{.status.podIP} {.metadata.annotations.prometheus\\.io/port}");
+      assert.equal(databases.length, 3, databases.join("; "));
+      const exporters = databases.map((line) => {
+        const [ip, port] = line.split(" ");
+        assert.equal(port, "9104", "the database pods' scrape annotation names the exporter's port");
+        return `http://${ip}:${port}/metrics`;
+      });
+      const database = databases[0]?.split(" ")[0] ?? "";
       // Each attempt prints its URL, then exit=0 when the scrape answered with the leader gauge.
       const attempt = (urls: string[], retries: number) => [
         "sh",
@@ -457,6 +465,23 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       });
       const leaders = [...scrape.output.matchAll(/^hapress_controller_leader (\d)$/gm)].map((m) => m[1]);
       assert.deepEqual(leaders.sort(), ["0", "1"], `both answered, one leads:\n${scrape.output}`);
+      // Each database pod's mysqld_exporter answers and reaches its server (mysql_up 1).
+      const mysqld = await runPod(
+        "scrape-mysqld",
+        "hapress.local/curl:bookworm",
+        [
+          "sh",
+          "-c",
+          exporters
+            .map(
+              (url) =>
+                `curl -sS --retry 10 --retry-all-errors --retry-delay 1 --max-time 5 ${url} | grep -E "^mysql_up "`,
+            )
+            .join("; "),
+        ],
+        { namespace: "monitoring" },
+      );
+      assert.equal([...mysqld.output.matchAll(/^mysql_up 1$/gm)].length, 3, mysqld.output);
       // The same scrape from another namespace, and the monitoring namespace at the database: dropped.
       const outsider = await runPod("outsider", "hapress.local/curl:bookworm", attempt(targets, 0), {
         namespace: "elsewhere",

@@ -322,6 +322,56 @@ describe("rendered manifests", () => {
     assert.deepEqual(validateManifests(asked), []);
   });
 
+  it("run mysqld_exporter beside each database server when asked: its own port, account and memory folder", () => {
+    type Pod = {
+      metadata: { annotations?: Record<string, string> };
+      spec: {
+        containers: {
+          name: string;
+          command?: string[];
+          ports?: { name: string; containerPort: number }[];
+          securityContext?: { readOnlyRootFilesystem?: boolean };
+        }[];
+      };
+    };
+    const without = find(render({}), "StatefulSet", "mysql") as unknown as { spec: { template: Pod } };
+    assert.ok(!without.spec.template.spec.containers.some((c) => c.name === "mysqld-exporter"));
+    assert.equal(without.spec.template.metadata.annotations, undefined);
+    const objects = render({
+      metrics: { mysqldExporter: true },
+      kubernetes: { monitoring: { podMonitor: true } },
+    });
+    const template = (find(objects, "StatefulSet", "mysql") as unknown as { spec: { template: Pod } }).spec
+      .template;
+    const exporter = template.spec.containers.find((c) => c.name === "mysqld-exporter");
+    assert.ok(exporter);
+    assert.deepEqual(exporter.ports, [{ name: "metrics", containerPort: 9104 }]);
+    assert.equal(exporter.securityContext?.readOnlyRootFilesystem, true);
+    const script = exporter.command?.[2] ?? "";
+    // Kubernetes would expand "$(" in a command; the password comes from the Secret's file.
+    assert.doesNotMatch(script, /\$\(/);
+    assert.match(script, /HAPRESS_EXPORTER_PASSWORD_FILE/);
+    assert.match(script, /--config\.my-cnf=\/run\/exporter\/my\.cnf --web\.listen-address=:9104/);
+    assert.equal(template.metadata.annotations?.["prometheus.io/port"], "9104");
+    const secret = find(objects, "Secret", "hapress-credentials") as unknown as {
+      stringData: Record<string, string>;
+    };
+    assert.match(secret.stringData["exporter-password"] ?? "", /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(secret.stringData["exporter-password"], secret.stringData["admin-password"]);
+    const init = JSON.stringify(find(objects, "ConfigMap", "mysql"));
+    assert.match(
+      init,
+      /GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON \*\.\* TO 'hapress_exporter'@'localhost'/,
+    );
+    const mysqlPolicy = JSON.stringify(find(objects, "NetworkPolicy", "mysql"));
+    assert.match(
+      mysqlPolicy,
+      /"kubernetes\.io\/metadata\.name":"monitoring"\}\}\}\],"ports":\[\{"protocol":"TCP","port":9104\}/,
+    );
+    find(objects, "PodMonitor", "mysqld-exporter");
+    assert.deepEqual(validateManifests(objects), []);
+  });
+
   it("resolve the NFS server by its Service name, not an address", () => {
     const objects = render(variants["the in-cluster NFS server"] ?? {});
     const storageClass = objects.find((o) => o.kind === "StorageClass");

@@ -1,5 +1,11 @@
 // The database tier: its configuration, the state ConfigMap, its Services and the StatefulSet.
-import { ADMIN_PORT, AGENT_PORT, endpointServerLimit, MYSQL_PORT } from "../../../topology/topology.js";
+import {
+  ADMIN_PORT,
+  AGENT_PORT,
+  endpointServerLimit,
+  MYSQL_PORT,
+  MYSQLD_EXPORTER_PORT,
+} from "../../../topology/topology.js";
 import {
   ADMIN_USER,
   antiAffinity,
@@ -12,12 +18,19 @@ import {
   REPLICATION_USER,
   resources,
   ROLE_LABEL,
+  scrapeAnnotations,
   secretEnv,
   selector,
 } from "./common.js";
 import { STATE_CONFIGMAP, STATE_MOUNT } from "../cluster-state.js";
-import { BACKUP_PRIVILEGES, connectionSettings, replicationSettings } from "../../../mysql/config.js";
-import { BACKUP_USER } from "../../../state/secrets.js";
+import {
+  BACKUP_PRIVILEGES,
+  connectionSettings,
+  EXPORTER_MAX_CONNECTIONS,
+  EXPORTER_PRIVILEGES,
+  replicationSettings,
+} from "../../../mysql/config.js";
+import { BACKUP_USER, EXPORTER_USER } from "../../../state/secrets.js";
 
 /** The tutorial's `mysql` ConfigMap, corrected: GTID, binlogs everywhere, semi-sync AFTER_SYNC, read-only start. */
 export function mariadbConfigMap(ctx: Context): K8sObject {
@@ -62,6 +75,10 @@ export function mariadbConfigMap(ctx: Context): K8sObject {
     // The agent's backups, through the pod's socket only: root's password stays with the server.
     `CREATE USER IF NOT EXISTS '${BACKUP_USER}'@'localhost' IDENTIFIED BY '$(< "\${HAPRESS_BACKUP_PASSWORD_FILE}")';`,
     `GRANT ${BACKUP_PRIVILEGES} ON *.* TO '${BACKUP_USER}'@'localhost';`,
+    // mysqld_exporter's (made on every site, used when metrics.mysqldExporter is on): the server's
+    // state, never a table, through the socket only.
+    `CREATE USER IF NOT EXISTS '${EXPORTER_USER}'@'localhost' IDENTIFIED BY '$(< "\${HAPRESS_EXPORTER_PASSWORD_FILE}")' WITH MAX_USER_CONNECTIONS ${EXPORTER_MAX_CONNECTIONS};`,
+    `GRANT ${EXPORTER_PRIVILEGES} ON *.* TO '${EXPORTER_USER}'@'localhost';`,
     // No proxy caps the app's connections in the cluster: the server does, below max_connections.
     `ALTER USER '${APP_USER}'@'%' WITH MAX_USER_CONNECTIONS ${endpointServerLimit(ctx.spec.database)};`,
     "SQL",
@@ -131,6 +148,7 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
   const dataMount = { name: "data", mountPath: "/var/lib/mysql", subPath: "mysql" };
   const runMount = { name: "run", mountPath: "/run/mysqld" };
   const confMount = { name: "conf", mountPath: "/etc/mysql/conf.d" };
+  const exporter = ctx.spec.metrics.mysqldExporter;
   // Over TCP, not the socket: the image's entrypoint runs a temporary server on the socket (with
   // networking off) while it initialises, and that server must not count as ready. On the admin port,
   // so a server whose client slots are all taken still counts as alive. `ping` exits 0 whenever the
@@ -155,7 +173,10 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
       selector: { matchLabels: selector(ctx, "database") },
       template: {
         // Every instance starts as a replica; the controller moves the role label to the primary.
-        metadata: { labels: { ...labels(ctx, "database"), [ROLE_LABEL]: "replica" } },
+        metadata: {
+          labels: { ...labels(ctx, "database"), [ROLE_LABEL]: "replica" },
+          ...(exporter ? { annotations: scrapeAnnotations(MYSQLD_EXPORTER_PORT) } : {}),
+        },
         spec: {
           // No API access: only the controller talks to the API server.
           automountServiceAccountToken: false,
@@ -211,6 +232,7 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
                 secretEnv("HAPRESS_REPLICATION_PASSWORD", "replication-password"),
                 secretEnv("HAPRESS_ADMIN_PASSWORD", "admin-password"),
                 secretEnv("HAPRESS_BACKUP_PASSWORD", "backup-password"),
+                secretEnv("HAPRESS_EXPORTER_PASSWORD", "exporter-password"),
               ],
               resources: resources(k.resources.mariadb),
               startupProbe: { ...ping, periodSeconds: 5, failureThreshold: 60 },
@@ -265,8 +287,10 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
               livenessProbe: { tcpSocket: { port: "agent" }, periodSeconds: 10, failureThreshold: 6 },
               volumeMounts: [dataMount, runMount],
             },
+            ...(exporter ? [mysqldExporterContainer(ctx, runMount)] : []),
           ],
           volumes: [
+            ...(exporter ? [{ name: "exporter", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }] : []),
             { name: "conf", emptyDir: {} },
             { name: "run", emptyDir: {} },
             { name: "config-map", configMap: { name: "mysql", defaultMode: 0o555 } },
@@ -292,5 +316,36 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
         },
       ],
     },
+  };
+}
+
+/**
+ * Prometheus' mysqld_exporter beside the server (metrics.mysqldExporter), from the hapress image
+ * (Debian's package): its client options, with the password read from the Secret's file, go to a
+ * memory-backed folder of its own, then it serves the pod's port `metrics`. It signs in through the
+ * shared socket as the exporter account (no SELECT on any table).
+ */
+function mysqldExporterContainer(
+  ctx: Context,
+  runMount: { name: string; mountPath: string },
+): Record<string, unknown> {
+  // No "$(" anywhere: Kubernetes would read it as a variable reference.
+  const script = [
+    "umask 077",
+    'read -r password < "$HAPRESS_EXPORTER_PASSWORD_FILE"',
+    `printf '[client]\\nuser=%s\\npassword=%s\\nsocket=${runMount.mountPath}/mysqld.sock\\n' '${EXPORTER_USER}' "$password" > /run/exporter/my.cnf`,
+    `exec prometheus-mysqld-exporter --config.my-cnf=/run/exporter/my.cnf --web.listen-address=:${MYSQLD_EXPORTER_PORT}`,
+  ].join("\n");
+  return {
+    name: "mysqld-exporter",
+    image: ctx.spec.kubernetes.images.hapress,
+    command: ["sh", "-c", script],
+    env: [secretEnv("HAPRESS_EXPORTER_PASSWORD", "exporter-password")],
+    ports: [{ name: "metrics", containerPort: MYSQLD_EXPORTER_PORT }],
+    resources: resources(ctx.spec.kubernetes.resources.agent),
+    readinessProbe: { tcpSocket: { port: "metrics" }, periodSeconds: 10 },
+    livenessProbe: { tcpSocket: { port: "metrics" }, periodSeconds: 20, failureThreshold: 3 },
+    securityContext: { readOnlyRootFilesystem: true },
+    volumeMounts: [runMount, { name: "exporter", mountPath: "/run/exporter" }],
   };
 }

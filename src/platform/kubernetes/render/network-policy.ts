@@ -1,6 +1,12 @@
 // Who may talk to whom: the namespace denies everything, then each component is allowed exactly what
 // it needs.
-import { ADMIN_PORT, AGENT_PORT, CONTROLLER_METRICS_PORT, MYSQL_PORT } from "../../../topology/topology.js";
+import {
+  ADMIN_PORT,
+  AGENT_PORT,
+  CONTROLLER_METRICS_PORT,
+  MYSQL_PORT,
+  MYSQLD_EXPORTER_PORT,
+} from "../../../topology/topology.js";
 import { type Component, type Context, type K8sObject, metadata, selector } from "./common.js";
 import { wordpressServingPort } from "./wordpress.js";
 import { ARCHIVER_HEALTH_PORT } from "./backup.js";
@@ -88,6 +94,7 @@ export function networkPolicies(ctx: Context): K8sObject[] {
         // A backup reads a replica's stream (the clone token's channel); the archiver, the binary logs.
         { from: pods(["backup"]), ports: tcp(AGENT_PORT) },
         { from: pods(["archive"]), ports: tcp(MYSQL_PORT) },
+        ...(ctx.spec.metrics.mysqldExporter ? [fromMonitoring(MYSQLD_EXPORTER_PORT)] : []),
       ],
       egress: [{ to: pods(["database"]), ports: tcp(MYSQL_PORT, AGENT_PORT) }, dns],
     }),

@@ -10,7 +10,8 @@ import {
   SECRET_NAME,
 } from "./common.js";
 import { WORDPRESS_KEY_NAMES } from "../secrets.js";
-import { BACKUP_USER } from "../../../state/secrets.js";
+import { createHmac } from "node:crypto";
+import { BACKUP_USER, EXPORTER_USER } from "../../../state/secrets.js";
 import { serverWatchKey } from "../../../agent/clone-channel.js";
 import { cacheRefreshToken, refreshTokenMap } from "../../../wordpress/page-cache.js";
 
@@ -36,6 +37,9 @@ export function credentialsSecret(ctx: Context): K8sObject {
       "app-database": APP_DATABASE,
       "backup-user": BACKUP_USER,
       "backup-password": s.backupPassword,
+      // mysqld_exporter's, derived: nothing new to keep, and it reveals nothing of the admin's.
+      "exporter-user": EXPORTER_USER,
+      "exporter-password": derivedPassword(s.adminPassword, "hapress mysqld exporter"),
       "clone-token": s.cloneToken,
       // The controller's key to the agents' server watch: derived, so it cannot fetch a backup.
       "server-watch-key": serverWatchKey(s.cloneToken).toString("hex"),
@@ -46,4 +50,9 @@ export function credentialsSecret(ctx: Context): K8sObject {
       ...keys,
     },
   };
+}
+
+/** A password derived from a secret with HMAC-SHA256 (base64url, 43 characters): one-way, stable. */
+function derivedPassword(secret: string, purpose: string): string {
+  return createHmac("sha256", secret).update(purpose).digest("base64url");
 }
