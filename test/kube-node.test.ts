@@ -647,6 +647,30 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       assert.match(outcome, /\bComplete\b/, logs);
       assert.equal(succeeded.length, 1, "one pod of the Job succeeded");
       assert.match(logs, /"dir":"\/backups\/\d{8}T\d{6}Z"/);
+      // The archiver's metrics, scraped from the monitoring namespace, count it and the archive.
+      const archiver = kubectl([
+        "-n",
+        SITE_NAMESPACE,
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/component=archive",
+        "-o",
+        "jsonpath={.items[0].status.podIP} {.items[0].metadata.annotations.prometheus\\.io/port}",
+      ]).split(" ");
+      const scraped = await runPod(
+        "scrape-archiver",
+        "hapress.local/curl:bookworm",
+        [
+          "sh",
+          "-c",
+          `curl -sS --retry 10 --retry-all-errors --retry-delay 1 --max-time 10 http://${archiver[0]}:${archiver[1]}/metrics | grep -E "^hapress_(backups|binlog_archive_running|binlog_archive_gaps) "`,
+        ],
+        { namespace: "monitoring" },
+      );
+      assert.match(scraped.output, /^hapress_backups 1$/m, scraped.output);
+      assert.match(scraped.output, /^hapress_binlog_archive_running 1$/m, scraped.output);
+      assert.match(scraped.output, /^hapress_binlog_archive_gaps 0$/m, scraped.output);
     });
 
     it("loses no acknowledged write and fails no page read when the primary pod is deleted, then when its mariadbd is killed from the node", async () => {

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { writePasswordFile } from "../agent/clone.js";
 import { connectSql, type Credentials, type Endpoint } from "../mysql/client.js";
 
@@ -134,4 +136,19 @@ export function archiveLagBytes(
   archived: ReadonlyMap<string, number>,
 ): number {
   return primary.reduce((lag, file) => lag + Math.max(0, file.size - (archived.get(file.name) ?? 0)), 0);
+}
+
+/** How far a segment folder is behind its primary, in bytes (asked of the primary: BINLOG MONITOR). */
+export async function segmentLagBytes(
+  segmentDir: string,
+  primary: Endpoint,
+  credentials: Credentials,
+): Promise<number> {
+  const logs = await binaryLogs(primary, credentials);
+  const sizes = await Promise.all(
+    archivedFiles(segmentDir).map(
+      async (file) => [file, (await stat(join(segmentDir, file)).catch(() => null))?.size ?? 0] as const,
+    ),
+  );
+  return archiveLagBytes(logs, new Map(sizes));
 }

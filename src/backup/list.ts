@@ -6,6 +6,8 @@ import { errorMessage } from "../errors.js";
 import type { BackupManifest } from "./manifest.js";
 import { readManifest } from "./restore.js";
 import { DEFAULT_ARCHIVE, isArchiveFolder } from "./archive-folder.js";
+import { longestScheduleGapSeconds } from "./schedule.js";
+import type { BackupSnapshot } from "../metrics/backup-metrics.js";
 
 /** The folder holding a site's backups: spec `backup.path` (from the state folder), or `<state>/backups`. */
 export function backupRoot(stateDir: string, spec: Pick<Spec, "backup">): string {
@@ -46,6 +48,24 @@ export async function listBackups(root: string): Promise<ListedBackup[]> {
     }
   }
   return listed;
+}
+
+/**
+ * The backups part of the metrics: how many can be restored, the newest, and the schedule with its
+ * longest wait (`schedule`: the spec's cron expression, or null).
+ */
+export async function backupsOverview(
+  root: string,
+  schedule: string | null,
+  now: Date,
+): Promise<BackupSnapshot["backups"]> {
+  return {
+    ...(await restorableBackups(root)),
+    schedule:
+      schedule === null
+        ? null
+        : { expression: schedule, longestGapSeconds: longestScheduleGapSeconds(schedule, now) },
+  };
 }
 
 /** How many backups can be restored, and the newest of them (when it was taken, Unix ms). */

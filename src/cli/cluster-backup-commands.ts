@@ -9,10 +9,12 @@ import { parseCount } from "./options.js";
 
 /** The Kubernetes side of these commands, loaded when one runs (the client is slow to load). */
 async function kubernetesBackup() {
-  const [cluster, backup, health] = await Promise.all([
+  const [cluster, backup, health, archiverMetrics, metricsServer] = await Promise.all([
     import("../platform/kubernetes/cluster.js"),
     import("../platform/kubernetes/cluster-backup.js"),
     import("../platform/kubernetes/health.js"),
+    import("../platform/kubernetes/archiver-metrics.js"),
+    import("../metrics/serve.js"),
   ]);
   return {
     loadKubeConfig: cluster.loadKubeConfig,
@@ -20,6 +22,8 @@ async function kubernetesBackup() {
     runClusterArchiver: backup.runClusterArchiver,
     takeClusterBackup: backup.takeClusterBackup,
     serveHealth: health.serveHealth,
+    ArchiverMetrics: archiverMetrics.ArchiverMetrics,
+    serveMetrics: metricsServer.serveMetrics,
   };
 }
 
@@ -84,16 +88,42 @@ export function registerClusterBackupCommands(agent: Command): void {
       "port of /healthz and /readyz (on $POD_IP, else loopback)",
       parseCount(1, 65535),
     )
+    .option(
+      "--metrics-port <port>",
+      "port of /metrics: the backups beside the archive and the archive (on $POD_IP, else loopback)",
+      parseCount(1, 65535),
+    )
+    .option("--schedule <cron>", "the backup CronJob's schedule, for the backup-age metrics")
     .action(
-      async (options: { namespace: string; site: string; to: string; user: string; healthPort?: number }) => {
+      async (options: {
+        namespace: string;
+        site: string;
+        to: string;
+        user: string;
+        healthPort?: number;
+        metricsPort?: number;
+        schedule?: string;
+      }) => {
         const password = requiredSecret("HAPRESS_REPLICATION_PASSWORD");
-        const { loadKubeConfig, readDatabaseView, runClusterArchiver, serveHealth } =
-          await kubernetesBackup();
+        const {
+          loadKubeConfig,
+          readDatabaseView,
+          runClusterArchiver,
+          serveHealth,
+          ArchiverMetrics,
+          serveMetrics,
+        } = await kubernetesBackup();
         const kc = loadKubeConfig();
         let stopping = false;
         process.on("SIGTERM", () => (stopping = true));
         process.on("SIGINT", () => (stopping = true));
         const health = { round: Date.now(), streaming: null as string | null };
+        const metrics = new ArchiverMetrics({
+          archiveDir: options.to,
+          schedule: options.schedule ?? null,
+          credentials: { user: options.user, password },
+          log,
+        });
         const address = process.env.POD_IP || "127.0.0.1";
         if (!process.env.POD_IP && !isLoopbackIPv4Literal(address))
           throw new InputError(`health address ${address} is not loopback`);
@@ -104,6 +134,15 @@ export function registerClusterBackupCommands(agent: Command): void {
                 alive: Date.now() - health.round < 30_000,
                 ready: health.streaming !== null,
               }));
+        const metricsServer =
+          options.metricsPort === undefined
+            ? null
+            : await serveMetrics(
+                address,
+                options.metricsPort,
+                () => metrics.exposition(),
+                Boolean(process.env.POD_IP),
+              );
         log(`archiving the binary logs of ${options.site}'s primary into ${options.to}`);
         await runClusterArchiver({
           archiveDir: options.to,
@@ -115,10 +154,12 @@ export function registerClusterBackupCommands(agent: Command): void {
           stopping: () => stopping,
           onRound: (streaming) => {
             health.round = Date.now();
-            health.streaming = streaming;
+            health.streaming = streaming?.segment ?? null;
+            metrics.round(streaming);
           },
         });
         server?.close();
+        metricsServer?.close();
         log("archiver stopped");
       },
     );

@@ -30,13 +30,19 @@ function snapshot(pods: PodStatus[], patch: Partial<SiteSnapshot> = {}): SiteSna
     primaryEpoch: 3,
     pods,
     pageCache: { enabled: true, ttlSeconds: 60, hit: 0, stale: 0, miss: 0, bypass: 0, hitRatio: null },
-    backup: { path: "/b", archiving: "000002-mysql-0", gaps: [] },
   } as unknown as SiteStatus;
   return {
     status,
     pageCache: new Map(),
-    backups: { count: 0, newest: null, schedule: null },
-    archive: { enabled: true, lag: { segment: "000002-mysql-0", bytes: 0 } },
+    backup: {
+      backups: { count: 0, newest: null, schedule: null },
+      archive: {
+        enabled: true,
+        following: "000002-mysql-0",
+        gaps: 0,
+        lag: { segment: "000002-mysql-0", bytes: 0 },
+      },
+    },
     ...patch,
   };
 }
@@ -88,7 +94,14 @@ test("a pod's role and phase, its connections, and pods that went away", async (
 
 test("backups and the archive: the newest backup's time, the schedule, gaps and lag", async () => {
   const metrics = new SiteMetrics(1_700_000_000_000);
-  metrics.update(snapshot([], { archive: { enabled: true, lag: null } }));
+  metrics.update(
+    snapshot([], {
+      backup: {
+        backups: { count: 0, newest: null, schedule: null },
+        archive: { enabled: true, following: null, gaps: 0, lag: null },
+      },
+    }),
+  );
   let lines = await samples(metrics);
   assert.ok(lines.includes("hapress_backups 0"));
   assert.ok(
@@ -99,20 +112,18 @@ test("backups and the archive: the newest backup's time, the schedule, gaps and 
     !lines.some((line) => line.startsWith("hapress_binlog_archive_lag_bytes")),
     "absent when unknown",
   );
-  const withGap = snapshot([], {
-    backups: {
-      count: 2,
-      newest: { name: "20231114T221320Z", at: 1_700_000_000_000 },
-      schedule: { expression: "0 3 * * *", longestGapSeconds: 86_400 },
-    },
-    archive: { enabled: true, lag: { segment: "000003-mysql-1", bytes: 512 } },
-  });
-  withGap.status.backup = {
-    path: "/b",
-    archiving: null,
-    gaps: [{ after: "0-100-5", next: "0-101-9", segment: "000003-mysql-1" }],
-  };
-  metrics.update(withGap);
+  metrics.update(
+    snapshot([], {
+      backup: {
+        backups: {
+          count: 2,
+          newest: { name: "20231114T221320Z", at: 1_700_000_000_000 },
+          schedule: { expression: "0 3 * * *", longestGapSeconds: 86_400 },
+        },
+        archive: { enabled: true, following: null, gaps: 1, lag: { segment: "000003-mysql-1", bytes: 512 } },
+      },
+    }),
+  );
   lines = await samples(metrics);
   assert.ok(lines.includes("hapress_backups 2"));
   assert.ok(lines.includes('hapress_backup_newest_timestamp_seconds{backup="20231114T221320Z"} 1700000000'));

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { SiteStatus } from "../platform/local/status.js";
 import type { CacheCounts } from "../wordpress/page-cache.js";
+import { BackupMetrics, setOnly, type BackupSnapshot } from "./backup-metrics.js";
 
 /**
  * What the local supervisor knows at a scrape: the site's status (the same object `hapress status`
@@ -10,24 +11,12 @@ import type { CacheCounts } from "../wordpress/page-cache.js";
 export interface SiteSnapshot {
   status: SiteStatus;
   pageCache: ReadonlyMap<string, CacheCounts>;
-  backups: {
-    /** Restorable backups (a readable manifest). */
-    count: number;
-    /** The newest restorable backup: its name and when it was taken (Unix ms); null with none. */
-    newest: { name: string; at: number } | null;
-    /** The schedule and its longest wait between two backups (seconds); null when none is scheduled. */
-    schedule: { expression: string; longestGapSeconds: number } | null;
-  };
-  archive: {
-    enabled: boolean;
-    /** Bytes of the primary's binary logs the segment being written lacks; null when not archiving (or unknown). */
-    lag: { segment: string; bytes: number } | null;
-  };
+  backup: BackupSnapshot;
 }
 
 /**
  * The supervisor's metrics in Prometheus terms: pods and their restarts, the page cache by pod,
- * backups and the archive. A counter the supervisor keeps as a running total (restarts, cache
+ * backups and the archive (BackupMetrics, shared with the Kubernetes archiver). A counter the supervisor keeps as a running total (restarts, cache
  * answers) is raised by the difference since the last scrape; a total that went down (a pod removed
  * and made again) restarts its series, which Prometheus' rate() reads as a counter reset.
  */
@@ -43,13 +32,7 @@ export class SiteMetrics {
   private readonly refused: Counter;
   private readonly cacheRequests: Counter;
   private readonly cacheTtl: Gauge;
-  private readonly backups: Gauge;
-  private readonly newestBackup: Gauge;
-  private readonly scheduleGap: Gauge;
-  private readonly archiveEnabled: Gauge;
-  private readonly archiving: Gauge;
-  private readonly archiveGaps: Gauge;
-  private readonly archiveLag: Gauge;
+  private readonly backup: BackupMetrics;
   /** Each counter's last running total per label set. */
   private readonly totals = new Map<Counter, Map<string, number>>();
 
@@ -60,10 +43,6 @@ export class SiteMetrics {
       new Gauge({ name, help, labelNames, registers });
     const counter = (name: string, help: string, labelNames: string[]) =>
       new Counter({ name, help, labelNames, registers });
-    gauge(
-      "hapress_supervisor_start_time_seconds",
-      "When the supervisor started (Unix time): its counters count from then",
-    ).set(startedAt / 1000);
     this.ready = gauge(
       "hapress_site_ready",
       "1 when every pod is ready and writes are semi-synchronous (as status says)",
@@ -100,36 +79,7 @@ export class SiteMetrics {
       "hapress_page_cache_ttl_seconds",
       "How long a cached page stays fresh (0: cache off)",
     );
-    this.backups = gauge("hapress_backups", "Restorable backups in the backup folder");
-    // Labelled gauges below: a series without labels cannot be absent in prom-client (it reads 0,
-    // and a newest backup "taken in 1970" would page someone).
-    this.newestBackup = gauge(
-      "hapress_backup_newest_timestamp_seconds",
-      "When the newest restorable backup was taken (Unix time); absent with none",
-      ["backup"],
-    );
-    this.scheduleGap = gauge(
-      "hapress_backup_schedule_max_interval_seconds",
-      "The longest wait between two scheduled backups; absent when none is scheduled",
-      ["schedule"],
-    );
-    this.archiveEnabled = gauge(
-      "hapress_binlog_archive_enabled",
-      "1 when the spec asks for the binary-log archive",
-    );
-    this.archiving = gauge(
-      "hapress_binlog_archive_running",
-      "1 when an archiver follows the recorded primary",
-    );
-    this.archiveGaps = gauge(
-      "hapress_binlog_archive_gaps",
-      "Holes in the binary-log archive: no point inside one can be restored",
-    );
-    this.archiveLag = gauge(
-      "hapress_binlog_archive_lag_bytes",
-      "Bytes of the primary's binary logs the archive does not hold yet; absent when not archiving",
-      ["segment"],
-    );
+    this.backup = new BackupMetrics(registers, startedAt);
   }
 
   update(snapshot: SiteSnapshot): void {
@@ -156,18 +106,7 @@ export class SiteMetrics {
     for (const [pod, counts] of snapshot.pageCache)
       for (const result of ["hit", "stale", "miss", "bypass"] as const)
         this.raise(this.cacheRequests, { pod, result }, counts[result]);
-    this.backups.set(snapshot.backups.count);
-    const { newest, schedule } = snapshot.backups;
-    setOnly(this.newestBackup, newest && { labels: { backup: newest.name }, value: newest.at / 1000 });
-    setOnly(
-      this.scheduleGap,
-      schedule && { labels: { schedule: schedule.expression }, value: schedule.longestGapSeconds },
-    );
-    this.archiveEnabled.set(snapshot.archive.enabled ? 1 : 0);
-    this.archiving.set(status.backup?.archiving ? 1 : 0);
-    this.archiveGaps.set(status.backup?.gaps.length ?? 0);
-    const { lag } = snapshot.archive;
-    setOnly(this.archiveLag, lag && { labels: { segment: lag.segment }, value: lag.bytes });
+    this.backup.update(snapshot.backup);
   }
 
   /** The text format Prometheus scrapes, and its content type. */
@@ -187,10 +126,4 @@ export class SiteMetrics {
     } else if (total > last) counter.inc(labels, total - last);
     totals.set(key, total);
   }
-}
-
-/** Leaves the gauge with this one series, or none. */
-function setOnly(gauge: Gauge, sample: { labels: Record<string, string>; value: number } | null): void {
-  gauge.reset();
-  if (sample) gauge.set(sample.labels, sample.value);
 }

@@ -58,7 +58,7 @@ export const ADMIN_PORT = 3308;
 
 /** The controller's /metrics (locally on the site's metrics address; on Kubernetes its health port serves it). */
 export const CONTROLLER_METRICS_PORT = 9400;
-/** The local supervisor's /metrics: pods and restarts, the page cache, backups and the archive. */
+/** The local supervisor's /metrics (pods, restarts, page cache, backups, archive); on Kubernetes the archiver's (backups, archive). */
 export const SUPERVISOR_METRICS_PORT = 9401;
 /** The optional mysqld_exporter of each database pod (Prometheus' registered default port). */
 export const MYSQLD_EXPORTER_PORT = 9104;

@@ -129,8 +129,8 @@ export interface ClusterArchiverOptions {
   /** How often the primary record is read. */
   intervalMs: number;
   stopping: () => boolean;
-  /** After every round: the segment being streamed, or null (for the health endpoints). */
-  onRound?: (streaming: string | null) => void;
+  /** After every round: the segment being streamed and its primary's address, or null (health, metrics). */
+  onRound?: (streaming: { segment: string; address: string } | null) => void;
 }
 
 /**
@@ -141,6 +141,7 @@ export interface ClusterArchiverOptions {
 export async function runClusterArchiver(options: ClusterArchiverOptions): Promise<void> {
   interface Stream {
     segment: string;
+    address: string;
     stop: () => void;
     done: Promise<number>;
     ended: boolean;
@@ -181,14 +182,22 @@ export async function runClusterArchiver(options: ClusterArchiverOptions): Promi
           firstFile: first,
           log: options.log,
         });
-        const started: Stream = { segment: wanted.segment, stop: run.stop, done: run.done, ended: false };
+        const started: Stream = {
+          segment: wanted.segment,
+          address: wanted.address,
+          stop: run.stop,
+          done: run.done,
+          ended: false,
+        };
         void run.done.then(() => (started.ended = true));
         current = started;
       } catch (error) {
         options.log(`the binary log archive cannot start yet: ${errorMessage(error)}`);
       }
     }
-    options.onRound?.(current && !current.ended ? current.segment : null);
+    options.onRound?.(
+      current && !current.ended ? { segment: current.segment, address: current.address } : null,
+    );
     await options.sleep(options.intervalMs);
   }
   await stopCurrent();

@@ -319,6 +319,16 @@ describe("rendered manifests", () => {
       [...shipped.matchAll(/- alert: (\w+)/g)].map((m) => m[1]),
     );
     assert.match(JSON.stringify(find(asked, "NetworkPolicy", "hapress-controller")), /"observability"/);
+    // The archiver speaks for the backups and the archive: its own metrics port, the same rules.
+    const archiver = JSON.stringify(find(asked, "Deployment", "hapress-binlog-archiver"));
+    assert.match(archiver, /"--metrics-port","9401"/);
+    assert.match(archiver, /"name":"metrics","containerPort":9401/);
+    assert.match(archiver, /"prometheus.io\/port":"9401"/);
+    assert.match(
+      JSON.stringify(find(asked, "NetworkPolicy", "hapress-binlog-archiver")),
+      /"kubernetes\.io\/metadata\.name":"observability"\}\}\}\],"ports":\[\{"protocol":"TCP","port":9401\}/,
+    );
+    find(asked, "PodMonitor", "hapress-binlog-archiver");
     assert.deepEqual(validateManifests(asked), []);
   });
 

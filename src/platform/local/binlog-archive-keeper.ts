@@ -1,8 +1,8 @@
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { archiveGaps, type ArchiveGap } from "../../backup/archive-gaps.js";
-import { archiveLagBytes, archivedFiles, binaryLogs, oldestBinlog } from "../../backup/binlog-archiver.js";
-import { scanArchive, type ArchiveScanCache } from "../../backup/replay.js";
+import type { ArchiveGap } from "../../backup/archive-gaps.js";
+import { archivedFiles, oldestBinlog, segmentLagBytes } from "../../backup/binlog-archiver.js";
+import { ArchiveGapWatch } from "../../backup/gap-watch.js";
 import { errorMessage } from "../../errors.js";
 import type { PrimaryRecord } from "../../state/primary.js";
 import type { Secrets } from "../../state/secrets.js";
@@ -26,9 +26,6 @@ export interface ArchiveKeeperDeps {
   now: () => number;
 }
 
-/** How often the archive is checked for holes (only files that changed are read again). */
-export const GAP_CHECK_INTERVAL_MS = 30_000;
-
 /**
  * Keeps one binary-log archiver following the recorded primary (see backup/binlog-archiver.ts): a new
  * segment with every new primary record, the old archiver stopped first. The archiver runs as the
@@ -38,13 +35,12 @@ export const GAP_CHECK_INTERVAL_MS = 30_000;
  */
 export class BinlogArchiveKeeper {
   private segment: string | null = null;
-  private readonly scanned: ArchiveScanCache = new Map();
-  private found: ArchiveGap[] = [];
-  private checking = false;
-  private lastCheck = -Infinity;
   private archiveDir: string | null = null;
+  private readonly gapWatch: ArchiveGapWatch;
 
-  constructor(private readonly deps: ArchiveKeeperDeps) {}
+  constructor(private readonly deps: ArchiveKeeperDeps) {
+    this.gapWatch = new ArchiveGapWatch(deps);
+  }
 
   /** Where the archive is, for status. */
   following(): string | null {
@@ -53,7 +49,7 @@ export class BinlogArchiveKeeper {
 
   /** The holes the last check found (status shows them: a restore across one is refused). */
   gaps(): ArchiveGap[] {
-    return this.found;
+    return this.gapWatch.gaps();
   }
 
   /**
@@ -63,35 +59,12 @@ export class BinlogArchiveKeeper {
   async lag(primaryAddress: string, secrets: Secrets): Promise<{ segment: string; bytes: number } | null> {
     const segment = this.following();
     if (segment === null || this.archiveDir === null) return null;
-    const logs = await binaryLogs(
+    const bytes = await segmentLagBytes(
+      join(this.archiveDir, segment),
       { host: primaryAddress, port: ADMIN_PORT },
       { user: secrets.adminUser, password: secrets.adminPassword },
     );
-    const dir = join(this.archiveDir, segment);
-    const sizes = await Promise.all(
-      archivedFiles(dir).map(
-        async (file) => [file, (await stat(join(dir, file)).catch(() => null))?.size ?? 0] as const,
-      ),
-    );
-    return { segment, bytes: archiveLagBytes(logs, new Map(sizes)) };
-  }
-
-  /** Every GAP_CHECK_INTERVAL_MS, in the background: never more than one check at a time. */
-  private checkGapsWhenDue(archiveDir: string): void {
-    if (this.checking || this.deps.now() - this.lastCheck < GAP_CHECK_INTERVAL_MS) return;
-    this.checking = true;
-    this.lastCheck = this.deps.now();
-    void scanArchive(archiveDir, this.scanned)
-      .then((segments) => {
-        const gaps = archiveGaps(segments);
-        const known = new Set(this.found.map((g) => `${g.after}>${g.next}`));
-        for (const gap of gaps) if (!known.has(`${gap.after}>${gap.next}`)) this.deps.onGap(gap);
-        this.found = gaps;
-      })
-      .catch((error: unknown) =>
-        this.deps.log(`checking the binary log archive failed: ${errorMessage(error)}`),
-      )
-      .finally(() => (this.checking = false));
+    return { segment, bytes };
   }
 
   async reconcile(input: {
@@ -104,7 +77,7 @@ export class BinlogArchiveKeeper {
   }): Promise<void> {
     const { record } = input;
     this.archiveDir = input.archiveDir;
-    if (input.enabled) this.checkGapsWhenDue(input.archiveDir);
+    if (input.enabled) this.gapWatch.checkWhenDue(input.archiveDir);
     if (!input.enabled || !record || !input.primaryAddress) {
       if (this.deps.processes.info(ARCHIVER_PROCESS)) await this.deps.processes.stop(ARCHIVER_PROCESS, 5000);
       this.segment = null;

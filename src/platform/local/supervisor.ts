@@ -47,8 +47,7 @@ import { chooseDonor } from "./clone-donor.js";
 import { BinlogArchiveKeeper } from "./binlog-archive-keeper.js";
 import type { ArchiveGap } from "../../backup/archive-gaps.js";
 import { BackupScheduler } from "./backup-scheduler.js";
-import { backupRoot, binlogArchiveDir, restorableBackups } from "../../backup/list.js";
-import { longestScheduleGapSeconds } from "../../backup/schedule.js";
+import { backupRoot, backupsOverview, binlogArchiveDir } from "../../backup/list.js";
 import { SiteMetrics, type SiteSnapshot } from "../../metrics/site-metrics.js";
 import { serveMetrics } from "../../metrics/serve.js";
 import { DEFAULT_ARCHIVE } from "../../backup/archive-folder.js";
@@ -897,20 +896,21 @@ export class Supervisor {
   private async metricsSnapshot(): Promise<SiteSnapshot> {
     const status = await this.status();
     const primary = this.topology.mysql.find((pod) => pod.name === this.record?.primary);
-    const schedule = this.spec.backup.schedule ?? null;
     return {
       status,
       pageCache: await this.wordpress.pageCacheCountsByPod(this.topology),
-      backups: {
-        ...(await restorableBackups(backupRoot(this.options.stateDir, this.spec))),
-        schedule:
-          schedule === null
-            ? null
-            : { expression: schedule, longestGapSeconds: longestScheduleGapSeconds(schedule, new Date()) },
-      },
-      archive: {
-        enabled: this.spec.backup.archiveBinlogs,
-        lag: primary ? await this.archive.lag(primary.address, this.secrets).catch(() => null) : null,
+      backup: {
+        backups: await backupsOverview(
+          backupRoot(this.options.stateDir, this.spec),
+          this.spec.backup.schedule ?? null,
+          new Date(),
+        ),
+        archive: {
+          enabled: this.spec.backup.archiveBinlogs,
+          following: this.archive.following(),
+          gaps: this.archive.gaps().length,
+          lag: primary ? await this.archive.lag(primary.address, this.secrets).catch(() => null) : null,
+        },
       },
     };
   }

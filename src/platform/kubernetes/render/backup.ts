@@ -2,6 +2,7 @@
 // read from a replica's agent), and the binary-log archiver (a one-replica Deployment following the
 // recorded primary). Restoring is `hapress restore` on a machine that mounts the volume (README).
 import { InputError } from "../../../errors.js";
+import { SUPERVISOR_METRICS_PORT } from "../../../topology/topology.js";
 import { STATE_CONFIGMAP } from "../cluster-state.js";
 import { contentStorageClass } from "./storage.js";
 import {
@@ -11,6 +12,7 @@ import {
   metadata,
   pdb,
   resources,
+  scrapeAnnotations,
   secretEnv,
   selector,
 } from "./common.js";
@@ -206,7 +208,10 @@ export function backupObjects(ctx: Context): K8sObject[] {
           strategy: { type: "Recreate" },
           selector: { matchLabels: selector(ctx, "archive") },
           template: {
-            metadata: { labels: labels(ctx, "archive") },
+            metadata: {
+              labels: labels(ctx, "archive"),
+              annotations: scrapeAnnotations(SUPERVISOR_METRICS_PORT),
+            },
             spec: podSpec(
               ctx,
               {
@@ -222,6 +227,10 @@ export function backupObjects(ctx: Context): K8sObject[] {
                   `${BACKUP_MOUNT}/binlogs`,
                   "--health-port",
                   String(ARCHIVER_HEALTH_PORT),
+                  // Backups and the archive in Prometheus terms, as the local supervisor serves them.
+                  "--metrics-port",
+                  String(SUPERVISOR_METRICS_PORT),
+                  ...(ctx.spec.backup.schedule ? ["--schedule", ctx.spec.backup.schedule] : []),
                 ],
                 env: [
                   // The health endpoints listen on the pod's address only.
@@ -229,7 +238,10 @@ export function backupObjects(ctx: Context): K8sObject[] {
                   { name: "TMPDIR", value: SCRATCH_MOUNT },
                   secretEnv("HAPRESS_REPLICATION_PASSWORD", "replication-password"),
                 ],
-                ports: [{ name: "health", containerPort: ARCHIVER_HEALTH_PORT }],
+                ports: [
+                  { name: "health", containerPort: ARCHIVER_HEALTH_PORT },
+                  { name: "metrics", containerPort: SUPERVISOR_METRICS_PORT },
+                ],
                 // Ready while it streams the recorded primary's logs (not during a failover).
                 readinessProbe: { httpGet: { path: "/readyz", port: "health" }, periodSeconds: 5 },
                 livenessProbe: {

@@ -11,7 +11,7 @@ export const ALERT_RULES_FILE = "deploy/prometheus/hapress-alerts.yml";
 export function monitoringObjects(ctx: Context): K8sObject[] {
   const { podMonitor, prometheusRule } = ctx.spec.kubernetes.monitoring;
   const objects: K8sObject[] = [];
-  const monitor = (name: string, component: "controller" | "database"): K8sObject => ({
+  const monitor = (name: string, component: "controller" | "database" | "archive"): K8sObject => ({
     apiVersion: "monitoring.coreos.com/v1",
     kind: "PodMonitor",
     metadata: metadata(ctx, name, component),
@@ -23,6 +23,7 @@ export function monitoringObjects(ctx: Context): K8sObject[] {
   if (podMonitor) {
     objects.push(monitor("hapress-controller", "controller"));
     if (ctx.spec.metrics.mysqldExporter) objects.push(monitor("mysqld-exporter", "database"));
+    if (ctx.spec.backup.archiveBinlogs) objects.push(monitor("hapress-binlog-archiver", "archive"));
   }
   if (prometheusRule) {
     const rules = parse(readFileSync(packageFile(ALERT_RULES_FILE), "utf8")) as { groups: unknown[] };

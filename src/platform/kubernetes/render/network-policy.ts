@@ -6,6 +6,7 @@ import {
   CONTROLLER_METRICS_PORT,
   MYSQL_PORT,
   MYSQLD_EXPORTER_PORT,
+  SUPERVISOR_METRICS_PORT,
 } from "../../../topology/topology.js";
 import { type Component, type Context, type K8sObject, metadata, selector } from "./common.js";
 import { wordpressServingPort } from "./wordpress.js";
@@ -116,7 +117,7 @@ export function networkPolicies(ctx: Context): K8sObject[] {
     ...(ctx.spec.backup.archiveBinlogs
       ? [
           policy(ctx, "hapress-binlog-archiver", "archive", {
-            ingress: [{ ports: tcp(ARCHIVER_HEALTH_PORT) }],
+            ingress: [{ ports: tcp(ARCHIVER_HEALTH_PORT) }, fromMonitoring(SUPERVISOR_METRICS_PORT)],
             egress: [{ to: pods(["database"]), ports: tcp(MYSQL_PORT) }, { ports: tcp(443, 6443) }, dns],
           }),
         ]
