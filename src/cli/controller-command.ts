@@ -7,10 +7,8 @@ import { serveRpc } from "../platform/local/rpc.js";
 import { statePaths } from "../state/files.js";
 import { loadSecrets } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
-import type { Server } from "node:http";
-import { errorMessage } from "../errors.js";
 import { ControllerMetrics } from "../metrics/controller-metrics.js";
-import { serveMetrics } from "../metrics/serve.js";
+import { RetryingMetricsEndpoint } from "../metrics/retrying-endpoint.js";
 import { readSiteRecord } from "../platform/local/site-record.js";
 import { CONTROLLER_METRICS_PORT, metricsAddress } from "../topology/topology.js";
 
@@ -34,30 +32,40 @@ export function crashHook(): ((action: Action) => void) | undefined {
   };
 }
 
+/** How often a /metrics port that was taken is tried again. */
+const METRICS_RETRY_MS = 5000;
+
 /**
- * Serves the controller's /metrics on the site's metrics address. A site without its record (never
- * started by `up`) has no address yet, and a taken port is said and skipped: metrics never stop the
- * controller from keeping the database available.
+ * Serves the controller's /metrics on the site's metrics address, trying again while the port is
+ * taken (a controller restarted before its predecessor let go). A site without its record (never
+ * started by `up`) has no address: nothing is served. Metrics never stop the controller from keeping
+ * the database available.
  */
 async function serveControllerMetrics(
   siteFile: string,
   metrics: ControllerMetrics,
   log: (line: string) => void,
-): Promise<Server | null> {
+): Promise<{ close: () => void }> {
   const site = await readSiteRecord(siteFile).catch(() => null);
   if (!site) {
     log("no site record: metrics not served");
-    return null;
+    return { close: () => undefined };
   }
-  const address = metricsAddress(site.subnet);
-  try {
-    const server = await serveMetrics(address, CONTROLLER_METRICS_PORT, () => metrics.exposition());
-    log(`metrics on http://${address}:${CONTROLLER_METRICS_PORT}/metrics`);
-    return server;
-  } catch (error) {
-    log(`metrics not served on ${address}:${CONTROLLER_METRICS_PORT}: ${errorMessage(error)}`);
-    return null;
-  }
+  const endpoint = new RetryingMetricsEndpoint(
+    metricsAddress(site.subnet),
+    CONTROLLER_METRICS_PORT,
+    () => metrics.exposition(),
+    log,
+  );
+  void endpoint.ensure();
+  const retry = setInterval(() => void endpoint.ensure(), METRICS_RETRY_MS);
+  retry.unref();
+  return {
+    close: () => {
+      clearInterval(retry);
+      endpoint.close();
+    },
+  };
 }
 
 /** Runs the database HA controller of a local site until SIGTERM. */
@@ -107,7 +115,7 @@ export async function runController(stateDir: string): Promise<void> {
   log(`controller ${process.pid} watching the database tier`);
   await controller.run(ROUND_INTERVAL_MS, () => stopping);
   server.close();
-  metricsServer?.close();
+  metricsServer.close();
   log("controller stopped");
   process.exit(0);
 }

@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
-import type { Server as HttpServer } from "node:http";
 import type { Server } from "node:net";
 import { join } from "node:path";
 import { agentAnswers, cloneFromDonor, CLONE_INFO_FILE, type CloneInfo } from "../../agent/clone.js";
@@ -49,7 +48,7 @@ import type { ArchiveGap } from "../../backup/archive-gaps.js";
 import { BackupScheduler } from "./backup-scheduler.js";
 import { backupRoot, backupsOverview, binlogArchiveDir } from "../../backup/list.js";
 import { SiteMetrics, type SiteSnapshot } from "../../metrics/site-metrics.js";
-import { serveMetrics } from "../../metrics/serve.js";
+import { RetryingMetricsEndpoint } from "../../metrics/retrying-endpoint.js";
 import { DEFAULT_ARCHIVE } from "../../backup/archive-folder.js";
 import { siteUrl, WordpressTier } from "./wordpress-tier.js";
 import { exporterProcessName, reconcileExporter } from "./mysqld-exporter.js";
@@ -135,10 +134,8 @@ export class Supervisor {
   private recloning = new Set<string>();
   private server: Server | null = null;
   private readonly siteMetrics = new SiteMetrics(Date.now());
-  /** The site's /metrics (null until bound: a port still held by a supervisor handing over is retried). */
-  private metricsServer: HttpServer | null = null;
-  private metricsBinding = false;
-  private metricsProblem: string | null = null;
+  /** The site's /metrics, bound once the topology (its address) is known. */
+  private metricsEndpoint: RetryingMetricsEndpoint | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   /** Aborted at shutdown: kills the helper programs of a clone or initialisation in progress. */
   private readonly aborter = new AbortController();
@@ -440,7 +437,7 @@ export class Supervisor {
     this.scheduler.stop();
     await letGo();
     this.server?.close();
-    this.metricsServer?.close();
+    this.metricsEndpoint?.close();
     await rm(this.paths.socket, { force: true });
     await unlink(this.paths.supervisorPid).catch(() => undefined);
     await Promise.race([this.loopDone, sleep(2000)]);
@@ -867,29 +864,20 @@ export class Supervisor {
     );
   }
 
-  /**
-   * Serves the site's /metrics on its metrics address, once per call until bound: a supervisor that
-   * takes over from another may find the port still held for a moment, so each round tries again.
-   */
+  /** Serves the site's /metrics on its metrics address (retried each round until bound). */
   private serveSiteMetrics(): void {
-    if (this.metricsServer || this.metricsBinding || this.stopping) return;
-    this.metricsBinding = true;
+    if (this.stopping) return;
     const { address, supervisorPort } = this.topology.metrics;
-    serveMetrics(address, supervisorPort, async () => {
-      this.siteMetrics.update(await this.metricsSnapshot());
-      return this.siteMetrics.exposition();
-    })
-      .then((server) => {
-        this.metricsServer = server;
-        this.log(null, `metrics on http://${address}:${supervisorPort}/metrics`);
-      })
-      .catch((error: unknown) => {
-        // Said once per cause, not every round.
-        const problem = `metrics not served yet: ${errorMessage(error)}`;
-        if (problem !== this.metricsProblem) this.log(null, problem);
-        this.metricsProblem = problem;
-      })
-      .finally(() => (this.metricsBinding = false));
+    this.metricsEndpoint ??= new RetryingMetricsEndpoint(
+      address,
+      supervisorPort,
+      async () => {
+        this.siteMetrics.update(await this.metricsSnapshot());
+        return this.siteMetrics.exposition();
+      },
+      (message) => this.log(null, message),
+    );
+    void this.metricsEndpoint.ensure();
   }
 
   /** What the site's /metrics says: status, the page cache by pod, backups, the archive's lag. */
