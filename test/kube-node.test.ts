@@ -385,7 +385,10 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
           Promise.resolve(
             Number(get("deployment/hapress-controller", "{.status.readyReplicas}")) >= 1 &&
               get("deployment/hapress-binlog-archiver", "{.status.readyReplicas}") === "1" &&
-              get("job/wordpress-install", "{.status.succeeded}") === "1",
+              get(
+                "jobs",
+                '{.items[?(@.metadata.labels.app\\.kubernetes\\.io/component=="install")].status.succeeded}',
+              ) === "1",
           ),
         180_000,
       );
@@ -817,6 +820,88 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         await reader.stop();
       }
       assert.deepEqual(reader.failures, [], `failed page reads of ${reader.reads + reader.failures.length}`);
+    });
+
+    it("apply is all or nothing: a refused object changes nothing and is named; --diff shows a title change; the apply makes a new install Job", async () => {
+      const specFile = join(siteDir, "hapress.yaml");
+      const original = readFileSync(specFile, "utf8");
+      const spec = parseYaml(original) as {
+        site: { title: string };
+        kubernetes: { storage?: Record<string, unknown> };
+      };
+      const apply = (...args: string[]) =>
+        runCli(["apply", "--timeout", "600", ...args], {
+          cwd: siteDir,
+          env: { KUBECONFIG: kubeconfig },
+          timeoutMs: 660_000,
+        });
+      // When hapress last applied each object (its field manager's time): a controller's own updates
+      // (the observed ConfigMap, statuses) and the cron Jobs that come and go are not ours.
+      const kinds =
+        "statefulsets,deployments,services,configmaps,secrets,jobs,cronjobs,networkpolicies,poddisruptionbudgets";
+      const versions = () =>
+        kubectl([
+          "-n",
+          SITE_NAMESPACE,
+          "get",
+          kinds,
+          "-l",
+          "app.kubernetes.io/instance=realnode",
+          "-o",
+          'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.managedFields[?(@.manager=="hapress")].time}{"\\n"}{end}',
+        ])
+          .split("\n")
+          .filter((line) => !line.endsWith("="))
+          .sort()
+          .join("\n");
+      const installJobs = () =>
+        kubectl([
+          "-n",
+          SITE_NAMESPACE,
+          "get",
+          "jobs",
+          "-l",
+          "app.kubernetes.io/component=install",
+          "-o",
+          'jsonpath={range .items[*]}{.metadata.name} {.status.succeeded}{"\\n"}{end}',
+        ])
+          .trim()
+          .split("\n");
+      const [oldJob] = installJobs();
+
+      // A new title (a new install Job) together with a larger database volume: volumeClaimTemplates
+      // are immutable, so the API server refuses the StatefulSet. Nothing may change, the Job neither.
+      const before = versions();
+      writeFileSync(
+        specFile,
+        stringifyYaml({
+          ...spec,
+          site: { ...spec.site, title: "Retitled" },
+          kubernetes: { ...spec.kubernetes, storage: { ...spec.kubernetes.storage, databaseSize: "20Gi" } },
+        }),
+      );
+      const refused = await apply();
+      assert.equal(refused.code, 2, `${refused.stdout}\n${refused.stderr}`);
+      assert.match(refused.stderr, /would refuse 1 of \d+ objects, so nothing was applied/);
+      assert.match(refused.stderr, /StatefulSet\/site\/mysql: .*Forbidden/);
+      assert.equal(versions(), before, "object by object, nothing changed");
+
+      // The title alone: --diff shows it and changes nothing; apply runs a new install Job, prunes the old.
+      writeFileSync(specFile, stringifyYaml({ ...spec, site: { ...spec.site, title: "Retitled" } }));
+      const diff = await apply("--diff");
+      assert.equal(diff.code, 0, diff.stderr);
+      const diffText = `${diff.stdout}${diff.stderr}`;
+      assert.match(diffText, /Job\/site\/wordpress-install-[0-9a-f]{8} created \(dry run\)/);
+      assert.match(diffText, /\+ .*"Retitled"/);
+      assert.match(diffText, /Job\/site\/wordpress-install-[0-9a-f]{8} pruned/);
+      assert.equal(versions(), before, "--diff stores nothing");
+      const applied = await apply();
+      assert.equal(applied.code, 0, `${applied.stdout}\n${applied.stderr}`);
+      const jobs = installJobs();
+      assert.equal(jobs.length, 1, jobs.join("; "));
+      assert.notEqual(jobs[0]?.split(" ")[0], oldJob?.split(" ")[0]);
+      assert.equal(jobs[0]?.split(" ")[1], "1", "the new install Job found the site installed and succeeded");
+      writeFileSync(specFile, original);
     });
   });
 

@@ -8,11 +8,12 @@ export function registerApplyCommand(program: Command, globals: () => GlobalOpti
   program
     .command("apply")
     .description(
-      "deploy the site to Kubernetes: server-side apply in order, prune what the spec dropped, wait until it works",
+      "deploy the site to Kubernetes: every object checked by the API server first (all or nothing), server-side apply in order, prune what the spec dropped, wait until it works",
     )
     .option("--context <name>", "kubeconfig context (default: the current one)")
     .option("--namespace <name>", "the site's namespace (default: kubernetes.namespace of the spec)")
     .option("--dry-run <mode>", "server: the API server checks everything, nothing is stored")
+    .option("--diff", "print what would change, field by field (a server-side dry run), and exit")
     .option("--timeout <seconds>", "how long to wait for the site to work", parseSeconds, 600)
     .option(
       "--secrets <file>",
@@ -23,6 +24,7 @@ export function registerApplyCommand(program: Command, globals: () => GlobalOpti
         context?: string;
         namespace?: string;
         dryRun?: string;
+        diff?: boolean;
         timeout: number;
         secrets?: string;
       }) => {
@@ -38,7 +40,8 @@ export function registerApplyCommand(program: Command, globals: () => GlobalOpti
           { context: options.context, namespace: options.namespace },
           {
             secretsFile: options.secrets,
-            dryRun: options.dryRun === "server",
+            dryRun: options.dryRun === "server" || options.diff === true,
+            diff: options.diff === true,
             timeoutMs: options.timeout * 1000,
           },
         );

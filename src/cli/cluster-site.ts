@@ -43,7 +43,7 @@ async function openClusterSite(globals: GlobalOptions, target: ClusterTarget): P
 /** Renders the spec and applies it (shared by `apply` and `scale`); progress goes to stderr. */
 export async function applySpec(
   site: ClusterSite,
-  options: { secretsFile?: string; dryRun: boolean; timeoutMs: number },
+  options: { secretsFile?: string; dryRun: boolean; diff?: boolean; timeoutMs: number },
 ): Promise<ApplyResult> {
   const objects = await prepareManifests({
     spec: site.spec,
@@ -60,6 +60,7 @@ export async function applySpec(
     site: site.spec.name,
     namespace: site.namespace,
     dryRun: options.dryRun,
+    diff: options.diff ?? false,
     timeoutMs: options.timeoutMs,
     report,
     sleep,
@@ -75,7 +76,7 @@ export async function applySpec(
 export async function clusterApply(
   globals: GlobalOptions,
   target: ClusterTarget,
-  options: { secretsFile?: string; dryRun: boolean; timeoutMs: number },
+  options: { secretsFile?: string; dryRun: boolean; diff?: boolean; timeoutMs: number },
 ): Promise<void> {
   await applySpec(await openClusterSite(globals, target), options);
 }

@@ -43,6 +43,10 @@ export const renderVariants: Record<string, SpecInput> = {
       service: { type: "ClusterIP" },
     },
   },
+  "mysqld_exporter beside each database server, scraped from namespace observability": {
+    metrics: { mysqldExporter: true },
+    kubernetes: { monitoring: { namespace: "observability" } },
+  },
   "nightly backups to an existing claim, no binary-log archive": {
     backup: { schedule: "30 2 * * *", archiveBinlogs: false, keep: { days: 14 } },
     kubernetes: { backup: { claim: "site-backups", createClaim: false } },

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { objectChanged, PRUNABLE_KINDS, pruneCandidates, siteSelector, secretDrift } from "./apply-plan.js";
+import {
+  objectChanged,
+  objectDiff,
+  PRUNABLE_KINDS,
+  pruneCandidates,
+  siteSelector,
+  secretDrift,
+} from "./apply-plan.js";
 
 const configMap = (name: string, data: Record<string, string>, metadata: Record<string, unknown> = {}) => ({
   apiVersion: "v1",
@@ -29,6 +36,31 @@ describe("apply: what changed", () => {
       status: { phase: "new" },
     };
     assert.equal(objectChanged(before, after), false);
+  });
+});
+
+describe("apply --diff: what changes, field by field", () => {
+  it("shows the changed, added and removed fields, not the bookkeeping", () => {
+    const before = configMap("a", { title: "Old", gone: "x" }, { resourceVersion: "10" });
+    const after = configMap("a", { title: "New", added: "y" }, { resourceVersion: "11" });
+    assert.deepEqual(objectDiff(before, after), [
+      '+ data.added: "y"',
+      '- data.gone: "x"',
+      '- data.title: "Old"',
+      '+ data.title: "New"',
+    ]);
+    assert.deepEqual(objectDiff(after, after), []);
+  });
+
+  it("never prints a Secret's values", () => {
+    const secret = (value: string) => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "s", namespace: "shop" },
+      data: { password: Buffer.from(value).toString("base64") },
+    });
+    const lines = objectDiff(secret("old-password"), secret("new-password"));
+    assert.deepEqual(lines, ["- data.password: (hidden)", "+ data.password: (hidden)"]);
   });
 });
 

@@ -40,6 +40,41 @@ export function objectChanged(before: ClusterObject | null, after: ClusterObject
   return canonical(comparable(before)) !== canonical(comparable(after));
 }
 
+/** Every leaf of a value as `path: JSON` (arrays by index), for a field-by-field diff. */
+function leaves(value: unknown, path: string, into: Map<string, string>): Map<string, string> {
+  if (value !== null && typeof value === "object") {
+    const entries = Array.isArray(value)
+      ? value.map((v, i) => [String(i), v] as const)
+      : Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) into.set(path, JSON.stringify(value));
+    for (const [key, v] of entries) leaves(v, path ? `${path}.${key}` : key, into);
+  } else {
+    into.set(path, JSON.stringify(value));
+  }
+  return into;
+}
+
+/**
+ * What applying changes in an object, one line per field (pure): `- path: old` and `+ path: new`,
+ * bookkeeping and status left out. A Secret's values are never printed, only which keys change.
+ */
+export function objectDiff(before: ClusterObject | null, after: ClusterObject): string[] {
+  const old = leaves(before === null ? {} : comparable(before), "", new Map());
+  const next = leaves(comparable(after), "", new Map());
+  const secret = after.kind === "Secret";
+  const shown = (path: string, value: string) =>
+    secret && /^(data|stringData)\./.test(path) ? "(hidden)" : value;
+  const lines: string[] = [];
+  for (const path of [...new Set([...old.keys(), ...next.keys()])].sort()) {
+    const was = old.get(path);
+    const is = next.get(path);
+    if (was === is) continue;
+    if (was !== undefined) lines.push(`- ${path}: ${shown(path, was)}`);
+    if (is !== undefined) lines.push(`+ ${path}: ${shown(path, is)}`);
+  }
+  return lines;
+}
+
 /** The kinds `apply` prunes. Never PersistentVolumeClaims: they hold the site's data. */
 export const PRUNABLE_KINDS: { apiVersion: string; kind: string; namespaced: boolean }[] = [
   { apiVersion: "v1", kind: "ConfigMap", namespaced: true },

@@ -28,6 +28,16 @@ describe("what apply sends", () => {
     }
   });
 
+  it("sends the Prometheus Operator's kinds (unknown to the client library) whole", () => {
+    const objects = renderManifests(
+      parseSpec({ kubernetes: { monitoring: { podMonitor: true, prometheusRule: true } } }, "test"),
+      testSecrets,
+    ).filter((o) => o.apiVersion === "monitoring.coreos.com/v1");
+    assert.equal(objects.length, 3);
+    for (const object of objects)
+      assert.deepEqual(sentBody(asTypedModel(object)), JSON.parse(JSON.stringify(object)) as unknown);
+  });
+
   it("would lose a NetworkPolicy's sources without the typed model (the check above can fail)", () => {
     const policy = {
       apiVersion: "networking.k8s.io/v1",

@@ -16,6 +16,7 @@ import { getSerializationType } from "@kubernetes/client-node/dist/util.js";
 import { HapressError, InputError } from "../../errors.js";
 import {
   objectChanged,
+  objectDiff,
   PRUNABLE_KINDS,
   pruneCandidates,
   secretDrift,
@@ -26,6 +27,7 @@ import {
 import { apiMessage, apiStatus } from "./cluster.js";
 import { listDatabasePods } from "./database-pods.js";
 import { ARCHIVER_NAME } from "./render/backup.js";
+import { INSTALL_JOB_PREFIX } from "./render/wordpress.js";
 import { ROLE_LABEL, type K8sObject } from "./render.js";
 
 export const FIELD_MANAGER = "hapress";
@@ -37,6 +39,8 @@ export interface ApplyOptions {
   namespace: string;
   /** Server-side dry run: the API server validates and admits everything, nothing is stored. */
   dryRun: boolean;
+  /** With the dry run: print each changed object's differences, field by field. */
+  diff?: boolean;
   timeoutMs: number;
   report: (line: string) => void;
   now?: () => number;
@@ -66,16 +70,28 @@ async function checkReachable(kc: KubeConfig): Promise<void> {
   }
 }
 
+/** One object as the API server would store it: the change it makes, or why it refuses it. */
+interface Checked {
+  object: K8sObject;
+  before: ClusterObject | null;
+  /** What a server-side dry run stored in its place; null when refused or not checked. */
+  after: ClusterObject | null;
+  refusal: string | null;
+  /** Its namespace does not exist (a dry run of a new site): the server cannot check it yet. */
+  unchecked: boolean;
+}
+
 /**
- * `hapress apply`: server-side apply (field manager `hapress`) of the rendered objects in order,
- * then prune of this site's objects the spec no longer renders, then (not in a dry run) a wait for
+ * `hapress apply`: every object is first applied as a server-side dry run, so an apply either
+ * changes everything or nothing: one that the API server (or an admission webhook) would refuse is
+ * named with the reason and nothing is changed. Then server-side apply (field manager `hapress`) in
+ * order, prune of this site's objects the spec no longer renders, and (not in a dry run) a wait for
  * the site to work, one progress line per step.
  */
 export async function applySite(options: ApplyOptions): Promise<ApplyResult> {
   const { kc, report } = options;
   await checkReachable(kc);
   const api = KubernetesObjectApi.makeApiClient(kc);
-  const dryRun = options.dryRun ? "All" : undefined;
   const result: ApplyResult = { changed: [], unchanged: 0, pruned: [] };
   const read = async (object: ClusterObject): Promise<ClusterObject | null> => {
     try {
@@ -86,39 +102,133 @@ export async function applySite(options: ApplyOptions): Promise<ApplyResult> {
     }
   };
   await refuseSecretDrift(options, read);
-  const missingNamespaces = new Set<string>();
+  // A new namespace is made first (nothing can be checked inside one that does not exist), and taken
+  // away again when the check refuses: a refused apply leaves the cluster as it found it.
+  const created = options.dryRun ? [] : await createMissingNamespaces(options, api, read);
+  const checked = await checkEveryObject(options, api, read);
+  const refused = checked.filter((c) => c.refusal !== null);
+  if (refused.length > 0) {
+    for (const namespace of created) await api.delete(namespace as KubernetesObject).catch(() => undefined);
+    throw new InputError(
+      `the API server would refuse ${refused.length} of ${checked.length} objects, so nothing was applied:\n${refused.map((c) => `  ${describe(c.object)}: ${c.refusal ?? ""}`).join("\n")}`,
+    );
+  }
+  if (options.dryRun) {
+    for (const c of checked) {
+      if (c.unchecked) report(`  ${describe(c.object)}: not checked (its namespace does not exist yet)`);
+      else if (c.after && objectChanged(c.before, c.after)) {
+        result.changed.push(describe(c.object));
+        report(`  ${describe(c.object)} ${c.before === null ? "created" : "configured"} (dry run)`);
+        if (options.diff) for (const line of objectDiff(c.before, c.after)) report(`      ${line}`);
+      } else result.unchanged++;
+    }
+    result.pruned = await prune(options, api);
+    return result;
+  }
   for (const object of options.objects) {
     const name = describe(object);
-    if (options.dryRun && missingNamespaces.has(object.metadata.namespace ?? "")) {
-      report(`  ${name}: not checked (its namespace does not exist yet)`);
-      continue;
-    }
     const before = await read(object);
-    if (object.kind === "Namespace" && before === null && options.dryRun)
-      missingNamespaces.add(object.metadata.name);
     let after: ClusterObject;
     try {
       after = await api.patch(
         asTypedModel(object),
         undefined,
-        dryRun,
+        undefined,
         FIELD_MANAGER,
         true,
         PatchStrategy.ServerSideApply,
       );
     } catch (error) {
-      throw new HapressError(`${name}: the API server refused it: ${apiMessage(error)}`, { cause: error });
+      // Checked a moment ago: someone changed the cluster in between.
+      throw new HapressError(
+        `${name}: the API server refused it after accepting it in the dry run: ${apiMessage(error)}; ${result.changed.length} object(s) were applied before it (run apply again)`,
+        { cause: error },
+      );
     }
     if (objectChanged(before, after)) {
       result.changed.push(name);
-      report(`  ${name} ${before === null ? "created" : "configured"}${options.dryRun ? " (dry run)" : ""}`);
+      report(`  ${name} ${before === null ? "created" : "configured"}`);
     } else {
       result.unchanged++;
     }
   }
   result.pruned = await prune(options, api);
-  if (!options.dryRun) await waitUntilWorking(options);
+  await waitUntilWorking(options);
   return result;
+}
+
+/** Applies the site's Namespace objects that do not exist yet; returns those it made. */
+async function createMissingNamespaces(
+  options: ApplyOptions,
+  api: KubernetesObjectApi,
+  read: (object: ClusterObject) => Promise<ClusterObject | null>,
+): Promise<K8sObject[]> {
+  const created: K8sObject[] = [];
+  for (const namespace of options.objects.filter((o) => o.kind === "Namespace")) {
+    if ((await read(namespace)) !== null) continue;
+    try {
+      await api.patch(
+        asTypedModel(namespace),
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      );
+    } catch (error) {
+      throw new HapressError(
+        `${describe(namespace)}: the API server refused it: ${apiMessage(error)}; nothing was applied`,
+        {
+          cause: error,
+        },
+      );
+    }
+    created.push(namespace);
+    options.report(`  ${describe(namespace)} created (to check what goes in it)`);
+  }
+  return created;
+}
+
+/** A server-side dry run of every object: what each would become, or why it would be refused. */
+async function checkEveryObject(
+  options: ApplyOptions,
+  api: KubernetesObjectApi,
+  read: (object: ClusterObject) => Promise<ClusterObject | null>,
+): Promise<Checked[]> {
+  const missingNamespaces = new Set<string>();
+  const checked: Checked[] = [];
+  for (const object of options.objects) {
+    if (missingNamespaces.has(object.metadata.namespace ?? "")) {
+      checked.push({ object, before: null, after: null, refusal: null, unchecked: true });
+      continue;
+    }
+    const before = await read(object);
+    if (object.kind === "Namespace" && before === null) {
+      missingNamespaces.add(object.metadata.name);
+    }
+    try {
+      const after = await api.patch(
+        asTypedModel(object),
+        undefined,
+        "All",
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      );
+      checked.push({ object, before, after, refusal: null, unchecked: false });
+    } catch (error) {
+      checked.push({ object, before, after: null, refusal: refusalOf(error), unchecked: false });
+    }
+  }
+  return checked;
+}
+
+/** The API server's reason, with what to do for the refusal users meet most (an immutable field). */
+function refusalOf(error: unknown): string {
+  const message = apiMessage(error);
+  return /field is immutable/.test(message)
+    ? `${message} (an immutable field changed: delete the object and apply again, or undo the change)`
+    : message;
 }
 
 /** Nothing is applied when the rendered credentials differ from those the cluster's site runs with. */
@@ -260,14 +370,17 @@ function steps(options: ApplyOptions): WaitStep[] {
       },
     },
   ];
-  if (rendered("Job", "wordpress-install")) {
+  const installJob = options.objects.find(
+    (o) => o.kind === "Job" && o.metadata.name.startsWith(INSTALL_JOB_PREFIX),
+  )?.metadata.name;
+  if (installJob) {
     list.push({
       what: "WordPress installed",
       check: async () => {
-        const job = await batch.readNamespacedJob({ name: "wordpress-install", namespace });
+        const job = await batch.readNamespacedJob({ name: installJob, namespace });
         if ((job.status?.succeeded ?? 0) > 0) return null;
         const condition = (job.status?.conditions ?? []).at(-1);
-        return `Job ${namespace}/wordpress-install: ${condition ? `${condition.type} ${condition.reason ?? ""} ${condition.message ?? ""}`.trim() : `${job.status?.active ?? 0} active, ${job.status?.failed ?? 0} failed`}`;
+        return `Job ${namespace}/${installJob}: ${condition ? `${condition.type} ${condition.reason ?? ""} ${condition.message ?? ""}`.trim() : `${job.status?.active ?? 0} active, ${job.status?.failed ?? 0} failed`}`;
       },
     });
   }

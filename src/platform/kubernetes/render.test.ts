@@ -176,8 +176,19 @@ describe("rendered manifests", () => {
     const mariadbEnv = JSON.stringify(find(objects, "StatefulSet", "mysql"));
     assert.doesNotMatch(mariadbEnv, /MYSQL_ALLOW_EMPTY_PASSWORD/);
     assert.match(mariadbEnv, /"MARIADB_ROOT_HOST","value":"localhost"/);
-    const install = find(objects, "Job", "wordpress-install");
+    const install = objects.find((o) => o.kind === "Job" && o.metadata.name.startsWith("wordpress-install-"));
     assert.ok(install, "the site is installed once, by a Job");
+    // Its name follows its (immutable) template: a changed title or image is a new Job, not a refusal.
+    const retitled = render({ site: { title: "Another title" } }).find(
+      (o) => o.kind === "Job" && o.metadata.name.startsWith("wordpress-install-"),
+    );
+    assert.notEqual(retitled?.metadata.name, install.metadata.name);
+    assert.equal(
+      render({}).find((o) => o.kind === "Job" && o.metadata.name.startsWith("wordpress-install-"))?.metadata
+        .name,
+      install.metadata.name,
+      "the same spec, the same name",
+    );
     const rules = find(objects, "Role", "hapress-controller").rules as {
       resources: string[];
       verbs: string[];
@@ -380,6 +391,33 @@ describe("rendered manifests", () => {
     );
     find(objects, "PodMonitor", "mysqld-exporter");
     assert.deepEqual(validateManifests(objects), []);
+  });
+
+  it("spread the database and WordPress pods over zones, and give the helper containers read-only root file systems", () => {
+    const objects = render({});
+    type Spec = {
+      topologySpreadConstraints?: { topologyKey: string; whenUnsatisfiable: string; maxSkew: number }[];
+      containers: { name: string; securityContext?: { readOnlyRootFilesystem?: boolean } }[];
+      initContainers?: { name: string; securityContext?: { readOnlyRootFilesystem?: boolean } }[];
+    };
+    const podSpec = (kind: string, name: string) =>
+      (find(objects, kind, name) as unknown as { spec: { template: { spec: Spec } } }).spec.template.spec;
+    for (const spec of [podSpec("StatefulSet", "mysql"), podSpec("Deployment", "wordpress")])
+      assert.deepEqual(
+        spec.topologySpreadConstraints?.map((c) => [c.topologyKey, c.maxSkew, c.whenUnsatisfiable]),
+        [["topology.kubernetes.io/zone", 1, "ScheduleAnyway"]],
+      );
+    const database = podSpec("StatefulSet", "mysql");
+    const readOnly = (containers: Spec["containers"]) =>
+      containers.filter((c) => c.securityContext?.readOnlyRootFilesystem === true).map((c) => c.name);
+    assert.deepEqual(readOnly(database.initContainers ?? []), ["init"]);
+    assert.deepEqual(readOnly(database.containers), ["agent"]);
+    const cron = (
+      find(objects, "CronJob", "wordpress-cron") as unknown as {
+        spec: { jobTemplate: { spec: { template: { spec: Spec } } } };
+      }
+    ).spec.jobTemplate.spec.template.spec;
+    assert.deepEqual(readOnly(cron.containers), ["wp-cron"]);
   });
 
   it("resolve the NFS server by its Service name, not an address", () => {

@@ -99,6 +99,21 @@ export function antiAffinity(ctx: Context, component: Component) {
   };
 }
 
+/**
+ * Spread over zones, as the anti-affinity spreads over nodes: a lost zone takes at most its share.
+ * ScheduleAnyway, so a cluster with one zone (or nodes without the label) still schedules every pod.
+ */
+export function zoneSpread(ctx: Context, component: Component) {
+  return [
+    {
+      maxSkew: 1,
+      topologyKey: "topology.kubernetes.io/zone",
+      whenUnsatisfiable: "ScheduleAnyway",
+      labelSelector: { matchLabels: selector(ctx, component) },
+    },
+  ];
+}
+
 export function pdb(ctx: Context, name: string, component: Component, maxUnavailable: number): K8sObject {
   return {
     apiVersion: "policy/v1",

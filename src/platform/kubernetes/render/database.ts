@@ -21,6 +21,7 @@ import {
   scrapeAnnotations,
   secretEnv,
   selector,
+  zoneSpread,
 } from "./common.js";
 import { STATE_CONFIGMAP, STATE_MOUNT } from "../cluster-state.js";
 import {
@@ -148,6 +149,7 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
   const dataMount = { name: "data", mountPath: "/var/lib/mysql", subPath: "mysql" };
   const runMount = { name: "run", mountPath: "/run/mysqld" };
   const confMount = { name: "conf", mountPath: "/etc/mysql/conf.d" };
+  const scratchMount = { name: "tmp", mountPath: "/tmp" };
   const exporter = ctx.spec.metrics.mysqldExporter;
   // Over TCP, not the socket: the image's entrypoint runs a temporary server on the socket (with
   // networking off) while it initialises, and that server must not count as ready. On the admin port,
@@ -181,6 +183,7 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
           // No API access: only the controller talks to the API server.
           automountServiceAccountToken: false,
           affinity: antiAffinity(ctx, "database"),
+          topologySpreadConstraints: zoneSpread(ctx, "database"),
           terminationGracePeriodSeconds: 60,
           initContainers: [
             {
@@ -206,11 +209,14 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
               ],
               env: [secretEnv("HAPRESS_CLONE_TOKEN", "clone-token")],
               resources: resources(k.resources.agent),
+              // It writes only to its volumes: the data, the config, and scratch space for a clone.
+              securityContext: { readOnlyRootFilesystem: true },
               volumeMounts: [
                 { name: "data", mountPath: "/var/lib/hapress" },
                 confMount,
                 { name: "config-map", mountPath: "/mnt/config-map" },
                 { name: "state", mountPath: STATE_MOUNT, readOnly: true },
+                scratchMount,
               ],
             },
           ],
@@ -285,13 +291,16 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
               resources: resources(k.resources.agent),
               readinessProbe: { tcpSocket: { port: "agent" }, periodSeconds: 5 },
               livenessProbe: { tcpSocket: { port: "agent" }, periodSeconds: 10, failureThreshold: 6 },
-              volumeMounts: [dataMount, runMount],
+              // mariadb-backup's temporary files go to the scratch volume (/tmp), nothing else is written.
+              securityContext: { readOnlyRootFilesystem: true },
+              volumeMounts: [dataMount, runMount, scratchMount],
             },
             ...(exporter ? [mysqldExporterContainer(ctx, runMount)] : []),
           ],
           volumes: [
             ...(exporter ? [{ name: "exporter", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }] : []),
             { name: "conf", emptyDir: {} },
+            { name: "tmp", emptyDir: {} },
             { name: "run", emptyDir: {} },
             { name: "config-map", configMap: { name: "mysql", defaultMode: 0o555 } },
             { name: "state", configMap: { name: STATE_CONFIGMAP, defaultMode: 0o444 } },

@@ -1,4 +1,5 @@
 // The WordPress tier: Deployment, Ingress, the install Job and the cron CronJob.
+import { createHash } from "node:crypto";
 import { PERMALINK_STRUCTURE } from "../../../wordpress/install.js";
 import {
   antiAffinity,
@@ -12,6 +13,7 @@ import {
   resources,
   secretEnv,
   selector,
+  zoneSpread,
 } from "./common.js";
 import { MYSQL_PORT } from "../../../topology/topology.js";
 import { WORDPRESS_KEY_NAMES } from "../secrets.js";
@@ -77,6 +79,7 @@ export function wordpressTier(ctx: Context): K8sObject[] {
             // No API access: only the controller talks to the API server.
             automountServiceAccountToken: false,
             affinity: antiAffinity(ctx, "web"),
+            topologySpreadConstraints: zoneSpread(ctx, "web"),
             // Room for the drain below and for the requests still being answered after it.
             terminationGracePeriodSeconds: DRAIN_SECONDS + 25,
             containers: [
@@ -307,45 +310,58 @@ export const INSTALL_SCRIPT = [
   "",
 ].join("\n");
 
+/**
+ * The one-shot install. A Job's pod template cannot be changed once created, so its name carries a
+ * hash of its spec: a changed image, title or admin is a new Job (which finds the site installed and
+ * exits 0), and apply prunes the old one, instead of the API server refusing the apply halfway.
+ */
 export function installJob(ctx: Context): K8sObject {
   const k = ctx.spec.kubernetes;
-  return {
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: metadata(ctx, "wordpress-install", "install"),
-    spec: {
-      backoffLimit: 20,
-      template: {
-        metadata: { labels: labels(ctx, "install") },
-        spec: {
-          // No API access: only the controller talks to the API server.
-          automountServiceAccountToken: false,
-          restartPolicy: "OnFailure",
-          containers: [
-            {
-              name: "install",
-              image: k.images.wordpress,
-              command: ["/bin/sh", "-c"],
-              args: [
-                "cp /usr/src/wordpress/wp-config-docker.php /usr/src/wordpress/wp-config.php && php /scripts/install.php",
-              ],
-              env: [
-                ...wordpressEnv(ctx),
-                { name: "SITE_HOST", value: probeHost(ctx) },
-                { name: "SITE_TITLE", value: ctx.spec.site.title },
-                { name: "ADMIN_USER", value: ctx.spec.site.adminUser },
-                { name: "ADMIN_EMAIL", value: ctx.spec.site.adminEmail },
-                secretEnv("ADMIN_PASSWORD", "wordpress-admin-password"),
-              ],
-              resources: resources(k.resources.wordpress),
-              volumeMounts: [{ name: "scripts", mountPath: "/scripts" }],
-            },
-          ],
-          volumes: [{ name: "scripts", configMap: { name: "wordpress-install" } }],
-        },
+  const spec = {
+    backoffLimit: 20,
+    template: {
+      metadata: { labels: labels(ctx, "install") },
+      spec: {
+        // No API access: only the controller talks to the API server.
+        automountServiceAccountToken: false,
+        restartPolicy: "OnFailure",
+        containers: [
+          {
+            name: "install",
+            image: k.images.wordpress,
+            command: ["/bin/sh", "-c"],
+            args: [
+              "cp /usr/src/wordpress/wp-config-docker.php /usr/src/wordpress/wp-config.php && php /scripts/install.php",
+            ],
+            env: [
+              ...wordpressEnv(ctx),
+              { name: "SITE_HOST", value: probeHost(ctx) },
+              { name: "SITE_TITLE", value: ctx.spec.site.title },
+              { name: "ADMIN_USER", value: ctx.spec.site.adminUser },
+              { name: "ADMIN_EMAIL", value: ctx.spec.site.adminEmail },
+              secretEnv("ADMIN_PASSWORD", "wordpress-admin-password"),
+            ],
+            resources: resources(k.resources.wordpress),
+            volumeMounts: [{ name: "scripts", mountPath: "/scripts" }],
+          },
+        ],
+        volumes: [{ name: "scripts", configMap: { name: "wordpress-install" } }],
       },
     },
   };
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: metadata(ctx, `${INSTALL_JOB_PREFIX}${specHash(spec)}`, "install"),
+    spec,
+  };
+}
+
+/** The install Job's name up to its hash (wordpress-install-<8 hex>). */
+export const INSTALL_JOB_PREFIX = "wordpress-install-";
+
+function specHash(spec: unknown): string {
+  return createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 8);
 }
 
 export function installConfigMap(ctx: Context): K8sObject {
@@ -392,6 +408,8 @@ export function cronJob(ctx: Context): K8sObject {
                     `http://wordpress.${ctx.namespace}.svc/wp-cron.php`,
                   ],
                   resources: resources({ cpu: "10m", memory: "16Mi" }),
+                  // curl writes nothing.
+                  securityContext: { readOnlyRootFilesystem: true },
                 },
               ],
             },
