@@ -1,7 +1,6 @@
-import { existsSync, writeFileSync } from "node:fs";
 import { Controller, PROBE_TIMEOUTS } from "../controller/controller.js";
+import { InstanceSql } from "../controller/sql-actions.js";
 import { defaultControllerConfig } from "../controller/decide.js";
-import type { Action } from "../controller/types.js";
 import { LocalPlatform } from "../platform/local/local-platform.js";
 import { serveRpc } from "../platform/local/rpc.js";
 import { statePaths } from "../state/files.js";
@@ -14,23 +13,6 @@ import { CONTROLLER_METRICS_PORT, metricsAddress } from "../topology/topology.js
 
 /** Loop interval and probe timeouts: sub-second, so a dead primary is noticed in about a second. */
 const ROUND_INTERVAL_MS = 250;
-
-/**
- * Test hook: HAPRESS_TEST_CRASH_AFTER=<action kind> makes the controller exit right after that action,
- * once (HAPRESS_TEST_CRASH_MARKER names the file that remembers it crashed), to prove a restarted
- * controller completes what its predecessor began.
- */
-export function crashHook(): ((action: Action) => void) | undefined {
-  const kind = process.env.HAPRESS_TEST_CRASH_AFTER;
-  const marker = process.env.HAPRESS_TEST_CRASH_MARKER;
-  if (!kind || !marker) return undefined;
-  return (action) => {
-    if (action.kind !== kind || existsSync(marker)) return;
-    writeFileSync(marker, `${new Date().toISOString()} crashed after ${kind}\n`);
-    console.log(`test hook: crashing after '${kind}'`);
-    process.exit(70);
-  };
-}
 
 /** How often a /metrics port that was taken is tried again. */
 const METRICS_RETRY_MS = 5000;
@@ -76,13 +58,11 @@ export async function runController(stateDir: string): Promise<void> {
   const controller = new Controller({
     metrics,
     platform: new LocalPlatform(stateDir, log),
-    secrets: await loadSecrets(paths.secrets),
+    instances: new InstanceSql(await loadSecrets(paths.secrets), PROBE_TIMEOUTS),
     config: defaultControllerConfig,
     now: () => Date.now(),
     sleep,
     log,
-    probe: PROBE_TIMEOUTS,
-    afterAction: crashHook(),
     onStuckRound: (elapsedMs) => {
       log(`watchdog: a round has run for ${elapsedMs} ms; exiting so the supervisor restarts the controller`);
       process.exit(75);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Controller, PROBE_TIMEOUTS } from "../controller/controller.js";
+import { InstanceSql } from "../controller/sql-actions.js";
 import { defaultControllerConfig } from "../controller/decide.js";
 import { defaultElectionTiming, LeaderElector } from "../controller/leader-election.js";
 import type { ControllerCredentials } from "../controller/sql-actions.js";
@@ -13,7 +14,6 @@ import { ObservationPublisher } from "../platform/kubernetes/observed.js";
 import { passwordSchema } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
 import { secretInput } from "../util/secret-input.js";
-import { crashHook } from "./controller-command.js";
 import { serveHealth } from "../platform/kubernetes/health.js";
 import { ControllerMetrics } from "../metrics/controller-metrics.js";
 import { serveMetrics } from "../metrics/serve.js";
@@ -135,13 +135,11 @@ export async function runKubernetesController(options: KubeControllerOptions): P
         const controller = new Controller({
           metrics,
           platform,
-          secrets: credentials,
+          instances: new InstanceSql(credentials, PROBE_TIMEOUTS),
           config: { ...defaultControllerConfig, automaticFailover: options.automaticFailover },
           now: () => Date.now(),
           sleep,
           log,
-          probe: PROBE_TIMEOUTS,
-          afterAction: crashHook(),
           mayAct: () => elector.isLeader() && !stopping,
           onStuckRound: (elapsedMs) => {
             log(`watchdog: a round has run for ${elapsedMs} ms; exiting so the pod's container restarts`);

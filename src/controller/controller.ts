@@ -1,10 +1,9 @@
 import type { ControllerMetricsPort } from "../metrics/controller-metrics.js";
 import { errorMessage, HapressError } from "../errors.js";
-import { connectSql, readInstanceState } from "../mysql/client.js";
 import type { DatabaseInstance, Platform } from "./platform.js";
 import { decide, isReplicaRepair, pickCandidate } from "./decide.js";
 import { gtidContains } from "./gtid.js";
-import { InstanceSql, type ControllerCredentials } from "./sql-actions.js";
+import type { InstancePort } from "./instance-port.js";
 import {
   emptyMemory,
   type Action,
@@ -32,13 +31,12 @@ export function isBusyRefusal(error: unknown): boolean {
 
 export interface ControllerDeps {
   platform: Platform;
-  secrets: ControllerCredentials;
+  /** The instances' state and the actions on them (SQL in production, a fake in unit tests). */
+  instances: InstancePort;
   config: ControllerConfig;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   log: (line: string) => void;
-  /** Probe timeouts: short, so a hung server never stalls the loop. */
-  probe: { connectTimeoutMs: number; queryTimeoutMs: number };
   /** Called after each action; tests use it to crash the controller at a chosen step. */
   afterAction?: (action: Action) => void;
   /**
@@ -67,7 +65,7 @@ export const PROBE_TIMEOUTS = { connectTimeoutMs: 300, queryTimeoutMs: 1000 };
 
 export class Controller {
   private memory: Memory = emptyMemory();
-  private readonly sql: InstanceSql;
+  private readonly sql: InstancePort;
   private instances: DatabaseInstance[] = [];
   private switchoverQueue: {
     target: string | null;
@@ -82,7 +80,7 @@ export class Controller {
   private wokenDuringRound = false;
 
   constructor(private readonly deps: ControllerDeps) {
-    this.sql = new InstanceSql(deps.secrets);
+    this.sql = deps.instances;
   }
 
   /** Restores a failover in progress from durable memory (a restarted controller resumes it). */
@@ -143,46 +141,36 @@ export class Controller {
 
   private async probeOnce(instance: DatabaseInstance, probeStartedAt: number): Promise<InstanceView> {
     try {
-      const session = await connectSql(
-        { host: instance.address, port: instance.adminPort },
-        { user: this.deps.secrets.adminUser, password: this.deps.secrets.adminPassword },
-        this.deps.probe,
-      );
-      try {
-        const state = await readInstanceState(session);
-        // An answer clears only an exit reported before this probe began: a crash reported while
-        // the probe was in flight happened after the server gave what this probe read, and stands.
-        const exit = this.exits.get(instance.name);
-        if (exit && exit.notedAt < probeStartedAt) this.exits.delete(instance.name);
-        const stillExited = this.exitOf(instance);
-        return {
-          ...instance,
-          reachable: true,
-          busy: false,
-          exited: stillExited,
-          error: null,
-          readOnly: state.readOnly,
-          gtidCurrent: state.gtidCurrentPos,
-          gtidBinlog: state.gtidBinlogPos,
-          semiSyncMasterEnabled: state.semiSyncMasterEnabled,
-          replication: state.replication
-            ? {
-                masterHost: state.replication.masterHost,
-                ioRunning: state.replication.ioRunning,
-                sqlRunning: state.replication.sqlRunning,
-                lastIoErrno: state.replication.lastIoErrno,
-                lastSqlErrno: state.replication.lastSqlErrno,
-                gtidIoPos: state.replication.gtidIoPos,
-                relayApplied: state.replication.relayApplied,
-                secondsBehind: state.replication.secondsBehindMaster,
-                progress: state.replication.progress,
-                heartbeatPeriodMs: state.replication.heartbeatPeriodMs,
-              }
-            : null,
-        };
-      } finally {
-        await session.close();
-      }
+      const state = await this.sql.readState(instance);
+      // An answer clears only an exit reported before this probe began: a crash reported while the
+      // probe was in flight happened after the server gave what this probe read, and stands.
+      const exit = this.exits.get(instance.name);
+      if (exit && exit.notedAt < probeStartedAt) this.exits.delete(instance.name);
+      return {
+        ...instance,
+        reachable: true,
+        busy: false,
+        exited: this.exitOf(instance),
+        error: null,
+        readOnly: state.readOnly,
+        gtidCurrent: state.gtidCurrentPos,
+        gtidBinlog: state.gtidBinlogPos,
+        semiSyncMasterEnabled: state.semiSyncMasterEnabled,
+        replication: state.replication
+          ? {
+              masterHost: state.replication.masterHost,
+              ioRunning: state.replication.ioRunning,
+              sqlRunning: state.replication.sqlRunning,
+              lastIoErrno: state.replication.lastIoErrno,
+              lastSqlErrno: state.replication.lastSqlErrno,
+              gtidIoPos: state.replication.gtidIoPos,
+              relayApplied: state.replication.relayApplied,
+              secondsBehind: state.replication.secondsBehindMaster,
+              progress: state.replication.progress,
+              heartbeatPeriodMs: state.replication.heartbeatPeriodMs,
+            }
+          : null,
+      };
     } catch (error) {
       return this.unanswered(instance, errorMessage(error), isBusyRefusal(error));
     }

@@ -1,4 +1,5 @@
-import { connectSql, type SqlSession } from "../mysql/client.js";
+import { connectSql, readInstanceState, type InstanceState, type SqlSession } from "../mysql/client.js";
+import type { InstancePort } from "./instance-port.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sqlString } from "../mysql/config.js";
 import type { Secrets } from "../state/secrets.js";
@@ -14,9 +15,26 @@ import type { DatabaseInstance } from "./platform.js";
 const IO_THREAD_KILL_ATTEMPTS = 100;
 const IO_THREAD_KILL_PAUSE_MS = 5;
 
-/** SQL the controller runs on instances, each statement bounded by a timeout. */
-export class InstanceSql {
-  constructor(private readonly secrets: ControllerCredentials) {}
+/** SQL the controller runs on instances, each statement bounded by a timeout (the InstancePort adapter). */
+export class InstanceSql implements InstancePort {
+  /** `probe`: the probe's timeouts, short, so a hung server never stalls the controller's loop. */
+  constructor(
+    private readonly secrets: ControllerCredentials,
+    private readonly probe: { connectTimeoutMs: number; queryTimeoutMs: number },
+  ) {}
+
+  async readState(instance: DatabaseInstance): Promise<InstanceState> {
+    const session = await connectSql(
+      { host: instance.address, port: instance.adminPort },
+      { user: this.secrets.adminUser, password: this.secrets.adminPassword },
+      this.probe,
+    );
+    try {
+      return await readInstanceState(session);
+    } finally {
+      await session.close();
+    }
+  }
 
   async session(instance: DatabaseInstance, queryTimeoutMs = 5000): Promise<SqlSession> {
     return connectSql(

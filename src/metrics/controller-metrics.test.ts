@@ -81,12 +81,14 @@ test("events count failovers and switchovers by outcome; the last failover's dur
   assert.ok((await sampleLines(metrics)).includes('hapress_failovers_total{outcome="promoted"} 0'));
   metrics.recorded({ kind: "promoted", instance: "mysql-1", message: "" }, 12_000, 11_750);
   metrics.recorded({ kind: "failover-refused", instance: "mysql-0", message: "" }, 13_000, null);
+  // Automatic failover off: a refusal too.
+  metrics.recorded({ kind: "failover-disabled", instance: "mysql-0", message: "" }, 13_500, null);
   metrics.recorded({ kind: "switchover-done", instance: "mysql-0", message: "" }, 14_000, null);
   metrics.recorded({ kind: "rejoined", instance: "mysql-0", message: "" }, 15_000, null);
   const lines = await sampleLines(metrics);
   for (const expected of [
     'hapress_failovers_total{outcome="promoted"} 1',
-    'hapress_failovers_total{outcome="refused"} 1',
+    'hapress_failovers_total{outcome="refused"} 2',
     'hapress_switchovers_total{outcome="done"} 1',
     'hapress_switchovers_total{outcome="failed"} 0',
     "hapress_last_failover_timestamp_seconds 12",

@@ -184,7 +184,9 @@ export class ControllerMetrics implements ControllerMetricsPort {
         this.lastFailover.set(at / 1000);
         if (failoverStartedAt !== null) this.lastFailoverSeconds.set((at - failoverStartedAt) / 1000);
         break;
+      // Refused by the rules (no majority, no healthy replica) or by the user (automatic failover off).
       case "failover-refused":
+      case "failover-disabled":
         this.failovers.inc({ outcome: "refused" });
         break;
       case "switchover-done":
