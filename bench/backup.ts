@@ -7,7 +7,7 @@ import { scanArchive } from "../src/backup/replay.js";
 import type { BackupManifest } from "../src/backup/manifest.js";
 import { connectSql, type SqlSession } from "../src/mysql/client.js";
 import { currentLayout } from "../src/platform/local/layout.js";
-import type { SiteStatus } from "../src/platform/local/status.js";
+import type { SiteStatus } from "../src/status/site-status.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { sleep } from "../src/util/process.js";
 

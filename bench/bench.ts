@@ -21,7 +21,7 @@ import { connectSql } from "../src/mysql/client.js";
 import { ADMIN_PORT } from "../src/topology/topology.js";
 import { failoverTimeline, missingOnPrimary, openLoopWrites } from "./overload.js";
 import { benchBackup, loadFiller } from "./backup.js";
-import type { SiteStatus } from "../src/platform/local/status.js";
+import type { SiteStatus } from "../src/status/site-status.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { currentLayout } from "../src/platform/local/layout.js";
 import { appWriter } from "../src/chaos/writer.js";

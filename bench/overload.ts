@@ -2,7 +2,7 @@
 // attempt on a pooled connection with a 500 ms connect and 2 s query timeout, so attempts pile up
 // (up to 3,000 at once) whenever the database stalls, as PHP workers and app servers do.
 import mysql from "mysql2/promise";
-import type { SiteStatus } from "../src/platform/local/status.js";
+import type { SiteStatus } from "../src/status/site-status.js";
 import type { Secrets } from "../src/state/secrets.js";
 
 /** Attempts waiting at once, at most, unless a run sets its own bound. */

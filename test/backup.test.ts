@@ -8,7 +8,7 @@ import { scanArchive } from "../src/backup/replay.js";
 import { newPrimary } from "../src/chaos/site-waits.js";
 import { sleep } from "../src/util/process.js";
 import { connectSql } from "../src/mysql/client.js";
-import type { SiteStatus } from "../src/platform/local/status.js";
+import type { SiteStatus } from "../src/status/site-status.js";
 import { ADMIN_PORT } from "../src/topology/topology.js";
 import { eventually, makeSiteDir, runCli, TestSite } from "./helpers/site.js";
 import { cookieHeader, login, restNonce } from "./helpers/wordpress.js";

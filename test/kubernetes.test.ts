@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { connectSql } from "../src/mysql/client.js";
 import { renderManifests, ROLE_LABEL } from "../src/platform/kubernetes/render.js";
 import { parseSpec, parseSpecText } from "../src/spec/load.js";
-import type { SiteStatus } from "../src/platform/local/status.js";
+import type { SiteStatus } from "../src/status/site-status.js";
 import { ADMIN_PORT } from "../src/topology/topology.js";
 import type { Secrets } from "../src/state/secrets.js";
 import { KubeApiError, type KubeClient, type KubeObject } from "./kube/client.js";

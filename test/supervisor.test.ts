@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { SiteStatus } from "../src/platform/local/status.js";
+import type { SiteStatus } from "../src/status/site-status.js";
 import { sleep } from "../src/util/process.js";
 import { eventually, makeSiteDir, TestSite } from "./helpers/site.js";
 

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { PodStatus, SiteStatus } from "../platform/local/status.js";
+import type { PodStatus, SiteStatus } from "../status/site-status.js";
 import { compareFiles, describeTree } from "./manifest.js";
 import { backupName, chooseBackupSource } from "./take.js";
 import { parseRecoveryGtid, parseRecoveryTime } from "./restore.js";

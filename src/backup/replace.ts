@@ -5,7 +5,7 @@ import { dirname, relative, resolve } from "node:path";
 import { errorMessage, HapressError } from "../errors.js";
 import { currentLayout } from "../platform/local/layout.js";
 import { down, preflight, up, type Reporter, type SelfCommand } from "../platform/local/site-control.js";
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 import { readSiteRecord } from "../platform/local/site-record.js";
 import { specSchema, type Spec } from "../spec/schema.js";
 import { readJsonFile, statePaths, writeJsonFile } from "../state/files.js";

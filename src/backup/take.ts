@@ -8,7 +8,7 @@ import { currentLayout } from "../platform/local/layout.js";
 import { liveStatus } from "../platform/local/site-control.js";
 import { readSiteRecord } from "../platform/local/site-record.js";
 import { DEFAULT_ARCHIVE } from "./archive-folder.js";
-import type { PodStatus, SiteStatus } from "../platform/local/status.js";
+import type { PodStatus, SiteStatus } from "../status/site-status.js";
 import { writeFileAtomic } from "../state/files.js";
 import { loadSecrets } from "../state/secrets.js";
 import { statePaths } from "../state/files.js";

@@ -6,7 +6,7 @@ import { applyPartition, partitionUnsupported } from "./partition.js";
 import { runningRecordedProcesses } from "../platform/local/process-records.js";
 import { callRpc } from "../platform/local/rpc.js";
 import { liveStatus, scaleTier, up, type SelfCommand } from "../platform/local/site-control.js";
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 import { specSchema } from "../spec/schema.js";
 import { readJsonFile, statePaths } from "../state/files.js";
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { errorMessage, HapressError } from "../errors.js";
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 import type { Secrets } from "../state/secrets.js";
 import { ADMIN_PORT } from "../topology/topology.js";
 import type { FaultPort } from "./faults.js";

@@ -1,4 +1,4 @@
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 import type { FaultPort } from "./faults.js";
 import { isWhole, newPrimary } from "./site-waits.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 import { isWhole, newPrimary, waitForStatus } from "./site-waits.js";
 
 function status(changes: Partial<SiteStatus> = {}, lag: number | null = 0): SiteStatus {

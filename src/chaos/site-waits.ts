@@ -1,5 +1,5 @@
 import { errorMessage, HapressError } from "../errors.js";
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 
 /**
  * Waiting on a site's status, shared by the chaos runner, its scenarios and the integration tests:

@@ -14,7 +14,7 @@ import {
   type PreparedRestore,
 } from "../backup/restore.js";
 import { restoreReplacing } from "../backup/replace.js";
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 import { takeBackup } from "../backup/take.js";
 import { HapressError, InputError } from "../errors.js";
 import { checkHttpPortFree, preflight, up, type SelfCommand } from "../platform/local/site-control.js";

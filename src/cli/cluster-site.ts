@@ -8,7 +8,7 @@ import { SECRET_NAME } from "../platform/kubernetes/render.js";
 import { prepareManifests } from "../platform/kubernetes/render-command.js";
 import { downSite } from "../platform/kubernetes/site-down.js";
 import { clusterSiteStatus, readClusterSnapshot } from "../platform/kubernetes/site-status.js";
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 import { writeSpecField } from "../spec/edit.js";
 import { loadSpec } from "../spec/load.js";
 import type { Spec } from "../spec/schema.js";

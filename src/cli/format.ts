@@ -1,4 +1,4 @@
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 
 /** A human-readable status table. */
 export function formatStatus(status: SiteStatus): string {

@@ -26,7 +26,7 @@ import { runController } from "./controller-command.js";
 import { registerAgentCommands } from "./agent-commands.js";
 import { registerApplyCommand } from "./apply-command.js";
 import { addClusterOptions, targetsCluster, type ClusterTarget } from "./cluster-options.js";
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 import { parseCount, parseSeconds, report, type GlobalOptions } from "./options.js";
 import type { RecordedEvent } from "../platform/local/local-platform.js";
 import { withSystemDirs } from "../util/system-path.js";

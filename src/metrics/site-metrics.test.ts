@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { PodStatus, SiteStatus } from "../platform/local/status.js";
+import type { PodStatus, SiteStatus } from "../status/site-status.js";
 import { SiteMetrics, type SiteSnapshot } from "./site-metrics.js";
 
 function pod(name: string, patch: Partial<PodStatus> = {}): PodStatus {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from "prom-client";
-import type { SiteStatus } from "../platform/local/status.js";
+import type { SiteStatus } from "../status/site-status.js";
 import type { CacheCounts } from "../wordpress/page-cache.js";
 import { BackupMetrics, setOnly, type BackupSnapshot } from "./backup-metrics.js";
 

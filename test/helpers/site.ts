@@ -10,7 +10,7 @@ import {
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { PodStatus, SiteStatus } from "../../src/platform/local/status.js";
+import type { PodStatus, SiteStatus } from "../../src/status/site-status.js";
 import { waitForStatus } from "../../src/chaos/site-waits.js";
 import { appWriter, type Writer } from "../../src/chaos/writer.js";
 import type { Secrets } from "../../src/state/secrets.js";

@@ -14,7 +14,7 @@ import type { Spec } from "../../spec/schema.js";
 import type { PrimaryRecord } from "../../state/primary.js";
 import { AGENT_PORT, MYSQL_PORT } from "../../topology/topology.js";
 import { segmentName } from "../local/binlog-archive-keeper.js";
-import type { SiteStatus } from "../local/status.js";
+import type { SiteStatus } from "../../status/site-status.js";
 import { apiMessage, apiStatus } from "./cluster.js";
 import { parsePrimaryRecord, STATE_CONFIGMAP } from "./cluster-state.js";
 import { listDatabasePods } from "./database-pods.js";

@@ -9,7 +9,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Spec } from "../../spec/schema.js";
 import { endpointServerLimit, MYSQL_PORT } from "../../topology/topology.js";
-import type { PodStatus, SiteStatus } from "../local/status.js";
+import type { PodStatus, SiteStatus } from "../../status/site-status.js";
 import { apiMessage, apiStatus } from "./cluster.js";
 import {
   OBSERVED_CONFIGMAP,

@@ -16,7 +16,8 @@ import { killLeftoverGroups, killRecordedOrphans, runningRecordedProcesses } fro
 import { readSavedMemory } from "../../state/controller-memory.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
 import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
-import { endpointLimits, type PodStatus, type ProgressEvent, type SiteStatus } from "./status.js";
+import type { PodStatus, ProgressEvent, SiteStatus } from "../../status/site-status.js";
+import { endpointLimits } from "./status-endpoints.js";
 import { installRecordSchema } from "./wordpress-tier.js";
 
 /** Programs the local target needs, with the Debian package that provides each. */

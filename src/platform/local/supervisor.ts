@@ -15,7 +15,7 @@ import { readSavedMemory } from "../../state/controller-memory.js";
 import { appendEvent } from "../../state/events.js";
 import { readFenced, setFenced } from "../../state/fenced.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
-import { endpointLimits, metricsEndpoints } from "./status.js";
+import { endpointLimits, metricsEndpoints } from "./status-endpoints.js";
 import { readPrimaryRecord, writePrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
 import { loadOrCreateSecrets, type Secrets } from "../../state/secrets.js";
 import {
@@ -38,7 +38,7 @@ import {
 } from "./process-records.js";
 import { ProcessManager, type ProcessInfo } from "./processes.js";
 import { callRpc, serveRpc, type RpcRequest } from "./rpc.js";
-import type { PodStatus, ProgressEvent, SiteStatus } from "./status.js";
+import type { PodStatus, ProgressEvent, SiteStatus } from "../../status/site-status.js";
 import { readSiteRecord } from "./site-record.js";
 import { hitRatio } from "../../wordpress/page-cache.js";
 import { databaseInstances } from "./instances.js";

@@ -28,7 +28,7 @@ import { prepareWordpressFiles, type WordpressFiles } from "../../wordpress/core
 import { installSiteOnce } from "../../wordpress/install.js";
 import type { ProcessManager } from "./processes.js";
 import { ensureServiceRoot, giveTo, type SiteLayout } from "./layout.js";
-import type { PodStatus } from "./status.js";
+import type { PodStatus } from "../../status/site-status.js";
 import { phpFpmProgram } from "../../util/system-path.js";
 
 export interface WordpressTierDeps {

@@ -1,6 +1,4 @@
-import type { ArchiveGap } from "../../backup/archive-gaps.js";
-import type { Topology } from "../../topology/topology.js";
-import { exporterEndpoint } from "./mysqld-exporter.js";
+import type { ArchiveGap } from "../backup/archive-gaps.js";
 
 /** The `hapress status --json` contract. Keep it stable: scripts depend on it (see README). */
 export interface PodStatus {
@@ -97,24 +95,4 @@ export interface ProgressEvent {
   level: "info" | "error";
   pod: string | null;
   message: string;
-}
-
-/** The site's scrape URLs, as status shows them. */
-export function metricsEndpoints(
-  topology: Topology,
-  mysqldExporter: boolean,
-): NonNullable<SiteStatus["endpoints"]["metrics"]> {
-  const { address, controllerPort, supervisorPort, loadBalancerPort } = topology.metrics;
-  return {
-    ...(mysqldExporter ? { mysqld: topology.mysql.map(exporterEndpoint) } : {}),
-    controller: `http://${address}:${controllerPort}/metrics`,
-    supervisor: `http://${address}:${supervisorPort}/metrics`,
-    loadBalancer: `http://${address}:${loadBalancerPort}/metrics`,
-  };
-}
-
-/** The database endpoints' connection limits, as status shows them. */
-export function endpointLimits(topology: Topology): SiteStatus["database"]["endpointLimits"] {
-  const { maxConnectionsPerServer, queueTimeoutMs } = topology.services.mysqlPrimary;
-  return { maxConnectionsPerServer, queueTimeoutMs };
 }
