@@ -9,50 +9,11 @@ import {
   type Observation,
   type ReplicationView,
 } from "./types.js";
+import { instanceView, primaryView, replicaOf } from "./view-fixtures.js";
 
 const config = defaultControllerConfig;
-const address = (ordinal: number) => `127.1.1.${10 + ordinal}`;
-
-function replicaOf(primaryOrdinal: number, overrides: Partial<ReplicationView> = {}): ReplicationView {
-  return {
-    masterHost: address(primaryOrdinal),
-    ioRunning: "Yes",
-    sqlRunning: true,
-    lastIoErrno: 0,
-    lastSqlErrno: 0,
-    gtidIoPos: "0-100-10",
-    relayApplied: true,
-    secondsBehind: 0,
-    progress: "mysql-bin.000001:100/7",
-    heartbeatPeriodMs: 250,
-    ...overrides,
-  };
-}
-
-function instance(ordinal: number, overrides: Partial<InstanceView> = {}): InstanceView {
-  return {
-    name: `mysql-${ordinal}`,
-    ordinal,
-    address: address(ordinal),
-    port: 3306,
-    adminPort: 3308,
-    provisioning: false,
-    routed: null,
-    reachable: true,
-    busy: false,
-    exited: null,
-    error: null,
-    readOnly: true,
-    gtidCurrent: "0-100-10",
-    gtidBinlog: "0-100-10",
-    replication: replicaOf(0),
-    semiSyncMasterEnabled: false,
-    ...overrides,
-  };
-}
-
-const healthyPrimary = (ordinal = 0, overrides: Partial<InstanceView> = {}) =>
-  instance(ordinal, { readOnly: false, replication: null, semiSyncMasterEnabled: true, ...overrides });
+const instance = instanceView;
+const healthyPrimary = primaryView;
 const dead = (ordinal: number, overrides: Partial<InstanceView> = {}) =>
   instance(ordinal, { reachable: false, error: "connect ECONNREFUSED", replication: null, ...overrides });
 

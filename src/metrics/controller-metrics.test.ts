@@ -1,53 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { emptyMemory, type InstanceView, type Observation } from "../controller/types.js";
+import { emptyMemory, type Observation } from "../controller/types.js";
+import { instanceView, primaryView } from "../controller/view-fixtures.js";
 import { ControllerMetrics } from "./controller-metrics.js";
-
-function view(name: string, ordinal: number, patch: Partial<InstanceView> = {}): InstanceView {
-  return {
-    name,
-    ordinal,
-    address: `127.1.2.${10 + ordinal}`,
-    port: 3306,
-    adminPort: 3308,
-    provisioning: false,
-    routed: null,
-    reachable: true,
-    busy: false,
-    exited: null,
-    error: null,
-    readOnly: true,
-    gtidCurrent: "0-1-10",
-    gtidBinlog: "0-1-10",
-    replication: {
-      masterHost: "127.1.2.10",
-      ioRunning: "Yes",
-      sqlRunning: true,
-      lastIoErrno: 0,
-      lastSqlErrno: 0,
-      gtidIoPos: "0-1-10",
-      relayApplied: true,
-      secondsBehind: 0,
-      progress: "x",
-      heartbeatPeriodMs: 250,
-    },
-    semiSyncMasterEnabled: false,
-    ...patch,
-  };
-}
 
 const observation: Observation = {
   at: 10_000,
   primary: "mysql-0",
   instances: [
-    view("mysql-0", 0, {
-      readOnly: false,
-      gtidBinlog: "0-1-25",
-      replication: null,
-      semiSyncMasterEnabled: true,
-    }),
-    view("mysql-1", 1, { gtidCurrent: "0-1-20" }),
-    view("mysql-2", 2, { reachable: false, replication: null }),
+    primaryView(0, { gtidBinlog: "0-1-25" }),
+    instanceView(1, { gtidCurrent: "0-1-20" }),
+    instanceView(2, { reachable: false, replication: null }),
   ],
 };
 

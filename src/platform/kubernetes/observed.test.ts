@@ -1,49 +1,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { InstanceView, Observation } from "../../controller/types.js";
+import type { Observation } from "../../controller/types.js";
+import { instanceView, primaryView } from "../../controller/view-fixtures.js";
 import { publishDue, PUBLISH_MIN_INTERVAL_MS, PUBLISH_REFRESH_MS, summarizeObservation } from "./observed.js";
-
-function view(name: string, extra: Partial<InstanceView> = {}): InstanceView {
-  return {
-    name,
-    ordinal: Number(name.slice(-1)),
-    address: "10.0.0.1",
-    port: 3306,
-    adminPort: 3308,
-    provisioning: false,
-    routed: null,
-    reachable: true,
-    busy: false,
-    exited: null,
-    error: null,
-    readOnly: name !== "mysql-0",
-    gtidCurrent: "0-1-5",
-    gtidBinlog: "0-1-5",
-    replication:
-      name === "mysql-0"
-        ? null
-        : {
-            masterHost: "mysql-0",
-            ioRunning: "Yes",
-            sqlRunning: true,
-            lastIoErrno: 0,
-            lastSqlErrno: 0,
-            progress: "mysql-bin.000001:100/7",
-            heartbeatPeriodMs: 250,
-            gtidIoPos: "0-1-5",
-            relayApplied: true,
-            secondsBehind: 0,
-          },
-    semiSyncMasterEnabled: name === "mysql-0",
-    ...extra,
-  };
-}
 
 test("summarizeObservation: what each instance answered; nothing guessed for one that did not", () => {
   const observation: Observation = {
     at: 0,
     primary: "mysql-0",
-    instances: [view("mysql-0"), view("mysql-1"), view("mysql-2", { reachable: false, error: "timeout" })],
+    instances: [
+      primaryView(0, { gtidCurrent: "0-1-5", gtidBinlog: "0-1-5" }),
+      instanceView(1, { gtidCurrent: "0-1-5", gtidBinlog: "0-1-5" }),
+      instanceView(2, { reachable: false, error: "timeout" }),
+    ],
   };
   const summary = summarizeObservation(observation, "c1", new Date(0));
   assert.deepEqual(summary.instances, [
