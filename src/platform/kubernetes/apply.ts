@@ -130,14 +130,7 @@ export async function applySite(options: ApplyOptions): Promise<ApplyResult> {
     const before = await read(object);
     let after: ClusterObject;
     try {
-      after = await api.patch(
-        asTypedModel(object),
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        true,
-        PatchStrategy.ServerSideApply,
-      );
+      after = await serverSideApply(api, object, false);
     } catch (error) {
       // Checked a moment ago: someone changed the cluster in between.
       throw new HapressError(
@@ -157,6 +150,22 @@ export async function applySite(options: ApplyOptions): Promise<ApplyResult> {
   return result;
 }
 
+/** Server-side apply as field manager `hapress`, taking over fields (force), or only checked (`dryRun`). */
+function serverSideApply(
+  api: KubernetesObjectApi,
+  object: K8sObject,
+  dryRun: boolean,
+): Promise<ClusterObject> {
+  return api.patch(
+    asTypedModel(object),
+    undefined,
+    dryRun ? "All" : undefined,
+    FIELD_MANAGER,
+    true,
+    PatchStrategy.ServerSideApply,
+  );
+}
+
 /** Applies the site's Namespace objects that do not exist yet; returns those it made. */
 async function createMissingNamespaces(
   options: ApplyOptions,
@@ -167,20 +176,11 @@ async function createMissingNamespaces(
   for (const namespace of options.objects.filter((o) => o.kind === "Namespace")) {
     if ((await read(namespace)) !== null) continue;
     try {
-      await api.patch(
-        asTypedModel(namespace),
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        true,
-        PatchStrategy.ServerSideApply,
-      );
+      await serverSideApply(api, namespace, false);
     } catch (error) {
       throw new HapressError(
         `${describe(namespace)}: the API server refused it: ${apiMessage(error)}; nothing was applied`,
-        {
-          cause: error,
-        },
+        { cause: error },
       );
     }
     created.push(namespace);
@@ -207,14 +207,7 @@ async function checkEveryObject(
       missingNamespaces.add(object.metadata.name);
     }
     try {
-      const after = await api.patch(
-        asTypedModel(object),
-        undefined,
-        "All",
-        FIELD_MANAGER,
-        true,
-        PatchStrategy.ServerSideApply,
-      );
+      const after = await serverSideApply(api, object, true);
       checked.push({ object, before, after, refusal: null, unchecked: false });
     } catch (error) {
       checked.push({ object, before, after: null, refusal: refusalOf(error), unchecked: false });
