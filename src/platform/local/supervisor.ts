@@ -13,7 +13,7 @@ import type { DatabaseInstance } from "../../controller/platform.js";
 import { specSchema, type Spec } from "../../spec/schema.js";
 import { readSavedMemory } from "../../state/controller-memory.js";
 import { appendEvent } from "../../state/events.js";
-import { readFenced, setFenced } from "../../state/fenced.js";
+import { FenceBook } from "./fence-book.js";
 import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
 import { endpointLimits, metricsEndpoints } from "./status-endpoints.js";
 import { readPrimaryRecord, writePrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
@@ -123,10 +123,7 @@ export class Supervisor {
   private wake: (() => void) | null = null;
   private readonly loadBalancer: LoadBalancerKeeper;
   /** Pods fenced by the controller: killed and not restarted until released (fenced.json, read each round). */
-  private held = new Set<string>();
-  private fenceWrites = 0;
-  private fenceVersion = 0;
-  private fenceChain: Promise<void> = Promise.resolve();
+  private readonly fences: FenceBook;
   private readonly records: ProcessRecordWriter;
   /** Told to systemd once (Type=notify), when the site is first ready. */
   private readinessNotified = false;
@@ -151,6 +148,7 @@ export class Supervisor {
     this.paths = statePaths(options.stateDir);
     this.layout = siteLayout(options.stateDir, options.accounts);
     this.records = new ProcessRecordWriter(this.paths.pids);
+    this.fences = new FenceBook(this.paths.fenced);
     this.processes = new ProcessManager(
       { initialMs: 1000, maxMs: 60_000, resetAfterMs: 60_000 },
       (event) => {
@@ -268,15 +266,15 @@ export class Supervisor {
         return { routed: this.record?.primary };
       case "fence": {
         const pod = this.podParam(request);
-        await this.changeFence(pod, true);
+        await this.fences.change(pod, true);
         await this.processes.kill(`${pod}/mariadbd`);
         this.log(pod, "fenced: mariadbd killed and held down until the controller releases it");
         return { fenced: pod };
       }
       case "release": {
         const pod = this.podParam(request);
-        if (this.held.has(pod)) this.log(pod, "released: it will start again, read-only");
-        await this.changeFence(pod, false);
+        if (this.fences.has(pod)) this.log(pod, "released: it will start again, read-only");
+        await this.fences.change(pod, false);
         this.nudge();
         return { released: pod };
       }
@@ -294,31 +292,6 @@ export class Supervisor {
       default:
         throw new Error(`unknown method '${request.method}'`);
     }
-  }
-
-  /** Fences change in memory at once (the reconcile loop sees them) and on disk one at a time. */
-  private changeFence(pod: string, fenced: boolean): Promise<void> {
-    this.fenceWrites += 1;
-    this.fenceVersion += 1;
-    if (fenced) this.held.add(pod);
-    else this.held.delete(pod);
-    const write = this.fenceChain.then(() => setFenced(this.paths.fenced, pod, fenced).then(() => undefined));
-    this.fenceChain = write.catch(() => undefined);
-    return write.finally(() => {
-      this.fenceWrites -= 1;
-      this.fenceVersion += 1;
-    });
-  }
-
-  /**
-   * Takes in fences made while no supervisor answered (the controller then writes fenced.json
-   * itself); a read that overlaps a change of our own is dropped, so it can never undo a fence.
-   */
-  private async refreshFences(): Promise<void> {
-    const version = this.fenceVersion;
-    if (this.fenceWrites > 0) return;
-    const onDisk = await readFenced(this.paths.fenced);
-    if (this.fenceWrites === 0 && version === this.fenceVersion) this.held = onDisk;
   }
 
   private podParam(request: RpcRequest): string {
@@ -339,7 +312,7 @@ export class Supervisor {
     this.log(pod, `re-cloning: ${reason}`);
     await this.processes.stopPod(pod, 10_000);
     await rm(this.dataDir(pod), { recursive: true, force: true });
-    await this.changeFence(pod, false);
+    await this.fences.change(pod, false);
     this.nudge();
   }
 
@@ -350,7 +323,7 @@ export class Supervisor {
    */
   private reportPrimaryExit(name: string, how: string): void {
     const primary = this.record?.primary;
-    if (!primary || name !== `${primary}/mariadbd` || this.stopping || this.held.has(primary)) return;
+    if (!primary || name !== `${primary}/mariadbd` || this.stopping || this.fences.has(primary)) return;
     void callRpc(
       this.paths.controllerSocket,
       { method: "instance-exited", params: { pod: primary, how } },
@@ -450,7 +423,7 @@ export class Supervisor {
   private async reconcileOnce(): Promise<void> {
     // The controller changes the record and the fences; the routing and the roles always follow the files.
     this.record = await readPrimaryRecord(this.paths.primary);
-    await this.refreshFences();
+    await this.fences.refresh();
     await this.observeAll();
     const primaryName = this.record?.primary ?? "mysql-0";
     await this.removeSurplusPods(primaryName);
@@ -538,7 +511,7 @@ export class Supervisor {
   /** Returns false when later pods must wait (OrderedReady, as a StatefulSet creates pods). */
   private async ensureMysqlPod(pod: PodPlan): Promise<boolean> {
     const dataDir = this.dataDir(pod.name);
-    if (this.held.has(pod.name)) {
+    if (this.fences.has(pod.name)) {
       this.setPhase(pod.name, "fenced", "held down by the controller");
       return true;
     }
