@@ -859,7 +859,8 @@ export class Supervisor {
     const primary = this.topology.mysql.find((pod) => pod.name === this.record?.primary);
     return {
       status,
-      pageCache: await this.wordpress.pageCacheCountsByPod(this.topology),
+      // status() has just read the pods' logs into these counts.
+      pageCache: this.wordpress.pageCacheCountsSoFar(),
       backup: {
         backups: await backupsOverview(
           backupRoot(this.options.stateDir, this.spec),

@@ -138,7 +138,7 @@ export class WordpressTier {
    * What each pod's cache did since the supervisor started: each pod's status log (one word per PHP
    * request) is read and emptied, so it never grows, and added to that pod's running counts.
    */
-  async pageCacheCountsByPod(topology: Topology): Promise<ReadonlyMap<string, CacheCounts>> {
+  private async pageCacheCountsByPod(topology: Topology): Promise<ReadonlyMap<string, CacheCounts>> {
     for (const pod of topology.wordpress) {
       const log = pageCachePaths({ runDir: this.deps.layout.wordpressRunDir(pod.name) }).statusLog;
       const text = await readFile(log, "utf8").catch(() => "");
@@ -149,6 +149,11 @@ export class WordpressTier {
         countCacheStatuses(text, this.cacheCounts.get(pod.name) ?? emptyCacheCounts()),
       );
     }
+    return this.cacheCounts;
+  }
+
+  /** The counts as the last read left them (no log is read): status has just read them. */
+  pageCacheCountsSoFar(): ReadonlyMap<string, CacheCounts> {
     return this.cacheCounts;
   }
 
