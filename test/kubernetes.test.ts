@@ -756,6 +756,158 @@ describe(
       assertNoOverlappingActors(await controllerEvents());
     });
 
+    /** The whole tier back: three ready pods, one labelled primary, every replica caught up. */
+    const tierWhole = async (): Promise<string> => {
+      let primary = "";
+      await eventually(
+        "three ready database pods, one primary, replicas caught up",
+        async () => {
+          const record = await primaryRecord();
+          const pods = await Promise.all(["mysql-0", "mysql-1", "mysql-2"].map((n) => pod(api, n)));
+          if (!record || pods.some((p) => !p || !isReady(p) || p.metadata.deletionTimestamp)) return false;
+          const labels = await roles();
+          if (labels.filter((r) => r === "primary").length !== 1) return false;
+          const positions = await Promise.all(pods.map((p) => gtid(podIp(p))));
+          primary = record.primary;
+          return labels[Number(primary.slice(-1))] === "primary" && new Set(positions).size === 1;
+        },
+        240_000,
+      );
+      return primary;
+    };
+    /** `hapress switchover --kubernetes` against this namespace, as an operator runs it. */
+    const switchover = (...args: string[]) => {
+      const specFile = join(dir, "db.yaml");
+      writeFileSync(specFile, stringifyYaml(dbSpec()));
+      return runCli(["-f", specFile, "switchover", "--namespace", NAMESPACE, ...args], {
+        env: { KUBECONFIG: testCluster.kubeconfig },
+        timeoutMs: 180_000,
+      });
+    };
+    /** A session holding FLUSH TABLES WITH READ LOCK on an instance: its applier can commit nothing. */
+    const holdApplier = async (name: string) => {
+      const session = await connectSql(
+        { host: await ipOf(name), port: ADMIN_PORT },
+        { user: secrets.adminUser, password: secrets.adminPassword },
+        { connectTimeoutMs: 2000, queryTimeoutMs: 5000 },
+      );
+      await session.query("FLUSH TABLES WITH READ LOCK");
+      return { release: () => session.query("UNLOCK TABLES").finally(() => session.close()) };
+    };
+
+    it("switches over on request (hapress switchover --kubernetes) under writes: label and EndpointSlice follow, nothing lost; a target that cannot catch up is rolled back", async () => {
+      const before = await tierWhole();
+      const target = ["mysql-0", "mysql-1", "mysql-2"].find((n) => n !== before) ?? "";
+      const table = "switchover_k8s";
+      await runSql(await ipOf(before), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+      const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
+      writer.start();
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      const requestedAt = Date.now();
+      const since = async () =>
+        (await controllerEvents()).filter((e) => eventTime(e.metadata.name) >= requestedAt);
+      const result = await switchover("--to", target);
+      assert.equal(result.code, 0, `${result.stderr}\ncontrollers:\n${await controllerLogs()}`);
+      assert.match(
+        result.stdout,
+        new RegExp(`${before} made read-only, its sessions cut; ${target} takes over`),
+      );
+      assert.match(result.stdout, new RegExp(`switched over from ${before} to ${target} in [0-9.]+ s`));
+      assert.equal((await primaryRecord())?.primary, target);
+      const targetIp = await ipOf(target);
+      await eventually("the role label and mysql-primary's EndpointSlice follow", async () => {
+        const labels = await roles();
+        return (
+          labels[Number(target.slice(-1))] === "primary" &&
+          labels.filter((r) => r === "primary").length === 1 &&
+          JSON.stringify(await endpointAddresses(api, NAMESPACE, "mysql-primary")) ===
+            JSON.stringify([targetIp])
+        );
+      });
+      await eventually("writes acknowledged by the new primary", async () => {
+        const count = writer.acknowledged.length;
+        await sleep(500);
+        return writer.acknowledged.length > count;
+      });
+      console.log(
+        `switchover on Kubernetes, the writer's outage: ${(writer.longestGapAfter(requestedAt) / 1000).toFixed(2)} s`,
+      );
+      await writer.stop();
+      const lost = writer.acknowledged.length - (await countPresent(targetIp, table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+      const events = await since();
+      assert.ok(events.some((e) => e.reason === "switchover-done"));
+      assert.ok(!events.some((e) => e.reason === "failover-started"), "no failover");
+
+      // A target whose applier is held cannot apply the last writes: rolled back within its deadline.
+      const primary = await tierWhole();
+      const stuck = ["mysql-0", "mysql-1", "mysql-2"].find((n) => n !== primary) ?? "";
+      const lock = await holdApplier(stuck);
+      try {
+        await runSql(await ipOf(primary), `INSERT INTO ${table} VALUES (-1)`);
+        const refused = await switchover("--to", stuck, "--timeout", "2");
+        assert.equal(refused.code, 1, refused.stdout);
+        assert.match(
+          refused.stderr,
+          new RegExp(
+            `${stuck} did not apply everything of ${primary} .* within 2 s: rolled back, ${primary} is writable again`,
+          ),
+        );
+      } finally {
+        await lock.release();
+      }
+      assert.equal((await primaryRecord())?.primary, primary);
+      await runSql(await ipOf(primary), `INSERT INTO ${table} VALUES (-2)`);
+      assertNoOverlappingActors(await controllerEvents());
+    });
+
+    it("finishes a switchover when the leading controller dies in the middle of it: one switch, never two writable instances", async () => {
+      const before = await tierWhole();
+      const target = ["mysql-0", "mysql-1", "mysql-2"].find((n) => n !== before) ?? "";
+      const table = "switchover_k8s_2";
+      await runSql(await ipOf(before), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+      const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
+      writer.start();
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      // The target cannot finish while the lock is held: the leader is killed while it waits.
+      const lock = await holdApplier(target);
+      const leader = (await leaseHolder())?.split("_")[0] ?? "";
+      const leaderPid = await testCluster.containerPid(NAMESPACE, leader, "controller");
+      const requestedAt = Date.now();
+      const since = async () =>
+        (await controllerEvents()).filter((e) => eventTime(e.metadata.name) >= requestedAt);
+      const running = switchover("--to", target, "--timeout", "120");
+      try {
+        await eventually(
+          "the leader's switchover-started Event",
+          async () => (await since()).some((e) => e.reason === "switchover-started"),
+          60_000,
+        );
+        process.kill(leaderPid, "SIGKILL");
+        await sleep(2000);
+      } finally {
+        await lock.release();
+      }
+      const result = await running;
+      assert.equal(result.code, 0, `${result.stderr}\ncontrollers:\n${await controllerLogs()}`);
+      assert.match(result.stdout, new RegExp(`switched over from ${before} to ${target}`));
+      await eventually("writes acknowledged by the new primary", async () => {
+        const count = writer.acknowledged.length;
+        await sleep(500);
+        return writer.acknowledged.length > count;
+      });
+      await writer.stop();
+      const lost =
+        writer.acknowledged.length - (await countPresent(await ipOf(target), table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+      const events = await since();
+      assert.equal(events.filter((e) => e.reason === "switchover-done").length, 1, "one switch");
+      assert.ok(!events.some((e) => e.reason === "failover-started"), "no failover");
+      // The killed leader acted first, its successor after; never both.
+      assertNoOverlappingActors(events);
+      assert.equal((await roles()).filter((r) => r === "primary").length, 1);
+    });
+
     it("backs up from a replica with a Job made from the CronJob, archives the binary logs across the failovers, and the backup restores to the last write", async () => {
       // The claim's folder on the node: a machine that mounts the backup volume reads the same.
       const volume = await testCluster.volumePath(NAMESPACE, "hapress-backups");

@@ -4,7 +4,7 @@ import { HapressError } from "../errors.js";
 import { signalProcess } from "../util/process.js";
 import { applyPartition, partitionUnsupported } from "./partition.js";
 import { runningRecordedProcesses } from "../platform/local/process-records.js";
-import { callRpc } from "../platform/local/rpc.js";
+import { switchoverLocalSite } from "../platform/local/local-switchover.js";
 import { liveStatus, scaleTier, up, type SelfCommand } from "../platform/local/site-control.js";
 import type { SiteStatus } from "../status/site-status.js";
 import { specSchema } from "../spec/schema.js";
@@ -93,12 +93,7 @@ export class LocalFaults implements FaultPort {
   }
 
   async switchover(to: string | null): Promise<void> {
-    const result = await callRpc<{ ok: boolean; message: string }>(
-      statePaths(this.stateDir).controllerSocket,
-      { method: "switchover", params: { to, deadlineMs: 10_000 } },
-      70_000,
-    );
-    if (!result.ok) throw new HapressError(`switchover failed: ${result.message}`);
+    await switchoverLocalSite(this.stateDir, { to, deadlineMs: 10_000, onStep: this.log });
   }
 
   saturate(maxMs: number): { stop: () => Promise<void> } {

@@ -14,6 +14,8 @@ import { loadSpec } from "../spec/load.js";
 import type { Spec } from "../spec/schema.js";
 import { refuseRemovingPrimary } from "../state/primary.js";
 import { sleep } from "../util/process.js";
+import { requestSwitchover } from "../state/switchover-client.js";
+import { ClusterSwitchoverStore } from "../platform/kubernetes/cluster-switchover.js";
 import { report, type GlobalOptions } from "./options.js";
 import { checkNamespace, type ClusterTarget } from "./cluster-options.js";
 
@@ -163,4 +165,22 @@ export async function clusterScale(
   const spec = withNamespace(await writeSpecField(site.file, path, replicas), target.namespace);
   report(`${site.file}: ${path.join(".")} set to ${replicas}`);
   await applySpec({ ...site, spec }, { dryRun: false, timeoutMs });
+}
+
+/**
+ * `switchover --kubernetes`: the request goes into the site's state ConfigMap, which the leading
+ * controller reads every round (a controller elected mid-way finds it there too); the steps it
+ * reports there are printed as they come.
+ */
+export async function switchoverClusterSite(
+  globals: GlobalOptions,
+  target: ClusterTarget,
+  request: { to: string | null; deadlineMs: number; onStep: (message: string) => void },
+): Promise<string> {
+  const site = await openClusterSite(globals, target);
+  report(
+    `asking the controller of site ${site.spec.name} in namespace ${site.namespace} (context ${site.kc.getCurrentContext()}) for a switchover${request.to ? ` to ${request.to}` : ""}`,
+  );
+  const store = new ClusterSwitchoverStore(site.kc.makeApiClient(CoreV1Api), site.namespace);
+  return requestSwitchover(store, { ...request, pollMs: 100, sleep });
 }

@@ -69,22 +69,22 @@ export async function runController(stateDir: string): Promise<void> {
     },
   });
   let stopping = false;
-  const server = await serveRpc(paths.controllerSocket, async (request) => {
-    if (request.method === "switchover") {
-      const target = typeof request.params?.to === "string" ? request.params.to : null;
-      const deadlineMs = Number(request.params?.deadlineMs ?? 10_000);
-      return controller.requestSwitchover(target, deadlineMs);
+  const server = await serveRpc(paths.controllerSocket, (request) => {
+    if (request.method === "switchover-requested") {
+      // The request itself is in the state folder; this only saves waiting for the next round.
+      controller.wake();
+      return Promise.resolve({ woken: true });
     }
-    if (request.method === "observation") return controller.lastObservation;
+    if (request.method === "observation") return Promise.resolve(controller.lastObservation);
     if (request.method === "instance-exited") {
       const pod = typeof request.params?.pod === "string" ? request.params.pod : "";
       const how = typeof request.params?.how === "string" ? request.params.how : "exited";
-      if (!/^mysql-\d+$/.test(pod)) throw new Error(`no database instance named '${pod}'`);
+      if (!/^mysql-\d+$/.test(pod)) return Promise.reject(new Error(`no database instance named '${pod}'`));
       log(`the supervisor reports that ${pod}'s mariadbd ${how}`);
       controller.noteExit(pod, how);
-      return { noted: pod };
+      return Promise.resolve({ noted: pod });
     }
-    throw new Error(`unknown method '${request.method}'`);
+    return Promise.reject(new Error(`unknown method '${request.method}'`));
   });
   const metricsServer = await serveControllerMetrics(paths.site, metrics, log);
   const stop = () => {

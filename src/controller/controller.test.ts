@@ -4,6 +4,7 @@ import { Controller, type ControllerDeps } from "./controller.js";
 import { defaultControllerConfig } from "./decide.js";
 import { FakeDatabase, FakePlatform } from "./fakes.js";
 import type { Action } from "./types.js";
+import { newSwitchoverRequest } from "../state/switchover-request.js";
 
 /** A three-instance tier (mysql-0 primary) with a clock the controller's sleeps move. */
 function world(count = 3) {
@@ -44,7 +45,27 @@ function world(count = 3) {
     database.write(3);
     database.server("mysql-0").up = false;
   };
-  return { calls, database, platform, clock, controller, round, roundsUntil, crashPrimaryWithMysql1Ahead };
+  /** What `hapress switchover --to <to>` writes. */
+  const requestSwitchover = (to: string | null, deadlineMs: number) => {
+    platform.switchoverRequest = newSwitchoverRequest({
+      id: (clock.now + 0x10000000).toString(16),
+      to,
+      deadlineMs,
+      requestedBy: "a test",
+      now: new Date(clock.now),
+    });
+  };
+  return {
+    calls,
+    database,
+    platform,
+    clock,
+    controller,
+    round,
+    roundsUntil,
+    crashPrimaryWithMysql1Ahead,
+    requestSwitchover,
+  };
 }
 
 function before(calls: string[], first: string, then: string): void {
@@ -149,24 +170,41 @@ describe("the controller, through fakes of its ports", () => {
     );
   });
 
-  it("switches over in order: fence the primary, read its position, promote the caught-up target, record, route, re-point", async () => {
+  it("switches over in order: report, fence the primary, save, promote the caught-up target, record, route, report, re-point", async () => {
     const w = world();
     const c = w.controller();
     await w.round(c);
     w.database.write(7);
-    const message = await c.switchover("mysql-2", 1000);
-    assert.match(message, /switched over from mysql-0 to mysql-2/);
+    w.requestSwitchover("mysql-2", 1000);
+    await w.roundsUntil(c, "the switchover done", () =>
+      ["done", "failed"].includes(w.platform.switchoverProgress?.outcome ?? ""),
+    );
+    assert.equal(w.platform.switchoverProgress?.outcome, "done", w.calls.join(" | "));
+    assert.match(
+      w.platform.switchoverProgress?.steps.at(-1)?.message ?? "",
+      /switched over from mysql-0 to mysql-2/,
+    );
     for (const [first, then] of <[string, string][]>[
-      ["fenceReadOnly mysql-0", "binlogPosition mysql-0"],
-      ["binlogPosition mysql-0", "promote mysql-2"],
+      ["report running", "fenceReadOnly mysql-0"],
+      ["fenceReadOnly mysql-0", "saveMemory switchover to mysql-2"],
+      ["saveMemory switchover to mysql-2", "promote mysql-2"],
       ["promote mysql-2", "recordPrimary mysql-2"],
       ["recordPrimary mysql-2", "route mysql-2"],
-      ["route mysql-2", "repoint(mysql-2) mysql-1"],
-      ["route mysql-2", "repoint(mysql-2) mysql-0"],
+      ["route mysql-2", "report done"],
+      ["report done", "repoint(mysql-2) mysql-1"],
+      ["report done", "repoint(mysql-2) mysql-0"],
     ])
       before(w.calls, first, then);
     assert.deepEqual(w.database.writable(), ["mysql-2"]);
     assert.equal(w.database.server("mysql-2").executed, 7, "nothing acknowledged is lost");
+    assert.equal(w.platform.memory?.switchover, null);
+    assert.equal(w.platform.memory?.lastSwitchoverId, w.platform.switchoverRequest?.id);
+    const events = w.calls.length;
+    for (let i = 0; i < 5; i++) await w.round(c);
+    assert.ok(
+      !w.calls.slice(events).some((call) => /^(fenceReadOnly|promote|report)/.test(call)),
+      "a finished request is never acted on again",
+    );
   });
 
   it("rolls a switchover back when the target cannot catch up before the deadline: the old primary is writable again", async () => {
@@ -175,11 +213,67 @@ describe("the controller, through fakes of its ports", () => {
     await w.round(c);
     w.database.server("mysql-2").stuck = true;
     w.database.write(4);
-    await assert.rejects(c.switchover("mysql-2", 200), /mysql-2 did not catch up within 200 ms; rolled back/);
+    w.requestSwitchover("mysql-2", 1000);
+    await w.roundsUntil(c, "the switchover ended", () =>
+      ["done", "failed"].includes(w.platform.switchoverProgress?.outcome ?? ""),
+    );
+    assert.equal(w.platform.switchoverProgress?.outcome, "failed");
+    assert.match(
+      w.platform.switchoverProgress?.steps.at(-1)?.message ?? "",
+      /mysql-2 did not apply everything of mysql-0 .* within 1 s: rolled back/,
+    );
     before(w.calls, "fenceReadOnly mysql-0", "setWritable mysql-0");
     assert.ok(!w.calls.includes("promote mysql-2"));
     assert.deepEqual(w.database.writable(), ["mysql-0"]);
     assert.equal(w.platform.primary, "mysql-0");
     assert.ok(w.platform.events.some((e) => e.kind === "switchover-failed"));
+  });
+
+  for (const crashAfter of [
+    "fenceReadOnly mysql-0",
+    "promote mysql-1",
+    "recordPrimary mysql-1",
+    "route mysql-1",
+  ]) {
+    it(`a controller that dies mid-switchover (after ${crashAfter}) is resumed by its successor: one switch, nothing lost`, async () => {
+      const w = world();
+      const first = w.controller();
+      await w.round(first);
+      w.database.write(5);
+      w.requestSwitchover("mysql-1", 5000);
+      const crashAt = w.calls.length;
+      await assert.rejects(async () => {
+        for (let i = 0; i < 40; i++) {
+          await w.round(first);
+          if (w.calls.slice(crashAt).includes(crashAfter)) throw new Error("crashed");
+        }
+      }, /crashed/);
+      const successor = w.controller();
+      await successor.restore();
+      await w.roundsUntil(successor, "the switchover done", () =>
+        ["done", "failed"].includes(w.platform.switchoverProgress?.outcome ?? ""),
+      );
+      assert.equal(w.platform.switchoverProgress?.outcome, "done", w.calls.join(" | "));
+      assert.equal(w.platform.primary, "mysql-1");
+      assert.equal(w.platform.routed, "mysql-1");
+      assert.deepEqual(w.database.writable(), ["mysql-1"]);
+      assert.equal(w.database.server("mysql-1").executed, 5);
+      assert.equal(w.calls.filter((call) => call === "recordPrimary mysql-1").length <= 2, true);
+      assert.ok(!w.calls.some((call) => /^kill/.test(call)), "no failover");
+    });
+  }
+
+  it("refuses a switchover to an instance that is not a streaming replica, and says why", async () => {
+    const w = world();
+    const c = w.controller();
+    await w.round(c);
+    w.requestSwitchover("mysql-7", 1000);
+    await w.round(c);
+    assert.equal(w.platform.switchoverProgress?.outcome, "failed");
+    assert.match(
+      w.platform.switchoverProgress?.steps[0]?.message ?? "",
+      /refused: mysql-7 is not a replica streaming from mysql-0/,
+    );
+    assert.ok(!w.calls.includes("fenceReadOnly mysql-0"));
   });
 });

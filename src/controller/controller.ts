@@ -1,8 +1,8 @@
 import type { ControllerMetricsPort } from "../metrics/controller-metrics.js";
 import { errorMessage, HapressError } from "../errors.js";
 import type { DatabaseInstance, Platform } from "./platform.js";
-import { decide, isReplicaRepair, pickCandidate } from "./decide.js";
-import { gtidContains } from "./gtid.js";
+import { savedPart, type SavedMemory } from "../state/controller-memory.js";
+import { decide, isReplicaRepair } from "./decide.js";
 import type { InstancePort } from "./instance-port.js";
 import {
   emptyMemory,
@@ -67,11 +67,6 @@ export class Controller {
   private memory: Memory = emptyMemory();
   private readonly sql: InstancePort;
   private instances: DatabaseInstance[] = [];
-  private switchoverQueue: {
-    target: string | null;
-    deadlineMs: number;
-    done: (result: { ok: boolean; message: string }) => void;
-  }[] = [];
   lastObservation: Observation | null = null;
   /** Exits reported by the instances' owner since each last answered (see InstanceView.exited). */
   private readonly exits = new Map<string, { how: string; notedAt: number }>();
@@ -88,6 +83,8 @@ export class Controller {
     const saved = await this.deps.platform.loadMemory();
     if (saved) this.memory = { ...this.memory, ...saved };
     if (this.memory.failover) this.deps.log(`resuming the failover from ${this.memory.failover.from}`);
+    const switchover = this.memory.switchover;
+    if (switchover) this.deps.log(`resuming the switchover from ${switchover.from} to ${switchover.to}`);
   }
 
   async observe(): Promise<Observation> {
@@ -100,7 +97,9 @@ export class Controller {
     const primaryInstance = this.instances.find((i) => i.name === primary);
     if (primaryInstance) views.push(await this.probeUnlessFenced(primaryInstance));
     views.sort((a, b) => a.ordinal - b.ordinal);
-    return { at: this.deps.now(), primary, instances: views };
+    // Read after the probes: a request is never older than what the round decides on.
+    const switchoverRequest = await this.deps.platform.readSwitchoverRequest();
+    return { at: this.deps.now(), primary, instances: views, switchoverRequest };
   }
 
   /**
@@ -238,6 +237,9 @@ export class Controller {
       case "reclone":
         await platform.recloneInstance(action.instance, action.reason);
         break;
+      case "reportSwitchover":
+        await platform.reportSwitchover(action.id, action.message, action.outcome);
+        break;
     }
     this.deps.afterAction?.(action);
   }
@@ -256,16 +258,22 @@ export class Controller {
     for (const action of decision.actions) {
       try {
         await this.act(action);
-        // Once the old primary is fenced, the failover is written down before anything else: a
-        // controller killed now is resumed by its successor at once (continueFailover), instead of
-        // starting over after probing a fenced primary several times (seconds more of write outage,
+        // Once the old primary is fenced, the failover (or switchover) is written down before anything
+        // else: a controller killed now is resumed by its successor at once (continueFailover), instead
+        // of starting over after probing a fenced primary several times (seconds more of write outage,
         // found by the chaos scenario controller-kill-mid-failover). Never before the fence: a resumed
         // failover does not fence again.
-        if (action.kind === "fence" && decision.memory.failover && !this.memory.failover)
-          await this.deps.platform.saveMemory({
-            failover: decision.memory.failover,
-            lastRecoveryAt: this.memory.lastRecoveryAt,
-          });
+        const started =
+          (decision.memory.failover && !this.memory.failover) ||
+          (decision.memory.switchover && !this.memory.switchover);
+        if (action.kind === "fence" && started)
+          await this.deps.platform.saveMemory(
+            savedPart({
+              ...this.memory,
+              failover: decision.memory.failover,
+              switchover: decision.memory.switchover,
+            }),
+          );
       } catch (error) {
         await this.event({
           kind: "action-failed",
@@ -277,32 +285,17 @@ export class Controller {
         break;
       }
     }
-    const previous = this.memory;
-    this.memory = failed ? { ...previous, failures: decision.memory.failures } : decision.memory;
-    if (
-      previous.failover !== this.memory.failover ||
-      previous.lastRecoveryAt !== this.memory.lastRecoveryAt
-    ) {
-      await this.deps.platform.saveMemory({
-        failover: this.memory.failover,
-        lastRecoveryAt: this.memory.lastRecoveryAt,
-      });
-    }
+    const previous = savedPart(this.memory);
+    this.memory = failed ? { ...this.memory, failures: decision.memory.failures } : decision.memory;
+    const now = savedPart(this.memory);
+    if (Object.keys(now).some((key) => now[key as keyof SavedMemory] !== previous[key as keyof SavedMemory]))
+      await this.deps.platform.saveMemory(now);
   }
 
   /** Runs until `shouldStop` says so; every round is bounded by the probes' timeouts. */
   async run(intervalMs: number, shouldStop: () => boolean): Promise<void> {
     await this.restore();
     while (!shouldStop()) {
-      const request = this.switchoverQueue.shift();
-      if (request) {
-        const result = await this.switchover(request.target, request.deadlineMs).then(
-          (message) => ({ ok: true, message }),
-          (error: unknown) => ({ ok: false, message: errorMessage(error) }),
-        );
-        request.done(result);
-        continue;
-      }
       const bound = this.deps.stuckRoundMs ?? 60_000;
       const watchdog = setTimeout(() => this.deps.onStuckRound?.(bound), bound);
       try {
@@ -312,13 +305,15 @@ export class Controller {
       } finally {
         clearTimeout(watchdog);
       }
-      // The pause between rounds ends early when an exit is reported (or is skipped when one came
-      // during the round), and is short while a failover is in progress: each of its steps waits on
-      // the previous one, and clients wait on all of them.
+      // The pause between rounds ends early when an exit or a request is reported (or is skipped when
+      // one came during the round), and is short while a failover or a switchover is in progress: each
+      // of its steps waits on the previous one, and clients wait on all of them.
       if (this.wokenDuringRound) this.wokenDuringRound = false;
       else
         await Promise.race([
-          this.deps.sleep(this.memory.failover ? FAILOVER_STEP_PAUSE_MS : intervalMs),
+          this.deps.sleep(
+            this.memory.failover || this.memory.switchover ? FAILOVER_STEP_PAUSE_MS : intervalMs,
+          ),
           new Promise<void>((resolve) => (this.wakeUp = resolve)),
         ]);
       this.wakeUp = null;
@@ -332,103 +327,11 @@ export class Controller {
   }
 
   /**
-   * Queues a planned switchover, run between two rounds so it never races a failover: right after the
-   * round under way, not after the pause that follows it (up to a round interval of waiting).
+   * Ends the pause between rounds now, or skips the next one when a round is under way: a request
+   * (a planned switchover) was written and should be read at once, not after up to a round interval.
    */
-  requestSwitchover(target: string | null, deadlineMs: number): Promise<{ ok: boolean; message: string }> {
-    return new Promise((done) => {
-      this.switchoverQueue.push({ target, deadlineMs, done });
-      this.wake();
-    });
-  }
-
-  /** Ends the pause between rounds now, or skips the next one when a round is under way. */
-  private wake(): void {
+  wake(): void {
     if (this.wakeUp) this.wakeUp();
     else this.wokenDuringRound = true;
-  }
-
-  /**
-   * Planned switchover: the primary goes read-only and its sessions are cut, the target catches up
-   * (within the deadline, else the primary is made writable again), is promoted, the rest follow it.
-   */
-  async switchover(target: string | null, deadlineMs: number): Promise<string> {
-    if (this.memory.failover) throw new HapressError("a failover is in progress");
-    const observation = await this.observe();
-    const primary = observation.instances.find((i) => i.name === observation.primary);
-    if (!primary?.reachable)
-      throw new HapressError(
-        `the primary ${observation.primary} is not reachable: nothing to switch over from`,
-      );
-    const followers = observation.instances.filter(
-      (i) =>
-        i.name !== primary.name &&
-        i.reachable &&
-        !i.provisioning &&
-        i.replication?.masterHost === primary.address &&
-        i.replication.ioRunning === "Yes",
-    );
-    const chosen =
-      target === null ? pickCandidate(followers) : (followers.find((i) => i.name === target) ?? null);
-    if (!chosen) {
-      throw new HapressError(
-        target === null
-          ? "no healthy replica to switch over to"
-          : `${target} is not a healthy replica of ${primary.name}; healthy: ${followers.map((f) => f.name).join(", ") || "none"}`,
-      );
-    }
-    const started = this.deps.now();
-    await this.event({
-      kind: "switchover-started",
-      instance: chosen.name,
-      message: `switching over from ${primary.name} to ${chosen.name}`,
-    });
-    const old = this.instance(primary.name);
-    const next = this.instance(chosen.name);
-    await this.sql.fenceReadOnly(old);
-    const finalPosition = await this.sql.binlogPosition(old);
-    let caughtUp = false;
-    for (let waited = 0; waited <= deadlineMs; waited += 50) {
-      const view = await this.probe(next);
-      if (view.reachable && gtidContains(view.gtidCurrent, finalPosition)) {
-        caughtUp = true;
-        break;
-      }
-      await this.deps.sleep(50);
-    }
-    if (!caughtUp) {
-      await this.sql.setWritable(old);
-      await this.event({
-        kind: "switchover-failed",
-        instance: chosen.name,
-        message: `${chosen.name} did not reach ${finalPosition} within ${deadlineMs} ms: rolled back, ${primary.name} is writable again`,
-      });
-      throw new HapressError(`${chosen.name} did not catch up within ${deadlineMs} ms; rolled back`);
-    }
-    await this.sql.promote(next, observation.instances.length > 1);
-    await this.deps.platform.recordPrimary(chosen.name, `switchover from ${primary.name}`);
-    await this.deps.platform.routePrimary(chosen.name);
-    this.memory = { ...this.memory, lastRecoveryAt: this.deps.now() };
-    const switchedIn = this.deps.now() - started;
-    // Writes go to the new primary from here; the others follow it after, as after a failover: a
-    // replica whose applier is stuck must not hold the switch (its repair is retried every round).
-    const repoints = [
-      ...followers
-        .filter((f) => f.name !== chosen.name)
-        .map((f) => ({ instance: f.name, usePos: "slave_pos" as const })),
-      { instance: old.name, usePos: "current_pos" as const },
-    ];
-    for (const { instance, usePos } of repoints) {
-      await this.sql.repoint(this.instance(instance), next, usePos).catch((error: unknown) =>
-        this.event({
-          kind: "action-failed",
-          instance,
-          message: `repoint failed: ${errorMessage(error)} (retried by the next rounds)`,
-        }),
-      );
-    }
-    const message = `switched over from ${primary.name} to ${chosen.name} in ${(switchedIn / 1000).toFixed(2)} s at GTID ${finalPosition || "empty"}`;
-    await this.event({ kind: "switchover-done", instance: chosen.name, message });
-    return message;
   }
 }

@@ -4,7 +4,15 @@
 import type { InstanceState } from "../mysql/client.js";
 import type { InstancePort } from "./instance-port.js";
 import type { DatabaseInstance, Platform } from "./platform.js";
-import type { ControllerEvent, Memory } from "./types.js";
+import type { SavedMemory } from "../state/controller-memory.js";
+import {
+  unfinished,
+  withStep,
+  type SwitchoverOutcome,
+  type SwitchoverProgress,
+  type SwitchoverRequest,
+} from "../state/switchover-request.js";
+import type { ControllerEvent } from "./types.js";
 
 /** One server of the model. Transactions are numbered in one GTID domain (0). */
 export interface FakeServer {
@@ -209,7 +217,10 @@ export class FakeDatabase implements InstancePort {
 export class FakePlatform implements Platform {
   primary = "mysql-0";
   routed = "mysql-0";
-  memory: Pick<Memory, "failover" | "lastRecoveryAt"> | null = null;
+  memory: SavedMemory | null = null;
+  /** What `hapress switchover` wrote, and the progress the controller reported on it. */
+  switchoverRequest: SwitchoverRequest | null = null;
+  switchoverProgress: SwitchoverProgress | null = null;
   readonly events: ControllerEvent[] = [];
   readonly held = new Set<string>();
 
@@ -265,15 +276,28 @@ export class FakePlatform implements Platform {
     return Promise.resolve();
   }
 
-  loadMemory(): Promise<Pick<Memory, "failover" | "lastRecoveryAt"> | null> {
+  loadMemory(): Promise<SavedMemory | null> {
     return Promise.resolve(this.memory);
   }
 
-  saveMemory(memory: Pick<Memory, "failover" | "lastRecoveryAt">): Promise<void> {
-    this.calls.push(
-      `saveMemory ${memory.failover ? `failover from ${memory.failover.from}` : "no failover"}`,
-    );
+  saveMemory(memory: SavedMemory): Promise<void> {
+    const what = memory.failover
+      ? `failover from ${memory.failover.from}`
+      : memory.switchover
+        ? `switchover to ${memory.switchover.to}`
+        : "no failover";
+    this.calls.push(`saveMemory ${what}`);
     this.memory = memory;
+    return Promise.resolve();
+  }
+
+  readSwitchoverRequest(): Promise<SwitchoverRequest | null> {
+    return Promise.resolve(unfinished(this.switchoverRequest, this.switchoverProgress));
+  }
+
+  reportSwitchover(id: string, message: string, outcome: SwitchoverOutcome): Promise<void> {
+    this.calls.push(`report ${outcome}`);
+    this.switchoverProgress = withStep(this.switchoverProgress, id, { at: "", message }, outcome);
     return Promise.resolve();
   }
 }

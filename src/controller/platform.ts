@@ -1,4 +1,6 @@
-import type { ControllerEvent, Memory } from "./types.js";
+import type { SavedMemory } from "../state/controller-memory.js";
+import type { SwitchoverOutcome, SwitchoverRequest } from "../state/switchover-request.js";
+import type { ControllerEvent } from "./types.js";
 
 /** A database instance as the platform knows it (a pod of the StatefulSet). */
 export interface DatabaseInstance {
@@ -43,6 +45,10 @@ export interface Platform {
   /** Throws the instance's data away and clones it again from a healthy peer. */
   recloneInstance(instance: string, reason: string): Promise<void>;
   recordEvent(event: ControllerEvent): Promise<void>;
-  loadMemory(): Promise<Pick<Memory, "failover" | "lastRecoveryAt"> | null>;
-  saveMemory(memory: Pick<Memory, "failover" | "lastRecoveryAt">): Promise<void>;
+  loadMemory(): Promise<SavedMemory | null>;
+  saveMemory(memory: SavedMemory): Promise<void>;
+  /** The switchover request not finished yet, if any (written by `hapress switchover`). */
+  readSwitchoverRequest(): Promise<SwitchoverRequest | null>;
+  /** Adds a step to the request's progress, which its requester prints; `outcome` ends it or not. */
+  reportSwitchover(id: string, message: string, outcome: SwitchoverOutcome): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import type { SwitchoverOutcome, SwitchoverRequest } from "../state/switchover-request.js";
 import type { DatabaseInstance } from "./platform.js";
 
 /** What the controller sees of one database instance in one round of probes. */
@@ -49,6 +50,20 @@ export interface Observation {
   at: number;
   primary: string;
   instances: InstanceView[];
+  /** A planned switchover requested and not finished yet (see state/switchover-request.ts). */
+  switchoverRequest: SwitchoverRequest | null;
+}
+
+/** A planned switchover under way: the old primary is read-only until the target has applied everything. */
+export interface ActiveSwitchover {
+  id: string;
+  from: string;
+  to: string;
+  requestedBy: string;
+  /** When the old primary was made read-only (writes stop here). */
+  startedAt: number;
+  /** Past this, the switchover is rolled back: the old primary is made writable again. */
+  deadlineAt: number;
 }
 
 /** What the controller remembers between rounds; `failover` is kept durably so a restart resumes it. */
@@ -56,6 +71,10 @@ export interface Memory {
   failures: Record<string, number>;
   lastRecoveryAt: number | null;
   failover: { from: string; startedAt: number } | null;
+  /** Kept durably, like `failover`: a restarted controller finishes or rolls back the switchover. */
+  switchover: ActiveSwitchover | null;
+  /** The last switchover request finished (done, rolled back or refused): never acted on again. */
+  lastSwitchoverId: string | null;
   /** The last reason given for not acting, so the same event is not repeated every round. */
   lastNotice: string | null;
   /**
@@ -102,7 +121,8 @@ export type Action =
   | { kind: "route"; instance: string }
   | { kind: "setWritable"; instance: string }
   | { kind: "setSemiSync"; instance: string; enabled: boolean }
-  | { kind: "reclone"; instance: string; reason: string };
+  | { kind: "reclone"; instance: string; reason: string }
+  | { kind: "reportSwitchover"; id: string; message: string; outcome: SwitchoverOutcome };
 
 export interface ControllerEvent {
   kind: string;
@@ -121,6 +141,8 @@ export function emptyMemory(): Memory {
     failures: {},
     lastRecoveryAt: null,
     failover: null,
+    switchover: null,
+    lastSwitchoverId: null,
     lastNotice: null,
     progress: {},
     primaryDown: null,

@@ -7,6 +7,7 @@ import { ControllerMetrics } from "./controller-metrics.js";
 const observation: Observation = {
   at: 10_000,
   primary: "mysql-0",
+  switchoverRequest: null,
   instances: [
     primaryView(0, { gtidBinlog: "0-1-25" }),
     instanceView(1, { gtidCurrent: "0-1-20" }),

@@ -72,6 +72,9 @@ export function statePaths(stateDir: string) {
     primary: join(stateDir, "primary.json"),
     controller: join(stateDir, "controller.json"),
     controllerSocket: join(stateDir, "controller.sock"),
+    /** A planned switchover asked for (by `hapress switchover`) and its progress (by the controller). */
+    switchoverRequest: join(stateDir, "switchover-request.json"),
+    switchoverProgress: join(stateDir, "switchover-progress.json"),
     events: join(stateDir, "events.jsonl"),
     socket: join(stateDir, "supervisor.sock"),
     supervisorPid: join(stateDir, "supervisor.pid"),

@@ -3,14 +3,17 @@ import { savedMemorySchema, type SavedMemory } from "../../state/controller-memo
 import { primaryRecordSchema, type PrimaryRecord } from "../../state/primary.js";
 
 /**
- * The site's durable state in the cluster: one ConfigMap, written only by the controller with
- * resourceVersion preconditions, and mounted read-only into the database pods (their init step reads
+ * The site's durable state in the cluster: one ConfigMap, written by the controller (and, for the key
+ * of a switchover request, by `hapress switchover`) with resourceVersion preconditions, and mounted read-only into the database pods (their init step reads
  * the primary record and re-clone markers from it without any API access).
  */
 export const STATE_CONFIGMAP = "hapress-state";
 export const STATE_MOUNT = "/var/run/hapress-state";
 export const PRIMARY_KEY = "primary";
 export const MEMORY_KEY = "memory";
+/** A planned switchover asked for (by `hapress switchover --kubernetes`) and its progress. */
+export const SWITCHOVER_REQUEST_KEY = "switchover-request";
+export const SWITCHOVER_PROGRESS_KEY = "switchover-progress";
 
 /**
  * What the leading controller last saw of each database instance, published for `hapress status`:
@@ -25,7 +28,11 @@ export function recloneKey(pod: string): string {
 }
 
 /** Parses a JSON value of the state ConfigMap; a corrupt one is an error naming the key. */
-function parseKey<T>(data: Record<string, string>, key: string, schema: z.ZodType<T>): T | null {
+export function parseKey<T>(
+  data: Record<string, string>,
+  key: string,
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+): T | null {
   const text = data[key];
   if (text === undefined || text === "") return null;
   let value: unknown;

@@ -12,6 +12,9 @@ import type { ControllerEvent } from "../../controller/types.js";
 import { HapressError } from "../../errors.js";
 import type { SavedMemory } from "../../state/controller-memory.js";
 import type { PrimaryRecord } from "../../state/primary.js";
+import type { SwitchoverOutcome, SwitchoverRequest } from "../../state/switchover-request.js";
+import { openRequest } from "../../state/switchover-store.js";
+import { ClusterSwitchoverStore } from "./cluster-switchover.js";
 import { ADMIN_PORT, MYSQL_PORT } from "../../topology/topology.js";
 import {
   MEMORY_KEY,
@@ -278,5 +281,17 @@ export class KubernetesPlatform implements Platform {
 
   async saveMemory(memory: SavedMemory): Promise<void> {
     await this.writeState(() => ({ [MEMORY_KEY]: JSON.stringify(memory) }));
+  }
+
+  private get switchover(): ClusterSwitchoverStore {
+    return new ClusterSwitchoverStore(this.core, this.namespace, this.now);
+  }
+
+  readSwitchoverRequest(): Promise<SwitchoverRequest | null> {
+    return openRequest(this.switchover);
+  }
+
+  async reportSwitchover(id: string, message: string, outcome: SwitchoverOutcome): Promise<void> {
+    await this.switchover.report(id, { at: this.now().toISOString(), message }, outcome);
   }
 }

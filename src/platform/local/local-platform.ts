@@ -2,6 +2,8 @@ import type { ControllerEvent } from "../../controller/types.js";
 import { readSavedMemory, writeSavedMemory, type SavedMemory } from "../../state/controller-memory.js";
 import { appendEvent } from "../../state/events.js";
 import { statePaths, type StatePaths } from "../../state/files.js";
+import type { SwitchoverOutcome, SwitchoverRequest } from "../../state/switchover-request.js";
+import { openRequest, SwitchoverFiles } from "../../state/switchover-store.js";
 import { readPrimaryRecord, writePrimaryRecord } from "../../state/primary.js";
 import type { DatabaseInstance, Platform } from "../../controller/platform.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
@@ -17,12 +19,14 @@ export type { RecordedEvent } from "../../state/events.js";
 export class LocalPlatform implements Platform {
   private readonly paths: StatePaths;
   private readonly alone: SupervisorlessSite;
+  private readonly switchover: SwitchoverFiles;
   constructor(
     stateDir: string,
     private readonly log: (line: string) => void = () => undefined,
   ) {
     this.paths = statePaths(stateDir);
     this.alone = new SupervisorlessSite(stateDir);
+    this.switchover = new SwitchoverFiles(this.paths.switchoverRequest, this.paths.switchoverProgress);
   }
 
   private call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
@@ -88,5 +92,13 @@ export class LocalPlatform implements Platform {
 
   async saveMemory(memory: SavedMemory): Promise<void> {
     await writeSavedMemory(this.paths.controller, memory);
+  }
+
+  readSwitchoverRequest(): Promise<SwitchoverRequest | null> {
+    return openRequest(this.switchover);
+  }
+
+  async reportSwitchover(id: string, message: string, outcome: SwitchoverOutcome): Promise<void> {
+    await this.switchover.report(id, { at: new Date().toISOString(), message }, outcome);
   }
 }

@@ -1,0 +1,178 @@
+import type { SwitchoverRequest } from "../state/switchover-request.js";
+import { pickCandidate } from "./decide-failover.js";
+import { gtidContains } from "./gtid.js";
+import type { Action, ActiveSwitchover, Decision, InstanceView, Memory, Observation } from "./types.js";
+
+// The planned switchover, as rounds of the same loop as everything else (never a second state
+// machine beside it): a request starts it, the old primary is made read-only, each round looks whether
+// the target has applied everything, then promotes it, records and routes it; past the deadline the
+// old primary is made writable again. Its state is in the durable memory, so a controller that dies at
+// any step is resumed by the next one from the same point.
+
+/** A request that a round of the controller has not yet finished (nor refused). */
+export function isNewRequest(
+  request: SwitchoverRequest | null,
+  memory: Memory,
+): request is SwitchoverRequest {
+  return request !== null && request.id !== memory.lastSwitchoverId && request.id !== memory.switchover?.id;
+}
+
+/** A request refused: the requester is told why, and it is never looked at again. */
+export function refuseSwitchover(request: SwitchoverRequest, why: string, alongside: Decision): Decision {
+  return {
+    actions: [
+      ...alongside.actions,
+      { kind: "reportSwitchover", id: request.id, outcome: "failed", message: `refused: ${why}` },
+    ],
+    memory: { ...alongside.memory, lastSwitchoverId: request.id },
+    events: [
+      ...alongside.events,
+      { kind: "switchover-refused", instance: request.to, message: `switchover refused: ${why}` },
+    ],
+  };
+}
+
+/** Replicas that stream from the primary now: the only ones a switchover may promote. */
+function followersOf(observation: Observation, primary: InstanceView): InstanceView[] {
+  return observation.instances.filter(
+    (i) =>
+      i.name !== primary.name &&
+      i.reachable &&
+      !i.provisioning &&
+      i.exited === null &&
+      i.replication?.masterHost === primary.address &&
+      i.replication.ioRunning === "Yes",
+  );
+}
+
+/** A new request, with the primary answering (decide() refuses it otherwise): choose the target and make the primary read-only. */
+export function startSwitchover(
+  observation: Observation,
+  primary: InstanceView,
+  memory: Memory,
+  request: SwitchoverRequest,
+): Decision {
+  const refuse = (why: string) => refuseSwitchover(request, why, { actions: [], memory, events: [] });
+  if (observation.at > Date.parse(request.expiresAt))
+    return refuse(`the request expired at ${request.expiresAt} before a controller took it up`);
+  if (request.to === primary.name) return refuse(`${primary.name} is already the primary`);
+  const followers = followersOf(observation, primary);
+  const chosen =
+    request.to === null ? pickCandidate(followers) : (followers.find((i) => i.name === request.to) ?? null);
+  if (!chosen) {
+    const healthy = followers.map((f) => f.name).join(", ") || "none";
+    return refuse(
+      request.to === null
+        ? `no replica streams from ${primary.name}`
+        : `${request.to} is not a replica streaming from ${primary.name} (streaming: ${healthy})`,
+    );
+  }
+  const switchover: ActiveSwitchover = {
+    id: request.id,
+    from: primary.name,
+    to: chosen.name,
+    requestedBy: request.requestedBy,
+    startedAt: observation.at,
+    deadlineAt: observation.at + request.deadlineMs,
+  };
+  return {
+    actions: [
+      {
+        kind: "reportSwitchover",
+        id: request.id,
+        outcome: "running",
+        message: `${primary.name} made read-only, its sessions cut; ${chosen.name} takes over once it has applied everything (deadline ${request.deadlineMs / 1000} s)`,
+      },
+      { kind: "fence", instance: primary.name, how: "read-only", reason: `switchover to ${chosen.name}` },
+    ],
+    memory: { ...memory, switchover, lastNotice: null },
+    events: [
+      {
+        kind: "switchover-started",
+        instance: chosen.name,
+        message: `switching over from ${primary.name} to ${chosen.name} (requested by ${request.requestedBy})`,
+      },
+    ],
+  };
+}
+
+/** One round of a switchover under way: wait, complete, or roll back. */
+export function continueSwitchover(observation: Observation, memory: Memory): Decision {
+  const switchover = memory.switchover;
+  if (!switchover) return { actions: [], memory, events: [] };
+  const from = observation.instances.find((i) => i.name === switchover.from);
+  const to = observation.instances.find((i) => i.name === switchover.to);
+  const finished: Memory = { ...memory, switchover: null, lastSwitchoverId: switchover.id, lastNotice: null };
+  // Recorded already (a controller died after that step): only the steps after it are left.
+  if (observation.primary === switchover.to && to)
+    return completeSwitchover(observation, finished, switchover, to);
+  if (!from?.reachable || from.exited !== null) {
+    // The old primary died mid-way: the failover rules take over from the next round, and choose the
+    // most advanced replica themselves.
+    const why = `${switchover.from} stopped answering during the switchover; failover rules apply`;
+    return {
+      actions: [{ kind: "reportSwitchover", id: switchover.id, outcome: "failed", message: why }],
+      memory: finished,
+      events: [{ kind: "switchover-failed", instance: switchover.to, message: why }],
+    };
+  }
+  if (!from.readOnly)
+    // Made writable by someone else meanwhile: read-only again, or the target could never catch up.
+    return {
+      actions: [
+        { kind: "fence", instance: from.name, how: "read-only", reason: `switchover to ${switchover.to}` },
+      ],
+      memory,
+      events: [],
+    };
+  // The primary is probed after the replicas (see Controller.observe): its position, final since it is
+  // read-only, is at least what the target had when it was read, so "contains" cannot be early.
+  if (to?.reachable && to.exited === null && gtidContains(to.gtidCurrent, from.gtidBinlog))
+    return completeSwitchover(observation, finished, switchover, to, from);
+  if (observation.at < switchover.deadlineAt) return { actions: [], memory, events: [] };
+  const why = `${switchover.to} did not apply everything of ${switchover.from} (GTID ${from.gtidBinlog || "empty"}) within ${(switchover.deadlineAt - switchover.startedAt) / 1000} s: rolled back, ${switchover.from} is writable again`;
+  return {
+    actions: [
+      { kind: "setWritable", instance: from.name },
+      { kind: "reportSwitchover", id: switchover.id, outcome: "failed", message: why },
+    ],
+    memory: finished,
+    events: [{ kind: "switchover-failed", instance: switchover.to, message: why }],
+  };
+}
+
+/**
+ * The target has everything: promoted, recorded, routed (writes flow again), then the requester told;
+ * the other replicas and the old primary follow it after, as after a failover (a replica whose
+ * applier is stuck must not hold the writes; its re-point is retried by the next rounds).
+ */
+function completeSwitchover(
+  observation: Observation,
+  memory: Memory,
+  switchover: ActiveSwitchover,
+  to: InstanceView,
+  from?: InstanceView,
+): Decision {
+  const seconds = ((observation.at - switchover.startedAt) / 1000).toFixed(2);
+  const message = `switched over from ${switchover.from} to ${to.name} in ${seconds} s at GTID ${from?.gtidBinlog || to.gtidCurrent || "empty"}`;
+  const followers: Action[] = observation.instances
+    .filter((i) => i.name !== to.name && i.reachable && !i.provisioning)
+    .map((i) => ({
+      kind: "repoint",
+      instance: i.name,
+      to: to.name,
+      // The old primary has no replica position of its own: it resumes from what it executed.
+      usePos: i.name === switchover.from ? "current_pos" : "slave_pos",
+    }));
+  return {
+    actions: [
+      { kind: "promote", instance: to.name, semiSync: observation.instances.length > 1 },
+      { kind: "recordPrimary", instance: to.name, reason: `switchover from ${switchover.from}` },
+      { kind: "route", instance: to.name },
+      { kind: "reportSwitchover", id: switchover.id, outcome: "done", message },
+      ...followers,
+    ],
+    memory: { ...memory, lastRecoveryAt: observation.at },
+    events: [{ kind: "switchover-done", instance: to.name, message }],
+  };
+}
