@@ -276,4 +276,41 @@ describe("the controller, through fakes of its ports", () => {
     );
     assert.ok(!w.calls.includes("fenceReadOnly mysql-0"));
   });
+
+  for (const crashAfter of [null, "restart mysql-1", "fenceReadOnly mysql-0", "promote mysql-1"]) {
+    it(`rolls the tier one instance at a time, the primary by one switchover${crashAfter ? `, its successor finishing after a crash (after ${crashAfter})` : ""}`, async () => {
+      const w = world();
+      w.platform.desired = 3;
+      let c = w.controller();
+      await w.round(c);
+      for (const server of w.database.servers.values()) server.instance.outdated = true;
+      const outdated = () => [...w.database.servers.values()].filter((s) => s.instance.outdated).length;
+      const start = w.calls.length;
+      let crashed = false;
+      for (let i = 0; i < 60 && outdated() > 0; i++) {
+        w.database.write(1);
+        await w.round(c);
+        if (!crashed && crashAfter && w.calls.slice(start).includes(crashAfter)) {
+          crashed = true;
+          c = w.controller();
+          await c.restore();
+        }
+      }
+      const calls = w.calls.slice(start);
+      assert.equal(outdated(), 0, calls.join(" | "));
+      const steps = calls.filter((call) => /^(restart|promote|recordPrimary)/.test(call));
+      assert.deepEqual(steps, [
+        "restart mysql-2",
+        "restart mysql-1",
+        "promote mysql-1",
+        "recordPrimary mysql-1",
+        "restart mysql-0",
+      ]);
+      assert.ok(!calls.some((call) => call.startsWith("kill")), "no failover");
+      assert.deepEqual(w.database.writable(), ["mysql-1"]);
+      const written = w.database.server("mysql-1").executed;
+      for (const server of w.database.servers.values())
+        assert.equal(server.executed, written, `${server.instance.name} has every write`);
+    });
+  }
 });

@@ -88,7 +88,11 @@ export class Controller {
   }
 
   async observe(): Promise<Observation> {
-    this.instances = await this.deps.platform.listInstances();
+    const [instances, desiredInstances] = await Promise.all([
+      this.deps.platform.listInstances(),
+      this.deps.platform.desiredInstances(),
+    ]);
+    this.instances = instances;
     const primary = await this.deps.platform.readPrimary();
     const replicas = this.instances.filter((i) => i.name !== primary);
     // Replicas first, the primary last: the primary's position is then at least what any replica saw,
@@ -99,7 +103,7 @@ export class Controller {
     views.sort((a, b) => a.ordinal - b.ordinal);
     // Read after the probes: a request is never older than what the round decides on.
     const switchoverRequest = await this.deps.platform.readSwitchoverRequest();
-    return { at: this.deps.now(), primary, instances: views, switchoverRequest };
+    return { at: this.deps.now(), primary, instances: views, switchoverRequest, desiredInstances };
   }
 
   /**
@@ -236,6 +240,9 @@ export class Controller {
         break;
       case "reclone":
         await platform.recloneInstance(action.instance, action.reason);
+        break;
+      case "restart":
+        await platform.restartInstance(action.instance, action.reason);
         break;
       case "reportSwitchover":
         await platform.reportSwitchover(action.id, action.message, action.outcome);

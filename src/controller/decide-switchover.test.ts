@@ -31,7 +31,7 @@ function observe(
   switchoverRequest: SwitchoverRequest | null,
   primary = "mysql-0",
 ): Observation {
-  return { at: AT, primary, instances, switchoverRequest };
+  return { at: AT, primary, instances, switchoverRequest, desiredInstances: null };
 }
 
 const underWay: ActiveSwitchover = {

@@ -67,22 +67,36 @@ export function startSwitchover(
         : `${request.to} is not a replica streaming from ${primary.name} (streaming: ${healthy})`,
     );
   }
+  return beginSwitchover(observation, primary, memory, chosen, request);
+}
+
+/**
+ * The first step, for a request or for the controller's own reasons (a rolling update, `id` null):
+ * the requester told, the primary made read-only, the switchover remembered (saved right after the
+ * fence by the Controller).
+ */
+export function beginSwitchover(
+  observation: Observation,
+  primary: InstanceView,
+  memory: Memory,
+  chosen: InstanceView,
+  origin: { id: string | null; requestedBy: string; deadlineMs: number },
+): Decision {
   const switchover: ActiveSwitchover = {
-    id: request.id,
+    id: origin.id,
     from: primary.name,
     to: chosen.name,
-    requestedBy: request.requestedBy,
+    requestedBy: origin.requestedBy,
     startedAt: observation.at,
-    deadlineAt: observation.at + request.deadlineMs,
+    deadlineAt: observation.at + origin.deadlineMs,
   };
   return {
     actions: [
-      {
-        kind: "reportSwitchover",
-        id: request.id,
-        outcome: "running",
-        message: `${primary.name} made read-only, its sessions cut; ${chosen.name} takes over once it has applied everything (deadline ${request.deadlineMs / 1000} s)`,
-      },
+      ...report(
+        switchover,
+        "running",
+        `${primary.name} made read-only, its sessions cut; ${chosen.name} takes over once it has applied everything (deadline ${origin.deadlineMs / 1000} s)`,
+      ),
       { kind: "fence", instance: primary.name, how: "read-only", reason: `switchover to ${chosen.name}` },
     ],
     memory: { ...memory, switchover, lastNotice: null },
@@ -90,10 +104,19 @@ export function startSwitchover(
       {
         kind: "switchover-started",
         instance: chosen.name,
-        message: `switching over from ${primary.name} to ${chosen.name} (requested by ${request.requestedBy})`,
+        message: `switching over from ${primary.name} to ${chosen.name} (requested by ${origin.requestedBy})`,
       },
     ],
   };
+}
+
+/** A step told to the requester; none when the controller began the switchover itself. */
+function report(
+  switchover: ActiveSwitchover,
+  outcome: "running" | "done" | "failed",
+  message: string,
+): Action[] {
+  return switchover.id === null ? [] : [{ kind: "reportSwitchover", id: switchover.id, outcome, message }];
 }
 
 /** One round of a switchover under way: wait, complete, or roll back. */
@@ -102,7 +125,12 @@ export function continueSwitchover(observation: Observation, memory: Memory): De
   if (!switchover) return { actions: [], memory, events: [] };
   const from = observation.instances.find((i) => i.name === switchover.from);
   const to = observation.instances.find((i) => i.name === switchover.to);
-  const finished: Memory = { ...memory, switchover: null, lastSwitchoverId: switchover.id, lastNotice: null };
+  const finished: Memory = {
+    ...memory,
+    switchover: null,
+    lastSwitchoverId: switchover.id ?? memory.lastSwitchoverId,
+    lastNotice: null,
+  };
   // Recorded already (a controller died after that step): only the steps after it are left.
   if (observation.primary === switchover.to && to)
     return completeSwitchover(observation, finished, switchover, to);
@@ -111,7 +139,7 @@ export function continueSwitchover(observation: Observation, memory: Memory): De
     // most advanced replica themselves.
     const why = `${switchover.from} stopped answering during the switchover; failover rules apply`;
     return {
-      actions: [{ kind: "reportSwitchover", id: switchover.id, outcome: "failed", message: why }],
+      actions: report(switchover, "failed", why),
       memory: finished,
       events: [{ kind: "switchover-failed", instance: switchover.to, message: why }],
     };
@@ -132,10 +160,7 @@ export function continueSwitchover(observation: Observation, memory: Memory): De
   if (observation.at < switchover.deadlineAt) return { actions: [], memory, events: [] };
   const why = `${switchover.to} did not apply everything of ${switchover.from} (GTID ${from.gtidBinlog || "empty"}) within ${(switchover.deadlineAt - switchover.startedAt) / 1000} s: rolled back, ${switchover.from} is writable again`;
   return {
-    actions: [
-      { kind: "setWritable", instance: from.name },
-      { kind: "reportSwitchover", id: switchover.id, outcome: "failed", message: why },
-    ],
+    actions: [{ kind: "setWritable", instance: from.name }, ...report(switchover, "failed", why)],
     memory: finished,
     events: [{ kind: "switchover-failed", instance: switchover.to, message: why }],
   };
@@ -169,7 +194,7 @@ function completeSwitchover(
       { kind: "promote", instance: to.name, semiSync: observation.instances.length > 1 },
       { kind: "recordPrimary", instance: to.name, reason: `switchover from ${switchover.from}` },
       { kind: "route", instance: to.name },
-      { kind: "reportSwitchover", id: switchover.id, outcome: "done", message },
+      ...report(switchover, "done", message),
       ...followers,
     ],
     memory: { ...memory, lastRecoveryAt: observation.at },

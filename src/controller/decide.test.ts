@@ -18,7 +18,7 @@ const dead = (ordinal: number, overrides: Partial<InstanceView> = {}) =>
   instance(ordinal, { reachable: false, error: "connect ECONNREFUSED", replication: null, ...overrides });
 
 function observe(instances: InstanceView[], primary = "mysql-0", at = 100_000): Observation {
-  return { at, primary, instances, switchoverRequest: null };
+  return { at, primary, instances, switchoverRequest: null, desiredInstances: null };
 }
 
 function memoryWith(overrides: Partial<Memory>): Memory {

@@ -1,6 +1,7 @@
 import { hasErrantTransactions } from "./gtid.js";
 import { isAlive, isReplicaCandidate, notice } from "./decide-common.js";
 import { continueFailover, decideOnUnreachablePrimary } from "./decide-failover.js";
+import { rollOutdated } from "./decide-roll.js";
 import { continueSwitchover, isNewRequest, refuseSwitchover, startSwitchover } from "./decide-switchover.js";
 import type {
   Action,
@@ -76,7 +77,10 @@ export function decide(observation: Observation, memory: Memory, config: Control
     );
   }
   if (request) return startSwitchover(observation, primary, next, request);
-  return keepHealthy(observation, primary, next);
+  const healthy = keepHealthy(observation, primary, next);
+  // Repairs first; a rolling update goes on only with nothing to repair (rollOutdated checks more).
+  const roll = healthy.actions.length === 0 ? rollOutdated(observation, primary, healthy.memory) : null;
+  return roll ? { ...roll, events: [...healthy.events, ...roll.events] } : healthy;
 }
 
 export { pickCandidate } from "./decide-failover.js";

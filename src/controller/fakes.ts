@@ -221,6 +221,8 @@ export class FakePlatform implements Platform {
   /** What `hapress switchover` wrote, and the progress the controller reported on it. */
   switchoverRequest: SwitchoverRequest | null = null;
   switchoverProgress: SwitchoverProgress | null = null;
+  /** What the platform says the tier should have (null: unknown). */
+  desired: number | null = null;
   readonly events: ControllerEvent[] = [];
   readonly held = new Set<string>();
 
@@ -261,6 +263,20 @@ export class FakePlatform implements Platform {
     this.held.delete(instance);
     const server = this.database.server(instance);
     server.up = true;
+    server.readOnly = true;
+    server.semiSyncMaster = false;
+    return Promise.resolve();
+  }
+
+  desiredInstances(): Promise<number | null> {
+    return Promise.resolve(this.desired);
+  }
+
+  /** A restart onto the new definition: back at once, read-only, replicating as before, updated. */
+  restartInstance(instance: string): Promise<void> {
+    this.calls.push(`restart ${instance}`);
+    const server = this.database.server(instance);
+    server.instance.outdated = false;
     server.readOnly = true;
     server.semiSyncMaster = false;
     return Promise.resolve();

@@ -25,6 +25,12 @@ export interface DatabaseInstance {
    * the primary after seconds of no writes.
    */
   stopping?: string;
+  /**
+   * Runs an older version of its definition than the one wanted (on Kubernetes: its pod's
+   * controller-revision-hash is not the StatefulSet's update revision): the controller restarts it,
+   * one instance at a time (decide-roll.ts). Absent: the platform rolls nothing through the controller.
+   */
+  outdated?: boolean;
 }
 
 /**
@@ -34,6 +40,14 @@ export interface DatabaseInstance {
  */
 export interface Platform {
   listInstances(): Promise<DatabaseInstance[]>;
+  /**
+   * How many instances the tier should have (on Kubernetes: the StatefulSet's replicas), read with
+   * the instances; null when unknown. A roll restarts nothing while fewer are listed: a pod deleted a
+   * moment ago is not listed at all until the StatefulSet makes it again.
+   */
+  desiredInstances(): Promise<number | null>;
+  /** Restarts an instance on purpose (on Kubernetes: deletes its pod, which comes back updated). */
+  restartInstance(instance: string, reason: string): Promise<void>;
   readPrimary(): Promise<string>;
   /** Durably records the new primary (the source of truth for routing). */
   recordPrimary(instance: string, reason: string): Promise<void>;

@@ -52,11 +52,14 @@ export interface Observation {
   instances: InstanceView[];
   /** A planned switchover requested and not finished yet (see state/switchover-request.ts). */
   switchoverRequest: SwitchoverRequest | null;
+  /** How many instances the tier should have, when the platform knows (see Platform.desiredInstances). */
+  desiredInstances: number | null;
 }
 
 /** A planned switchover under way: the old primary is read-only until the target has applied everything. */
 export interface ActiveSwitchover {
-  id: string;
+  /** The request's id; null for a switchover the controller began itself (a rolling update). */
+  id: string | null;
   from: string;
   to: string;
   requestedBy: string;
@@ -122,6 +125,7 @@ export type Action =
   | { kind: "setWritable"; instance: string }
   | { kind: "setSemiSync"; instance: string; enabled: boolean }
   | { kind: "reclone"; instance: string; reason: string }
+  | { kind: "restart"; instance: string; reason: string }
   | { kind: "reportSwitchover"; id: string; message: string; outcome: SwitchoverOutcome };
 
 export interface ControllerEvent {

@@ -8,6 +8,7 @@ const observation: Observation = {
   at: 10_000,
   primary: "mysql-0",
   switchoverRequest: null,
+  desiredInstances: null,
   instances: [
     primaryView(0, { gtidBinlog: "0-1-25" }),
     instanceView(1, { gtidCurrent: "0-1-20" }),

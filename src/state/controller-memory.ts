@@ -13,7 +13,7 @@ export const savedMemorySchema = z.object({
   // Absent in what earlier versions saved.
   switchover: z
     .object({
-      id: z.string(),
+      id: z.string().nullable(),
       from: z.string(),
       to: z.string(),
       requestedBy: z.string(),

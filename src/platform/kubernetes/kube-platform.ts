@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
 import {
+  AppsV1Api,
   CoreV1Api,
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
   type V1ConfigMap,
   type V1Pod,
+  type V1StatefulSet,
 } from "@kubernetes/client-node";
 import type { DatabaseInstance, Platform } from "../../controller/platform.js";
 import type { ControllerEvent } from "../../controller/types.js";
@@ -29,6 +31,9 @@ import { listDatabasePods } from "./database-pods.js";
 import { ROLE_LABEL } from "./render.js";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/** How long one read of the StatefulSet serves (see statefulSet()). */
+const STATEFULSET_READ_REUSE_MS = 200;
 
 /** The instance that bootstraps an empty site (the init step of ordinal 0 with no primary recorded). */
 const BOOTSTRAP_PRIMARY = "mysql-0";
@@ -67,13 +72,16 @@ function isInitializing(pod: V1Pod): boolean {
  */
 export class KubernetesPlatform implements Platform {
   private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
   private readonly now: () => Date;
+  private statefulSetRead: { at: number; value: Promise<V1StatefulSet | null> } | null = null;
 
   constructor(
     kc: KubeConfig,
     private readonly options: KubernetesPlatformOptions,
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -81,12 +89,43 @@ export class KubernetesPlatform implements Platform {
     return this.options.namespace;
   }
 
+  /**
+   * The database StatefulSet, read once for the instances and the desired count of one round (both
+   * ask within milliseconds); null when it cannot be read (then nothing is rolled).
+   */
+  private statefulSet(): Promise<V1StatefulSet | null> {
+    const now = Date.now();
+    if (!this.statefulSetRead || now - this.statefulSetRead.at > STATEFULSET_READ_REUSE_MS) {
+      const value = this.apps
+        .readNamespacedStatefulSet({ name: "mysql", namespace: this.namespace })
+        .catch(() => null);
+      this.statefulSetRead = { at: now, value };
+    }
+    return this.statefulSetRead.value;
+  }
+
+  async desiredInstances(): Promise<number | null> {
+    return (await this.statefulSet())?.spec?.replicas ?? null;
+  }
+
+  /** Deletes the pod gracefully: the StatefulSet makes it again from its update revision. */
+  async restartInstance(instance: string): Promise<void> {
+    await this.deletePod(instance);
+  }
+
   private pods(): Promise<V1Pod[]> {
     return listDatabasePods(this.core, this.namespace, this.options.site);
   }
 
   async listInstances(): Promise<DatabaseInstance[]> {
-    const [pods, record] = await Promise.all([this.pods(), this.readRecord()]);
+    const [pods, record, statefulSet] = await Promise.all([
+      this.pods(),
+      this.readRecord(),
+      this.statefulSet(),
+    ]);
+    // With updateStrategy OnDelete the StatefulSet only labels what it wants; a pod made from an
+    // older template keeps its older controller-revision-hash until the controller restarts it.
+    const wanted = statefulSet?.status?.updateRevision;
     return pods
       .map((pod): DatabaseInstance => {
         const name = pod.metadata?.name ?? "";
@@ -107,6 +146,7 @@ export class KubernetesPlatform implements Platform {
             isInitializing(pod) ||
             (name !== record?.primary && !isReady(pod)),
           routed: pod.metadata?.labels?.[ROLE_LABEL] === "primary",
+          outdated: wanted !== undefined && pod.metadata?.labels?.["controller-revision-hash"] !== wanted,
           // Only the recorded primary: a replica being replaced still counts towards the majority
           // while it answers.
           ...(pod.metadata?.deletionTimestamp && name === record?.primary

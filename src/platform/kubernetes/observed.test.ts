@@ -9,6 +9,7 @@ test("summarizeObservation: what each instance answered; nothing guessed for one
     at: 0,
     primary: "mysql-0",
     switchoverRequest: null,
+    desiredInstances: null,
     instances: [
       primaryView(0, { gtidCurrent: "0-1-5", gtidBinlog: "0-1-5" }),
       instanceView(1, { gtidCurrent: "0-1-5", gtidBinlog: "0-1-5" }),

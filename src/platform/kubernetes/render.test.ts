@@ -215,6 +215,8 @@ describe("rendered manifests", () => {
         "leases:get[hapress-controller]",
         "leases:update[hapress-controller]",
         "events:create",
+        // Reading the database StatefulSet's update revision, for the rolling update.
+        "statefulsets:get[mysql]",
       ]),
     );
     assert.equal(

@@ -77,6 +77,17 @@ export class LocalPlatform implements Platform {
     await this.callOr("release", { pod: instance }, () => this.alone.release(instance));
   }
 
+  /** The local tier is updated by `hapress up`, not rolled by the controller. */
+  desiredInstances(): Promise<number | null> {
+    return Promise.resolve(null);
+  }
+
+  /** Stopped and started again by the supervisor (as a fence and its release). */
+  async restartInstance(instance: string): Promise<void> {
+    await this.killInstance(instance);
+    await this.releaseInstance(instance);
+  }
+
   async recloneInstance(instance: string, reason: string): Promise<void> {
     // Deleting data and cloning is the supervisor's; the controller retries until one answers.
     await this.call("reclone", { pod: instance, reason });

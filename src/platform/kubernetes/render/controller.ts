@@ -46,6 +46,9 @@ export function controller(ctx: Context): K8sObject[] {
           verbs: ["get", "update"],
           resourceNames: [STATE_CONFIGMAP],
         },
+        // The database StatefulSet's revisions: pods on an older one are rolled by the controller
+        // (updateStrategy OnDelete), replicas first, the primary after a switchover.
+        { apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["get"], resourceNames: ["mysql"] },
         // What it sees, for `hapress status` (a merge patch of its data).
         { apiGroups: [""], resources: ["configmaps"], verbs: ["patch"], resourceNames: [OBSERVED_CONFIGMAP] },
         // create cannot be limited by name (the object does not exist yet); get/update can.

@@ -168,7 +168,11 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
       serviceName: "mysql",
       replicas: ctx.spec.database.replicas,
       podManagementPolicy: "OrderedReady",
-      updateStrategy: { type: "RollingUpdate" },
+      // The controller rolls the pods (see controller/decide-roll.ts): replicas first, one at a time,
+      // each back and caught up before the next, then a switchover, then the old primary. The
+      // default RollingUpdate restarts pods in reverse ordinal order whatever their role, killing the
+      // primary mid-roll.
+      updateStrategy: { type: "OnDelete" },
       // A removed replica's volume goes with it: scaled up again, the ordinal clones afresh instead of
       // starting from a stale copy. Deleting the StatefulSet keeps every volume (`down` keeps data).
       persistentVolumeClaimRetentionPolicy: { whenScaled: "Delete", whenDeleted: "Retain" },
