@@ -13,6 +13,11 @@ export function formatStatus(status: SiteStatus): string {
     `site ${status.site} (${status.stateDir}): ${state}`,
     `primary: ${status.primary ?? "none"}${status.primaryEpoch ? ` (epoch ${status.primaryEpoch})` : ""}`,
     `semi-sync: ${status.database.semiSync} (${status.database.semiSyncDetail})`,
+    ...(status.database.rollout
+      ? [
+          `rolling update: ${status.database.rollout.updated} of ${status.database.rollout.of} database pods on revision ${status.database.rollout.revision} (the controller restarts the rest one at a time, the primary after a switchover)`,
+        ]
+      : []),
     `connections: ${status.database.maxConnections} per instance; endpoints open at most ${status.database.endpointLimits.maxConnectionsPerServer} per instance, queue ${status.database.endpointLimits.queueTimeoutMs} ms`,
     `controller: ${status.controller.running ? status.controller.state : "not running"}${status.controller.lastEvent ? ` (last: ${status.controller.lastEvent.kind}, ${status.controller.lastEvent.time})` : ""}`,
     ...(status.pageCache

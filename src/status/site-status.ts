@@ -1,3 +1,4 @@
+import type { Memory } from "../controller/types.js";
 import type { ArchiveGap } from "../backup/archive-gaps.js";
 
 /** The `hapress status --json` contract. Keep it stable: scripts depend on it (see README). */
@@ -58,10 +59,15 @@ export interface SiteStatus {
     /** Each instance's client limit, and what the endpoints open to one instance at most. */
     maxConnections: number;
     endpointLimits: { maxConnectionsPerServer: number; queueTimeoutMs: number };
+    /**
+     * A rolling update under way (Kubernetes: the StatefulSet's pods not yet on its update revision,
+     * which the controller restarts one at a time); absent when every pod is on it.
+     */
+    rollout?: { updated: number; of: number; revision: string };
   };
   controller: {
     running: boolean;
-    /** "watching", or "failing over from mysql-N". */
+    /** "watching", "failing over from mysql-N", "switching over from mysql-N to mysql-M (…)". */
     state: string;
     lastEvent: { time: string; kind: string; message: string } | null;
   };
@@ -95,4 +101,19 @@ export interface ProgressEvent {
   level: "info" | "error";
   pod: string | null;
   message: string;
+}
+
+/**
+ * What the controller is doing, from its durable memory: a failover or a switchover in progress,
+ * else `idle` (what each target says of a controller with nothing under way).
+ */
+export function controllerActivity(
+  memory: Pick<Memory, "failover" | "switchover"> | null | undefined,
+  idle: string,
+): string {
+  if (memory?.failover) return `failing over from ${memory.failover.from}`;
+  const switchover = memory?.switchover;
+  if (switchover)
+    return `switching over from ${switchover.from} to ${switchover.to} (requested by ${switchover.requestedBy})`;
+  return idle;
 }

@@ -154,6 +154,45 @@ test("a failover in progress and a crash-looping pod are shown as such", () => {
   assert.equal(status.ready, false);
 });
 
+test("a rolling update and its switchover are shown: pods on the new revision, what the controller does", () => {
+  const status = clusterSiteStatus(
+    spec,
+    snapshot({
+      statefulSet: { replicas: 2, readyReplicas: 2, updatedReplicas: 1, updateRevision: "mysql-7f9c" },
+      state: {
+        primary: JSON.stringify({ primary: "mysql-0", epoch: 3, changedAt: "t", reason: "r" }),
+        memory: JSON.stringify({
+          failover: null,
+          switchover: {
+            id: null,
+            from: "mysql-0",
+            to: "mysql-1",
+            requestedBy: "the rolling update (1 of 2 instances updated)",
+            startedAt: 1,
+            deadlineAt: 10_001,
+          },
+          lastRecoveryAt: null,
+          lastSwitchoverId: null,
+        }),
+      },
+    }),
+    now,
+  );
+  assert.deepEqual(status.database.rollout, { updated: 1, of: 2, revision: "mysql-7f9c" });
+  assert.equal(
+    status.controller.state,
+    "switching over from mysql-0 to mysql-1 (requested by the rolling update (1 of 2 instances updated))",
+  );
+  const done = clusterSiteStatus(
+    spec,
+    snapshot({
+      statefulSet: { replicas: 2, readyReplicas: 2, updatedReplicas: 2, updateRevision: "mysql-7f9c" },
+    }),
+    now,
+  );
+  assert.equal(done.database.rollout, undefined);
+});
+
 test("a site not deployed: not running, nothing recorded", () => {
   const status = clusterSiteStatus(
     spec,

@@ -9,7 +9,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Spec } from "../../spec/schema.js";
 import { endpointServerLimit, MYSQL_PORT } from "../../topology/topology.js";
-import type { PodStatus, SiteStatus } from "../../status/site-status.js";
+import { controllerActivity, type PodStatus, type SiteStatus } from "../../status/site-status.js";
 import { apiMessage, apiStatus } from "./cluster.js";
 import {
   OBSERVED_CONFIGMAP,
@@ -26,7 +26,13 @@ import { HapressError } from "../../errors.js";
 export interface ClusterSnapshot {
   context: string;
   namespace: string;
-  statefulSet: { replicas: number; readyReplicas: number } | null;
+  statefulSet: {
+    replicas: number;
+    readyReplicas: number;
+    /** Pods made from the update revision (the rest are rolled by the controller). */
+    updatedReplicas?: number;
+    updateRevision?: string;
+  } | null;
   wordpress: { replicas: number; available: number } | null;
   pods: V1Pod[];
   state: Record<string, string> | null;
@@ -182,17 +188,30 @@ export function clusterSiteStatus(spec: Spec, snapshot: ClusterSnapshot, now: Da
       maxConnections: spec.database.maxConnections,
       // No proxy queues in the cluster: the server refuses the app's sessions beyond its user limit.
       endpointLimits: { maxConnectionsPerServer: endpointServerLimit(spec.database), queueTimeoutMs: 0 },
+      ...rolloutOf(snapshot.statefulSet),
     },
     controller: {
       running: live,
-      state: memory?.failover
-        ? `failing over from ${memory.failover.from}`
-        : live
-          ? `watching (leader ${snapshot.lease?.spec?.holderIdentity ?? "?"})`
-          : "no leader",
+      state: controllerActivity(
+        memory,
+        live ? `watching (leader ${snapshot.lease?.spec?.holderIdentity ?? "?"})` : "no leader",
+      ),
       lastEvent: last ?? null,
     },
     pods,
+  };
+}
+
+/** The rolling update of the database pods, while one is under way. */
+function rolloutOf(statefulSet: ClusterSnapshot["statefulSet"]): Pick<SiteStatus["database"], "rollout"> {
+  if (!statefulSet || statefulSet.updatedReplicas === undefined || !statefulSet.updateRevision) return {};
+  if (statefulSet.updatedReplicas >= statefulSet.replicas) return {};
+  return {
+    rollout: {
+      updated: statefulSet.updatedReplicas,
+      of: statefulSet.replicas,
+      revision: statefulSet.updateRevision,
+    },
   };
 }
 
@@ -229,7 +248,12 @@ export async function readClusterSnapshot(
     context: kc.getCurrentContext(),
     namespace,
     statefulSet: statefulSet
-      ? { replicas: statefulSet.spec?.replicas ?? 0, readyReplicas: statefulSet.status?.readyReplicas ?? 0 }
+      ? {
+          replicas: statefulSet.spec?.replicas ?? 0,
+          readyReplicas: statefulSet.status?.readyReplicas ?? 0,
+          updatedReplicas: statefulSet.status?.updatedReplicas ?? 0,
+          updateRevision: statefulSet.status?.updateRevision ?? "",
+        }
       : null,
     wordpress: wordpress
       ? { replicas: wordpress.spec?.replicas ?? 0, available: wordpress.status?.availableReplicas ?? 0 }

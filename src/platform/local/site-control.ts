@@ -16,7 +16,12 @@ import { killLeftoverGroups, killRecordedOrphans, runningRecordedProcesses } fro
 import { readSavedMemory } from "../../state/controller-memory.js";
 import { callRpc, SupervisorUnreachable } from "./rpc.js";
 import { ensureSiteRecord, readSiteRecord } from "./site-record.js";
-import type { PodStatus, ProgressEvent, SiteStatus } from "../../status/site-status.js";
+import {
+  controllerActivity,
+  type PodStatus,
+  type ProgressEvent,
+  type SiteStatus,
+} from "../../status/site-status.js";
 import { endpointLimits } from "./status-endpoints.js";
 import { installRecordSchema } from "./wordpress-tier.js";
 
@@ -166,7 +171,7 @@ export async function offlineStatus(stateDir: string): Promise<SiteStatus> {
       pidsOf("controller").length > 0
         ? {
             running: true,
-            state: memory?.failover ? `failing over from ${memory.failover.from}` : "watching",
+            state: controllerActivity(memory, "watching"),
             lastEvent: null,
           }
         : { running: false, state: "stopped", lastEvent: null },

@@ -38,7 +38,12 @@ import {
 } from "./process-records.js";
 import { ProcessManager, type ProcessInfo } from "./processes.js";
 import { callRpc, serveRpc, type RpcRequest } from "./rpc.js";
-import type { PodStatus, ProgressEvent, SiteStatus } from "../../status/site-status.js";
+import {
+  controllerActivity,
+  type PodStatus,
+  type ProgressEvent,
+  type SiteStatus,
+} from "../../status/site-status.js";
 import { readSiteRecord } from "./site-record.js";
 import { hitRatio } from "../../wordpress/page-cache.js";
 import { databaseInstances } from "./instances.js";
@@ -891,7 +896,7 @@ export class Supervisor {
       : null;
     return {
       running: this.processes.isRunning("controller/controller"),
-      state: memory?.failover ? `failing over from ${memory.failover.from}` : "watching",
+      state: controllerActivity(memory, "watching"),
       lastEvent,
     };
   }
