@@ -908,6 +908,83 @@ describe(
       assert.equal((await roles()).filter((r) => r === "primary").length, 1);
     });
 
+    it("rolls a new database image replicas first, then by one switchover, under writes; the leader killed mid-roll is succeeded without a second change of primary", async () => {
+      const before = await tierWhole();
+      const epochBefore = (await primaryRecord())?.epoch ?? 0;
+      const images = testCluster.specFragment().kubernetes.images as Record<string, string>;
+      const mariadb = images.mariadb ?? "";
+      const next = `${mariadb}-roll`;
+      testCluster.tagImage(mariadb, next);
+      const table = "roll_k8s";
+      await runSql(await ipOf(before), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+      const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
+      writer.start();
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      const startedAt = Date.now();
+      const since = async () =>
+        (await controllerEvents()).filter((e) => eventTime(e.metadata.name) >= startedAt);
+      const spec = dbSpec();
+      const upgraded = {
+        ...spec,
+        kubernetes: { ...spec.kubernetes, images: { ...images, mariadb: next } },
+      };
+      for (const object of render(upgraded)) await api.apply(object);
+      // The leader is killed once it has restarted the first replica: its successor carries on.
+      await eventually(
+        "the first restart of the roll",
+        async () => (await since()).some((e) => e.reason === "rolling-update"),
+        120_000,
+      );
+      const leader = (await leaseHolder())?.split("_")[0] ?? "";
+      process.kill(await testCluster.containerPid(NAMESPACE, leader, "controller"), "SIGKILL");
+      const imageOf = async (name: string) =>
+        ((await pod(api, name))?.spec?.containers as { name: string; image: string }[] | undefined)?.find(
+          (c) => c.name === "mariadb",
+        )?.image;
+      await eventually(
+        "every database pod on the new image, ready, the tier whole",
+        async () => {
+          const images = await Promise.all(["mysql-0", "mysql-1", "mysql-2"].map(imageOf));
+          return (
+            images.every((image) => image === next) &&
+            (await tierWhole().then(
+              () => true,
+              () => false,
+            ))
+          );
+        },
+        600_000,
+      ).catch(async (error: unknown) => {
+        throw new Error(`the roll did not finish; controllers:\n${await controllerLogs()}`, { cause: error });
+      });
+      const rollSeconds = (Date.now() - startedAt) / 1000;
+      const after = (await primaryRecord())?.primary ?? "";
+      await eventually("writes acknowledged by the primary", async () => {
+        const count = writer.acknowledged.length;
+        await sleep(500);
+        return writer.acknowledged.length > count;
+      });
+      await writer.stop();
+      console.log(
+        `rolling update on Kubernetes (3 instances): ${rollSeconds.toFixed(1)} s; the writer's longest outage ${(writer.longestGapAfter(startedAt) / 1000).toFixed(2)} s`,
+      );
+      const lost =
+        writer.acknowledged.length - (await countPresent(await ipOf(after), table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+      assert.equal((await primaryRecord())?.epoch, epochBefore + 1, "exactly one change of primary");
+      assert.notEqual(after, before, "the primary was handed over, not restarted in place");
+      const events = await since();
+      assert.ok(!events.some((e) => e.reason === "failover-started"), "no failover");
+      assert.equal(events.filter((e) => e.reason === "switchover-done").length, 1);
+      // Replicas first (highest ordinal first), the old primary last.
+      const restarted = events
+        .filter((e) => e.reason === "rolling-update")
+        .map((e) => /restarting (mysql-\d)/.exec(e.message)?.[1]);
+      assert.equal(restarted.at(-1), before, restarted.join(", "));
+      assert.equal(new Set(restarted).size, 3, restarted.join(", "));
+      assertNoOverlappingActors(events);
+    });
+
     it("backs up from a replica with a Job made from the CronJob, archives the binary logs across the failovers, and the backup restores to the last write", async () => {
       // The claim's folder on the node: a machine that mounts the backup volume reads the same.
       const volume = await testCluster.volumePath(NAMESPACE, "hapress-backups");

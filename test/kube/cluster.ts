@@ -135,6 +135,16 @@ export class TestCluster {
     return Number(pid);
   }
 
+  /**
+   * Gives an imported image a second name in the node's containerd (what a registry push of a new
+   * tag would do): a pod template naming it is a new revision, which a rolling update must roll.
+   */
+  tagImage(source: string, target: string): void {
+    const ctr = ["--address", join(this.dir, "containerd.sock"), "--namespace", "k8s.io", "images"];
+    execFileSync("ctr", [...ctr, "rm", target], { stdio: "ignore", timeout: 30_000 });
+    execFileSync("ctr", [...ctr, "tag", source, target], { encoding: "utf8", timeout: 30_000 });
+  }
+
   /** A container's log through the API (the kubelet's); `previous` for the instance before a restart. */
   async logs(
     namespace: string,
