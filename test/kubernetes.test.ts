@@ -635,7 +635,7 @@ describe(
       await runSql(await ipOf("mysql-0"), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
       const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
       writer.start();
-      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledgedCount >= 100));
       const oldUid = (await pod(api, "mysql-0"))?.metadata.uid;
       // From the node, as an operator (or the kernel's OOM killer) would; the kubelet restarts it.
       process.kill(await testCluster.containerPid(NAMESPACE, "mysql-0", "mariadb"), "SIGKILL");
@@ -664,14 +664,14 @@ describe(
         );
       });
       await eventually("writes acknowledged by the new primary", async () => {
-        const before = writer.acknowledged.length;
+        const before = writer.acknowledgedCount;
         await sleep(500);
-        return writer.acknowledged.length > before;
+        return writer.acknowledgedCount > before;
       });
       console.log(`the writer's outage: ${(writer.longestGapAfter(crashedAt - 1000) / 1000).toFixed(2)} s`);
       await writer.stop();
-      const lost = writer.acknowledged.length - (await countPresent(newIp, table, writer.acknowledged));
-      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+      const lost = writer.acknowledgedCount - (await countPresent(newIp, table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledgedCount} acknowledged writes lost`);
 
       // The old pod was deleted (fenced), recreated by the StatefulSet, and rejoined as a replica.
       await eventually(
@@ -709,7 +709,7 @@ describe(
       await runSql(await ipOf(oldPrimary), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
       const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
       writer.start();
-      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledgedCount >= 100));
       const leaderBefore = await leaseHolder();
       assert.ok(leaderBefore, "a controller leads");
       const leaderPod = leaderBefore.split("_")[0] ?? "";
@@ -745,14 +745,14 @@ describe(
       const newPrimary = (await primaryRecord())?.primary ?? "";
       assert.notEqual(await leaseHolder(), leaderBefore, "the killed leader's successor holds the lease");
       await eventually("writes acknowledged by the new primary", async () => {
-        const before = writer.acknowledged.length;
+        const before = writer.acknowledgedCount;
         await sleep(500);
-        return writer.acknowledged.length > before;
+        return writer.acknowledgedCount > before;
       });
       await writer.stop();
       const newIp = await ipOf(newPrimary);
-      const lost = writer.acknowledged.length - (await countPresent(newIp, table, writer.acknowledged));
-      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+      const lost = writer.acknowledgedCount - (await countPresent(newIp, table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledgedCount} acknowledged writes lost`);
       assertNoOverlappingActors(await controllerEvents());
     });
 
@@ -802,7 +802,7 @@ describe(
       await runSql(await ipOf(before), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
       const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
       writer.start();
-      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledgedCount >= 100));
       const requestedAt = Date.now();
       const since = async () =>
         (await controllerEvents()).filter((e) => eventTime(e.metadata.name) >= requestedAt);
@@ -825,16 +825,16 @@ describe(
         );
       });
       await eventually("writes acknowledged by the new primary", async () => {
-        const count = writer.acknowledged.length;
+        const count = writer.acknowledgedCount;
         await sleep(500);
-        return writer.acknowledged.length > count;
+        return writer.acknowledgedCount > count;
       });
       console.log(
         `switchover on Kubernetes, the writer's outage: ${(writer.longestGapAfter(requestedAt) / 1000).toFixed(2)} s`,
       );
       await writer.stop();
-      const lost = writer.acknowledged.length - (await countPresent(targetIp, table, writer.acknowledged));
-      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+      const lost = writer.acknowledgedCount - (await countPresent(targetIp, table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledgedCount} acknowledged writes lost`);
       const events = await since();
       assert.ok(events.some((e) => e.reason === "switchover-done"));
       assert.ok(!events.some((e) => e.reason === "failover-started"), "no failover");
@@ -868,7 +868,7 @@ describe(
       await runSql(await ipOf(before), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
       const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
       writer.start();
-      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledgedCount >= 100));
       // The target cannot finish while the lock is held: the leader is killed while it waits.
       const lock = await holdApplier(target);
       const leader = (await leaseHolder())?.split("_")[0] ?? "";
@@ -892,14 +892,14 @@ describe(
       assert.equal(result.code, 0, `${result.stderr}\ncontrollers:\n${await controllerLogs()}`);
       assert.match(result.stdout, new RegExp(`switched over from ${before} to ${target}`));
       await eventually("writes acknowledged by the new primary", async () => {
-        const count = writer.acknowledged.length;
+        const count = writer.acknowledgedCount;
         await sleep(500);
-        return writer.acknowledged.length > count;
+        return writer.acknowledgedCount > count;
       });
       await writer.stop();
       const lost =
-        writer.acknowledged.length - (await countPresent(await ipOf(target), table, writer.acknowledged));
-      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+        writer.acknowledgedCount - (await countPresent(await ipOf(target), table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledgedCount} acknowledged writes lost`);
       const events = await since();
       assert.equal(events.filter((e) => e.reason === "switchover-done").length, 1, "one switch");
       assert.ok(!events.some((e) => e.reason === "failover-started"), "no failover");
@@ -919,7 +919,7 @@ describe(
       await runSql(await ipOf(before), `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
       const writer = new Writer(await testCluster.serviceAddress(NAMESPACE, "mysql-primary"), table);
       writer.start();
-      await eventually("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 100));
+      await eventually("writes flowing", () => Promise.resolve(writer.acknowledgedCount >= 100));
       const startedAt = Date.now();
       const since = async () =>
         (await controllerEvents()).filter((e) => eventTime(e.metadata.name) >= startedAt);
@@ -960,17 +960,17 @@ describe(
       const rollSeconds = (Date.now() - startedAt) / 1000;
       const after = (await primaryRecord())?.primary ?? "";
       await eventually("writes acknowledged by the primary", async () => {
-        const count = writer.acknowledged.length;
+        const count = writer.acknowledgedCount;
         await sleep(500);
-        return writer.acknowledged.length > count;
+        return writer.acknowledgedCount > count;
       });
       await writer.stop();
       console.log(
         `rolling update on Kubernetes (3 instances): ${rollSeconds.toFixed(1)} s; the writer's longest outage ${(writer.longestGapAfter(startedAt) / 1000).toFixed(2)} s`,
       );
       const lost =
-        writer.acknowledged.length - (await countPresent(await ipOf(after), table, writer.acknowledged));
-      assert.equal(lost, 0, `${lost} of ${writer.acknowledged.length} acknowledged writes lost`);
+        writer.acknowledgedCount - (await countPresent(await ipOf(after), table, writer.acknowledged));
+      assert.equal(lost, 0, `${lost} of ${writer.acknowledgedCount} acknowledged writes lost`);
       assert.equal((await primaryRecord())?.epoch, epochBefore + 1, "exactly one change of primary");
       assert.notEqual(after, before, "the primary was handed over, not restarted in place");
       const events = await since();

@@ -95,7 +95,7 @@ async function main(): Promise<void> {
         await session.close();
         const writer = new Writer(database, table, secrets.appPassword);
         writer.start();
-        await until("writes flowing", () => Promise.resolve(writer.acknowledged.length >= 200), 60_000);
+        await until("writes flowing", () => Promise.resolve(writer.acknowledgedCount >= 200), 60_000);
         const faultAt = Date.now();
         if (fault === "primary pod deleted")
           cluster.kubectl(["-n", NAMESPACE, "delete", "pod", from, "--wait=false"]);
@@ -120,15 +120,15 @@ async function main(): Promise<void> {
         await writer.stop();
         const to = (await recordedPrimary(api, NAMESPACE))?.primary ?? "";
         const lost =
-          writer.acknowledged.length -
+          writer.acknowledgedCount -
           (await countPresent(database, table, writer.acknowledged, secrets.appPassword));
         const outageMs = writer.longestGapAfter(faultAt - 1000);
         results.set(fault, [
           ...(results.get(fault) ?? []),
-          { outageMs, acknowledged: writer.acknowledged.length, lost },
+          { outageMs, acknowledged: writer.acknowledgedCount, lost },
         ]);
         console.log(
-          `run ${run}, ${fault}: ${from} -> ${to}: outage ${(outageMs / 1000).toFixed(2)} s, ${writer.acknowledged.length} acknowledged, ${lost} lost`,
+          `run ${run}, ${fault}: ${from} -> ${to}: outage ${(outageMs / 1000).toFixed(2)} s, ${writer.acknowledgedCount} acknowledged, ${lost} lost`,
         );
       }
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cookieHeader } from "./rest-writer.js";
+import { cookieHeader } from "../wordpress/sign-in.js";
 
 test("the Cookie header keeps each cookie's name and value, not its attributes nor deleted ones", () => {
   assert.equal(

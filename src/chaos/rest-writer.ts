@@ -1,4 +1,5 @@
-import { errorMessage, HapressError } from "../errors.js";
+import { errorMessage } from "../errors.js";
+import { restNonce, signIn } from "../wordpress/sign-in.js";
 import type { Sample } from "./timeline.js";
 
 /** Posts this writer made, and which of them WordPress acknowledged (HTTP 201). */
@@ -7,14 +8,6 @@ export interface RestWriterReport {
   acknowledged: string[];
   /** Titles of posts that failed or got no answer: each may or may not exist. */
   unacknowledged: string[];
-}
-
-/** The cookies of a Set-Cookie list as one Cookie header (names and values only). */
-export function cookieHeader(setCookies: readonly string[]): string {
-  return setCookies
-    .map((line) => line.split(";")[0]?.trim() ?? "")
-    .filter((pair) => pair.includes("=") && !/=deleted$/.test(pair))
-    .join("; ");
 }
 
 /**
@@ -44,27 +37,8 @@ export class RestWriter {
 
   /** Signs in and takes a REST nonce; fails with the reason when WordPress refuses. */
   async signIn(): Promise<void> {
-    const login = await fetch(new URL("/wp-login.php", this.siteUrl), {
-      method: "POST",
-      redirect: "manual",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        cookie: "wordpress_test_cookie=WP%20Cookie%20check",
-      },
-      body: new URLSearchParams({ log: this.user, pwd: this.password, testcookie: "1" }),
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
-    await login.arrayBuffer();
-    this.cookie = cookieHeader(login.headers.getSetCookie());
-    if (login.status !== 302 || !/wordpress_logged_in_/.test(this.cookie))
-      throw new HapressError(`WordPress refused the sign-in of '${this.user}' (HTTP ${login.status})`);
-    const nonce = await fetch(new URL("/wp-admin/admin-ajax.php?action=rest-nonce", this.siteUrl), {
-      headers: { cookie: this.cookie },
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
-    this.nonce = (await nonce.text()).trim();
-    if (nonce.status !== 200 || !/^[0-9a-f]{10}$/.test(this.nonce))
-      throw new HapressError(`WordPress gave no REST nonce (HTTP ${nonce.status})`);
+    this.cookie = await signIn(this.siteUrl, this.user, this.password, this.timeoutMs);
+    this.nonce = await restNonce(this.siteUrl, this.cookie, this.timeoutMs);
   }
 
   start(maxDurationMs = 600_000): void {

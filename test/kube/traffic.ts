@@ -4,6 +4,7 @@
 // acknowledgement, checked afterwards for losses; anonymous page readers through `wordpress`.
 import { request as httpRequest } from "node:http";
 import { connectSql } from "../../src/mysql/client.js";
+import { Writer as AppWriter, type WriterReport } from "../../src/chaos/writer.js";
 import { sleep } from "../../src/util/process.js";
 import { testSecrets } from "../helpers/render-variants.js";
 import type { KubeClient } from "./client.js";
@@ -27,56 +28,47 @@ export async function endpointAddresses(
     .sort();
 }
 
-/** Acknowledged inserts into the primary, through the `mysql-primary` Service's address. */
+/**
+ * Acknowledged inserts into the primary through the `mysql-primary` Service's address: the product's
+ * chaos writer (the same client `hapress chaos` measures with), with the time of each
+ * acknowledgement kept for the outage and a registry so the suite's `after` stops what a failed test
+ * left running.
+ */
 export class Writer {
-  /** Every writer started, so the suite's `after` stops those a failed test left running. */
   static readonly running = new Set<Writer>();
-  readonly acknowledged: number[] = [];
-  /** When each acknowledgement came (Date.now()), in the same order. */
+  /** The acknowledged ids, known once the writer has stopped. */
+  acknowledged: number[] = [];
+  /** When each acknowledgement came (Date.now()), in order. */
   readonly acknowledgedAt: number[] = [];
   failures = 0;
-  private stopped = false;
-  private loop: Promise<void> | null = null;
+  private readonly writer: AppWriter;
 
   constructor(
     /** The ClusterIP of `mysql-primary`. */
-    private readonly address: string,
-    private readonly table: string,
-    private readonly password: string = testSecrets.appPassword,
-  ) {}
+    address: string,
+    table: string,
+    password: string = testSecrets.appPassword,
+  ) {
+    this.writer = new AppWriter(
+      { host: address, port: 3306 },
+      { user: "wordpress", password },
+      "wordpress",
+      table,
+      (sample) => {
+        if (sample.ok) this.acknowledgedAt.push(sample.at);
+        else this.failures++;
+      },
+    );
+  }
+
+  /** How many inserts have been acknowledged so far (while it runs, and after). */
+  get acknowledgedCount(): number {
+    return this.acknowledgedAt.length;
+  }
 
   start(): void {
     Writer.running.add(this);
-    this.loop = this.run();
-  }
-
-  private async run(): Promise<void> {
-    let next = 1;
-    const deadline = Date.now() + 600_000;
-    while (!this.stopped && Date.now() < deadline) {
-      try {
-        const session = await connectSql(
-          { host: this.address, port: 3306 },
-          { user: "wordpress", password: this.password },
-          { database: "wordpress", connectTimeoutMs: 1000, queryTimeoutMs: 5000 },
-        );
-        try {
-          while (!this.stopped) {
-            await session.query(`INSERT INTO ${this.table} VALUES (?)`, [next]);
-            this.acknowledged.push(next++);
-            this.acknowledgedAt.push(Date.now());
-            await sleep(5);
-          }
-        } finally {
-          await session.close();
-        }
-      } catch {
-        // The id that failed may or may not have committed: never reused, never counted.
-        next++;
-        this.failures++;
-        await sleep(50);
-      }
-    }
+    this.writer.start(600_000);
   }
 
   /** The longest pause between two acknowledgements after `since`: the outage a client saw. */
@@ -89,10 +81,11 @@ export class Writer {
     return longest;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
+  async stop(): Promise<WriterReport> {
+    const report = await this.writer.stop();
+    this.acknowledged = report.acknowledged;
     Writer.running.delete(this);
+    return report;
   }
 }
 
