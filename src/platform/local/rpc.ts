@@ -1,5 +1,6 @@
 import { chmod, rm } from "node:fs/promises";
 import { createConnection, createServer, type Server } from "node:net";
+import { HapressError } from "../../errors.js";
 
 /** One request per connection, newline-delimited JSON both ways. */
 export interface RpcRequest {
@@ -7,7 +8,45 @@ export interface RpcRequest {
   params?: Record<string, unknown>;
 }
 
-export type RpcResponse = { ok: true; result: unknown } | { ok: false; error: string };
+/**
+ * A failure as it crosses the socket: its message, the messages of its causes (outermost first) and
+ * the exit code a command should end with (2 for bad input, 1 otherwise), so the caller's error says
+ * what the serving side's did.
+ */
+export interface RpcFailure {
+  message: string;
+  causes: string[];
+  exitCode: number;
+}
+
+export type RpcResponse = { ok: true; result: unknown } | { ok: false; error: RpcFailure };
+
+/** An error the other side of the socket answered with: its exit code and causes kept. */
+export class RemoteError extends HapressError {
+  readonly causes: string[];
+  constructor(failure: RpcFailure) {
+    super(failure.causes.length > 0 ? `${failure.message}: ${failure.causes.join(": ")}` : failure.message, {
+      exitCode: failure.exitCode,
+    });
+    this.name = "RemoteError";
+    this.causes = failure.causes;
+  }
+}
+
+/** How an error is sent: its message, its chain of causes (bounded), its exit code. */
+export function toRpcFailure(error: unknown): RpcFailure {
+  const causes: string[] = [];
+  let cause = error instanceof Error ? error.cause : undefined;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    causes.push(cause instanceof Error ? cause.message : JSON.stringify(cause));
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return {
+    message: error instanceof Error ? error.message : String(error),
+    causes,
+    exitCode: error instanceof HapressError ? error.exitCode : 1,
+  };
+}
 
 export type RpcHandler = (request: RpcRequest) => Promise<unknown>;
 
@@ -34,7 +73,7 @@ export async function serveRpc(socketPath: string, handler: RpcHandler): Promise
       const request = JSON.parse(line) as RpcRequest;
       return { ok: true, result: await handler(request) };
     } catch (error) {
-      return { ok: false, error: error instanceof Error ? error.message : String(error) };
+      return { ok: false, error: toRpcFailure(error) };
     }
   };
   const previousMask = process.umask(0o177);
@@ -80,7 +119,9 @@ export function callRpc<T>(socketPath: string, request: RpcRequest, timeoutMs = 
       try {
         const response = JSON.parse(buffer) as RpcResponse;
         if (response.ok) resolve(response.result as T);
-        else reject(new Error(response.error));
+        // A peer of an older version answers with the message alone.
+        else if (typeof response.error === "string") reject(new HapressError(response.error));
+        else reject(new RemoteError(response.error));
       } catch (error) {
         reject(error instanceof Error ? error : new Error(String(error)));
       }

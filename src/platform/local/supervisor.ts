@@ -1,33 +1,15 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { rm, unlink, writeFile } from "node:fs/promises";
 import type { Server } from "node:net";
-import { join } from "node:path";
-import { agentAnswers, cloneFromDonor, CLONE_INFO_FILE, type CloneInfo } from "../../agent/clone.js";
-import { initializePrimaryDataDir } from "../../agent/initdb.js";
 import { errorMessage } from "../../errors.js";
-import { connectSql, readInstanceState, type InstanceState } from "../../mysql/client.js";
-import { ensureServiceRoot, giveTo, siteLayout, type ServiceAccounts, type SiteLayout } from "./layout.js";
-import { PRIVATE_FILES_ENV, renderServerConfig, sqlString } from "../../mysql/config.js";
-import type { DatabaseInstance } from "../../controller/platform.js";
+import { siteLayout, type ServiceAccounts, type SiteLayout } from "./layout.js";
 import { specSchema, type Spec } from "../../spec/schema.js";
-import { readSavedMemory } from "../../state/controller-memory.js";
 import { appendEvent } from "../../state/events.js";
 import { FenceBook } from "./fence-book.js";
-import { readJsonFile, statePaths, writeFileAtomic, type StatePaths } from "../../state/files.js";
-import { endpointLimits, metricsEndpoints } from "./status-endpoints.js";
-import { readPrimaryRecord, writePrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
+import { readJsonFile, statePaths, type StatePaths } from "../../state/files.js";
+import { readPrimaryRecord, type PrimaryRecord } from "../../state/primary.js";
 import { loadOrCreateSecrets, type Secrets } from "../../state/secrets.js";
-import {
-  ADMIN_PORT,
-  AGENT_PORT,
-  mysqlOrdinal,
-  planTopology,
-  surplusPods,
-  wordpressOrdinal,
-  type PodPlan,
-  type Topology,
-} from "../../topology/topology.js";
+import { planTopology, type Topology } from "../../topology/topology.js";
 import { sleep } from "../../util/process.js";
 import { LoadBalancerKeeper } from "./load-balancer-keeper.js";
 import {
@@ -36,27 +18,23 @@ import {
   ProcessRecordWriter,
   runningRecordedProcesses,
 } from "./process-records.js";
-import { ProcessManager, type ProcessInfo } from "./processes.js";
-import { callRpc, serveRpc, type RpcRequest } from "./rpc.js";
-import {
-  controllerActivity,
-  type PodStatus,
-  type ProgressEvent,
-  type SiteStatus,
-} from "../../status/site-status.js";
+import { ProcessManager } from "./processes.js";
+import { callRpc, serveRpc } from "./rpc.js";
+import { controllerProcess, DatabaseTier } from "./database-tier.js";
+import { ProgressLog } from "./progress-log.js";
+import { siteMetricsSnapshot, SupervisorMetrics } from "./supervisor-metrics.js";
+import { assembleSiteStatus, readControllerStatus, surplusPodNames } from "./supervisor-status.js";
+import { answerSupervisorRequest, type SupervisorOperations } from "./supervisor-rpc.js";
+import { type PodStatus, type SiteStatus } from "../../status/site-status.js";
 import { readSiteRecord } from "./site-record.js";
 import { hitRatio } from "../../wordpress/page-cache.js";
-import { databaseInstances } from "./instances.js";
-import { chooseDonor } from "./clone-donor.js";
 import { BinlogArchiveKeeper } from "./binlog-archive-keeper.js";
 import type { ArchiveGap } from "../../backup/archive-gaps.js";
 import { BackupScheduler } from "./backup-scheduler.js";
-import { backupRoot, backupsOverview, binlogArchiveDir } from "../../backup/list.js";
-import { SiteMetrics, type SiteSnapshot } from "../../metrics/site-metrics.js";
-import { RetryingMetricsEndpoint } from "../../metrics/retrying-endpoint.js";
+import { backupRoot, binlogArchiveDir } from "../../backup/list.js";
+import { type SiteSnapshot } from "../../metrics/site-metrics.js";
 import { DEFAULT_ARCHIVE } from "../../backup/archive-folder.js";
-import { siteUrl, WordpressTier } from "./wordpress-tier.js";
-import { exporterProcessName, reconcileExporter } from "./mysqld-exporter.js";
+import { WordpressTier } from "./wordpress-tier.js";
 
 export interface SupervisorOptions {
   stateDir: string;
@@ -65,48 +43,6 @@ export interface SupervisorOptions {
   /** Who the services run as (null: the user who runs the supervisor). */
   accounts: ServiceAccounts | null;
   reconcileIntervalMs?: number;
-}
-
-interface Observation {
-  reachable: boolean;
-  state: InstanceState | null;
-  error: string | null;
-}
-
-const MAX_PROGRESS_EVENTS = 500;
-
-/** The longest the recorded primary's mariadbd waits to be restarted after a crash (see its spec). */
-export const PRIMARY_RESTART_CAP_MS = 500;
-
-/** Status of a pod that is one process (the load balancer, the controller). */
-function singleProcessPod(
-  name: string,
-  component: PodStatus["component"],
-  address: string,
-  info: ProcessInfo | null,
-  healthy: boolean,
-): PodStatus {
-  return {
-    name,
-    component,
-    role: null,
-    address,
-    port: null,
-    pids: info?.pid ? [info.pid] : [],
-    ready: info?.state === "running" && healthy,
-    restarts: info?.restarts ?? 0,
-    phase: info?.state ?? "stopped",
-    gtid: null,
-    lagSeconds: null,
-    semiSync: null,
-    readOnly: null,
-    message: info?.lastExit ?? null,
-  };
-}
-
-function stringParam(request: RpcRequest, name: string): string {
-  const value = request.params?.[name];
-  return typeof value === "string" ? value : "";
 }
 
 /**
@@ -120,10 +56,7 @@ export class Supervisor {
   private topology!: Topology;
   private secrets!: Secrets;
   private record: PrimaryRecord | null = null;
-  private observations = new Map<string, Observation>();
-  private phases = new Map<string, { phase: string; message: string | null }>();
-  private progress: ProgressEvent[] = [];
-  private seq = 0;
+  private readonly progress = new ProgressLog();
   private stopping = false;
   private wake: (() => void) | null = null;
   private readonly loadBalancer: LoadBalancerKeeper;
@@ -132,16 +65,13 @@ export class Supervisor {
   private readonly records: ProcessRecordWriter;
   /** Told to systemd once (Type=notify), when the site is first ready. */
   private readinessNotified = false;
-  /** Pods whose data is being thrown away and cloned again. */
-  private recloning = new Set<string>();
   private server: Server | null = null;
-  private readonly siteMetrics = new SiteMetrics(Date.now());
-  /** The site's /metrics, bound once the topology (its address) is known. */
-  private metricsEndpoint: RetryingMetricsEndpoint | null = null;
+  private readonly metrics: SupervisorMetrics;
   private loopDone: Promise<void> = Promise.resolve();
   /** Aborted at shutdown: kills the helper programs of a clone or initialisation in progress. */
   private readonly aborter = new AbortController();
 
+  private readonly database: DatabaseTier;
   private readonly wordpress: WordpressTier;
   private readonly layout: SiteLayout;
   private readonly archive: BinlogArchiveKeeper;
@@ -167,6 +97,23 @@ export class Supervisor {
       paths: this.paths,
       runAs: this.layout.accounts?.haproxy.name ?? null,
       log: (message) => this.log("haproxy", message),
+    });
+    this.metrics = new SupervisorMetrics(
+      () => this.metricsSnapshot(),
+      (message) => this.log(null, message),
+    );
+    this.database = new DatabaseTier({
+      processes: this.processes,
+      paths: this.paths,
+      layout: this.layout,
+      self: options.selfCommand,
+      fences: this.fences,
+      signal: this.aborter.signal,
+      log: (pod, message, level) => this.log(pod, message, level),
+      desired: () => ({ spec: this.spec, topology: this.topology, secrets: this.secrets }),
+      record: () => this.record,
+      onBootstrapped: (record) => (this.record = record),
+      nudge: () => this.nudge(),
     });
     this.wordpress = new WordpressTier({
       processes: this.processes,
@@ -198,7 +145,10 @@ export class Supervisor {
     await this.loadDesiredState();
     await this.adoptRunningProcesses();
     await writeFile(this.paths.supervisorPid, `${process.pid}\n`, { mode: 0o600 });
-    this.server = await serveRpc(this.paths.socket, (request) => this.handle(request));
+    const operations = this.rpcOperations();
+    this.server = await serveRpc(this.paths.socket, (request) =>
+      answerSupervisorRequest(request, operations),
+    );
     this.log(null, `supervisor ${process.pid} serving ${this.paths.socket}`);
     this.loopDone = this.loop();
   }
@@ -236,89 +186,36 @@ export class Supervisor {
   }
 
   private log(pod: string | null, message: string, level: "info" | "error" = "info"): void {
-    const event: ProgressEvent = { seq: ++this.seq, time: new Date().toISOString(), level, pod, message };
-    this.progress.push(event);
-    if (this.progress.length > MAX_PROGRESS_EVENTS) this.progress.shift();
-    console.log(`${event.time} ${level} ${pod ? `[${pod}] ` : ""}${message}`);
+    this.progress.add(pod, message, level);
   }
 
-  private setPhase(pod: string, phase: string, message: string | null = null): void {
-    this.phases.set(pod, { phase, message });
-  }
-
-  private async handle(request: RpcRequest): Promise<unknown> {
-    switch (request.method) {
-      case "status":
-        return this.status();
-      case "progress": {
-        const since = Number(request.params?.since ?? 0);
-        return { events: this.progress.filter((e) => e.seq > since), status: await this.status() };
-      }
-      case "apply":
+  /** What the socket's requests do (the dispatch and the schemas: supervisor-rpc.ts). */
+  private rpcOperations(): SupervisorOperations {
+    return {
+      status: () => this.status(),
+      progressSince: (seq) => this.progress.since(seq),
+      apply: async () => {
         await this.loadDesiredState();
         this.log(null, `applying spec: ${this.spec.database.replicas} database instance(s)`);
         this.nudge();
-        return { seq: this.seq };
-      case "instances":
-        return this.instances();
-      case "route":
+        return this.progress.last();
+      },
+      instances: () => this.database.instances(),
+      route: async () => {
         this.record = await readPrimaryRecord(this.paths.primary);
         await this.loadBalancer.ensure(this.topology, this.record?.primary ?? "mysql-0");
         this.log(
           null,
           `mysql-primary routes to ${this.record?.primary ?? "?"} (epoch ${this.record?.epoch ?? "?"})`,
         );
-        return { routed: this.record?.primary };
-      case "fence": {
-        const pod = this.podParam(request);
-        await this.fences.change(pod, true);
-        await this.processes.kill(`${pod}/mariadbd`);
-        this.log(pod, "fenced: mariadbd killed and held down until the controller releases it");
-        return { fenced: pod };
-      }
-      case "release": {
-        const pod = this.podParam(request);
-        if (this.fences.has(pod)) this.log(pod, "released: it will start again, read-only");
-        await this.fences.change(pod, false);
-        this.nudge();
-        return { released: pod };
-      }
-      case "reclone": {
-        const pod = this.podParam(request);
-        await this.reclone(pod, stringParam(request, "reason") || "requested");
-        return { recloning: pod };
-      }
-      case "shutdown":
-        setImmediate(() => void this.shutdown());
-        return { stopping: true, pid: process.pid };
-      case "handover":
-        setImmediate(() => void this.handOver());
-        return { leaving: true, pid: process.pid };
-      default:
-        throw new Error(`unknown method '${request.method}'`);
-    }
-  }
-
-  private podParam(request: RpcRequest): string {
-    const pod = stringParam(request, "pod");
-    if (!this.topology.mysql.some((p) => p.name === pod)) throw new Error(`no database pod named '${pod}'`);
-    return pod;
-  }
-
-  /** The database instances, for the controller; provisioning ones are not its to touch. */
-  private instances(): DatabaseInstance[] {
-    return databaseInstances(this.topology, (pod) => this.dataDir(pod), this.recloning);
-  }
-
-  /** Stops an instance, deletes its data and lets reconciliation clone it again from a healthy peer. */
-  private async reclone(pod: string, reason: string): Promise<void> {
-    if (pod === this.record?.primary) throw new Error(`${pod} is the primary: it cannot be re-cloned`);
-    this.recloning.add(pod);
-    this.log(pod, `re-cloning: ${reason}`);
-    await this.processes.stopPod(pod, 10_000);
-    await rm(this.dataDir(pod), { recursive: true, force: true });
-    await this.fences.change(pod, false);
-    this.nudge();
+        return this.record?.primary ?? null;
+      },
+      fence: (pod) => this.database.fence(pod),
+      release: (pod) => this.database.release(pod),
+      reclone: (pod, reason) => this.database.reclone(pod, reason),
+      shutdown: () => setImmediate(() => void this.shutdown()),
+      handOver: () => setImmediate(() => void this.handOver()),
+    };
   }
 
   /**
@@ -353,11 +250,11 @@ export class Supervisor {
         this.log(null, `reconcile failed: ${errorMessage(error)}`, "error");
       }
       if (this.stopping) break;
-      this.serveSiteMetrics();
+      this.metrics.serve(this.topology.metrics.address, this.topology.metrics.supervisorPort);
       await this.notifyReadyOnce();
       // Converging (starting, cloning, restarting): look again soon; steady: once a second.
       const converged =
-        this.topology.mysql.every((pod) => this.isReady(pod.name)) &&
+        this.topology.mysql.every((pod) => this.database.isReady(pod.name)) &&
         this.loadBalancer.routesPrimary(this.record?.primary);
       const interval = converged ? steadyInterval : Math.min(200, steadyInterval);
       await new Promise<void>((resolve) => {
@@ -415,7 +312,7 @@ export class Supervisor {
     this.scheduler.stop();
     await letGo();
     this.server?.close();
-    this.metricsEndpoint?.close();
+    this.metrics.close();
     await rm(this.paths.socket, { force: true });
     await unlink(this.paths.supervisorPid).catch(() => undefined);
     await Promise.race([this.loopDone, sleep(2000)]);
@@ -429,13 +326,13 @@ export class Supervisor {
     // The controller changes the record and the fences; the routing and the roles always follow the files.
     this.record = await readPrimaryRecord(this.paths.primary);
     await this.fences.refresh();
-    await this.observeAll();
+    await this.database.observeAll();
     const primaryName = this.record?.primary ?? "mysql-0";
-    await this.removeSurplusPods(primaryName);
+    await this.database.removeSurplusPods(primaryName);
     await this.loadBalancer.ensure(this.topology, primaryName);
     for (const pod of this.topology.mysql) {
       if (this.stopping) return;
-      const proceed = await this.ensureMysqlPod(pod);
+      const proceed = await this.database.ensurePod(pod);
       if (!proceed) break;
     }
     if (this.record) this.ensureController();
@@ -444,13 +341,13 @@ export class Supervisor {
       archiveDir: binlogArchiveDir(this.options.stateDir, this.spec, this.archiveFolder),
       record: this.record,
       primaryAddress: this.topology.mysql.find((p) => p.name === this.record?.primary)?.address ?? null,
-      primaryReady: this.record !== null && this.isReady(this.record.primary),
+      primaryReady: this.record !== null && this.database.isReady(this.record.primary),
       secrets: this.secrets,
     });
     await this.loadBalancer.observeRouting();
     const databaseReady =
       this.record !== null &&
-      this.isReady(this.record.primary) &&
+      this.database.isReady(this.record.primary) &&
       this.loadBalancer.routesPrimary(this.record?.primary);
     await this.wordpress.reconcile(this.topology, this.spec, this.secrets, databaseReady);
     this.scheduler.reconcile(this.spec, databaseReady);
@@ -458,378 +355,47 @@ export class Supervisor {
 
   /** The database HA controller runs as its own supervised process. */
   private ensureController(): void {
-    this.processes.ensure({
-      name: "controller/controller",
-      pod: "controller",
-      command: this.options.selfCommand.command,
-      args: [...this.options.selfCommand.args, "--dir", this.options.stateDir, "controller"],
-      logFile: this.paths.podLog("controller"),
-      // The only controller (Kubernetes runs two): while it waits out a backoff nobody can fail over,
-      // and it is cheap to start, so a crash loop is retried every 2 s at most, not every minute
-      // (the chaos matrix's repeated controller kills reached 60 s).
-      maxRestartDelayMs: 2_000,
-    });
-  }
-
-  private async observeAll(): Promise<void> {
-    const pods = this.topology.mysql;
-    await Promise.all(
-      pods.map(async (pod) => {
-        if (!this.processes.isRunning(`${pod.name}/mariadbd`)) {
-          this.observations.set(pod.name, { reachable: false, state: null, error: "not running" });
-          return;
-        }
-        this.observations.set(pod.name, await this.observe(pod));
-      }),
+    this.processes.ensure(
+      controllerProcess(this.options.selfCommand, this.options.stateDir, this.paths.podLog("controller")),
     );
-  }
-
-  private async observe(pod: PodPlan): Promise<Observation> {
-    try {
-      const session = await connectSql(
-        { host: pod.address, port: ADMIN_PORT },
-        { user: this.secrets.adminUser, password: this.secrets.adminPassword },
-        { connectTimeoutMs: 1000, queryTimeoutMs: 2000 },
-      );
-      try {
-        return { reachable: true, state: await readInstanceState(session), error: null };
-      } finally {
-        await session.close();
-      }
-    } catch (error) {
-      return { reachable: false, state: null, error: errorMessage(error) };
-    }
-  }
-
-  private isReady(pod: string): boolean {
-    const observation = this.observations.get(pod);
-    if (!observation?.reachable || !observation.state) return false;
-    if (pod === this.record?.primary) return !observation.state.readOnly;
-    const replication = observation.state.replication;
-    return replication !== null && replication.ioRunning === "Yes" && replication.sqlRunning;
-  }
-
-  private dataDir(pod: string): string {
-    return this.layout.mysqlDataDir(pod);
-  }
-
-  /** Returns false when later pods must wait (OrderedReady, as a StatefulSet creates pods). */
-  private async ensureMysqlPod(pod: PodPlan): Promise<boolean> {
-    const dataDir = this.dataDir(pod.name);
-    if (this.fences.has(pod.name)) {
-      this.setPhase(pod.name, "fenced", "held down by the controller");
-      return true;
-    }
-    if (this.recloning.has(pod.name) && existsSync(dataDir)) {
-      // Being stopped for a re-clone: starting it now would race the deletion of its data.
-      this.setPhase(pod.name, "cloning", "stopping before the re-clone");
-      return true;
-    }
-    if (!existsSync(dataDir)) {
-      // OrderedReady when a pod is first created; a re-clone only needs a live donor.
-      const recloning = this.recloning.has(pod.name);
-      const lowerReady = this.topology.mysql
-        .filter((p) => p.ordinal < pod.ordinal)
-        .every((p) => this.isReady(p.name));
-      if (!lowerReady && !recloning) return false;
-      const created = await this.createDataDir(pod, dataDir);
-      // A re-clone that must wait for a donor does not hold up the other pods.
-      if (!created) return recloning;
-      this.recloning.delete(pod.name);
-    }
-    await this.startMysqlProcesses(pod);
-    const observation = this.observations.get(pod.name);
-    if (observation?.reachable && existsSync(join(dataDir, CLONE_INFO_FILE))) {
-      await this.startReplication(pod, dataDir);
-    }
-    const ready = this.isReady(pod.name);
-    const info = this.processes.info(`${pod.name}/mariadbd`);
-    if (ready) this.setPhase(pod.name, "running");
-    else if (info?.state === "backoff") this.setPhase(pod.name, "crashloop", info.lastExit);
-    else this.setPhase(pod.name, "starting", observation?.error ?? null);
-    return true;
-  }
-
-  private async createDataDir(pod: PodPlan, dataDir: string): Promise<boolean> {
-    await mkdir(this.paths.podDir(pod.name), { recursive: true, mode: 0o700 });
-    await this.ensureMysqlServiceDir(pod.name);
-    if (!this.record) {
-      if (pod.ordinal !== 0) return false;
-      this.setPhase(pod.name, "initializing");
-      this.log(pod.name, "initialising a new primary (users, app database)");
-      try {
-        await initializePrimaryDataDir(dataDir, this.secrets, {
-          runAs: this.layout.accounts?.mysql.name ?? null,
-          signal: this.aborter.signal,
-        });
-      } catch (error) {
-        this.failPod(pod.name, error);
-        return false;
-      }
-      this.record = await writePrimaryRecord(this.paths.primary, pod.name, "bootstrap");
-      this.log(pod.name, "initialised; recorded as the primary");
-      return true;
-    }
-    const donor = this.pickDonor(pod.name);
-    if (!donor || !(await agentAnswers(donor.address, AGENT_PORT))) {
-      this.setPhase(pod.name, "waiting", "no ready donor to clone from");
-      return false;
-    }
-    this.setPhase(pod.name, "cloning", `from ${donor.name}`);
-    this.log(pod.name, `cloning from ${donor.name} (backup stream on ${donor.address}:${AGENT_PORT})`);
-    let lastReport = Date.now();
-    try {
-      const info: CloneInfo = await cloneFromDonor({
-        donor: { name: donor.name, address: donor.address, port: AGENT_PORT },
-        token: this.secrets.cloneToken,
-        dataDir,
-        signal: this.aborter.signal,
-        onProgress: (bytes) => {
-          if (Date.now() - lastReport < 1000) return;
-          lastReport = Date.now();
-          const message = `received ${(bytes / 1e6).toFixed(1)} MB from ${donor.name}`;
-          this.setPhase(pod.name, "cloning", message);
-          this.log(pod.name, message);
-        },
-      });
-      const rate = info.seconds > 0 ? info.bytes / 1e6 / info.seconds : 0;
-      this.log(
-        pod.name,
-        `cloned ${(info.bytes / 1e6).toFixed(1)} MB in ${info.seconds.toFixed(1)} s (${rate.toFixed(1)} MB/s) at GTID '${info.gtid}'`,
-      );
-      return true;
-    } catch (error) {
-      this.failPod(pod.name, error);
-      return false;
-    }
-  }
-
-  private failPod(pod: string, error: unknown): void {
-    const message = `${errorMessage(error)} (log: ${this.paths.podLog(pod)})`;
-    this.setPhase(pod, "failed", message);
-    this.log(pod, message, "error");
-  }
-
-  /** Who gives a new or re-cloned pod its data: see chooseDonor. */
-  private pickDonor(forPod: string): PodPlan | null {
-    const candidates = this.topology.mysql.map((p) => ({
-      name: p.name,
-      ready: this.isReady(p.name),
-      hasData: existsSync(this.dataDir(p.name)),
-      state: this.observations.get(p.name)?.state ?? null,
-    }));
-    const name = chooseDonor(candidates, this.record?.primary ?? null, forPod);
-    return this.topology.mysql.find((p) => p.name === name) ?? null;
-  }
-
-  /**
-   * The pod's service folder (data, socket), the database account's alone. Given back at every start:
-   * a clone or an initialisation run by the supervisor leaves files of its own user behind.
-   */
-  private async ensureMysqlServiceDir(pod: string): Promise<void> {
-    await ensureServiceRoot(this.layout);
-    const dir = this.layout.podServiceDir(pod);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const owner = this.layout.accounts?.mysql;
-    if (owner) await giveTo(dir, owner, { recursive: true, groupReadable: false });
-  }
-
-  private async startMysqlProcesses(pod: PodPlan): Promise<void> {
-    const podDir = this.paths.podDir(pod.name);
-    const runDir = this.layout.mysqlRunDir(pod.name);
-    const socket = join(runDir, "mysqld.sock");
-    if (!this.processes.isRunning(`${pod.name}/mariadbd`)) {
-      await mkdir(runDir, { recursive: true, mode: 0o700 });
-      await this.ensureMysqlServiceDir(pod.name);
-    }
-    const configPath = join(podDir, "my.cnf");
-    const config = renderServerConfig({
-      ordinal: pod.ordinal,
-      address: pod.address,
-      port: pod.port,
-      dataDir: this.dataDir(pod.name),
-      socket,
-      pidFile: join(runDir, "mysqld.pid"),
-      errorLog: this.paths.podLog(pod.name),
-      bufferPoolMB: this.spec.database.bufferPoolMB,
-      semiSyncTimeoutMs: this.spec.database.semiSyncTimeoutMs,
-      maxConnections: this.spec.database.maxConnections,
-      runAs: this.layout.accounts?.mysql.name ?? null,
-    });
-    if (!this.processes.isRunning(`${pod.name}/mariadbd`)) await writeFileAtomic(configPath, config, 0o600);
-    this.processes.ensure({
-      name: `${pod.name}/mariadbd`,
-      pod: pod.name,
-      command: "mariadbd",
-      args: [`--defaults-file=${configPath}`],
-      env: { ...PRIVATE_FILES_ENV },
-      logFile: this.paths.podLog(pod.name),
-      // The recorded primary's restart is the only recovery when no majority allows a failover:
-      // the crash-loop backoff (doubling up to a minute) would add its delay to every repeated kill.
-      ...(this.record?.primary === pod.name ? { maxRestartDelayMs: PRIMARY_RESTART_CAP_MS } : {}),
-    });
-    this.processes.ensure({
-      name: `${pod.name}/agent`,
-      pod: pod.name,
-      command: this.options.selfCommand.command,
-      args: [
-        ...this.options.selfCommand.args,
-        "agent",
-        "serve-backups",
-        "--address",
-        pod.address,
-        "--port",
-        String(AGENT_PORT),
-        "--socket",
-        socket,
-        "--user",
-        this.secrets.backupUser,
-        "--password-env",
-        "HAPRESS_BACKUP_PASSWORD",
-        // It faces the network: it gives up root before it listens, for the database's account.
-        ...(this.layout.accounts ? ["--run-as", this.layout.accounts.mysql.name] : []),
-      ],
-      env: {
-        HAPRESS_CLONE_TOKEN: this.secrets.cloneToken,
-        HAPRESS_BACKUP_PASSWORD: this.secrets.backupPassword,
-      },
-      logFile: this.paths.podLog(pod.name),
-    });
-    await reconcileExporter(
-      { processes: this.processes, account: this.layout.accounts?.mysql ?? null },
-      {
-        enabled: this.spec.metrics.mysqldExporter,
-        pod,
-        secrets: this.secrets,
-        socket,
-        runDir,
-        logFile: this.paths.podLog(pod.name),
-      },
-    );
-  }
-
-  /** Points a freshly cloned replica at the primary from the backup's GTID, then drops the marker. */
-  private async startReplication(pod: PodPlan, dataDir: string): Promise<void> {
-    const primary = this.topology.mysql.find((p) => p.name === this.record?.primary);
-    if (!primary || primary.name === pod.name) return;
-    const markerPath = join(dataDir, CLONE_INFO_FILE);
-    const info = JSON.parse(await readFile(markerPath, "utf8")) as CloneInfo;
-    const session = await connectSql(
-      { host: pod.address, port: ADMIN_PORT },
-      { user: this.secrets.adminUser, password: this.secrets.adminPassword },
-      { connectTimeoutMs: 1000, queryTimeoutMs: 10_000 },
-    );
-    try {
-      await session.query("STOP SLAVE");
-      await session.query("RESET SLAVE ALL");
-      await session.query(`SET GLOBAL gtid_slave_pos = ${sqlString(info.gtid)}`);
-      await session.query(
-        `CHANGE MASTER TO MASTER_HOST=${sqlString(primary.address)}, MASTER_PORT=${primary.port}, ` +
-          `MASTER_USER=${sqlString(this.secrets.replicationUser)}, MASTER_PASSWORD=${sqlString(this.secrets.replicationPassword)}, ` +
-          "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=0.25",
-      );
-      await session.query("START SLAVE");
-    } finally {
-      await session.close();
-    }
-    await unlink(markerPath);
-    this.log(pod.name, `replicating from ${primary.name} starting at GTID '${info.gtid}'`);
-  }
-
-  /** Scale-down: highest ordinals first; never the primary. Their data goes, as a new replica is cloned afresh. */
-  private async removeSurplusPods(primaryName: string): Promise<void> {
-    let entries: string[] = [];
-    try {
-      entries = await readdir(this.paths.pods);
-    } catch {
-      return;
-    }
-    const surplus = surplusPods(entries, mysqlOrdinal, this.topology.mysql.length).map((name) => ({ name }));
-    for (const pod of surplus) {
-      if (pod.name === primaryName) {
-        this.setPhase(pod.name, "kept", "it is the primary: switch over before scaling below it");
-        continue;
-      }
-      this.log(pod.name, "scaling down: stopping and removing its data");
-      await this.processes.stopPod(pod.name);
-      await rm(this.paths.podDir(pod.name), { recursive: true, force: true });
-      await rm(this.layout.podServiceDir(pod.name), { recursive: true, force: true });
-      this.phases.delete(pod.name);
-      this.observations.delete(pod.name);
-      this.log(pod.name, "removed");
-    }
   }
 
   // ---- status ---------------------------------------------------------------------------
 
+  /** The status contract, from what each keeper knows now (see supervisor-status.ts). */
   private async status(): Promise<SiteStatus> {
-    const record = this.record;
     const pods: PodStatus[] = [
-      ...this.topology.mysql.map((pod) => this.mysqlPodStatus(pod)),
+      ...this.topology.mysql.map((pod) => this.database.podStatus(pod)),
       ...this.wordpress.podStatuses(this.topology),
     ];
-    const lb = this.topology.loadBalancer;
-    const lbInfo = this.processes.info("haproxy/haproxy");
-    pods.push(
-      singleProcessPod(
-        lb.name,
-        "loadbalancer",
-        lb.address,
-        lbInfo,
-        this.loadBalancer.routesPrimary(this.record?.primary) &&
-          this.loadBalancer.routesWordpress(
-            pods.filter((pod) => pod.component === "wordpress" && pod.ready).map((pod) => pod.name),
-          ),
-      ),
-      singleProcessPod("controller", "controller", "", this.processes.info("controller/controller"), true),
-    );
-    const primaryState = record ? this.observations.get(record.primary)?.state : null;
-    const single = this.topology.mysql.length === 1;
-    const semiSyncOn = primaryState?.semiSyncMasterActive === true;
-    const extra = await this.surplusPodNames();
-    // Ready: every pod ready, nothing left to remove, and (with replicas) writes semi-synchronous.
-    const wordpressDone = this.topology.wordpress.length === 0 || this.wordpress.isInstalled();
-    const ready =
-      !this.stopping &&
-      wordpressDone &&
-      record !== null &&
-      extra.length === 0 &&
-      pods.every((pod) => pod.ready) &&
-      (single || semiSyncOn);
-    return {
-      site: this.spec.name,
+    const wordpressReady = pods
+      .filter((pod) => pod.component === "wordpress" && pod.ready)
+      .map((pod) => pod.name);
+    return assembleSiteStatus({
+      spec: this.spec,
+      topology: this.topology,
       stateDir: this.options.stateDir,
-      running: !this.stopping,
-      ready,
-      supervisorPid: process.pid,
-      primary: record?.primary ?? null,
-      primaryEpoch: record?.epoch ?? null,
-      endpoints: {
-        mysqlPrimary: `${this.topology.services.mysqlPrimary.address}:${this.topology.services.mysqlPrimary.port}`,
-        mysqlReplicas: `${this.topology.services.mysqlReplicas.address}:${this.topology.services.mysqlReplicas.port}`,
-        ...(this.topology.wordpress.length > 0 ? { http: siteUrl(this.topology) } : {}),
-        metrics: metricsEndpoints(this.topology, this.spec.metrics.mysqldExporter),
+      record: this.record,
+      stopping: this.stopping,
+      pods,
+      loadBalancer: {
+        info: this.processes.info("haproxy/haproxy"),
+        routing:
+          this.loadBalancer.routesPrimary(this.record?.primary) &&
+          this.loadBalancer.routesWordpress(wordpressReady),
       },
-      database: {
-        replicas: this.topology.mysql.length,
-        maxConnections: this.spec.database.maxConnections,
-        endpointLimits: endpointLimits(this.topology),
-        semiSync: semiSyncOn ? "on" : "off",
-        semiSyncDetail: single
-          ? "single instance: nobody to acknowledge, writes are asynchronous"
-          : semiSyncOn
-            ? `primary waits for a replica's acknowledgement (AFTER_SYNC, ${primaryState?.semiSyncMasterClients ?? 0} replica(s) connected)`
-            : "primary is not semi-synchronous right now: no replica acknowledging",
-      },
-      controller: await this.controllerStatus(),
+      controller: await readControllerStatus(this.paths, this.processes.isRunning("controller/controller")),
+      controllerProcess: this.processes.info("controller/controller"),
+      primaryState: this.database.primaryState(),
+      surplus: await surplusPodNames(this.paths.pods, this.topology),
+      wordpressInstalled: this.topology.wordpress.length === 0 || this.wordpress.isInstalled(),
       backup: {
         path: backupRoot(this.options.stateDir, this.spec),
         archiving: this.archive.following(),
         gaps: this.archive.gaps(),
       },
-      ...(this.topology.wordpress.length > 0 ? { pageCache: await this.pageCacheStatus() } : {}),
-      pods,
-    };
+      pageCache: this.topology.wordpress.length > 0 ? await this.pageCacheStatus() : null,
+    });
   }
 
   /** A hole in the binary-log archive: said in the log and as an event, never skipped silently. */
@@ -842,105 +408,22 @@ export class Supervisor {
     );
   }
 
-  /** Serves the site's /metrics on its metrics address (retried each round until bound). */
-  private serveSiteMetrics(): void {
-    if (this.stopping) return;
-    const { address, supervisorPort } = this.topology.metrics;
-    this.metricsEndpoint ??= new RetryingMetricsEndpoint(
-      address,
-      supervisorPort,
-      async () => {
-        this.siteMetrics.update(await this.metricsSnapshot());
-        return this.siteMetrics.exposition();
-      },
-      (message) => this.log(null, message),
-    );
-    void this.metricsEndpoint.ensure();
-  }
-
   /** What the site's /metrics says: status, the page cache by pod, backups, the archive's lag. */
   private async metricsSnapshot(): Promise<SiteSnapshot> {
-    const status = await this.status();
     const primary = this.topology.mysql.find((pod) => pod.name === this.record?.primary);
-    return {
-      status,
+    return siteMetricsSnapshot({
+      status: await this.status(),
       // status() has just read the pods' logs into these counts.
       pageCache: this.wordpress.pageCacheCountsSoFar(),
-      backup: {
-        backups: await backupsOverview(
-          backupRoot(this.options.stateDir, this.spec),
-          this.spec.backup.schedule ?? null,
-          new Date(),
-        ),
-        archive: {
-          enabled: this.spec.backup.archiveBinlogs,
-          following: this.archive.following(),
-          gaps: this.archive.gaps().length,
-          lag: primary ? await this.archive.lag(primary.address, this.secrets).catch(() => null) : null,
-        },
-      },
-    };
+      backupRoot: backupRoot(this.options.stateDir, this.spec),
+      spec: this.spec,
+      archive: this.archive,
+      lag: () => (primary ? this.archive.lag(primary.address, this.secrets) : Promise.resolve(null)),
+    });
   }
 
   private async pageCacheStatus(): Promise<NonNullable<SiteStatus["pageCache"]>> {
     const counts = await this.wordpress.pageCacheCounts(this.topology);
     return { ...this.spec.wordpress.pageCache, ...counts, hitRatio: hitRatio(counts) };
-  }
-
-  private async controllerStatus(): Promise<SiteStatus["controller"]> {
-    const memory = await readSavedMemory(this.paths.controller).catch(() => null);
-    const events = await readFile(this.paths.events, "utf8").catch(() => "");
-    const lastLine = events.trimEnd().split("\n").at(-1);
-    const lastEvent = lastLine
-      ? (JSON.parse(lastLine) as { time: string; kind: string; message: string })
-      : null;
-    return {
-      running: this.processes.isRunning("controller/controller"),
-      state: controllerActivity(memory, "watching"),
-      lastEvent,
-    };
-  }
-
-  private async surplusPodNames(): Promise<string[]> {
-    try {
-      const entries = await readdir(this.paths.pods);
-      return [
-        ...surplusPods(entries, mysqlOrdinal, this.topology.mysql.length),
-        ...surplusPods(entries, wordpressOrdinal, this.topology.wordpress.length),
-      ];
-    } catch {
-      return [];
-    }
-  }
-
-  private mysqlPodStatus(pod: PodPlan): PodStatus {
-    const observation = this.observations.get(pod.name);
-    const state = observation?.state ?? null;
-    const infos = [
-      this.processes.info(`${pod.name}/mariadbd`),
-      this.processes.info(`${pod.name}/agent`),
-      this.processes.info(exporterProcessName(pod.name)),
-    ];
-    const phase = this.phases.get(pod.name);
-    const isPrimary = pod.name === this.record?.primary;
-    return {
-      name: pod.name,
-      component: "mysql",
-      role: this.record ? (isPrimary ? "primary" : "replica") : null,
-      address: pod.address,
-      port: pod.port,
-      pids: infos.map((i) => i?.pid).filter((pid): pid is number => typeof pid === "number"),
-      ready: this.isReady(pod.name),
-      restarts: infos.reduce((sum, i) => sum + (i?.restarts ?? 0), 0),
-      phase: phase?.phase ?? "pending",
-      gtid: state ? state.gtidCurrentPos : null,
-      lagSeconds: state?.replication?.secondsBehindMaster ?? null,
-      semiSync: state ? (isPrimary ? state.semiSyncMasterActive : state.semiSyncSlaveActive) : null,
-      readOnly: state ? state.readOnly : null,
-      ...(state ? { connections: state.connections } : {}),
-      message:
-        phase?.message ??
-        (state?.replication?.lastIoError || state?.replication?.lastSqlError || observation?.error || null),
-    };
   }
 }
