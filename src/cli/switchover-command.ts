@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
-import { addClusterOptions, checkNamespace, targetsCluster, type ClusterTarget } from "./cluster-options.js";
+import { addClusterOptions, type ClusterTarget } from "./cluster-options.js";
 import { parseSeconds, type GlobalOptions } from "./options.js";
-import { stateDirOf } from "./program.js";
+import { openSiteTarget } from "./site-target.js";
 
 /**
  * `hapress switchover`: writes a request where the controller's memory lives (the state folder, or the
@@ -26,18 +26,10 @@ export function addSwitchoverCommand(program: Command, globals: () => GlobalOpti
     if (options.to !== undefined && !/^mysql-\d+$/.test(options.to)) {
       throw new InputError(`--to ${options.to}: must name a database pod, for example --to mysql-1`);
     }
-    const request = {
+    await openSiteTarget(globals(), options).switchover({
       to: options.to ?? null,
       deadlineMs: options.timeout * 1000,
       onStep: (message: string) => console.log(message),
-    };
-    if (targetsCluster(options)) {
-      checkNamespace(options.namespace);
-      const { switchoverClusterSite } = await import("./cluster-site.js");
-      await switchoverClusterSite(globals(), options, request);
-      return;
-    }
-    const { switchoverLocalSite } = await import("../platform/local/local-switchover.js");
-    await switchoverLocalSite(stateDirOf(globals()), request);
+    });
   });
 }

@@ -5,7 +5,7 @@ import type { ApplyOptions } from "./apply.js";
 import { apiMessage } from "./cluster.js";
 import { listDatabasePods } from "./database-pods.js";
 import { ARCHIVER_NAME } from "./render/backup.js";
-import { INSTALL_JOB_PREFIX } from "./render/wordpress.js";
+import { INSTALL_JOB_PREFIX } from "./render/wordpress-jobs.js";
 import { ROLE_LABEL } from "./render.js";
 
 interface WaitStep {

@@ -10,7 +10,8 @@ import { networkPolicies } from "./network-policy.js";
 import { restrictedProblems, restrictPods } from "./pod-security.js";
 import { credentialsSecret } from "./secret.js";
 import { nfsServer, nfsStorageClassName } from "./storage.js";
-import { cronJob, installJob, wordpressTier } from "./wordpress.js";
+import { wordpressTier } from "./wordpress.js";
+import { cronJob, installJob } from "./wordpress-jobs.js";
 
 function context(input: object = {}): Context {
   const spec = parseSpec({ name: "blog", kubernetes: { namespace: "shop" }, ...input }, "test");
