@@ -51,7 +51,10 @@ async function serveControllerMetrics(
 }
 
 /** Runs the database HA controller of a local site until SIGTERM. */
-export async function runController(stateDir: string): Promise<void> {
+export async function runController(
+  stateDir: string,
+  options: { automaticFailover: boolean } = { automaticFailover: true },
+): Promise<void> {
   const paths = statePaths(stateDir);
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const metrics = new ControllerMetrics();
@@ -59,7 +62,8 @@ export async function runController(stateDir: string): Promise<void> {
     metrics,
     platform: new LocalPlatform(stateDir, log),
     instances: new InstanceSql(await loadSecrets(paths.secrets), PROBE_TIMEOUTS),
-    config: defaultControllerConfig,
+    // `--no-automatic-failover`: a dead primary is reported, never replaced (as on Kubernetes).
+    config: { ...defaultControllerConfig, automaticFailover: options.automaticFailover },
     now: () => Date.now(),
     sleep,
     log,
@@ -92,7 +96,9 @@ export async function runController(stateDir: string): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  log(`controller ${process.pid} watching the database tier`);
+  log(
+    `controller ${process.pid} watching the database tier (automatic failover ${options.automaticFailover ? "on" : "off"})`,
+  );
   await controller.run(ROUND_INTERVAL_MS, () => stopping);
   server.close();
   metricsServer.close();

@@ -75,7 +75,7 @@ export function addRunCommands(program: Command, globals: () => GlobalOptions): 
         }
         if (options.platform !== "local")
           throw new InputError(`--platform ${options.platform}: must be local or kubernetes`);
-        await runController(stateDirOf(globals()));
+        await runController(stateDirOf(globals()), { automaticFailover: options.automaticFailover });
       },
     );
 }

@@ -384,12 +384,19 @@ export function controllerProcess(
   self: { command: string; args: string[] },
   stateDir: string,
   logFile: string,
+  automaticFailover: boolean,
 ): ProcessSpec {
   return {
     name: "controller/controller",
     pod: "controller",
     command: self.command,
-    args: [...self.args, "--dir", stateDir, "controller"],
+    args: [
+      ...self.args,
+      "--dir",
+      stateDir,
+      "controller",
+      ...(automaticFailover ? [] : ["--no-automatic-failover"]),
+    ],
     logFile,
     // The only controller (Kubernetes runs two): while it waits out a backoff nobody can fail over,
     // and it is cheap to start, so a crash loop is retried every 2 s at most, not every minute

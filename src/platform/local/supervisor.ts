@@ -356,7 +356,13 @@ export class Supervisor {
   /** The database HA controller runs as its own supervised process. */
   private ensureController(): void {
     this.processes.ensure(
-      controllerProcess(this.options.selfCommand, this.options.stateDir, this.paths.podLog("controller")),
+      controllerProcess(
+        this.options.selfCommand,
+        this.options.stateDir,
+        this.paths.podLog("controller"),
+        // The spec's setting applies to both targets (its place under `kubernetes` is historical).
+        this.spec.kubernetes.automaticFailover,
+      ),
     );
   }
 
