@@ -3,7 +3,7 @@ import type { ScenarioRun } from "../src/chaos/runner.js";
 import { databasePods, isWhole, newPrimary } from "../src/chaos/site-waits.js";
 import { spawn } from "node:child_process";
 import { userInfo } from "node:os";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Observation } from "../src/controller/types.js";
@@ -251,6 +251,49 @@ describe("failover under writes (real mariadbd)", () => {
       "SELECT n FROM tiebreak WHERE id = 1",
     );
     assert.equal(Number(row?.n), 20, `${stalled.name} applied its relay log once released`);
+  });
+
+  it("`hapress up` with a changed database setting rolls the tier: replicas first, one switchover, the old primary last, nothing lost", async () => {
+    const whole = await site.waitFor("whole", isWhole);
+    const before = whole.primary ?? "";
+    const epoch = whole.primaryEpoch ?? 0;
+    const maxConnections = whole.database.maxConnections + 7;
+    const eventsBefore = (await site.events()).length;
+    writeFileSync(
+      join(site.workDir, "hapress.yaml"),
+      `wordpress:\n  replicas: 0\ndatabase:\n  maxConnections: ${maxConnections}\n`,
+    );
+    const writer = await site.writer();
+    writer.start();
+    await sleep(1000);
+    const started = Date.now();
+    const result = await site.up();
+    const rollSeconds = (Date.now() - started) / 1000;
+    await sleep(1000);
+    const report = await writer.stop();
+    assert.match(
+      result.stdout + result.stderr,
+      new RegExp(
+        `the database configuration changed: the controller restarts .*then it switches over to an updated replica, then restarts ${before}`,
+      ),
+    );
+    const status = await site.status();
+    assert.equal(status.primaryEpoch, epoch + 1, "exactly one change of primary");
+    assert.notEqual(status.primary, before);
+    assert.equal(status.database.rollout, undefined, "nothing left to restart");
+    for (const pod of databasePods(status)) {
+      const [row] = await site.sqlAsApp(await site.podAddress(pod.name), "SELECT @@max_connections AS m");
+      assert.equal(Number(row?.m), maxConnections, `${pod.name} runs the new setting`);
+    }
+    assert.deepEqual(await site.missingOn(writer, status.primary ?? "", report.acknowledged), []);
+    const events = (await site.events()).slice(eventsBefore);
+    assert.ok(!events.some((e) => e.kind === "failover-started"), "no failover");
+    const restarted = events.filter((e) => e.kind === "rolling-update").map((e) => e.instance);
+    assert.equal(restarted.length, 3, restarted.join(", "));
+    assert.equal(restarted.at(-1), before, `the old primary restarted last: ${restarted.join(", ")}`);
+    console.log(
+      `local rolling update of 3 instances: ${rollSeconds.toFixed(1)} s; longest write gap ${(report.longestGapMs / 1000).toFixed(2)} s`,
+    );
   });
 });
 

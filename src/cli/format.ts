@@ -15,7 +15,7 @@ export function formatStatus(status: SiteStatus): string {
     `semi-sync: ${status.database.semiSync} (${status.database.semiSyncDetail})`,
     ...(status.database.rollout
       ? [
-          `rolling update: ${status.database.rollout.updated} of ${status.database.rollout.of} database pods on revision ${status.database.rollout.revision} (the controller restarts the rest one at a time, the primary after a switchover)`,
+          `rolling update: ${status.database.rollout.updated} of ${status.database.rollout.of} database pods updated to ${status.database.rollout.revision} (the controller restarts the rest one at a time, the primary after a switchover)`,
         ]
       : []),
     `connections: ${status.database.maxConnections} per instance; endpoints open at most ${status.database.endpointLimits.maxConnectionsPerServer} per instance, queue ${status.database.endpointLimits.queueTimeoutMs} ms`,

@@ -63,7 +63,12 @@ export interface SiteStatus {
      * A rolling update under way (Kubernetes: the StatefulSet's pods not yet on its update revision,
      * which the controller restarts one at a time); absent when every pod is on it.
      */
-    rollout?: { updated: number; of: number; revision: string };
+    rollout?: {
+      updated: number;
+      of: number;
+      /** What the updated ones run: `revision <StatefulSet revision>`, or locally "the spec's my.cnf". */
+      revision: string;
+    };
   };
   controller: {
     running: boolean;

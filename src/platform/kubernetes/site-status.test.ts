@@ -178,7 +178,7 @@ test("a rolling update and its switchover are shown: pods on the new revision, w
     }),
     now,
   );
-  assert.deepEqual(status.database.rollout, { updated: 1, of: 2, revision: "mysql-7f9c" });
+  assert.deepEqual(status.database.rollout, { updated: 1, of: 2, revision: "revision mysql-7f9c" });
   assert.equal(
     status.controller.state,
     "switching over from mysql-0 to mysql-1 (requested by the rolling update (1 of 2 instances updated))",

@@ -210,7 +210,7 @@ function rolloutOf(statefulSet: ClusterSnapshot["statefulSet"]): Pick<SiteStatus
     rollout: {
       updated: statefulSet.updatedReplicas,
       of: statefulSet.replicas,
-      revision: statefulSet.updateRevision,
+      revision: `revision ${statefulSet.updateRevision}`,
     },
   };
 }

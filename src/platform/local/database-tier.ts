@@ -123,8 +123,34 @@ export class DatabaseTier {
   }
 
   /** The database instances, for the controller; provisioning ones are not its to touch. */
-  instances(): DatabaseInstance[] {
-    return databaseInstances(this.topology, (pod) => this.dataDir(pod), this.recloning);
+  async instances(): Promise<DatabaseInstance[]> {
+    const outdated = new Set(await this.outdatedPods());
+    return databaseInstances(this.topology, (pod) => this.dataDir(pod), this.recloning).map((instance) => ({
+      ...instance,
+      outdated: outdated.has(instance.name),
+    }));
+  }
+
+  /** Pods whose running server has an older configuration than the spec's (see MysqlPodProcesses.outdated). */
+  async outdatedPods(): Promise<string[]> {
+    const processes = this.podProcesses();
+    const outdated = await Promise.all(
+      this.topology.mysql.map(async (pod) =>
+        (await processes.outdated(pod, this.dataDir(pod.name))) ? pod.name : null,
+      ),
+    );
+    return outdated.filter((name): name is string => name !== null);
+  }
+
+  /**
+   * A planned restart (the rolling update's): the server stopped gracefully, then started again by
+   * the next round with the configuration the spec wants now.
+   */
+  async restart(pod: string): Promise<void> {
+    this.requirePod(pod);
+    this.log(pod, "restarting mariadbd with the new configuration (rolling update)");
+    await this.processes.stop(`${pod}/mariadbd`, 60_000);
+    this.deps.nudge();
   }
 
   /** Stops an instance, deletes its data and lets reconciliation clone it again from a healthy peer. */

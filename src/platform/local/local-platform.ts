@@ -77,15 +77,14 @@ export class LocalPlatform implements Platform {
     await this.callOr("release", { pod: instance }, () => this.alone.release(instance));
   }
 
-  /** The local tier is updated by `hapress up`, not rolled by the controller. */
+  /** Every pod of the topology is listed (a missing one as provisioning): nothing to wait for here. */
   desiredInstances(): Promise<number | null> {
     return Promise.resolve(null);
   }
 
-  /** Stopped and started again by the supervisor (as a fence and its release). */
+  /** Stopped gracefully by the supervisor, and started again with the configuration wanted now. */
   async restartInstance(instance: string): Promise<void> {
-    await this.killInstance(instance);
-    await this.releaseInstance(instance);
+    await this.call("restart", { pod: instance });
   }
 
   async recloneInstance(instance: string, reason: string): Promise<void> {

@@ -45,29 +45,48 @@ export class MysqlPodProcesses {
     if (owner) await giveTo(dir, owner, { recursive: true, groupReadable: false });
   }
 
+  /** The pod's server configuration as the spec wants it now, and where it is written. */
+  config(pod: PodPlan, dataDir: string): { path: string; text: string } {
+    const runDir = this.deps.layout.mysqlRunDir(pod.name);
+    return {
+      path: join(this.deps.paths.podDir(pod.name), "my.cnf"),
+      text: renderServerConfig({
+        ordinal: pod.ordinal,
+        address: pod.address,
+        port: pod.port,
+        dataDir,
+        socket: join(runDir, "mysqld.sock"),
+        pidFile: join(runDir, "mysqld.pid"),
+        errorLog: this.deps.paths.podLog(pod.name),
+        bufferPoolMB: this.deps.spec.database.bufferPoolMB,
+        semiSyncTimeoutMs: this.deps.spec.database.semiSyncTimeoutMs,
+        maxConnections: this.deps.spec.database.maxConnections,
+        runAs: this.deps.layout.accounts?.mysql.name ?? null,
+      }),
+    };
+  }
+
+  /**
+   * Whether the running server was started from another configuration than the spec wants now (the
+   * file it was started from is left as it was while it runs): the controller restarts it in the
+   * order of a rolling update (controller/decide-roll.ts).
+   */
+  async outdated(pod: PodPlan, dataDir: string): Promise<boolean> {
+    if (!this.deps.processes.isRunning(`${pod.name}/mariadbd`)) return false;
+    const wanted = this.config(pod, dataDir);
+    const running = await readFile(wanted.path, "utf8").catch(() => null);
+    return running !== null && running !== wanted.text;
+  }
+
   /** mariadbd (its my.cnf written before a start), the agent, the exporter when asked for. */
   async start(pod: PodPlan, dataDir: string): Promise<void> {
-    const podDir = this.deps.paths.podDir(pod.name);
     const runDir = this.deps.layout.mysqlRunDir(pod.name);
     const socket = join(runDir, "mysqld.sock");
     if (!this.deps.processes.isRunning(`${pod.name}/mariadbd`)) {
       await mkdir(runDir, { recursive: true, mode: 0o700 });
       await this.ensureServiceDir(pod.name);
     }
-    const configPath = join(podDir, "my.cnf");
-    const config = renderServerConfig({
-      ordinal: pod.ordinal,
-      address: pod.address,
-      port: pod.port,
-      dataDir,
-      socket,
-      pidFile: join(runDir, "mysqld.pid"),
-      errorLog: this.deps.paths.podLog(pod.name),
-      bufferPoolMB: this.deps.spec.database.bufferPoolMB,
-      semiSyncTimeoutMs: this.deps.spec.database.semiSyncTimeoutMs,
-      maxConnections: this.deps.spec.database.maxConnections,
-      runAs: this.deps.layout.accounts?.mysql.name ?? null,
-    });
+    const { path: configPath, text: config } = this.config(pod, dataDir);
     if (!this.deps.processes.isRunning(`${pod.name}/mariadbd`))
       await writeFileAtomic(configPath, config, 0o600);
     this.deps.processes.ensure({

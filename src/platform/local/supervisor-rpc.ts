@@ -25,6 +25,8 @@ export const supervisorRequestSchema = z.discriminatedUnion("method", [
   /** Kill a database pod's server and hold it down until released (the controller's fence). */
   z.object({ method: z.literal("fence"), params: z.object({ pod }) }),
   z.object({ method: z.literal("release"), params: z.object({ pod }) }),
+  /** Stop a database pod's server gracefully and start it with the configuration wanted now. */
+  z.object({ method: z.literal("restart"), params: z.object({ pod }) }),
   /** Throw a replica's data away and clone it again. */
   z.object({
     method: z.literal("reclone"),
@@ -54,11 +56,12 @@ export interface SupervisorOperations {
   progressSince(seq: number): ProgressEvent[];
   /** Reads the spec again; resolves with the sequence number of the last progress event. */
   apply(): Promise<number>;
-  instances(): DatabaseInstance[];
+  instances(): Promise<DatabaseInstance[]>;
   /** Routes mysql-primary to the recorded primary; resolves with its name. */
   route(): Promise<string | null>;
   fence(pod: string): Promise<void>;
   release(pod: string): Promise<void>;
+  restart(pod: string): Promise<void>;
   reclone(pod: string, reason: string): Promise<void>;
   /** Stop (or leave for a successor) once the answer is sent. */
   shutdown(): void;
@@ -88,6 +91,9 @@ export async function answerSupervisorRequest(
     case "release":
       await operations.release(request.params.pod);
       return { released: request.params.pod };
+    case "restart":
+      await operations.restart(request.params.pod);
+      return { restarting: request.params.pod };
     case "reclone":
       await operations.reclone(request.params.pod, request.params.reason);
       return { recloning: request.params.pod };

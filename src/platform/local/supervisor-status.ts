@@ -56,12 +56,14 @@ export interface StatusInputs {
   primaryState: InstanceState | null;
   /** Pods of an earlier, larger scale still to be removed. */
   surplus: string[];
+  /** Database pods still running an older configuration (a rolling update under way). */
+  outdated: string[];
   wordpressInstalled: boolean;
   backup: NonNullable<SiteStatus["backup"]>;
   pageCache: SiteStatus["pageCache"] | null;
 }
 
-/** Ready: every pod ready, nothing left to remove, WordPress installed and (with replicas) writes semi-synchronous. */
+/** Ready: every pod ready, nothing left to remove or restart, WordPress installed and (with replicas) writes semi-synchronous. */
 export function assembleSiteStatus(inputs: StatusInputs): SiteStatus {
   const { spec, topology, record, primaryState } = inputs;
   const lb = topology.loadBalancer;
@@ -83,6 +85,7 @@ export function assembleSiteStatus(inputs: StatusInputs): SiteStatus {
     inputs.wordpressInstalled &&
     record !== null &&
     inputs.surplus.length === 0 &&
+    inputs.outdated.length === 0 &&
     pods.every((pod) => pod.ready) &&
     (single || semiSyncOn);
   return {
@@ -103,6 +106,15 @@ export function assembleSiteStatus(inputs: StatusInputs): SiteStatus {
       replicas: topology.mysql.length,
       maxConnections: spec.database.maxConnections,
       endpointLimits: endpointLimits(topology),
+      ...(inputs.outdated.length > 0
+        ? {
+            rollout: {
+              updated: topology.mysql.length - inputs.outdated.length,
+              of: topology.mysql.length,
+              revision: "the spec's my.cnf",
+            },
+          }
+        : {}),
       semiSync: semiSyncOn ? "on" : "off",
       semiSyncDetail: single
         ? "single instance: nobody to acknowledge, writes are asynchronous"

@@ -189,6 +189,26 @@ export class Supervisor {
     this.progress.add(pod, message, level);
   }
 
+  /** Says, before it starts, what a changed spec restarts and in which order (the controller does it). */
+  private async sayWhatRolls(): Promise<void> {
+    const outdated = await this.database.outdatedPods();
+    if (outdated.length === 0) return;
+    const primary = this.record?.primary;
+    const replicas = outdated
+      .filter((pod) => pod !== primary)
+      .sort()
+      .reverse();
+    const steps = [
+      ...(replicas.length > 0
+        ? [`restarts ${replicas.join(", then ")} (replicas, one at a time, each caught up before the next)`]
+        : []),
+      ...(primary && outdated.includes(primary)
+        ? [`switches over to an updated replica, then restarts ${primary}`]
+        : []),
+    ];
+    this.log(null, `the database configuration changed: the controller ${steps.join("; then it ")}`);
+  }
+
   /** What the socket's requests do (the dispatch and the schemas: supervisor-rpc.ts). */
   private rpcOperations(): SupervisorOperations {
     return {
@@ -197,6 +217,7 @@ export class Supervisor {
       apply: async () => {
         await this.loadDesiredState();
         this.log(null, `applying spec: ${this.spec.database.replicas} database instance(s)`);
+        await this.sayWhatRolls();
         this.nudge();
         return this.progress.last();
       },
@@ -212,6 +233,7 @@ export class Supervisor {
       },
       fence: (pod) => this.database.fence(pod),
       release: (pod) => this.database.release(pod),
+      restart: (pod) => this.database.restart(pod),
       reclone: (pod, reason) => this.database.reclone(pod, reason),
       shutdown: () => setImmediate(() => void this.shutdown()),
       handOver: () => setImmediate(() => void this.handOver()),
@@ -394,6 +416,7 @@ export class Supervisor {
       controllerProcess: this.processes.info("controller/controller"),
       primaryState: this.database.primaryState(),
       surplus: await surplusPodNames(this.paths.pods, this.topology),
+      outdated: await this.database.outdatedPods(),
       wordpressInstalled: this.topology.wordpress.length === 0 || this.wordpress.isInstalled(),
       backup: {
         path: backupRoot(this.options.stateDir, this.spec),
