@@ -23,6 +23,13 @@ const BUSY_ERRNOS = new Set([1040, 1203, 1226]);
 /** The pause between rounds while a failover is in progress. */
 const FAILOVER_STEP_PAUSE_MS = 20;
 
+/**
+ * While a switchover waits for its target, none: writes stop at the fence, and the round that sees the
+ * target caught up promotes it. The rounds are bounded by the switchover's deadline (and each by its
+ * probes' timeouts); a 20 ms pause doubled the write outage of a local switchover (48 -> 92 ms).
+ */
+const SWITCHOVER_STEP_PAUSE_MS = 0;
+
 /** True when a failed connect is a live server saying it is full. */
 export function isBusyRefusal(error: unknown): boolean {
   const errno = (error as { errno?: unknown } | null)?.errno;
@@ -319,7 +326,11 @@ export class Controller {
       else
         await Promise.race([
           this.deps.sleep(
-            this.memory.failover || this.memory.switchover ? FAILOVER_STEP_PAUSE_MS : intervalMs,
+            this.memory.switchover
+              ? SWITCHOVER_STEP_PAUSE_MS
+              : this.memory.failover
+                ? FAILOVER_STEP_PAUSE_MS
+                : intervalMs,
           ),
           new Promise<void>((resolve) => (this.wakeUp = resolve)),
         ]);
