@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decide, defaultControllerConfig } from "./decide.js";
+import { rollPlan } from "./decide-roll.js";
 import { emptyMemory, type InstanceView, type Observation } from "./types.js";
 import { instanceView, primaryView, replicaOf } from "./view-fixtures.js";
 
@@ -100,5 +101,13 @@ describe("decide: the rolling update of the database tier", () => {
     assert.deepEqual(step(observe([primaryView(0, { ...old, semiSyncMasterEnabled: false })], 1)), [
       "restart mysql-0",
     ]);
+  });
+
+  it("says its plan in words before it starts", () => {
+    assert.equal(
+      rollPlan(["mysql-0", "mysql-1", "mysql-2"], "mysql-0"),
+      "the controller restarts mysql-2, then mysql-1 (replicas, one at a time, each caught up before the next); then it switches over to an updated replica, then restarts mysql-0",
+    );
+    assert.equal(rollPlan([], "mysql-0"), null);
   });
 });

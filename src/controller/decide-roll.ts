@@ -72,3 +72,21 @@ export function rollOutdated(
     deadlineMs: ROLL_SWITCHOVER_DEADLINE_MS,
   });
 }
+
+/**
+ * What a rolling update of these outdated instances will do, in words, before it starts (`hapress up`
+ * says it); null when nothing is outdated.
+ */
+export function rollPlan(outdated: readonly string[], primary: string | null): string | null {
+  if (outdated.length === 0) return null;
+  const replicas = outdated.filter((name) => name !== primary).sort((a, b) => b.localeCompare(a));
+  const steps = [
+    ...(replicas.length > 0
+      ? [`restarts ${replicas.join(", then ")} (replicas, one at a time, each caught up before the next)`]
+      : []),
+    ...(primary && outdated.includes(primary)
+      ? [`switches over to an updated replica, then restarts ${primary}`]
+      : []),
+  ];
+  return `the controller ${steps.join("; then it ")}`;
+}

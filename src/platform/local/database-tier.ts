@@ -19,7 +19,7 @@ import {
   type PodPlan,
   type Topology,
 } from "../../topology/topology.js";
-import { chooseDonor } from "./clone-donor.js";
+import { chooseDonor } from "../../topology/clone-donor.js";
 import { MysqlPodProcesses, replicateFromCloneMarker } from "./mysql-pod-processes.js";
 import type { FenceBook } from "./fence-book.js";
 import { databaseInstances } from "./instances.js";

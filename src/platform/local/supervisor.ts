@@ -21,6 +21,7 @@ import {
 import { ProcessManager } from "./processes.js";
 import { callRpc, serveRpc } from "./rpc.js";
 import { controllerProcess, DatabaseTier } from "./database-tier.js";
+import { rollPlan } from "../../controller/decide-roll.js";
 import { ProgressLog } from "./progress-log.js";
 import { siteMetricsSnapshot, SupervisorMetrics } from "./supervisor-metrics.js";
 import { assembleSiteStatus, readControllerStatus, surplusPodNames } from "./supervisor-status.js";
@@ -191,22 +192,8 @@ export class Supervisor {
 
   /** Says, before it starts, what a changed spec restarts and in which order (the controller does it). */
   private async sayWhatRolls(): Promise<void> {
-    const outdated = await this.database.outdatedPods();
-    if (outdated.length === 0) return;
-    const primary = this.record?.primary;
-    const replicas = outdated
-      .filter((pod) => pod !== primary)
-      .sort()
-      .reverse();
-    const steps = [
-      ...(replicas.length > 0
-        ? [`restarts ${replicas.join(", then ")} (replicas, one at a time, each caught up before the next)`]
-        : []),
-      ...(primary && outdated.includes(primary)
-        ? [`switches over to an updated replica, then restarts ${primary}`]
-        : []),
-    ];
-    this.log(null, `the database configuration changed: the controller ${steps.join("; then it ")}`);
+    const plan = rollPlan(await this.database.outdatedPods(), this.record?.primary ?? null);
+    if (plan) this.log(null, `the database configuration changed: ${plan}`);
   }
 
   /** What the socket's requests do (the dispatch and the schemas: supervisor-rpc.ts). */

@@ -1,4 +1,4 @@
-import type { InstanceState } from "../../mysql/client.js";
+import type { InstanceState } from "../mysql/client.js";
 
 export interface DonorCandidate {
   name: string;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { InstanceState } from "../../mysql/client.js";
+import type { InstanceState } from "../mysql/client.js";
 import { chooseDonor, type DonorCandidate } from "./clone-donor.js";
 
 function replicaState(secondsBehindMaster: number | null, ioRunning = "Yes"): InstanceState {
