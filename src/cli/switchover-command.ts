@@ -23,6 +23,10 @@ export function addSwitchoverCommand(program: Command, globals: () => GlobalOpti
         10,
       ),
   ).action(async (options: { to?: string; timeout: number } & ClusterTarget) => {
+    if (options.timeout > 3600)
+      throw new InputError(
+        `--timeout ${options.timeout}: at most 3600 seconds (writes wait all that time), e.g. --timeout 10`,
+      );
     if (options.to !== undefined && !/^mysql-\d+$/.test(options.to)) {
       throw new InputError(`--to ${options.to}: must name a database pod, for example --to mysql-1`);
     }

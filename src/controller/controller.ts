@@ -24,11 +24,12 @@ const BUSY_ERRNOS = new Set([1040, 1203, 1226]);
 const FAILOVER_STEP_PAUSE_MS = 20;
 
 /**
- * While a switchover waits for its target, none: writes stop at the fence, and the round that sees the
- * target caught up promotes it. The rounds are bounded by the switchover's deadline (and each by its
- * probes' timeouts); a 20 ms pause doubled the write outage of a local switchover (48 -> 92 ms).
+ * While a switchover waits for its target, almost none: writes stop at the fence, and the round that
+ * sees the target caught up promotes it. The rounds are bounded by the switchover's deadline (and each
+ * by its probes' timeouts); a 20 ms pause doubled the write outage of a local switchover (48 -> 92 ms),
+ * and a few milliseconds keep the wait from being a busy loop on the instances and the platform.
  */
-const SWITCHOVER_STEP_PAUSE_MS = 0;
+const SWITCHOVER_STEP_PAUSE_MS = 5;
 
 /** True when a failed connect is a live server saying it is full. */
 export function isBusyRefusal(error: unknown): boolean {
@@ -109,7 +110,12 @@ export class Controller {
     if (primaryInstance) views.push(await this.probeUnlessFenced(primaryInstance));
     views.sort((a, b) => a.ordinal - b.ordinal);
     // Read after the probes: a request is never older than what the round decides on.
-    const switchoverRequest = await this.deps.platform.readSwitchoverRequest();
+    // A request that cannot be read (damaged, or the API failing) is logged and ignored: it must never
+    // stop the rounds that keep the database available.
+    const switchoverRequest = await this.deps.platform.readSwitchoverRequest().catch((error: unknown) => {
+      this.deps.log(`switchover request not read: ${errorMessage(error)}`);
+      return null;
+    });
     return { at: this.deps.now(), primary, instances: views, switchoverRequest, desiredInstances };
   }
 
@@ -294,7 +300,9 @@ export class Controller {
           instance: "instance" in action ? action.instance : null,
           message: `${action.kind} failed: ${errorMessage(error)}`,
         });
-        if (isReplicaRepair(action)) continue;
+        // Telling the requester is best effort: a failed write of its progress must not undo the
+        // round's decision (a failover, the end of a switchover); its client gives up after a while.
+        if (isReplicaRepair(action) || action.kind === "reportSwitchover") continue;
         failed = true;
         break;
       }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decide, defaultControllerConfig } from "./decide.js";
-import { rollPlan } from "./decide-roll.js";
+import { rollPlan, ROLL_RETRY_AFTER_MS } from "./decide-roll.js";
 import { emptyMemory, type InstanceView, type Observation } from "./types.js";
 import { instanceView, primaryView, replicaOf } from "./view-fixtures.js";
 
@@ -109,5 +109,13 @@ describe("decide: the rolling update of the database tier", () => {
       "the controller restarts mysql-2, then mysql-1 (replicas, one at a time, each caught up before the next); then it switches over to an updated replica, then restarts mysql-0",
     );
     assert.equal(rollPlan([], "mysql-0"), null);
+  });
+
+  it("waits a while after a failed switchover before it tries the next (each cuts writes)", () => {
+    const observation = observe([primaryView(0, old), instanceView(1), instanceView(2)]);
+    const recently = { ...emptyMemory(), lastSwitchoverFailedAt: observation.at - 10_000 };
+    assert.deepEqual(decide(observation, recently, defaultControllerConfig).actions, []);
+    const later = { ...emptyMemory(), lastSwitchoverFailedAt: observation.at - ROLL_RETRY_AFTER_MS };
+    assert.equal(decide(observation, later, defaultControllerConfig).actions[0]?.kind, "fence");
   });
 });

@@ -5,6 +5,9 @@ import type { Decision, InstanceView, Memory, Observation } from "./types.js";
 /** How long an updated replica may take to apply the last writes when the roll switches to it. */
 const ROLL_SWITCHOVER_DEADLINE_MS = 10_000;
 
+/** After a failed switchover, how long the roll waits before it tries the next (each cuts writes). */
+export const ROLL_RETRY_AFTER_MS = 60_000;
+
 /**
  * Why the tier is not ready for the next restart of a roll, or null. A roll touches only a whole tier:
  * every instance listed, answering and settled, every replica streaming from the primary with nothing
@@ -66,6 +69,8 @@ export function rollOutdated(
   const chosen = pickCandidate(candidates);
   // A lone instance has no replica to hand its writes to: it is restarted, and writes wait for it.
   if (!chosen) return restart(primary, "the only instance");
+  const lastFailed = memory.lastSwitchoverFailedAt;
+  if (lastFailed !== null && observation.at - lastFailed < ROLL_RETRY_AFTER_MS) return null;
   return beginSwitchover(observation, primary, memory, chosen, {
     id: null,
     requestedBy: `the rolling update (${progress})`,

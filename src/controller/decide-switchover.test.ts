@@ -206,10 +206,13 @@ describe("decide: the planned switchover", () => {
       at: AT + 5000,
     };
     const decision = decide(observation, during(), defaultControllerConfig);
+    // The target made read-only first (a dead controller may have promoted it), then the old primary
+    // semi-synchronous and writable again.
     assert.deepEqual(
-      decision.actions.map((a) => a.kind),
-      ["setWritable", "reportSwitchover"],
+      decision.actions.map((a) => ("instance" in a ? `${a.kind} ${a.instance}` : a.kind)),
+      ["fence mysql-1", "setSemiSync mysql-0", "setWritable mysql-0", "reportSwitchover"],
     );
+    assert.equal(decision.memory.lastSwitchoverFailedAt, AT + 5000);
     assert.equal(decision.memory.switchover, null);
     assert.ok(decision.events.some((e) => e.kind === "switchover-failed"));
   });
@@ -242,5 +245,49 @@ describe("decide: the planned switchover", () => {
       second,
     );
     assert.deepEqual(kinds(observation, during()), []);
+  });
+
+  it("a rollback with a target that does not answer stops it before the old primary takes writes, then lets it go", () => {
+    const observation = {
+      ...observe([fenced(), instanceView(1, { reachable: false, replication: null }), instanceView(2)], null),
+      at: AT + 5000,
+    };
+    const decision = decide(observation, during(), defaultControllerConfig);
+    assert.deepEqual(
+      decision.actions.map((a) => ("instance" in a ? `${a.kind} ${a.instance}` : a.kind)),
+      ["fence mysql-1", "setSemiSync mysql-0", "setWritable mysql-0", "release mysql-1", "reportSwitchover"],
+    );
+    assert.equal(decision.actions[0]?.kind === "fence" && decision.actions[0].how, "kill");
+  });
+
+  it("a target already writable (promoted by a controller that died) is finished, never rolled back past the deadline", () => {
+    const observation = {
+      ...observe([fenced(), primaryView(1, { semiSyncMasterEnabled: false }), instanceView(2)], null),
+      at: AT + 9000,
+    };
+    assert.deepEqual(kinds(observation, during()), [
+      "promote",
+      "recordPrimary",
+      "route",
+      "report done",
+      "repoint",
+      "repoint",
+    ]);
+  });
+
+  it("a target that dies once recorded as the primary ends the switchover: the failover rules decide next", () => {
+    const observation = observe(
+      [fenced({ readOnly: true }), instanceView(1, { reachable: false, replication: null }), instanceView(2)],
+      null,
+      "mysql-1",
+    );
+    const decision = decide(observation, during(), defaultControllerConfig);
+    assert.deepEqual(
+      decision.actions.map((a) => a.kind),
+      ["reportSwitchover"],
+    );
+    assert.equal(decision.memory.switchover, null);
+    const next = decide(observation, decision.memory, defaultControllerConfig);
+    assert.ok(!next.actions.some((a) => a.kind === "promote" && a.instance === "mysql-1"));
   });
 });

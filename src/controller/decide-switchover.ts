@@ -131,19 +131,26 @@ export function continueSwitchover(observation: Observation, memory: Memory): De
     lastSwitchoverId: switchover.id ?? memory.lastSwitchoverId,
     lastNotice: null,
   };
-  // Recorded already (a controller died after that step): only the steps after it are left.
-  if (observation.primary === switchover.to && to)
-    return completeSwitchover(observation, finished, switchover, to);
-  if (!from?.reachable || from.exited !== null) {
-    // The old primary died mid-way: the failover rules take over from the next round, and choose the
-    // most advanced replica themselves.
-    const why = `${switchover.from} stopped answering during the switchover; failover rules apply`;
-    return {
-      actions: report(switchover, "failed", why),
-      memory: finished,
-      events: [{ kind: "switchover-failed", instance: switchover.to, message: why }],
-    };
+  const failed: Memory = { ...finished, lastSwitchoverFailedAt: observation.at };
+  const fail = (why: string, actions: Action[] = []): Decision => ({
+    actions: [...actions, ...report(switchover, "failed", why)],
+    memory: failed,
+    events: [{ kind: "switchover-failed", instance: switchover.to, message: why }],
+  });
+  const targetUp = to !== undefined && to.reachable && to.exited === null;
+  // Recorded already (a controller died after that step): only the steps after it are left, unless the
+  // target died since; then the failover rules take over from the next round.
+  if (observation.primary === switchover.to) {
+    if (targetUp) return completeSwitchover(observation, finished, switchover, to);
+    return fail(`${switchover.to} stopped answering once recorded as the primary; failover rules apply`);
   }
+  // The old primary died mid-way: the failover rules take over from the next round, and choose the
+  // most advanced replica themselves.
+  if (!from?.reachable || from.exited !== null)
+    return fail(`${switchover.from} stopped answering during the switchover; failover rules apply`);
+  // Writable: promoted by a controller that died before recording it. It is the one writer (the old
+  // primary is read-only): finish, never roll back onto two writable instances.
+  if (targetUp && !to.readOnly) return completeSwitchover(observation, finished, switchover, to, from);
   if (!from.readOnly)
     // Made writable by someone else meanwhile: read-only again, or the target could never catch up.
     return {
@@ -155,15 +162,27 @@ export function continueSwitchover(observation: Observation, memory: Memory): De
     };
   // The primary is probed after the replicas (see Controller.observe): its position, final since it is
   // read-only, is at least what the target had when it was read, so "contains" cannot be early.
-  if (to?.reachable && to.exited === null && gtidContains(to.gtidCurrent, from.gtidBinlog))
+  if (targetUp && gtidContains(to.gtidCurrent, from.gtidBinlog))
     return completeSwitchover(observation, finished, switchover, to, from);
   if (observation.at < switchover.deadlineAt) return { actions: [], memory, events: [] };
-  const why = `${switchover.to} did not apply everything of ${switchover.from} (GTID ${from.gtidBinlog || "empty"}) within ${(switchover.deadlineAt - switchover.startedAt) / 1000} s: rolled back, ${switchover.from} is writable again`;
-  return {
-    actions: [{ kind: "setWritable", instance: from.name }, ...report(switchover, "failed", why)],
-    memory: finished,
-    events: [{ kind: "switchover-failed", instance: switchover.to, message: why }],
-  };
+  // The rollback first makes sure the target cannot write (a controller that died may have promoted
+  // it, and it may not answer now): read-only when it answers, else stopped and then let go (it
+  // restarts read-only, as every instance does). The old primary gets semi-sync back before it takes
+  // writes again. A step that fails stops the round, and the next one repeats the rollback.
+  const silenceTarget: Action[] = targetUp
+    ? [{ kind: "fence", instance: switchover.to, how: "read-only", reason: "switchover rolled back" }]
+    : [{ kind: "fence", instance: switchover.to, how: "kill", reason: "switchover rolled back" }];
+  return fail(
+    `${switchover.to} did not apply everything of ${switchover.from} (GTID ${from.gtidBinlog || "empty"}) within ${(switchover.deadlineAt - switchover.startedAt) / 1000} s: rolled back, ${switchover.from} is writable again`,
+    [
+      ...silenceTarget,
+      ...(observation.instances.length > 1
+        ? [{ kind: "setSemiSync", instance: from.name, enabled: true } satisfies Action]
+        : []),
+      { kind: "setWritable", instance: from.name },
+      ...(targetUp ? [] : [{ kind: "release", instance: switchover.to } satisfies Action]),
+    ],
+  );
 }
 
 /**

@@ -78,6 +78,8 @@ export interface Memory {
   switchover: ActiveSwitchover | null;
   /** The last switchover request finished (done, rolled back or refused): never acted on again. */
   lastSwitchoverId: string | null;
+  /** When a switchover last failed (rolled back or abandoned): a rolling update waits before the next. */
+  lastSwitchoverFailedAt: number | null;
   /** The last reason given for not acting, so the same event is not repeated every round. */
   lastNotice: string | null;
   /**
@@ -147,6 +149,7 @@ export function emptyMemory(): Memory {
     failover: null,
     switchover: null,
     lastSwitchoverId: null,
+    lastSwitchoverFailedAt: null,
     lastNotice: null,
     progress: {},
     primaryDown: null,

@@ -57,25 +57,35 @@ export async function requestSwitchover(store: SwitchoverStore, options: Switcho
   // Bounded: untaken, until the request expires; taken, until the deadline plus a grace.
   const maxPolls =
     Math.ceil((SWITCHOVER_REQUEST_TTL_MS + options.deadlineMs + OUTCOME_GRACE_MS) / options.pollMs) + 10;
-  for (let poll = 0; poll < maxPolls && now().getTime() <= giveUpAt; poll++) {
-    const { progress } = await store.read();
-    if (progress?.id === id) {
-      if (printed === 0) giveUpAt = now().getTime() + options.deadlineMs + OUTCOME_GRACE_MS;
-      const last = progress.steps.at(-1)?.message ?? "";
-      // A failure's last step is the error itself, printed once, by whoever catches it.
-      const shown = progress.outcome === "failed" ? progress.steps.length - 1 : progress.steps.length;
-      for (const step of progress.steps.slice(printed, shown)) options.onStep(step.message);
-      printed = Math.max(printed, shown, 1);
-      if (progress.outcome === "done") return last;
-      if (progress.outcome === "failed") throw new HapressError(`switchover failed: ${last}`);
+  try {
+    for (let poll = 0; poll < maxPolls; poll++) {
+      const { progress } = await store.read();
+      if (progress?.id === id) {
+        if (printed === 0) giveUpAt = now().getTime() + options.deadlineMs + OUTCOME_GRACE_MS;
+        const last = progress.steps.at(-1)?.message ?? "";
+        // A failure's last step is the error itself, printed once, by whoever catches it.
+        const shown = progress.outcome === "failed" ? progress.steps.length - 1 : progress.steps.length;
+        for (const step of progress.steps.slice(printed, shown)) options.onStep(step.message);
+        printed = Math.max(printed, shown, 1);
+        if (progress.outcome === "done") return last;
+        if (progress.outcome === "failed") throw new HapressError(`switchover failed: ${last}`);
+      } else if (printed === 0 && now().getTime() > giveUpAt) {
+        // Withdrawn only if still untaken: a controller that took it up a moment ago carries on, and
+        // the next read shows its progress.
+        if (await store.withdraw(id))
+          throw new HapressError(
+            `no controller took up the switchover request within ${SWITCHOVER_REQUEST_TTL_MS / 1000} s: is the controller running? (request withdrawn)`,
+          );
+        continue;
+      }
+      if (printed > 0 && now().getTime() > giveUpAt) break;
+      await options.sleep(options.pollMs);
     }
-    await options.sleep(options.pollMs);
-  }
-  if (printed === 0) {
-    await store.withdraw(id);
-    throw new HapressError(
-      `no controller took up the switchover request within ${SWITCHOVER_REQUEST_TTL_MS / 1000} s: is the controller running? (request withdrawn)`,
-    );
+  } catch (error) {
+    // Whatever stops the wait (a store that cannot be read, the process told to stop), a request no
+    // controller has taken up is not left behind to be acted on later.
+    if (printed === 0) await store.withdraw(id).catch(() => false);
+    throw error;
   }
   throw new HapressError(
     `the controller took up the switchover but gave no outcome in time; see 'hapress status' and the controller's events`,

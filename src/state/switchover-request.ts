@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { InputError } from "../errors.js";
 
 /**
  * A planned switchover is a durable request, written where the controller's memory lives (the state
@@ -7,6 +8,9 @@ import { z } from "zod";
  * requester writes the request; only the controller writes its progress, one step at a time, which
  * `hapress switchover` prints while it waits.
  */
+/** The longest a target may be given to catch up: an hour (writes wait all that time). */
+export const MAX_SWITCHOVER_DEADLINE_MS = 3_600_000;
+
 export const switchoverRequestSchema = z.object({
   id: z.string().regex(/^[0-9a-f]{8,32}$/),
   /** The replica to promote; null: the most advanced one. */
@@ -14,8 +18,8 @@ export const switchoverRequestSchema = z.object({
     .string()
     .regex(/^mysql-\d+$/)
     .nullable(),
-  /** How long the target may take to apply everything once the primary is read-only. */
-  deadlineMs: z.number().int().positive().max(3_600_000),
+  /** How long the target may take to apply everything once the primary is read-only (at most an hour). */
+  deadlineMs: z.number().int().positive().max(MAX_SWITCHOVER_DEADLINE_MS),
   requestedBy: z.string().max(200),
   requestedAt: z.string(),
   /**
@@ -47,14 +51,23 @@ export function newSwitchoverRequest(options: {
   requestedBy: string;
   now: Date;
 }): SwitchoverRequest {
-  return {
+  // Checked against the schema the controller reads it with before it is written: a request the
+  // controller could not read would sit there unread (see Controller.observe).
+  const request = switchoverRequestSchema.safeParse({
     id: options.id,
     to: options.to,
     deadlineMs: options.deadlineMs,
-    requestedBy: options.requestedBy,
+    requestedBy: options.requestedBy.slice(0, 200),
     requestedAt: options.now.toISOString(),
     expiresAt: new Date(options.now.getTime() + SWITCHOVER_REQUEST_TTL_MS).toISOString(),
-  };
+  });
+  if (!request.success) {
+    const issue = request.error.issues[0];
+    throw new InputError(
+      `switchover request: ${issue?.path.join(".") ?? "?"}: ${issue?.message ?? "does not fit"} (e.g. --to mysql-1 --timeout 10)`,
+    );
+  }
+  return request.data;
 }
 
 /** The progress with one more step; a step of another request starts a new record. */

@@ -17,8 +17,11 @@ export interface SwitchoverStore {
   read(): Promise<{ request: SwitchoverRequest | null; progress: SwitchoverProgress | null }>;
   /** Writes a new request; refused (HapressError) while another one is open. */
   submit(request: SwitchoverRequest): Promise<void>;
-  /** Removes a request no controller has taken up (its requester gave up waiting). */
-  withdraw(id: string): Promise<void>;
+  /**
+   * Removes a request no controller has taken up (its requester gave up waiting); false when a
+   * controller took it up meanwhile (then it goes on).
+   */
+  withdraw(id: string): Promise<boolean>;
   /** Adds a step to the progress of request `id` (the controller only). */
   report(id: string, step: { at: string; message: string }, outcome: SwitchoverOutcome): Promise<void>;
 }
@@ -52,9 +55,11 @@ export class SwitchoverFiles implements SwitchoverStore {
     await writeJsonFile(this.requestPath, request);
   }
 
-  async withdraw(id: string): Promise<void> {
+  async withdraw(id: string): Promise<boolean> {
     const { request, progress } = await this.read();
-    if (request?.id === id && progress?.id !== id) await rm(this.requestPath, { force: true });
+    if (progress?.id === id) return false;
+    if (request?.id === id) await rm(this.requestPath, { force: true });
+    return true;
   }
 
   async report(id: string, step: { at: string; message: string }, outcome: SwitchoverOutcome): Promise<void> {

@@ -151,8 +151,20 @@ export class PageReader {
       const req = httpRequest(
         { host: this.address, port: 80, path, agent: false, headers: { host: "localhost" }, timeout: 15_000 },
         (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode === 200 ? null : `HTTP ${res.statusCode}`));
+          // A failed read keeps the start of its body: what answered, and why (a database error page,
+          // a proxy's own page).
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            if (res.statusCode !== 200 && body.length < 400) body += chunk;
+          });
+          res.on("end", () =>
+            resolve(
+              res.statusCode === 200
+                ? null
+                : `HTTP ${res.statusCode} (${res.headers.server ?? "?"}): ${body.replace(/\s+/g, " ").slice(0, 300)}`,
+            ),
+          );
           res.on("error", (error) => resolve(error.message));
         },
       );

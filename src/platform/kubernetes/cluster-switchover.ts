@@ -96,10 +96,13 @@ export class ClusterSwitchoverStore implements SwitchoverStore {
     });
   }
 
-  async withdraw(id: string): Promise<void> {
-    await this.change(SWITCHOVER_REQUEST_KEY, ({ request, progress }) =>
-      request?.id === id && progress?.id !== id ? null : undefined,
-    );
+  async withdraw(id: string): Promise<boolean> {
+    let withdrawn = true;
+    await this.change(SWITCHOVER_REQUEST_KEY, ({ request, progress }) => {
+      withdrawn = progress?.id !== id;
+      return withdrawn && request?.id === id ? null : undefined;
+    });
+    return withdrawn;
   }
 
   async report(id: string, step: { at: string; message: string }, outcome: SwitchoverOutcome): Promise<void> {

@@ -66,6 +66,8 @@ export class DatabaseTier {
   private readonly phases = new Map<string, { phase: string; message: string | null }>();
   /** Pods whose data is being thrown away and cloned again. */
   private readonly recloning = new Set<string>();
+  /** Pods whose server is stopping for a planned restart (started again once it has exited). */
+  private readonly restarting = new Set<string>();
 
   constructor(private readonly deps: DatabaseTierDeps) {}
 
@@ -127,6 +129,7 @@ export class DatabaseTier {
     const outdated = new Set(await this.outdatedPods());
     return databaseInstances(this.topology, (pod) => this.dataDir(pod), this.recloning).map((instance) => ({
       ...instance,
+      provisioning: instance.provisioning || this.restarting.has(instance.name),
       outdated: outdated.has(instance.name),
     }));
   }
@@ -148,9 +151,19 @@ export class DatabaseTier {
    */
   async restart(pod: string): Promise<void> {
     this.requirePod(pod);
+    if (this.restarting.has(pod)) return;
     this.log(pod, "restarting mariadbd with the new configuration (rolling update)");
-    await this.processes.stop(`${pod}/mariadbd`, 60_000);
-    this.deps.nudge();
+    // Provisioning from now on (the controller leaves it alone and the roll waits for it), and the
+    // answer does not wait for the stop: the controller's round must not be held for a shutdown.
+    this.restarting.add(pod);
+    void this.processes
+      .stop(`${pod}/mariadbd`, 60_000)
+      .catch((error: unknown) => this.log(pod, `stopping mariadbd failed: ${errorMessage(error)}`, "error"))
+      .finally(() => {
+        this.restarting.delete(pod);
+        this.deps.nudge();
+      });
+    return Promise.resolve();
   }
 
   /** Stops an instance, deletes its data and lets reconciliation clone it again from a healthy peer. */
@@ -212,6 +225,10 @@ export class DatabaseTier {
     const dataDir = this.dataDir(pod.name);
     if (this.deps.fences.has(pod.name)) {
       this.setPhase(pod.name, "fenced", "held down by the controller");
+      return true;
+    }
+    if (this.restarting.has(pod.name)) {
+      this.setPhase(pod.name, "restarting", "stopping for a planned restart");
       return true;
     }
     if (this.recloning.has(pod.name) && existsSync(dataDir)) {

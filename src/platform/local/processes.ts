@@ -138,6 +138,8 @@ export class ProcessManager {
       }
       return;
     }
+    // Being stopped (stop() waits for its exit, then forgets it): never a second process beside it.
+    if (entry?.running) return;
     const fresh: Entry = entry ?? this.newEntry(spec);
     fresh.spec = spec;
     fresh.wanted = true;

@@ -30,7 +30,14 @@ export const supervisorRequestSchema = z.discriminatedUnion("method", [
   /** Throw a replica's data away and clone it again. */
   z.object({
     method: z.literal("reclone"),
-    params: z.object({ pod, reason: z.string().max(2000).default("requested") }),
+    params: z.object({
+      pod,
+      reason: z
+        .string()
+        .max(2000)
+        .default("requested")
+        .transform((reason) => reason || "requested"),
+    }),
   }),
   z.object({ method: z.literal("shutdown") }),
   /** Leave the processes running for a successor to adopt. */

@@ -204,9 +204,11 @@ export class Supervisor {
       apply: async () => {
         await this.loadDesiredState();
         this.log(null, `applying spec: ${this.spec.database.replicas} database instance(s)`);
+        // The caller follows the events from this one on.
+        const seq = this.progress.last();
         await this.sayWhatRolls();
         this.nudge();
-        return this.progress.last();
+        return seq;
       },
       instances: () => this.database.instances(),
       route: async () => {
