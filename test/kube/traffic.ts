@@ -162,7 +162,7 @@ export class PageReader {
             resolve(
               res.statusCode === 200
                 ? null
-                : `HTTP ${res.statusCode} (${res.headers.server ?? "?"}): ${body.replace(/\s+/g, " ").slice(0, 300)}`,
+                : `HTTP ${res.statusCode} (${String(res.headers.server ?? "?")}): ${body.replace(/\s+/g, " ").slice(0, 300)}`,
             ),
           );
           res.on("error", (error) => resolve(error.message));
