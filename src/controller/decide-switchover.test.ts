@@ -50,6 +50,9 @@ const during = (overrides: Partial<Memory> = {}): Memory => ({
 const fenced = (overrides: Partial<InstanceView> = {}) =>
   primaryView(0, { readOnly: true, semiSyncMasterEnabled: false, gtidBinlog: "0-100-12", ...overrides });
 
+/** The steps of a switchover's completion: writes flow again once routed, the others follow after. */
+const COMPLETION = ["promote", "recordPrimary", "route", "report done", "repoint", "repoint"];
+
 const kinds = (observation: Observation, memory: Memory) =>
   decide(observation, memory, defaultControllerConfig).actions.map((a) =>
     a.kind === "reportSwitchover" ? `report ${a.outcome}` : a.kind,
@@ -168,14 +171,7 @@ describe("decide: the planned switchover", () => {
       null,
     );
     const decision = decide(observation, during(), defaultControllerConfig);
-    assert.deepEqual(kinds(observation, during()), [
-      "promote",
-      "recordPrimary",
-      "route",
-      "report done",
-      "repoint",
-      "repoint",
-    ]);
+    assert.deepEqual(kinds(observation, during()), COMPLETION);
     assert.deepEqual(
       decision.actions.filter((a) => a.kind === "repoint"),
       [
@@ -190,14 +186,7 @@ describe("decide: the planned switchover", () => {
 
   it("resumes after the record: the target is the recorded primary, the steps after it are done", () => {
     const observation = observe([fenced(), primaryView(1), instanceView(2)], null, "mysql-1");
-    assert.deepEqual(kinds(observation, during()), [
-      "promote",
-      "recordPrimary",
-      "route",
-      "report done",
-      "repoint",
-      "repoint",
-    ]);
+    assert.deepEqual(kinds(observation, during()), COMPLETION);
   });
 
   it("rolls back past the deadline: the old primary writable again, the requester told", () => {
@@ -265,14 +254,7 @@ describe("decide: the planned switchover", () => {
       ...observe([fenced(), primaryView(1, { semiSyncMasterEnabled: false }), instanceView(2)], null),
       at: AT + 9000,
     };
-    assert.deepEqual(kinds(observation, during()), [
-      "promote",
-      "recordPrimary",
-      "route",
-      "report done",
-      "repoint",
-      "repoint",
-    ]);
+    assert.deepEqual(kinds(observation, during()), COMPLETION);
   });
 
   it("a target that dies once recorded as the primary ends the switchover: the failover rules decide next", () => {
