@@ -1,13 +1,7 @@
-// A small HTTPS client for the Kubernetes tests and benchmark: enough of the Kubernetes REST API to
-// apply, read, patch and delete objects as a given identity (client certificate or bearer token).
-import { request } from "node:https";
-
-export interface KubeCredentials {
-  ca: string;
-  cert?: string;
-  key?: string;
-  token?: string;
-}
+// The Kubernetes tests' and benchmark's view of the REST API, by path: apply, read, patch and delete
+// objects as a given identity. The transport, TLS and authentication are @kubernetes/client-node's
+// (the product's own client): a kubeconfig's certificates, or a bearer token.
+import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from "@kubernetes/client-node";
 
 export interface KubeResponse {
   status: number;
@@ -45,64 +39,49 @@ export class KubeApiError extends Error {
 }
 
 export class KubeClient {
-  constructor(
-    readonly server: string,
-    readonly credentials: KubeCredentials,
-  ) {}
+  private readonly http = new IsomorphicFetchHttpLibrary();
 
-  /** The same server as another identity. */
-  as(credentials: Partial<KubeCredentials>): KubeClient {
-    return new KubeClient(this.server, { ca: this.credentials.ca, ...credentials });
+  constructor(private readonly kc: KubeConfig) {}
+
+  /** The client of a kubeconfig file's current context. */
+  static fromFile(path: string): KubeClient {
+    const kc = new KubeConfig();
+    kc.loadFromFile(path);
+    return new KubeClient(kc);
   }
 
-  raw(method: string, path: string, body?: string, contentType?: string): Promise<KubeResponse> {
-    return this.rawAt(this.server, method, path, { body, contentType });
+  get server(): string {
+    const server = this.kc.getCurrentCluster()?.server;
+    if (!server) throw new Error("the kubeconfig names no cluster server");
+    return server;
   }
 
-  /** One request, bounded by a 30 s deadline. `insecure` is for components' self-signed health ports. */
-  rawAt(
-    base: string,
-    method: string,
-    path: string,
-    options: { body?: string; contentType?: string; insecure?: boolean } = {},
-  ): Promise<KubeResponse> {
-    const url = new URL(path, base);
-    const { ca, cert, key, token } = this.credentials;
-    return new Promise((resolve, reject) => {
-      const req = request(
-        url,
-        {
-          method,
-          ca: options.insecure ? undefined : ca,
-          rejectUnauthorized: !options.insecure,
-          cert: options.insecure ? undefined : cert,
-          key: options.insecure ? undefined : key,
-          timeout: 30_000,
-          headers: {
-            accept: "application/json",
-            ...(token && !options.insecure ? { authorization: `Bearer ${token}` } : {}),
-            // The length said explicitly: Node sends a DELETE's body neither chunked nor with a length
-            // otherwise, and the server reads it as a second, malformed request (400 Bad Request).
-            ...(options.body !== undefined
-              ? {
-                  "content-type": options.contentType ?? "application/json",
-                  "content-length": String(Buffer.byteLength(options.body)),
-                }
-              : {}),
-          },
-        },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-          res.on("error", reject);
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
-      req.on("error", reject);
-      req.end(options.body);
+  /** The same server as another identity: a bearer token (a ServiceAccount's). */
+  as(credentials: { token: string }): KubeClient {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error("the kubeconfig names no cluster");
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [cluster],
+      users: [{ name: "token", token: credentials.token }],
+      contexts: [{ name: "token", cluster: cluster.name, user: "token" }],
+      currentContext: "token",
     });
+    return new KubeClient(kc);
+  }
+
+  /** One request, bounded by a 30 s deadline. */
+  async raw(method: string, path: string, body?: string, contentType?: string): Promise<KubeResponse> {
+    const context = new RequestContext(new URL(path, this.server).toString(), method as HttpMethod);
+    context.setHeaderParam("Accept", "application/json");
+    if (body !== undefined) {
+      context.setHeaderParam("Content-Type", contentType ?? "application/json");
+      context.setBody(body);
+    }
+    context.setSignal(AbortSignal.timeout(30_000));
+    await this.kc.applySecurityAuthentication(context);
+    const response = await this.http.send(context).toPromise();
+    return { status: response.httpStatusCode, body: await response.body.text() };
   }
 
   /** A JSON request that must succeed (2xx); otherwise a KubeApiError with the server's message. */

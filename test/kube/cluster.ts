@@ -78,20 +78,7 @@ export class TestCluster {
 
   /** The REST API as the cluster's admin (the kubeconfig's embedded certificates). */
   get api(): KubeClient {
-    if (this.client) return this.client;
-    const config = parseYaml(readFileSync(this.kubeconfig, "utf8")) as {
-      clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
-      users: { user: { "client-certificate-data": string; "client-key-data": string } }[];
-    };
-    const [cluster] = config.clusters;
-    const [user] = config.users;
-    if (!cluster || !user) throw new Error(`${this.kubeconfig}: no cluster or user`);
-    const decode = (data: string) => Buffer.from(data, "base64").toString("utf8");
-    this.client = new KubeClient(cluster.cluster.server, {
-      ca: decode(cluster.cluster["certificate-authority-data"]),
-      cert: decode(user.user["client-certificate-data"]),
-      key: decode(user.user["client-key-data"]),
-    });
+    this.client ??= KubeClient.fromFile(this.kubeconfig);
     return this.client;
   }
 
