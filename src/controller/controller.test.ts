@@ -105,6 +105,36 @@ describe("the controller, through fakes of its ports", () => {
     assert.equal(w.platform.memory?.failover, null, "the failover's end is saved");
   });
 
+  it("fails over a crashed primary that its owner already started again before the round probed it", async () => {
+    // Kubernetes: kubelet restarts the killed container within a second or two, and a round waiting on
+    // a slow API server may reach its probe only after that. The crash was reported: it is decided on.
+    const w = world();
+    const c = w.controller();
+    await w.round(c);
+    w.crashPrimaryWithMysql1Ahead();
+    c.noteExit("mysql-0", "exited (its session ended and its socket refuses connections)");
+    Object.assign(w.database.server("mysql-0"), { up: true, readOnly: true, semiSyncMaster: false });
+    await w.roundsUntil(c, "a new primary", () => w.platform.primary !== "mysql-0", 10);
+    assert.equal(w.platform.primary, "mysql-1");
+    assert.ok(w.calls.includes("kill mysql-0"), w.calls.join(" | "));
+    assert.deepEqual(w.database.writable(), ["mysql-1"]);
+  });
+
+  it("with automatic failover off, a crashed primary started again is made writable again, and the events say so", async () => {
+    const w = world();
+    const c = w.controller({ config: { ...defaultControllerConfig, automaticFailover: false } });
+    await w.round(c);
+    c.noteExit("mysql-0", "exited (its session ended and its socket refuses connections)");
+    Object.assign(w.database.server("mysql-0"), { readOnly: true });
+    await w.roundsUntil(c, "mysql-0 writable again", () => !w.database.server("mysql-0").readOnly, 10);
+    assert.equal(w.platform.primary, "mysql-0");
+    assert.ok(!w.calls.some((call) => /^(kill|promote)/.test(call)), w.calls.join(" | "));
+    assert.deepEqual(
+      w.platform.events.map((e) => e.kind).filter((k) => k !== "semi-sync"),
+      ["failover-disabled", "primary-back"],
+    );
+  });
+
   for (const step of ["fence", "stopReplicationIo", "promote", "recordPrimary", "route", "release"]) {
     it(`a controller that dies right after '${step}' is succeeded by one that finishes: one promotion, never two writers`, async () => {
       const w = world();

@@ -158,15 +158,19 @@ export class Controller {
   private async probeOnce(instance: DatabaseInstance, probeStartedAt: number): Promise<InstanceView> {
     try {
       const state = await this.sql.readState(instance);
-      // An answer clears only an exit reported before this probe began: a crash reported while the
-      // probe was in flight happened after the server gave what this probe read, and stands.
+      // A reported exit is decided on even when this probe got an answer: from a probe in flight when
+      // the process died (what it read predates the crash), or from the server its owner has already
+      // started again (kubelet restarts a killed container within a second or two, sooner than a round
+      // that waits on a slow API server reaches its probe; a crashed primary is failed over whether or
+      // not it is back, found by the real-node test). An answer to a probe that began after the report
+      // forgets it for the rounds after this one.
       const exit = this.exits.get(instance.name);
       if (exit && exit.notedAt < probeStartedAt) this.exits.delete(instance.name);
       return {
         ...instance,
         reachable: true,
         busy: false,
-        exited: this.exitOf(instance),
+        exited: exit?.how ?? instance.stopping ?? null,
         error: null,
         readOnly: state.readOnly,
         gtidCurrent: state.gtidCurrentPos,
