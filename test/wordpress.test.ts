@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { PageReaders } from "../src/chaos/readers.js";
+import { RestWriter } from "../src/chaos/rest-writer.js";
+import { statePaths } from "../src/state/files.js";
 import { sleep } from "../src/util/process.js";
 import { PERMALINK_STRUCTURE } from "../src/wordpress/install.js";
 import {
@@ -194,6 +198,59 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
         await served(`http://${pod.address}:${pod.port}`),
         `${pod.name} serves the post and the image`,
       );
+  });
+
+  it("`hapress up` with a changed page-cache setting rolls the WordPress pods (a spare pod first, each drained): no failed read or post", async () => {
+    const podsBefore = (await site.status()).pods.filter((p) => p.component === "wordpress");
+    const failed: string[] = [];
+    const readers = new PageReaders(new URL(`${SITE}/`), (sample) => {
+      if (!sample.ok) failed.push(`read: ${sample.error ?? "?"}`);
+    });
+    const author = new RestWriter(new URL(SITE), admin().user, admin().password, "roll", (sample) => {
+      if (!sample.ok) failed.push(`post: ${sample.error ?? "?"}`);
+    });
+    await author.signIn();
+    writeFileSync(
+      join(site.workDir, "hapress.yaml"),
+      `local:\n  httpPort: ${PORT}\nsite:\n  title: Resilience Test\nwordpress:\n  pageCache:\n    ttlSeconds: 7\n`,
+    );
+    readers.start(4);
+    author.start();
+    const started = Date.now();
+    let result;
+    try {
+      await sleep(500);
+      result = await site.up();
+    } finally {
+      await readers.stop();
+    }
+    const rollSeconds = (Date.now() - started) / 1000;
+    const posts = await author.stop();
+    assert.match(
+      result.stdout + result.stderr,
+      /the WordPress configuration changed: wordpress-0, wordpress-1, wordpress-2 restart one at a time.*while wordpress-3/,
+    );
+    assert.deepEqual(failed, []);
+    assert.ok(posts.acknowledged.length > 0, "posts were written during the roll");
+    const status = await site.status();
+    assert.equal(status.wordpressRollout, undefined, "nothing left to roll");
+    assert.equal(status.pageCache?.ttlSeconds, 7);
+    const podsAfter = status.pods.filter((p) => p.component === "wordpress");
+    assert.deepEqual(
+      podsAfter.map((p) => p.name),
+      ["wordpress-0", "wordpress-1", "wordpress-2"],
+      "the spare pod is gone",
+    );
+    for (const pod of podsAfter) {
+      const before = podsBefore.find((p) => p.name === pod.name)?.pids ?? [];
+      assert.ok(pod.ready, `${pod.name} ready`);
+      assert.ok(!pod.pids.some((pid) => before.includes(pid)), `${pod.name} restarted`);
+      const config = readFileSync(join(statePaths(site.stateDir).podDir(pod.name), "nginx.conf"), "utf8");
+      assert.match(config, /_cache_valid 200 301 404 7s;/, `${pod.name} runs the new setting`);
+    }
+    console.log(
+      `local WordPress roll of 3 pods: ${rollSeconds.toFixed(1)} s from 'up'; ${posts.acknowledged.length} posts acknowledged, 0 failed requests`,
+    );
   });
 
   for (const [process, index] of [

@@ -18,6 +18,11 @@ export function formatStatus(status: SiteStatus): string {
           `rolling update: ${status.database.rollout.updated} of ${status.database.rollout.of} database pods updated to ${status.database.rollout.revision} (the controller restarts the rest one at a time, the primary after a switchover)`,
         ]
       : []),
+    ...(status.wordpressRollout
+      ? [
+          `rolling update of WordPress: ${status.wordpressRollout.outdated.join(", ") || "nothing"} still on an older configuration${status.wordpressRollout.surge ? `; ${status.wordpressRollout.surge} serves beside them meanwhile` : ""} (restarted one at a time, each drained from the load balancer first)`,
+        ]
+      : []),
     `connections: ${status.database.maxConnections} per instance; endpoints open at most ${status.database.endpointLimits.maxConnectionsPerServer} per instance, queue ${status.database.endpointLimits.queueTimeoutMs} ms`,
     `controller: ${status.controller.running ? status.controller.state : "not running"}${status.controller.lastEvent ? ` (last: ${status.controller.lastEvent.kind}, ${status.controller.lastEvent.time})` : ""}`,
     ...(status.pageCache

@@ -70,6 +70,11 @@ export interface SiteStatus {
       revision: string;
     };
   };
+  /**
+   * A rolling update of the WordPress tier under way (local target): the pods still on an older
+   * configuration, and the spare pod serving beside them; absent when every pod runs the spec's.
+   */
+  wordpressRollout?: { outdated: string[]; surge: string | null };
   controller: {
     running: boolean;
     /** "watching", "failing over from mysql-N", "switching over from mysql-N to mysql-M (…)". */

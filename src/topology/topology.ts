@@ -86,6 +86,10 @@ export function mysqlAddress(subnet: Subnet, ordinal: number): string {
   return `${subnet}.${MYSQL_HOST_OFFSET + ordinal}`;
 }
 
+export function wordpressAddress(subnet: Subnet, ordinal: number): string {
+  return `${subnet}.${WORDPRESS_HOST_OFFSET + ordinal}`;
+}
+
 /** The site's metrics address: the controller and HAProxy serve Prometheus there (loopback only). */
 export function metricsAddress(subnet: Subnet): string {
   return `${subnet}.4`;
@@ -121,7 +125,7 @@ export function planTopology(spec: Spec, subnet: Subnet): Topology {
     name: `wordpress-${ordinal}`,
     component: "wordpress" as const,
     ordinal,
-    address: `${subnet}.${WORDPRESS_HOST_OFFSET + ordinal}`,
+    address: wordpressAddress(subnet, ordinal),
     port: WORDPRESS_POD_PORT,
   }));
   const limits = {

@@ -1,10 +1,12 @@
 import { createConnection } from "node:net";
 
-/** One server line of HAProxy's `show stat`: which backend, which server, UP or DOWN. */
+/** One server line of HAProxy's `show stat`: which backend, which server, UP or DOWN, open sessions. */
 export interface ServerState {
   backend: string;
   server: string;
   status: string;
+  /** Sessions open to it now (`scur`): requests in flight and kept-alive connections. */
+  sessions: number;
 }
 
 /** Parses `show stat` CSV output into server states (frontend and backend summary rows are skipped). */
@@ -12,6 +14,7 @@ export function parseShowStat(csv: string): ServerState[] {
   const lines = csv.split("\n").filter((line) => line.trim() !== "");
   const header = (lines[0] ?? "").replace(/^# /, "").split(",");
   const statusIndex = header.indexOf("status");
+  const sessionsIndex = header.indexOf("scur");
   return lines
     .slice(1)
     .map((line) => line.split(","))
@@ -20,6 +23,7 @@ export function parseShowStat(csv: string): ServerState[] {
       backend: fields[0] ?? "",
       server: fields[1] ?? "",
       status: fields[statusIndex] ?? "",
+      sessions: Number(fields[sessionsIndex] ?? 0) || 0,
     }));
 }
 

@@ -118,14 +118,14 @@ describe("HAProxy stats", () => {
     const csv = [
       "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight",
       "mysql-primary,FRONTEND,,,0,0,4096,0,0,0,0,0,0,,,,,OPEN,",
-      "mysql-primary,mysql-0,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1",
-      "mysql-primary,BACKEND,0,0,0,0,410,0,0,0,0,0,,0,0,0,0,UP,1",
+      "mysql-primary,mysql-0,0,0,3,5,,0,0,0,,0,,0,0,0,0,UP,1",
+      "mysql-primary,BACKEND,0,0,3,5,410,0,0,0,0,0,,0,0,0,0,UP,1",
       "mysql-replicas,mysql-1,0,0,0,0,,0,0,0,,0,,0,0,0,0,DOWN,1",
       "",
     ].join("\n");
     assert.deepEqual(parseShowStat(csv), [
-      { backend: "mysql-primary", server: "mysql-0", status: "UP" },
-      { backend: "mysql-replicas", server: "mysql-1", status: "DOWN" },
+      { backend: "mysql-primary", server: "mysql-0", status: "UP", sessions: 3 },
+      { backend: "mysql-replicas", server: "mysql-1", status: "DOWN", sessions: 0 },
     ]);
   });
 

@@ -108,6 +108,30 @@ export class LoadBalancerKeeper {
     );
   }
 
+  /**
+   * A WordPress server taken out of rotation for a restart: HAProxy sends it no new request (a request
+   * in flight finishes there), its health check goes on. `serve` puts it back.
+   */
+  async drainWordpress(pod: string): Promise<void> {
+    await this.command(`set server wordpress/${pod} state drain`);
+  }
+
+  async serveWordpress(pod: string): Promise<void> {
+    await this.command(`set server wordpress/${pod} state ready`);
+  }
+
+  /** HAProxy's view of a WordPress server now (not the last observed): UP or not, open sessions. */
+  async wordpressServer(pod: string): Promise<{ up: boolean; sessions: number } | null> {
+    const states = parseShowStat(await haproxyCommand(this.deps.paths.haproxySocket, "show stat"));
+    const state = states.find((s) => s.backend === "wordpress" && s.server === pod);
+    return state ? { up: state.status === "UP", sessions: state.sessions } : null;
+  }
+
+  private async command(command: string): Promise<void> {
+    const answer = (await haproxyCommand(this.deps.paths.haproxySocket, command)).trim();
+    if (answer !== "") throw new Error(`HAProxy refused '${command}': ${answer}`);
+  }
+
   private render(topology: Topology, primary: string): string {
     return renderHaproxyConfig({
       topology,

@@ -58,6 +58,8 @@ export interface StatusInputs {
   surplus: string[];
   /** Database pods still running an older configuration (a rolling update under way). */
   outdated: string[];
+  /** WordPress pods still to restart with the spec's configuration (wordpress-roll.ts). */
+  wordpressRollout: { outdated: string[]; surge: string | null } | null;
   wordpressInstalled: boolean;
   backup: NonNullable<SiteStatus["backup"]>;
   pageCache: SiteStatus["pageCache"] | null;
@@ -86,6 +88,7 @@ export function assembleSiteStatus(inputs: StatusInputs): SiteStatus {
     record !== null &&
     inputs.surplus.length === 0 &&
     inputs.outdated.length === 0 &&
+    inputs.wordpressRollout === null &&
     pods.every((pod) => pod.ready) &&
     (single || semiSyncOn);
   return {
@@ -122,6 +125,7 @@ export function assembleSiteStatus(inputs: StatusInputs): SiteStatus {
           ? `primary waits for a replica's acknowledgement (AFTER_SYNC, ${primaryState?.semiSyncMasterClients ?? 0} replica(s) connected)`
           : "primary is not semi-synchronous right now: no replica acknowledging",
     },
+    ...(inputs.wordpressRollout ? { wordpressRollout: inputs.wordpressRollout } : {}),
     controller: inputs.controller,
     backup: inputs.backup,
     ...(inputs.pageCache ? { pageCache: inputs.pageCache } : {}),

@@ -22,6 +22,7 @@ import { ProcessManager } from "./processes.js";
 import { callRpc, serveRpc } from "./rpc.js";
 import { controllerProcess, DatabaseTier } from "./database-tier.js";
 import { rollPlan } from "../../controller/decide-roll.js";
+import { wordpressRollPlan } from "./wordpress-roll.js";
 import { ProgressLog } from "./progress-log.js";
 import { siteMetricsSnapshot, SupervisorMetrics } from "./supervisor-metrics.js";
 import { assembleSiteStatus, readControllerStatus, surplusPodNames } from "./supervisor-status.js";
@@ -121,6 +122,7 @@ export class Supervisor {
       paths: this.paths,
       layout: this.layout,
       log: (pod, message, level) => this.log(pod, message, level),
+      balancer: this.loadBalancer,
     });
     this.archive = new BinlogArchiveKeeper({
       processes: this.processes,
@@ -194,6 +196,12 @@ export class Supervisor {
   private async sayWhatRolls(): Promise<void> {
     const plan = rollPlan(await this.database.outdatedPods(), this.record?.primary ?? null);
     if (plan) this.log(null, `the database configuration changed: ${plan}`);
+    const wordpress = await this.wordpress.outdatedFor(this.topology, this.spec, this.secrets);
+    if (wordpress.length > 0)
+      this.log(
+        null,
+        `the WordPress configuration changed: ${wordpressRollPlan(wordpress, this.wordpress.surgeName(this.topology))}`,
+      );
   }
 
   /** What the socket's requests do (the dispatch and the schemas: supervisor-rpc.ts). */
@@ -213,7 +221,7 @@ export class Supervisor {
       instances: () => this.database.instances(),
       route: async () => {
         this.record = await readPrimaryRecord(this.paths.primary);
-        await this.loadBalancer.ensure(this.topology, this.record?.primary ?? "mysql-0");
+        await this.loadBalancer.ensure(this.servedTopology(), this.record?.primary ?? "mysql-0");
         this.log(
           null,
           `mysql-primary routes to ${this.record?.primary ?? "?"} (epoch ${this.record?.epoch ?? "?"})`,
@@ -340,7 +348,7 @@ export class Supervisor {
     await this.database.observeAll();
     const primaryName = this.record?.primary ?? "mysql-0";
     await this.database.removeSurplusPods(primaryName);
-    await this.loadBalancer.ensure(this.topology, primaryName);
+    await this.loadBalancer.ensure(this.servedTopology(), primaryName);
     for (const pod of this.topology.mysql) {
       if (this.stopping) return;
       const proceed = await this.database.ensurePod(pod);
@@ -362,6 +370,12 @@ export class Supervisor {
       this.loadBalancer.routesPrimary(this.record?.primary);
     await this.wordpress.reconcile(this.topology, this.spec, this.secrets, databaseReady);
     this.scheduler.reconcile(this.spec, databaseReady);
+  }
+
+  /** The topology the load balancer serves: the spec's, and a WordPress roll's spare pod while it serves. */
+  private servedTopology(): Topology {
+    const surge = this.wordpress.surge();
+    return surge ? { ...this.topology, wordpress: [...this.topology.wordpress, surge] } : this.topology;
   }
 
   /** The database HA controller runs as its own supervised process. */
@@ -406,6 +420,7 @@ export class Supervisor {
       primaryState: this.database.primaryState(),
       surplus: await surplusPodNames(this.paths.pods, this.topology),
       outdated: await this.database.outdatedPods(),
+      wordpressRollout: this.wordpress.rollingUpdate(),
       wordpressInstalled: this.topology.wordpress.length === 0 || this.wordpress.isInstalled(),
       backup: {
         path: backupRoot(this.options.stateDir, this.spec),

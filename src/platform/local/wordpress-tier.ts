@@ -8,7 +8,13 @@ import { connectSql } from "../../mysql/client.js";
 import type { Spec } from "../../spec/schema.js";
 import { readJsonFile, writeFileAtomic, writeJsonFile, type StatePaths } from "../../state/files.js";
 import type { Secrets } from "../../state/secrets.js";
-import { surplusPods, wordpressOrdinal, type PodPlan, type Topology } from "../../topology/topology.js";
+import {
+  surplusPods,
+  wordpressAddress,
+  wordpressOrdinal,
+  type PodPlan,
+  type Topology,
+} from "../../topology/topology.js";
 import {
   fpmSocketPath,
   renderNginxConfig,
@@ -30,12 +36,16 @@ import type { ProcessManager } from "./processes.js";
 import { ensureServiceRoot, giveTo, type SiteLayout } from "./layout.js";
 import type { PodStatus } from "../../status/site-status.js";
 import { phpFpmProgram } from "../../util/system-path.js";
+import { sleep } from "../../util/process.js";
+import { surgePod, WordpressRoll, type WordpressBalancerPort } from "./wordpress-roll.js";
 
 export interface WordpressTierDeps {
   processes: ProcessManager;
   paths: StatePaths;
   layout: SiteLayout;
   log: (pod: string | null, message: string, level?: "info" | "error") => void;
+  /** The load balancer, for a rolling update's drains. */
+  balancer: WordpressBalancerPort;
 }
 
 export interface InstallRecord {
@@ -76,17 +86,116 @@ export class WordpressTier {
   /** Each pod's page-cache counts since the supervisor started (a removed pod's stay: they happened). */
   private readonly cacheCounts = new Map<string, CacheCounts>();
   private peersWritten = "";
+  /** The environment of the pods' PHP, as of the last reconciliation (null before the first). */
+  private env: Record<string, string> | null = null;
+  /** Pods last found running an older configuration than the spec's. */
+  private outdated: string[] = [];
+  private readonly roll: WordpressRoll;
 
-  constructor(private readonly deps: WordpressTierDeps) {}
+  constructor(private readonly deps: WordpressTierDeps) {
+    this.roll = new WordpressRoll({
+      balancer: deps.balancer,
+      startPod: (pod) => this.ensurePod(pod),
+      stopPod: (pod) => deps.processes.stopPod(pod.name, 30_000),
+      removePod: (pod) => this.removePodFolders(pod.name),
+      healthy: async (pod) => (await this.probe(pod)) === true,
+      log: deps.log,
+      sleep,
+      now: () => Date.now(),
+    });
+  }
 
   async installRecord(): Promise<InstallRecord | null> {
     return readJsonFile(this.deps.paths.wordpressInstall, installRecordSchema);
   }
 
-  /** Brings the WordPress pods to the spec once the database answers through mysql-primary. */
+  /**
+   * Brings the WordPress pods to the spec once the database answers through mysql-primary. Pods
+   * running an older configuration (a changed page-cache setting, a new hapress) are rolled, one at
+   * a time, with a spare pod serving beside them (wordpress-roll.ts).
+   */
   async reconcile(topology: Topology, spec: Spec, secrets: Secrets, databaseReady: boolean): Promise<void> {
     await this.removeSurplus(topology);
     if (topology.wordpress.length === 0 || !databaseReady) return;
+    await this.prepare(topology, spec, secrets);
+    for (const pod of topology.wordpress) if (!this.roll.holds(pod.name)) await this.ensurePod(pod);
+    await Promise.all(
+      topology.wordpress.filter((pod) => !this.roll.holds(pod.name)).map((pod) => this.probe(pod)),
+    );
+    // In the background: the install must not hold up the rest of reconciliation (replicas, restarts).
+    this.installing ??= this.installOnce(topology, spec, secrets).finally(() => (this.installing = null));
+    this.triggerCron(topology);
+    if (!this.roll.active) {
+      this.outdated = await this.outdatedPods(topology);
+      const everyPodReady = topology.wordpress.every((pod) => this.ready.get(pod.name)?.ready === true);
+      if (this.installed && everyPodReady) this.roll.start(topology, this.outdated, this.surgeOf(topology));
+    }
+  }
+
+  private surgeOf(topology: Topology): PodPlan {
+    return surgePod(topology, (ordinal) => wordpressAddress(topology.subnet, ordinal));
+  }
+
+  /** The name a rolling update's spare pod would take. */
+  surgeName(topology: Topology): string {
+    return this.surgeOf(topology).name;
+  }
+
+  /** The spare pod of a rolling update while the load balancer should serve it. */
+  surge(): PodPlan | null {
+    return this.roll.surge;
+  }
+
+  /** Pods still to restart with the spec's configuration (a rolling update to do or under way). */
+  rollingUpdate(): { outdated: string[]; surge: string | null } | null {
+    if (!this.roll.active && this.outdated.length === 0) return null;
+    return { outdated: this.outdated, surge: this.roll.surge?.name ?? null };
+  }
+
+  /**
+   * Pods whose running processes were started with other files than the spec renders now. Read from
+   * the pods' folders, so a restarted supervisor sees the same.
+   */
+  async outdatedPods(topology: Topology): Promise<string[]> {
+    if (!this.env) return [];
+    const outdated: string[] = [];
+    for (const pod of topology.wordpress) {
+      if (!this.isRunning(pod)) continue;
+      const podDir = this.deps.paths.podDir(pod.name);
+      const rendered = this.render(pod);
+      const [fpm, nginx] = await Promise.all([
+        readFile(join(podDir, "php-fpm.conf"), "utf8").catch(() => ""),
+        readFile(join(podDir, "nginx.conf"), "utf8").catch(() => ""),
+      ]);
+      if (fpm !== rendered.fpm || nginx !== rendered.nginx) outdated.push(pod.name);
+    }
+    return outdated;
+  }
+
+  /** What a spec change would restart, for `up` to say first (the same rendering as reconcile's). */
+  async outdatedFor(topology: Topology, spec: Spec, secrets: Secrets): Promise<string[]> {
+    if (topology.wordpress.length === 0) return [];
+    await this.prepare(topology, spec, secrets);
+    const outdated = await this.outdatedPods(topology);
+    // Recorded now, so the status is not ready (and `up` keeps waiting) until the roll has run.
+    if (!this.roll.active) this.outdated = outdated;
+    return outdated;
+  }
+
+  private isRunning(pod: PodPlan): boolean {
+    return (
+      this.deps.processes.isRunning(`${pod.name}/php-fpm`) &&
+      this.deps.processes.isRunning(`${pod.name}/nginx`)
+    );
+  }
+
+  private render(pod: PodPlan): { fpm: string; nginx: string } {
+    const files = this.podFiles(pod);
+    return { fpm: renderPhpFpmConfig(files, this.env ?? {}), nginx: renderNginxConfig(files) };
+  }
+
+  /** The pods' shared files and environment, from the spec and the secrets. */
+  private async prepare(topology: Topology, spec: Spec, secrets: Secrets): Promise<void> {
     if (!this.files) {
       await ensureServiceRoot(this.deps.layout);
       this.files = await prepareWordpressFiles(this.deps.layout.wordpressRoot, {
@@ -99,7 +208,7 @@ export class WordpressTier {
       ? { ttlSeconds: spec.wordpress.pageCache.ttlSeconds, refreshToken }
       : null;
     await this.writeCachePeers(topology);
-    const env = {
+    this.env = {
       ...wordpressEnvironment({
         secrets,
         dbHost: `${topology.services.mysqlPrimary.address}:${topology.services.mysqlPrimary.port}`,
@@ -109,11 +218,6 @@ export class WordpressTier {
         ? { HAPRESS_CACHE_PEERS_FILE: this.cachePeersFile(), HAPRESS_CACHE_REFRESH_TOKEN: refreshToken }
         : {}),
     };
-    for (const pod of topology.wordpress) await this.ensurePod(pod, env);
-    await Promise.all(topology.wordpress.map((pod) => this.probe(pod)));
-    // In the background: the install must not hold up the rest of reconciliation (replicas, restarts).
-    this.installing ??= this.installOnce(topology, spec, secrets).finally(() => (this.installing = null));
-    this.triggerCron(topology);
   }
 
   private cachePeersFile(): string {
@@ -179,7 +283,7 @@ export class WordpressTier {
     };
   }
 
-  private async ensurePod(pod: PodPlan, env: Record<string, string>): Promise<void> {
+  private async ensurePod(pod: PodPlan): Promise<void> {
     const files = this.podFiles(pod);
     const podDir = this.deps.paths.podDir(pod.name);
     const fpmName = `${pod.name}/php-fpm`;
@@ -199,8 +303,9 @@ export class WordpressTier {
         await giveTo(files.runDir, owner, { recursive: false, groupReadable: true });
       }
       // The pool file holds the database password: owner only.
-      await writeFileAtomic(join(podDir, "php-fpm.conf"), renderPhpFpmConfig(files, env), 0o600);
-      await writeFileAtomic(join(podDir, "nginx.conf"), renderNginxConfig(files), 0o600);
+      const rendered = this.render(pod);
+      await writeFileAtomic(join(podDir, "php-fpm.conf"), rendered.fpm, 0o600);
+      await writeFileAtomic(join(podDir, "nginx.conf"), rendered.nginx, 0o600);
     }
     this.deps.processes.ensure({
       name: fpmName,
@@ -229,7 +334,7 @@ export class WordpressTier {
   }
 
   /** Readiness: the health endpoint answers 200 through nginx, PHP and the database. */
-  private async probe(pod: PodPlan): Promise<void> {
+  private async probe(pod: PodPlan): Promise<boolean> {
     try {
       const response = await fetch(`http://${pod.address}:${pod.port}/hapress-health`, {
         signal: AbortSignal.timeout(3000),
@@ -239,8 +344,10 @@ export class WordpressTier {
         ready: response.status === 200,
         message: response.status === 200 ? null : `health check answered ${response.status}`,
       });
+      return response.status === 200;
     } catch (error) {
       this.ready.set(pod.name, { ready: false, message: errorMessage(error) });
+      return false;
     }
   }
 
@@ -298,16 +405,21 @@ export class WordpressTier {
     } catch {
       return;
     }
-    const surplus = surplusPods(entries, wordpressOrdinal, topology.wordpress.length).map((name) => ({
-      name,
-    }));
-    for (const pod of surplus) {
-      this.deps.log(pod.name, "scaling down: stopping it");
-      await this.deps.processes.stopPod(pod.name, 10_000);
-      await rm(this.deps.paths.podDir(pod.name), { recursive: true, force: true });
-      await rm(this.deps.layout.podServiceDir(pod.name), { recursive: true, force: true });
-      this.ready.delete(pod.name);
+    // A rolling update's spare pod is no surplus while the roll holds it.
+    const surplus = surplusPods(entries, wordpressOrdinal, topology.wordpress.length).filter(
+      (name) => !this.roll.holds(name),
+    );
+    for (const name of surplus) {
+      this.deps.log(name, "scaling down: stopping it");
+      await this.deps.processes.stopPod(name, 10_000);
+      await this.removePodFolders(name);
     }
+  }
+
+  private async removePodFolders(name: string): Promise<void> {
+    await rm(this.deps.paths.podDir(name), { recursive: true, force: true });
+    await rm(this.deps.layout.podServiceDir(name), { recursive: true, force: true });
+    this.ready.delete(name);
   }
 
   isInstalled(): boolean {
@@ -315,7 +427,8 @@ export class WordpressTier {
   }
 
   podStatuses(topology: Topology): PodStatus[] {
-    return topology.wordpress.map((pod) => {
+    const surge = this.roll.surge;
+    return [...topology.wordpress, ...(surge ? [surge] : [])].map((pod) => {
       const infos = [
         this.deps.processes.info(`${pod.name}/php-fpm`),
         this.deps.processes.info(`${pod.name}/nginx`),
@@ -343,7 +456,11 @@ export class WordpressTier {
         lagSeconds: null,
         semiSync: null,
         readOnly: null,
-        message: probe?.ready ? null : (probe?.message ?? null),
+        message: this.outdated.includes(pod.name)
+          ? "runs an older configuration: restarts with the spec's (rolling update)"
+          : probe?.ready
+            ? null
+            : (probe?.message ?? null),
       };
     });
   }

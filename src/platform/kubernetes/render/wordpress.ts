@@ -90,7 +90,21 @@ export function wordpressTier(ctx: Context): K8sObject[] {
                 env: [...wordpressEnv(ctx), ...(cached ? cacheRefreshEnv(ctx) : [])],
                 resources: resources(k.resources.wordpress),
                 lifecycle: drainBeforeStop,
-                // Neither probe depends on the database: its outage is shared by every pod, and a
+                // Once, before any other probe: a page that reaches the database (a 500 until it
+                // answers; a redirect to the installer before the install is a success). A new pod's
+                // address is let into the database pods by the NetworkPolicy enforcer on its own
+                // schedule, and until then its connections are refused: ready on the web server alone,
+                // a pod of a rolling update served "Error establishing a database connection" to about
+                // one read in a thousand (the real-node WordPress roll test).
+                startupProbe: {
+                  httpGet: { path: "/wp-login.php", port: cached ? "apache" : "http", httpHeaders: host },
+                  periodSeconds: 1,
+                  timeoutSeconds: 5,
+                  // Ten minutes for the database to come up with a new site; then the kubelet restarts
+                  // the container and it waits again.
+                  failureThreshold: 600,
+                },
+                // Neither later probe depends on the database: its outage is shared by every pod, and a
                 // readiness that followed it would take them all out of the Service at once (a
                 // failover of a second would become 503s for every reader). The web server (with
                 // mod_php, in the same process) answering is what routing needs.
