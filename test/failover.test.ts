@@ -3,7 +3,19 @@ import type { ScenarioRun } from "../src/chaos/runner.js";
 import { databasePods, isWhole, newPrimary } from "../src/chaos/site-waits.js";
 import { spawn } from "node:child_process";
 import { userInfo } from "node:os";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Observation } from "../src/controller/types.js";
@@ -77,13 +89,23 @@ async function assertRejoined(site: TestSite, pod: string, primary: string): Pro
   );
 }
 
+/** Debian's mariadbd, copied for a test to install a "new version" of over the running servers. */
+const SYSTEM_MARIADBD = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((path) => existsSync(path)) ?? "";
+
 describe("failover under writes (real mariadbd)", () => {
   const site = new TestSite(makeSiteDir("fo"));
+  // The site's servers run a copy of mariadbd found first on the supervisor's PATH, so that a test
+  // can install another version of it the way a package upgrade does. Readable by the mysql user.
+  const programDir = mkdtempSync("/var/tmp/hpt-programs-");
+  const programEnv = { PATH: `${programDir}:${process.env.PATH ?? ""}` };
   before(async () => {
-    await site.up();
+    chmodSync(programDir, 0o755);
+    copyFileSync(SYSTEM_MARIADBD, join(programDir, "mariadbd"));
+    await site.up([], programEnv);
   });
   after(async () => {
     await site.destroy();
+    rmSync(programDir, { recursive: true, force: true });
   });
 
   it("kill -9 of the primary: a new primary is elected, no acknowledged insert is lost, the old one rejoins", async () => {
@@ -274,7 +296,7 @@ describe("failover under writes (real mariadbd)", () => {
     assert.match(
       result.stdout + result.stderr,
       new RegExp(
-        `the database configuration changed: the controller restarts .*then it switches over to an updated replica, then restarts ${before}`,
+        `the database configuration or server program changed: the controller restarts .*then it switches over to an updated replica, then restarts ${before}`,
       ),
     );
     const status = await site.status();
@@ -293,6 +315,50 @@ describe("failover under writes (real mariadbd)", () => {
     assert.equal(restarted.at(-1), before, `the old primary restarted last: ${restarted.join(", ")}`);
     console.log(
       `local rolling update of 3 instances: ${rollSeconds.toFixed(1)} s; longest write gap ${(report.longestGapMs / 1000).toFixed(2)} s`,
+    );
+  });
+  it("a new mariadbd installed under the running servers (a package upgrade) is rolled at once the same way: every instance ends on it, one change of primary, nothing lost", async () => {
+    const whole = await site.waitFor("whole", isWhole);
+    const before = whole.primary ?? "";
+    const epoch = whole.primaryEpoch ?? 0;
+    const eventsBefore = (await site.events()).length;
+    const writer = await site.writer();
+    writer.start();
+    await sleep(1000);
+    // As dpkg installs a new version: written beside the old file, then renamed over its path. The
+    // bytes differ (trailing data an ELF loader ignores), like two builds.
+    const program = join(programDir, "mariadbd");
+    copyFileSync(SYSTEM_MARIADBD, `${program}.new`);
+    appendFileSync(`${program}.new`, "hapress test: version 2\n");
+    chmodSync(`${program}.new`, 0o755);
+    renameSync(`${program}.new`, program);
+    const started = Date.now();
+    const installed = statSync(program).ino;
+    const onNewProgram = async (pod: string) =>
+      statSync(`/proc/${await site.mariadbdPid(pod)}/exe`).ino === installed;
+    let status = whole;
+    await eventually(
+      "every instance on the new mariadbd, the roll over",
+      async () => {
+        status = await site.status();
+        if (!isWhole(status) || status.database.rollout !== undefined) return false;
+        const pods = databasePods(status).map((pod) => pod.name);
+        return (await Promise.all(pods.map(onNewProgram))).every(Boolean);
+      },
+      120_000,
+    );
+    const rollSeconds = (Date.now() - started) / 1000;
+    await sleep(1000);
+    const report = await writer.stop();
+    assert.equal(status.primaryEpoch, epoch + 1, "exactly one change of primary");
+    assert.deepEqual(await site.missingOn(writer, status.primary ?? "", report.acknowledged), []);
+    const events = (await site.events()).slice(eventsBefore);
+    assert.ok(!events.some((e) => e.kind === "failover-started"), "no failover");
+    const restarted = events.filter((e) => e.kind === "rolling-update").map((e) => e.instance);
+    assert.equal(restarted.length, 3, restarted.join(", "));
+    assert.equal(restarted.at(-1), before, `the old primary restarted last: ${restarted.join(", ")}`);
+    console.log(
+      `local upgrade of mariadbd, 3 instances: ${rollSeconds.toFixed(1)} s from the install; longest write gap ${(report.longestGapMs / 1000).toFixed(2)} s`,
     );
   });
 });

@@ -228,7 +228,7 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
     const posts = await author.stop();
     assert.match(
       result.stdout + result.stderr,
-      /the WordPress configuration changed: wordpress-0, wordpress-1, wordpress-2 restart one at a time.*while wordpress-3/,
+      /the WordPress configuration or PHP or nginx program changed: wordpress-0, wordpress-1, wordpress-2 restart one at a time.*while wordpress-3/,
     );
     assert.deepEqual(failed, []);
     assert.ok(posts.acknowledged.length > 0, "posts were written during the roll");

@@ -134,7 +134,7 @@ export class DatabaseTier {
     }));
   }
 
-  /** Pods whose running server has an older configuration than the spec's (see MysqlPodProcesses.outdated). */
+  /** Pods whose running server has an older configuration or program (see MysqlPodProcesses.outdated). */
   async outdatedPods(): Promise<string[]> {
     const processes = this.podProcesses();
     const outdated = await Promise.all(

@@ -68,14 +68,17 @@ export class MysqlPodProcesses {
 
   /**
    * Whether the running server was started from another configuration than the spec wants now (the
-   * file it was started from is left as it was while it runs): the controller restarts it in the
+   * file it was started from is left as it was while it runs), or from a program since replaced by a
+   * new version (a package upgrade): the controller restarts it in the
    * order of a rolling update (controller/decide-roll.ts).
    */
   async outdated(pod: PodPlan, dataDir: string): Promise<boolean> {
     if (!this.deps.processes.isRunning(`${pod.name}/mariadbd`)) return false;
     const wanted = this.config(pod, dataDir);
     const running = await readFile(wanted.path, "utf8").catch(() => null);
-    return running !== null && running !== wanted.text;
+    if (running !== null && running !== wanted.text) return true;
+    // A new MariaDB installed under the running server: the next start runs it.
+    return this.deps.processes.runsReplacedProgram(`${pod.name}/mariadbd`);
   }
 
   /** mariadbd (its my.cnf written before a start), the agent, the exporter when asked for. */

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { readlink, stat } from "node:fs/promises";
 
 /**
  * Who a PID is, from /proc: a PID alone can be recycled by another program once its process has
@@ -63,4 +64,20 @@ export function leaderlessGroupMembers(group: number): number[] {
     if (identity?.group === group) members.push(identity.pid);
   }
   return members;
+}
+
+/**
+ * Whether the program a process runs was replaced on disk since it started: a package upgrade
+ * (`apt upgrade mariadb-server`) renames the new file over the old one, so /proc/PID/exe still opens
+ * the old file while its path names another. False when it cannot be told (the process gone, no
+ * permission to look) or when the file was removed with nothing in its place: nothing newer to run.
+ */
+export async function executableReplaced(pid: number): Promise<boolean> {
+  try {
+    const path = (await readlink(`/proc/${pid}/exe`)).replace(/ \(deleted\)$/, "");
+    const [running, onDisk] = await Promise.all([stat(`/proc/${pid}/exe`), stat(path)]);
+    return running.ino !== onDisk.ino || running.dev !== onDisk.dev;
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -61,6 +69,39 @@ describe("process manager", () => {
       assert.equal(manager.info("pod/sleeper"), null);
       await sleep(100);
       assert.ok(events.some((e) => e.includes("killed by SIGKILL")));
+    } finally {
+      await manager.stopAll(1000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a program replaced under a running process (a package upgrade)", () => {
+  it("is told apart from the program the process started from, and not when only removed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hp-pm-"));
+    const program = join(dir, "sleep");
+    copyFileSync("/bin/sleep", program);
+    const manager = new ProcessManager({ initialMs: 50, maxMs: 200, resetAfterMs: 10_000 }, () => undefined);
+    try {
+      manager.ensure({
+        name: "pod/sleeper",
+        pod: "pod",
+        command: program,
+        args: ["60"],
+        logFile: join(dir, "log"),
+      });
+      await waitFor("the process", () => Promise.resolve(manager.info("pod/sleeper")?.pid ?? null), {
+        timeoutMs: 5000,
+        intervalMs: 20,
+      });
+      assert.equal(await manager.runsReplacedProgram("pod/sleeper"), false, "the program it started from");
+      unlinkSync(program);
+      assert.equal(await manager.runsReplacedProgram("pod/sleeper"), false, "removed: nothing newer to run");
+      // As dpkg installs: the new version written beside, then renamed over the path.
+      copyFileSync("/bin/sleep", `${program}.new`);
+      renameSync(`${program}.new`, program);
+      assert.equal(await manager.runsReplacedProgram("pod/sleeper"), true, "a new version at its path");
+      assert.equal(await manager.runsReplacedProgram("pod/absent"), false);
     } finally {
       await manager.stopAll(1000);
       rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { signalGroup } from "../../util/process.js";
-import { procIdentity, sameProcessRunning } from "./proc.js";
+import { executableReplaced, procIdentity, sameProcessRunning } from "./proc.js";
 
 /** What to run for one container of a pod. */
 export interface ProcessSpec {
@@ -373,5 +373,11 @@ export class ProcessManager {
 
   isRunning(name: string): boolean {
     return this.entries.get(name)?.running != null;
+  }
+
+  /** Whether a running process's program was replaced on disk since it started (a new version installed). */
+  async runsReplacedProgram(name: string): Promise<boolean> {
+    const pid = this.entries.get(name)?.running?.pid;
+    return pid !== undefined && (await executableReplaced(pid));
   }
 }

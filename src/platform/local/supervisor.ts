@@ -195,12 +195,12 @@ export class Supervisor {
   /** Says, before it starts, what a changed spec restarts and in which order (the controller does it). */
   private async sayWhatRolls(): Promise<void> {
     const plan = rollPlan(await this.database.outdatedPods(), this.record?.primary ?? null);
-    if (plan) this.log(null, `the database configuration changed: ${plan}`);
+    if (plan) this.log(null, `the database configuration or server program changed: ${plan}`);
     const wordpress = await this.wordpress.outdatedFor(this.topology, this.spec, this.secrets);
     if (wordpress.length > 0)
       this.log(
         null,
-        `the WordPress configuration changed: ${wordpressRollPlan(wordpress, this.wordpress.surgeName(this.topology))}`,
+        `the WordPress configuration or PHP or nginx program changed: ${wordpressRollPlan(wordpress, this.wordpress.surgeName(this.topology))}`,
       );
   }
 

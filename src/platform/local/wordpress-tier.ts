@@ -111,7 +111,7 @@ export class WordpressTier {
 
   /**
    * Brings the WordPress pods to the spec once the database answers through mysql-primary. Pods
-   * running an older configuration (a changed page-cache setting, a new hapress) are rolled, one at
+   * running an older configuration (a changed page-cache setting, a new hapress) or program (a PHP or nginx upgrade) are rolled, one at
    * a time, with a spare pod serving beside them (wordpress-roll.ts).
    */
   async reconcile(topology: Topology, spec: Spec, secrets: Secrets, databaseReady: boolean): Promise<void> {
@@ -153,7 +153,8 @@ export class WordpressTier {
   }
 
   /**
-   * Pods whose running processes were started with other files than the spec renders now. Read from
+   * Pods whose running processes were started with other files than the spec renders now, or from
+   * programs since replaced by a new version. Read from
    * the pods' folders, so a restarted supervisor sees the same.
    */
   async outdatedPods(topology: Topology): Promise<string[]> {
@@ -167,7 +168,14 @@ export class WordpressTier {
         readFile(join(podDir, "php-fpm.conf"), "utf8").catch(() => ""),
         readFile(join(podDir, "nginx.conf"), "utf8").catch(() => ""),
       ]);
-      if (fpm !== rendered.fpm || nginx !== rendered.nginx) outdated.push(pod.name);
+      const replaced = await Promise.all(
+        ["php-fpm", "nginx"].map((program) =>
+          this.deps.processes.runsReplacedProgram(`${pod.name}/${program}`),
+        ),
+      );
+      // A changed configuration, or a new PHP or nginx installed under the running pod.
+      if (fpm !== rendered.fpm || nginx !== rendered.nginx || replaced.includes(true))
+        outdated.push(pod.name);
     }
     return outdated;
   }
