@@ -89,6 +89,15 @@ async function assertRejoined(site: TestSite, pod: string, primary: string): Pro
   );
 }
 
+/** The controller's events since `eventsBefore`: no failover, 3 restarts, the old primary's last. */
+async function assertRolledInOrder(site: TestSite, eventsBefore: number, oldPrimary: string): Promise<void> {
+  const events = (await site.events()).slice(eventsBefore);
+  assert.ok(!events.some((e) => e.kind === "failover-started"), "no failover");
+  const restarted = events.filter((e) => e.kind === "rolling-update").map((e) => e.instance);
+  assert.equal(restarted.length, 3, restarted.join(", "));
+  assert.equal(restarted.at(-1), oldPrimary, `the old primary restarted last: ${restarted.join(", ")}`);
+}
+
 /** Debian's mariadbd, copied for a test to install a "new version" of over the running servers. */
 const SYSTEM_MARIADBD = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((path) => existsSync(path)) ?? "";
 
@@ -308,11 +317,7 @@ describe("failover under writes (real mariadbd)", () => {
       assert.equal(Number(row?.m), maxConnections, `${pod.name} runs the new setting`);
     }
     assert.deepEqual(await site.missingOn(writer, status.primary ?? "", report.acknowledged), []);
-    const events = (await site.events()).slice(eventsBefore);
-    assert.ok(!events.some((e) => e.kind === "failover-started"), "no failover");
-    const restarted = events.filter((e) => e.kind === "rolling-update").map((e) => e.instance);
-    assert.equal(restarted.length, 3, restarted.join(", "));
-    assert.equal(restarted.at(-1), before, `the old primary restarted last: ${restarted.join(", ")}`);
+    await assertRolledInOrder(site, eventsBefore, before);
     console.log(
       `local rolling update of 3 instances: ${rollSeconds.toFixed(1)} s; longest write gap ${(report.longestGapMs / 1000).toFixed(2)} s`,
     );
@@ -352,11 +357,7 @@ describe("failover under writes (real mariadbd)", () => {
     const report = await writer.stop();
     assert.equal(status.primaryEpoch, epoch + 1, "exactly one change of primary");
     assert.deepEqual(await site.missingOn(writer, status.primary ?? "", report.acknowledged), []);
-    const events = (await site.events()).slice(eventsBefore);
-    assert.ok(!events.some((e) => e.kind === "failover-started"), "no failover");
-    const restarted = events.filter((e) => e.kind === "rolling-update").map((e) => e.instance);
-    assert.equal(restarted.length, 3, restarted.join(", "));
-    assert.equal(restarted.at(-1), before, `the old primary restarted last: ${restarted.join(", ")}`);
+    await assertRolledInOrder(site, eventsBefore, before);
     console.log(
       `local upgrade of mariadbd, 3 instances: ${rollSeconds.toFixed(1)} s from the install; longest write gap ${(report.longestGapMs / 1000).toFixed(2)} s`,
     );
