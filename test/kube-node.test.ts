@@ -181,6 +181,10 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
 
   before(
     () => {
+      // A run killed half-way (a CI job cancelled, a session ended) leaves its cluster and the sysctls
+      // it changed; `up` would stop that first and put back what the killed run found. Do it here,
+      // before recording, so the check at the end compares with the machine as it really was.
+      testCluster.down();
       for (const key of [
         "net.ipv4.ip_forward",
         "net.bridge.bridge-nf-call-iptables",
