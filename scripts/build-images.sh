@@ -95,7 +95,7 @@ if [[ ! -f $tree/.complete ]]; then
   configure wordpress --config.env "$path" --config.workingdir /var/www/html \
     --config.entrypoint /usr/local/bin/wordpress-entrypoint.sh --config.cmd apache2-foreground \
     --config.exposedports 80/tcp --config.stopsignal SIGWINCH
-  configure nginx --config.env "$path" --config.user 33:33 --config.cmd nginx \
+  configure nginx --config.env "$path" --config.user 33:33 --config.stopsignal SIGQUIT --config.cmd nginx \
     --config.cmd=-g --config.cmd "daemon off;"
   configure curl --config.env "$path" --config.user 100:101 --config.entrypoint curl \
     --config.cmd --help

@@ -81,7 +81,8 @@ describe("hapress chaos: every scenario once on a real site, and its report in a
       headless: true,
       args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
     });
-    const page = await browser.newPage();
+    // A laptop's screen: the report must read there without scrolling sideways.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const requests: string[] = [];
     page.on("request", (request) => requests.push(request.url()));
     await page.goto(`file://${reportFile}`);
@@ -113,5 +114,32 @@ describe("hapress chaos: every scenario once on a real site, and its report in a
     assert.ok((await kill.locator("rect.ok").count()) > 10, "bars of successful requests");
     assert.match((await kill.locator(".mark text").allTextContents()).join(" "), /kill -9 mysql-\d/);
     assert.ok(((await kill.boundingBox())?.width ?? 0) > 0, "visible");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 1280 px window`);
+    // No mark label prints over another, and each stays inside its timeline.
+    const labelProblems = await timelines.evaluateAll((svgs) =>
+      svgs.flatMap((svg) => {
+        const frame = svg.getBoundingClientRect();
+        const boxes = [...svg.querySelectorAll(".mark text")].map((text) => ({
+          label: text.textContent ?? "",
+          box: text.getBoundingClientRect(),
+        }));
+        const where = svg.getAttribute("aria-label") ?? "?";
+        return boxes.flatMap((a, i) => [
+          ...(a.box.left < frame.left || a.box.right > frame.right ? [`${where}: "${a.label}" outside`] : []),
+          ...boxes
+            .slice(i + 1)
+            .filter(
+              (b) =>
+                a.box.left < b.box.right &&
+                b.box.left < a.box.right &&
+                a.box.top < b.box.bottom &&
+                b.box.top < a.box.bottom,
+            )
+            .map((b) => `${where}: "${a.label}" over "${b.label}"`),
+        ]);
+      }),
+    );
+    assert.deepEqual(labelProblems, []);
   });
 });

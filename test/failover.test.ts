@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { ScenarioRun } from "../src/chaos/runner.js";
 import { databasePods, isWhole, newPrimary } from "../src/chaos/site-waits.js";
+import { assertRolledInOrder } from "./helpers/rolls.js";
 import { spawn } from "node:child_process";
 import { userInfo } from "node:os";
 import {
@@ -87,15 +88,6 @@ async function assertRejoined(site: TestSite, pod: string, primary: string): Pro
     },
     120_000,
   );
-}
-
-/** The controller's events since `eventsBefore`: no failover, 3 restarts, the old primary's last. */
-async function assertRolledInOrder(site: TestSite, eventsBefore: number, oldPrimary: string): Promise<void> {
-  const events = (await site.events()).slice(eventsBefore);
-  assert.ok(!events.some((e) => e.kind === "failover-started"), "no failover");
-  const restarted = events.filter((e) => e.kind === "rolling-update").map((e) => e.instance);
-  assert.equal(restarted.length, 3, restarted.join(", "));
-  assert.equal(restarted.at(-1), oldPrimary, `the old primary restarted last: ${restarted.join(", ")}`);
 }
 
 /** Debian's mariadbd, copied for a test to install a "new version" of over the running servers. */

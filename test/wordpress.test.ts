@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PageReaders } from "../src/chaos/readers.js";
 import { RestWriter } from "../src/chaos/rest-writer.js";
+import { isWhole } from "../src/chaos/site-waits.js";
+import type { Sample } from "../src/chaos/timeline.js";
 import { statePaths } from "../src/state/files.js";
 import { sleep } from "../src/util/process.js";
 import { PERMALINK_STRUCTURE } from "../src/wordpress/install.js";
@@ -17,6 +19,7 @@ import {
   processUid,
   TestSite,
 } from "./helpers/site.js";
+import { assertRolledInOrder } from "./helpers/rolls.js";
 import { cookieHeader, login, restNonce, type Jar } from "./helpers/wordpress.js";
 
 // A port of its own, so a developer's site on 8080 does not collide with the tests.
@@ -92,7 +95,12 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
       // nginx runs its workers and its cache manager and loader as the workers' account.
       if (/^(php-fpm: pool|nginx: (worker|cache manager|cache loader))/.test(command))
         return accounts.web.uid;
-      if (/^haproxy /.test(command)) return accounts.haproxy.uid;
+      // HAProxy's master (kept by the supervisor, reloads the file) stays root; its worker does not.
+      if (/^haproxy /.test(command)) {
+        const parent = Number(/^\d+ \(.*\) \S+ (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1]);
+        const parentCommand = readFileSync(`/proc/${parent}/cmdline`, "utf8");
+        return parentCommand.startsWith("haproxy\0") ? accounts.haproxy.uid : 0;
+      }
       return 0;
     };
     const wrong = pids.filter((pid) => {
@@ -102,7 +110,10 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
     assert.deepEqual(describeProcesses(wrong), [], "processes running as the wrong account");
     if (accounts) {
       const uids = new Set(pids.map(processUid));
-      assert.ok(uids.has(accounts.mysql.uid) && uids.has(accounts.web.uid), "mysql and www-data both run");
+      assert.ok(
+        uids.has(accounts.mysql.uid) && uids.has(accounts.web.uid) && uids.has(accounts.haproxy.uid),
+        "mysql, www-data and HAProxy's worker each run",
+      );
     }
     assert.deepEqual(openToOthers(site.stateDir), []);
     assert.deepEqual(openToOthers(site.layout.serviceRoot), []);
@@ -250,6 +261,81 @@ describe("WordPress tier: 3 database instances, 3 WordPress pods behind the load
     }
     console.log(
       `local WordPress roll of 3 pods: ${rollSeconds.toFixed(1)} s from 'up'; ${posts.acknowledged.length} posts acknowledged, 0 failed requests`,
+    );
+  });
+
+  it("`hapress up` with a changed database setting rolls the database under readers, an author and a writer: one change of primary, no failed page read, nothing acknowledged lost", async () => {
+    const whole = await site.waitFor("whole", isWhole);
+    const oldPrimary = whole.primary ?? "";
+    const epoch = whole.primaryEpoch ?? 0;
+    const maxConnections = whole.database.maxConnections + 5;
+    const eventsBefore = (await site.events()).length;
+    const failed: string[] = [];
+    const answered = new Map<string, number>();
+    const onRead = (kind: string) => (sample: Sample) => {
+      if (sample.ok) answered.set(kind, (answered.get(kind) ?? 0) + 1);
+      else failed.push(`${kind}: ${sample.error ?? "?"}`);
+    };
+    // Cached pages, and a search: a query string is never cached, so each of those reaches the
+    // database through PHP while its primary changes.
+    const cachedReaders = new PageReaders(new URL(`${SITE}/`), onRead("cached read"));
+    const databaseReaders = new PageReaders(new URL(`${SITE}/?s=hello`), onRead("uncached read"));
+    // A post may fail during the switchover's write outage, as an insert may: counted, not a failure.
+    const failedPosts: string[] = [];
+    const author = new RestWriter(new URL(SITE), admin().user, admin().password, "dbroll", (sample) => {
+      if (!sample.ok) failedPosts.push(sample.error ?? "?");
+    });
+    await author.signIn();
+    const writer = await site.writer();
+    writeFileSync(
+      join(site.workDir, "hapress.yaml"),
+      `local:\n  httpPort: ${PORT}\nsite:\n  title: Resilience Test\nwordpress:\n  pageCache:\n    ttlSeconds: 7\ndatabase:\n  maxConnections: ${maxConnections}\n`,
+    );
+    cachedReaders.start(2);
+    databaseReaders.start(2);
+    author.start();
+    writer.start();
+    let result;
+    const started = Date.now();
+    try {
+      await sleep(500);
+      result = await site.up();
+    } finally {
+      await Promise.all([cachedReaders.stop(), databaseReaders.stop()]);
+    }
+    const rollSeconds = (Date.now() - started) / 1000;
+    const [posts, report] = await Promise.all([author.stop(), writer.stop()]);
+    assert.match(result.stdout + result.stderr, /the database configuration or server program changed/);
+    assert.deepEqual(failed, []);
+    const status = await site.status();
+    assert.equal(status.primaryEpoch, epoch + 1, "exactly one change of primary");
+    assert.notEqual(status.primary, oldPrimary);
+    assert.equal(status.database.rollout, undefined, "nothing left to restart");
+    await assertRolledInOrder(site, eventsBefore, oldPrimary);
+    const primary = status.primary ?? "";
+    assert.deepEqual(
+      await site.missingOn(writer, primary, report.acknowledged),
+      [],
+      "acknowledged writes lost",
+    );
+    const titles = new Set(
+      (
+        await site.sqlAsApp(
+          await site.podAddress(primary),
+          "SELECT post_title FROM wp_posts WHERE post_title LIKE 'hapress-chaos-dbroll-%'",
+        )
+      ).map((row) => String(row.post_title)),
+    );
+    assert.ok(posts.acknowledged.length > 0, "posts were written during the roll");
+    assert.ok((answered.get("uncached read") ?? 0) > 0, "pages were read from the database during the roll");
+    assert.ok((answered.get("uncached read") ?? 0) > 0, "pages were read from the database during the roll");
+    assert.deepEqual(
+      posts.acknowledged.filter((title) => !titles.has(title)),
+      [],
+      "acknowledged posts lost",
+    );
+    console.log(
+      `local database roll of 3 instances under page readers: ${rollSeconds.toFixed(1)} s from 'up'; longest write gap ${(report.longestGapMs / 1000).toFixed(2)} s; ${answered.get("cached read")} cached and ${answered.get("uncached read")} uncached reads, 0 failed; ${posts.acknowledged.length} posts acknowledged, ${failedPosts.length} failed (${[...new Set(failedPosts)].join("; ")})`,
     );
   });
 

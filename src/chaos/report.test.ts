@@ -78,7 +78,10 @@ describe("the chaos matrix and its report", () => {
   });
 
   it("renders one self-contained page: the matrix, a timeline per run, text escaped", () => {
-    const html = renderReport(runs, { site: "blog <test>", generatedAt: "now", host: "here" });
+    const html = renderReport([{ target: "local", site: "blog <test>", runs }], {
+      generatedAt: "now",
+      host: "here",
+    });
     assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/, "no script, nothing fetched");
     assert.equal((html.match(/<tr class="/g) ?? []).length, 2, "one row per scenario");
     assert.match(html, /<tr class="broken" data-scenario="primary-kill">/);
@@ -94,6 +97,31 @@ describe("the chaos matrix and its report", () => {
     assert.match(html, /<td class="posts-lost">1 of 2<\/td>/);
     assert.match(html, />posts<\/text>/, "the posts have their row in the timeline");
     assert.match(html, /<title>[^<]*failover: mysql-1 promoted<\/title>/);
+  });
+
+  it("puts two targets side by side: each scenario's rows together, a target column, each target's runs", () => {
+    const kubernetes = [run("primary-kill", 1, { healedSeconds: 9 }), run("replica-kill", 1)];
+    const html = renderReport(
+      [
+        { target: "local", site: "blog", runs },
+        { target: "kubernetes", site: "blog", runs: kubernetes },
+      ],
+      { generatedAt: "now", host: "here" },
+    );
+    const rows = [...html.matchAll(/<tr class="\w+" data-scenario="([^"]+)" data-target="([^"]+)">/g)].map(
+      (m) => `${m[1]}/${m[2]}`,
+    );
+    assert.deepEqual(rows, [
+      "primary-kill/local",
+      "primary-kill/kubernetes",
+      "majority-lost/local",
+      "replica-kill/kubernetes",
+    ]);
+    assert.match(html, /<th>target<\/th>/);
+    assert.match(html, /<title>hapress chaos report: local \(blog\) beside kubernetes \(blog\)<\/title>/);
+    assert.match(html, /<section class="run" id="kubernetes-primary-kill-1">/);
+    assert.match(html, /<section class="run" id="local-primary-kill-2">/);
+    assert.equal((html.match(/<svg class="timeline"/g) ?? []).length, 4);
   });
 
   it("picks scenarios by name, list or all, and names the unknown ones", () => {

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { LocalFaults } from "../chaos/faults.js";
 import { renderReport, summarizeScenarios, type ScenarioSummary } from "../chaos/report.js";
 import { runScenario, type ScenarioRun } from "../chaos/runner.js";
+import { readSavedRuns } from "../chaos/saved-runs.js";
 import { pickScenarios, SCENARIOS, type Scenario } from "../chaos/scenarios.js";
 import { HapressError, InputError } from "../errors.js";
 import type { SelfCommand } from "../platform/local/site-control.js";
@@ -44,6 +45,46 @@ function summaryLine(s: ScenarioSummary): string {
   return `${s.scenario}: ${s.runs} run(s); write outage median ${(s.writeOutageMedianMs / 1000).toFixed(2)} s, max ${(s.writeOutageMaxMs / 1000).toFixed(2)} s; read outage median ${(s.readOutageMedianMs / 1000).toFixed(2)} s; failed requests ${s.failedRequests}; acknowledged writes lost ${s.lost}; most writers at once ${s.mostWriters}; failovers ${s.failovers}; whole again ${s.healedMedianSeconds === null ? "-" : `${s.healedMedianSeconds.toFixed(1)} s`} (median)${s.broken ? `; BROKEN in ${s.broken} run(s)` : ""}`;
 }
 
+/** `--from`: saved runs reported again, several targets side by side; a broken run still fails. */
+async function reportSaved(
+  files: string[],
+  options: { scenario?: string; fault?: string; report?: string; json?: boolean },
+): Promise<void> {
+  if (options.scenario !== undefined || options.fault !== undefined)
+    throw new InputError(
+      "--from reports runs already made: it runs no scenario, so --scenario and --fault do not go with it",
+    );
+  if (!options.report && !options.json)
+    throw new InputError("--from: say where the report goes, e.g. --report both.html (or --json)");
+  const sets = await Promise.all(files.map(readSavedRuns));
+  const targets = sets.map((set) => set.target);
+  const repeated = targets.find((target, i) => targets.indexOf(target) !== i);
+  if (repeated !== undefined)
+    throw new InputError(
+      `--from: two files hold runs of the target '${repeated}'; give one file per target (${files.join(", ")})`,
+    );
+  if (options.report) {
+    await writeFile(
+      options.report,
+      renderReport(sets, { generatedAt: new Date().toISOString(), host: hostname() }),
+    );
+    report(`report: ${options.report}`);
+  }
+  if (options.json)
+    console.log(
+      JSON.stringify(
+        sets.map((set) => ({ target: set.target, site: set.site, summary: summarizeScenarios(set.runs) })),
+        null,
+        2,
+      ),
+    );
+  const broken = sets.flatMap((set) =>
+    set.runs.filter((r) => r.problems.length > 0).map((r) => `${set.target} ${r.scenario} #${r.run}`),
+  );
+  if (broken.length > 0)
+    throw new HapressError(`a guarantee broke in ${broken.length} saved run(s): ${broken.join(", ")}`);
+}
+
 /** `hapress chaos`: the fault matrix on the running site. */
 export function addChaosCommand(program: Command, context: () => ChaosCommandContext): void {
   program
@@ -64,7 +105,11 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
       60,
     )
     .option("--report <file.html>", "write a self-contained HTML report (matrix and timelines)")
-    .option("--json", "print the runs and the matrix as JSON")
+    .option("--json", "print the runs and the matrix as JSON (keep it to report again with --from)")
+    .option(
+      "--from <files...>",
+      "run nothing: report the runs saved with --json, one file per target side by side (e.g. --from local.json kubernetes.json --report both.html)",
+    )
     .action(
       async (options: {
         scenario?: string;
@@ -73,9 +118,14 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
         saturationSeconds: number;
         report?: string;
         json?: boolean;
+        from?: string[];
       }) => {
         if (options.scenario !== undefined && options.fault !== undefined)
           throw new InputError("--scenario and --fault: give one of them");
+        if (options.from) {
+          await reportSaved(options.from, options);
+          return;
+        }
         const scenarios = selected(options);
         const { stateDir, self } = context();
         // Progress goes to stderr either way: with --json, stdout holds only the JSON.
@@ -110,11 +160,14 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
         if (options.report) {
           await writeFile(
             options.report,
-            renderReport(runs, { site, generatedAt: new Date().toISOString(), host: hostname() }),
+            renderReport([{ target: "local", site, runs }], {
+              generatedAt: new Date().toISOString(),
+              host: hostname(),
+            }),
           );
           log(`report: ${options.report}`);
         }
-        if (options.json) console.log(JSON.stringify({ runs, summary }, null, 2));
+        if (options.json) console.log(JSON.stringify({ target: "local", site, runs, summary }, null, 2));
         else for (const s of summary) console.log(summaryLine(s));
         const broken = runs.filter((r) => r.problems.length > 0);
         if (broken.length > 0)

@@ -156,7 +156,13 @@ describe("the page cache in a pod's nginx", () => {
       const config = join(dir, "nginx.conf");
       writeFileSync(
         config,
-        renderCacheProxyConfig({ port: 18_999, ttlSeconds: 5, workDir: dir, refreshMapFile: mapFile }),
+        renderCacheProxyConfig({
+          port: 18_999,
+          ttlSeconds: 5,
+          workDir: dir,
+          refreshMapFile: mapFile,
+          keepaliveSeconds: 2,
+        }),
       );
       const result = spawnSync("nginx", ["-t", "-c", config, "-e", join(dir, "error.log")], {
         encoding: "utf8",

@@ -107,6 +107,8 @@ export function renderCacheProxyConfig(input: {
   ttlSeconds: number;
   workDir: string;
   refreshMapFile: string;
+  /** How long a client's kept-alive connection may last (nginx's keepalive_time). */
+  keepaliveSeconds: number;
 }): string {
   const work = input.workDir;
   return [
@@ -119,6 +121,9 @@ export function renderCacheProxyConfig(input: {
     "  access_log off;",
     "  server_tokens off;",
     "  client_max_body_size 32m;",
+    // A kept-alive connection is answered "Connection: close" once this old, so every client opens a
+    // new one now and then, which reaches a pod still in the Service (see wordpress.ts, DRAIN_SECONDS).
+    `  keepalive_time ${input.keepaliveSeconds}s;`,
     `  client_body_temp_path ${work}/client_body;`,
     `  proxy_temp_path ${work}/proxy;`,
     `  fastcgi_temp_path ${work}/fastcgi;`,

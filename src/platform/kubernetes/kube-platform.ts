@@ -243,7 +243,14 @@ export class KubernetesPlatform implements Platform {
     );
   }
 
-  /** Moves the role label: off every other pod first, then onto the recorded primary. */
+  /**
+   * Moves the role label: onto the recorded primary first, then off every other pod. Never the other
+   * way round: between the two patches `mysql-primary` had no endpoint, and kube-proxy rejected every
+   * new connection, reads included, until its next sync (up to its 1 s minimum period): WordPress
+   * answered "Database Error" to uncached page reads during a switchover (the real-node database roll
+   * test). Two endpoints for a moment route no write astray: every other instance is read-only (the
+   * controller routes only after the fence, and an instance always starts read-only).
+   */
   async routePrimary(instance: string): Promise<void> {
     const record = await this.readRecord();
     if (record?.primary !== instance) {
@@ -252,13 +259,13 @@ export class KubernetesPlatform implements Platform {
       );
     }
     const pods = await this.pods();
+    const target = pods.find((p) => p.metadata?.name === instance);
+    if (!target) throw new HapressError(`no pod ${instance} to route mysql-primary to`);
+    if (target.metadata?.labels?.[ROLE_LABEL] !== "primary") await this.label(target, "primary");
     for (const pod of pods) {
       if (pod.metadata?.name !== instance && pod.metadata?.labels?.[ROLE_LABEL] !== "replica")
         await this.label(pod, "replica");
     }
-    const target = pods.find((p) => p.metadata?.name === instance);
-    if (!target) throw new HapressError(`no pod ${instance} to route mysql-primary to`);
-    if (target.metadata?.labels?.[ROLE_LABEL] !== "primary") await this.label(target, "primary");
   }
 
   /**

@@ -63,3 +63,9 @@ export function haproxyCommand(socketPath: string, command: string, timeoutMs = 
     });
   });
 }
+
+/** The process that answered `show info`: a reloaded HAProxy answers from a new worker. */
+export function parseInfoPid(info: string): number | null {
+  const match = /^Pid: (\d+)$/m.exec(info);
+  return match ? Number(match[1]) : null;
+}

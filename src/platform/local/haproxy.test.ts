@@ -11,7 +11,7 @@ import {
   runtimeSwitchCommands,
   wordpressRuntimeCommands,
 } from "./haproxy.js";
-import { parseBackendQueues, parseShowStat } from "./haproxy-admin.js";
+import { parseBackendQueues, parseInfoPid, parseShowStat } from "./haproxy-admin.js";
 
 function backend(config: string, name: string): string[] {
   const start = config.indexOf(`\nbackend ${name}\n`);
@@ -230,5 +230,12 @@ describe("WordPress servers changed at run time", () => {
       "  server mysql-0 x",
     ].join("\n");
     assert.equal(loadBalancerShape(config), ["backend wordpress", "  server mysql-0 x"].join("\n"));
+  });
+});
+
+describe("parseInfoPid", () => {
+  it("reads the answering worker's PID from `show info`", () => {
+    assert.equal(parseInfoPid("Name: HAProxy\nVersion: 2.6.12\nPid: 4242\nUptime: 0d 0h00m01s\n"), 4242);
+    assert.equal(parseInfoPid("Name: HAProxy\n"), null);
   });
 });

@@ -58,7 +58,12 @@ export function renderHaproxyConfig(input: LoadBalancerInput): string {
     "# Written by hapress from the primary record; do not edit.",
     "global",
     "  maxconn 4096",
-    `  stats socket ${input.adminSocket} mode 600 level admin`,
+    // The listening sockets pass from the old worker to the new one at a reload (seamless): no
+    // connection is refused while a new configuration is loaded.
+    `  stats socket ${input.adminSocket} mode 600 level admin expose-fd listeners`,
+    // After a reload, the old worker finishes its sessions for at most this long (a database client
+    // can hold one for hours), then closes them: its clients reconnect through the new one.
+    "  hard-stop-after 30s",
     ...(input.runAs ? [`  user ${input.runAs}`, `  group ${input.runAs}`] : []),
     "",
     "defaults",

@@ -13,7 +13,7 @@ import {
   type HttpServer,
   type ServerPlan,
 } from "./haproxy.js";
-import { haproxyCommand, parseShowStat, type ServerState } from "./haproxy-admin.js";
+import { haproxyCommand, parseInfoPid, parseShowStat, type ServerState } from "./haproxy-admin.js";
 import type { ProcessManager } from "./processes.js";
 
 export interface LoadBalancerKeeperDeps {
@@ -174,18 +174,56 @@ export class LoadBalancerKeeper {
         this.deps.log(`runtime switch failed, restarting instead: ${errorMessage(error)}`);
       }
     }
-    if (running) await this.deps.processes.stop(PROCESS, 5000);
+    const reloaded = running && (await this.reload());
+    if (running && !reloaded) await this.deps.processes.stop(PROCESS, 5000);
     this.config = config;
     this.shape = loadBalancerShape(this.render(topology, ""));
     this.plan = plan;
     this.wordpress = heldAfter([], wanted);
+    if (reloaded) return;
+    // Master-worker mode (-W): the process kept by PID is the master, which a SIGUSR2 makes load the
+    // file again in a new worker; the worker runs as `runAs`, the master stays the supervisor's.
     this.deps.processes.ensure({
       name: PROCESS,
       pod: "haproxy",
       command: "haproxy",
-      args: ["-db", "-f", this.deps.paths.haproxyConfig],
+      args: ["-W", "-db", "-f", this.deps.paths.haproxyConfig],
       logFile: this.deps.paths.podLog("haproxy"),
     });
+  }
+
+  /**
+   * Loads the configuration file again without a restart: a stop and a start refused every connection
+   * to the site in between (a changed database setting changes each server's maxconn: the page reads
+   * of the database roll test failed with ECONNREFUSED). The master starts a new worker, which takes
+   * the listening sockets over; the old one finishes its sessions. True once a new worker answers;
+   * false when this HAProxy cannot reload (one started without -W by an older hapress) or did not.
+   */
+  private async reload(): Promise<boolean> {
+    const pid = this.deps.processes.info(PROCESS)?.pid;
+    const cmdline = pid ? await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "") : "";
+    if (!cmdline.split("\0").includes("-W")) return false;
+    const workerBefore = await this.workerPid();
+    if (workerBefore === null || !this.deps.processes.signal(PROCESS, "SIGUSR2")) return false;
+    // Bounded: the new worker answers within milliseconds; 10 s covers a machine under load.
+    for (let attempt = 0; attempt < 200; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const worker = await this.workerPid();
+      if (worker !== null && worker !== workerBefore) {
+        this.deps.log(`configuration reloaded: worker ${workerBefore} -> ${worker}`);
+        return true;
+      }
+    }
+    this.deps.log("the reload did not start a new worker within 10 s: restarting instead");
+    return false;
+  }
+
+  private async workerPid(): Promise<number | null> {
+    try {
+      return parseInfoPid(await haproxyCommand(this.deps.paths.haproxySocket, "show info"));
+    } catch {
+      return null;
+    }
   }
 }
 

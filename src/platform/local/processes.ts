@@ -290,6 +290,14 @@ export class ProcessManager {
     if (!entry.wanted) this.entries.delete(name);
   }
 
+  /** Sends a signal to a running process itself (a reload, say); false when it does not run. */
+  signal(name: string, signal: NodeJS.Signals): boolean {
+    const running = this.entries.get(name)?.running;
+    if (!running) return false;
+    running.signal(signal);
+    return true;
+  }
+
   /** Kills a process at once (SIGKILL, even when it is stopped or hung) and keeps it down. */
   async kill(name: string): Promise<void> {
     const entry = this.entries.get(name);
