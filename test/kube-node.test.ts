@@ -351,6 +351,63 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       forward?.stop();
       if (siteDir) rmSync(siteDir, { recursive: true, force: true });
     });
+    /** `hapress apply` of the site's folder, as its user would run it. */
+    const apply = (...args: string[]) =>
+      runCli(["apply", "--timeout", "600", ...args], {
+        cwd: siteDir,
+        env: { KUBECONFIG: kubeconfig },
+        timeoutMs: 660_000,
+      });
+    /** Each pod of a component: "<image of its container> <phase> <deletion time if any>". */
+    const podImages = (component: string, container: string) =>
+      kubectl([
+        "-n",
+        SITE_NAMESPACE,
+        "get",
+        "pods",
+        "-l",
+        `app.kubernetes.io/component=${component}`,
+        "-o",
+        `jsonpath={range .items[*]}{.spec.containers[?(@.name=="${container}")].image} {.status.phase} {.metadata.deletionTimestamp}{"\\n"}{end}`,
+      ])
+        .trim()
+        .split("\n");
+    /** Runs statements as WordPress's database account through `mysql-primary`; the rows of the last. */
+    const sqlAsApp = async (database: string, ...statements: string[]) => {
+      const { appPassword } = JSON.parse(readFileSync(join(siteDir, "hapress-secrets.json"), "utf8")) as {
+        appPassword: string;
+      };
+      const session = await connectSql(
+        { host: database, port: 3306 },
+        { user: "wordpress", password: appPassword },
+        { database: "wordpress" },
+      );
+      try {
+        let rows: Awaited<ReturnType<typeof session.query>> = [];
+        for (const statement of statements) rows = await session.query(statement);
+        return rows;
+      } finally {
+        await session.close();
+      }
+    };
+    /** A REST author signed in as the site's administrator through the wordpress Service. */
+    const restAuthor = async (web: string, runId: string) => {
+      const { wordpressAdminPassword } = JSON.parse(
+        readFileSync(join(siteDir, "hapress-secrets.json"), "utf8"),
+      ) as { wordpressAdminPassword: string };
+      const failed: string[] = [];
+      const author = new RestWriter(
+        new URL(`http://${web}/`),
+        "admin",
+        wordpressAdminPassword,
+        runId,
+        (sample) => {
+          if (!sample.ok) failed.push(sample.error ?? "?");
+        },
+      );
+      await author.signIn();
+      return { author, failed };
+    };
 
     it("apply brings every workload to Ready or Succeeded: databases cloned, controller, WordPress, install, cron, archiver", async () => {
       siteDir = mkdtempSync("/tmp/hpt-kube-node-");
@@ -692,13 +749,7 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       const database = await testCluster.serviceAddress(SITE_NAMESPACE, "mysql-primary");
       const web = await testCluster.serviceAddress(SITE_NAMESPACE, "wordpress");
       const table = "through_mysql_primary";
-      const session = await connectSql(
-        { host: database, port: 3306 },
-        { user: "wordpress", password: credentials.appPassword },
-        { database: "wordpress" },
-      );
-      await session.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`);
-      await session.close();
+      await sqlAsApp(database, `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
       const writer = new Writer(database, table, credentials.appPassword);
       const reader = new PageReader(web);
       try {
@@ -834,12 +885,6 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         site: { title: string };
         kubernetes: { storage?: Record<string, unknown> };
       };
-      const apply = (...args: string[]) =>
-        runCli(["apply", "--timeout", "600", ...args], {
-          cwd: siteDir,
-          env: { KUBECONFIG: kubeconfig },
-          timeoutMs: 660_000,
-        });
       // When hapress last applied each object (its field manager's time): a controller's own updates
       // (the observed ConfigMap, statuses) and the cron Jobs that come and go are not ours.
       const kinds =
@@ -941,40 +986,11 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       const database = await testCluster.serviceAddress(SITE_NAMESPACE, "mysql-primary");
       const web = await testCluster.serviceAddress(SITE_NAMESPACE, "wordpress");
       const table = "through_a_database_roll";
-      const session = await connectSql(
-        { host: database, port: 3306 },
-        { user: "wordpress", password: credentials.appPassword },
-        { database: "wordpress" },
-      );
-      await session.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`);
-      await session.close();
-      const failedPosts: string[] = [];
-      const author = new RestWriter(
-        new URL(`http://${web}/`),
-        "admin",
-        credentials.wordpressAdminPassword,
-        "kube-dbroll",
-        (sample) => {
-          if (!sample.ok) failedPosts.push(sample.error ?? "?");
-        },
-      );
-      await author.signIn();
+      await sqlAsApp(database, `CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+      const { author, failed: failedPosts } = await restAuthor(web, "kube-dbroll");
       const writer = new Writer(database, table, credentials.appPassword);
       // A search is never cached: those reads reach the database through PHP while the primary changes.
       const reader = new PageReader(web, ["/", "/sample-page/", "/?s=hello"]);
-      const databaseImages = () =>
-        kubectl([
-          "-n",
-          SITE_NAMESPACE,
-          "get",
-          "pods",
-          "-l",
-          "app.kubernetes.io/component=database",
-          "-o",
-          'jsonpath={range .items[*]}{.spec.containers[?(@.name=="mariadb")].image} {.status.phase} {.metadata.deletionTimestamp}{"\\n"}{end}',
-        ])
-          .trim()
-          .split("\n");
       let posts: Awaited<ReturnType<typeof author.stop>> | null = null;
       let applied: Awaited<ReturnType<typeof runCli>> | null = null;
       const rollStarted = Date.now();
@@ -985,17 +1001,13 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         await eventually("writes and reads flowing", () =>
           Promise.resolve(writer.acknowledgedCount >= 100 && reader.reads >= 50),
         );
-        applied = await runCli(["apply", "--timeout", "600"], {
-          cwd: siteDir,
-          env: { KUBECONFIG: kubeconfig },
-          timeoutMs: 660_000,
-        });
+        applied = await apply();
         assert.equal(applied.code, 0, `${applied.stdout}\n${applied.stderr}`);
         await eventually(
           "every database pod on the new image, every replica streaming from the primary",
           async () =>
-            databaseImages().length === 3 &&
-            databaseImages().every((line) => line.trim() === `${nextImage} Running`) &&
+            podImages("database", "mariadb").length === 3 &&
+            podImages("database", "mariadb").every((line) => line.trim() === `${nextImage} Running`) &&
             (await databaseSettled(api, SITE_NAMESPACE, 3, admin)),
           600_000,
         );
@@ -1025,25 +1037,17 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       );
       assert.deepEqual(reader.failures, [], `failed page reads of ${reader.reads + reader.failures.length}`);
       // A post may fail during the switchover's write outage, as an insert may; none acknowledged is lost.
-      const check = await connectSql(
-        { host: database, port: 3306 },
-        { user: "wordpress", password: credentials.appPassword },
-        { database: "wordpress" },
+      const rows = await sqlAsApp(
+        database,
+        "SELECT post_title FROM wp_posts WHERE post_title LIKE 'hapress-chaos-kube-dbroll-%'",
       );
-      try {
-        const rows = await check.query(
-          "SELECT post_title FROM wp_posts WHERE post_title LIKE 'hapress-chaos-kube-dbroll-%'",
-        );
-        const titles = new Set(rows.map((row) => String(row.post_title)));
-        assert.ok(posts.acknowledged.length > 0, "posts were written during the roll");
-        assert.deepEqual(
-          posts.acknowledged.filter((title) => !titles.has(title)),
-          [],
-          "acknowledged posts lost",
-        );
-      } finally {
-        await check.close();
-      }
+      const titles = new Set(rows.map((row) => String(row.post_title)));
+      assert.ok(posts.acknowledged.length > 0, "posts were written during the roll");
+      assert.deepEqual(
+        posts.acknowledged.filter((title) => !titles.has(title)),
+        [],
+        "acknowledged posts lost",
+      );
     });
 
     // Found by this test: in two runs of three, one read of about 1,050 answered HTTP 500, WordPress's
@@ -1080,20 +1084,7 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         }),
       );
       const web = await testCluster.serviceAddress(SITE_NAMESPACE, "wordpress");
-      const password = JSON.parse(readFileSync(join(siteDir, "hapress-secrets.json"), "utf8")) as {
-        wordpressAdminPassword: string;
-      };
-      const failedPosts: string[] = [];
-      const author = new RestWriter(
-        new URL(`http://${web}/`),
-        "admin",
-        password.wordpressAdminPassword,
-        "kube-roll",
-        (sample) => {
-          if (!sample.ok) failedPosts.push(sample.error ?? "?");
-        },
-      );
-      await author.signIn();
+      const { author, failed: failedPosts } = await restAuthor(web, "kube-roll");
       const reader = new PageReader(web);
       reader.start();
       author.start();
@@ -1102,27 +1093,13 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       const rollStarted = Date.now();
       try {
         await eventually("pages read", () => Promise.resolve(reader.reads >= 20));
-        applied = await runCli(["apply", "--timeout", "600"], {
-          cwd: siteDir,
-          env: { KUBECONFIG: kubeconfig },
-          timeoutMs: 660_000,
-        });
-        const webImages = () =>
-          kubectl([
-            "-n",
-            SITE_NAMESPACE,
-            "get",
-            "pods",
-            "-l",
-            "app.kubernetes.io/component=web",
-            "-o",
-            'jsonpath={range .items[*]}{.spec.containers[?(@.name=="wordpress")].image} {.status.phase} {.metadata.deletionTimestamp}{"\\n"}{end}',
-          ])
-            .trim()
-            .split("\n");
+        applied = await apply();
         await eventually(
           "every WordPress pod on the new image, the old ones gone",
-          () => Promise.resolve(webImages().every((line) => line.trim() === `${nextImage} Running`)),
+          () =>
+            Promise.resolve(
+              podImages("web", "wordpress").every((line) => line.trim() === `${nextImage} Running`),
+            ),
           300_000,
         );
         const served = reader.reads;
