@@ -117,7 +117,7 @@ describe("the chaos matrix and its report", () => {
       "majority-lost/local",
       "replica-kill/kubernetes",
     ]);
-    assert.match(html, /<th>target<\/th>/);
+    assert.match(html, /<th title="[^"]*">target<\/th>/);
     assert.match(html, /<title>hapress chaos report: local \(blog\) beside kubernetes \(blog\)<\/title>/);
     assert.match(html, /<section class="run" id="kubernetes-primary-kill-1">/);
     assert.match(html, /<section class="run" id="local-primary-kill-2">/);

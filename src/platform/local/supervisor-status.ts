@@ -65,7 +65,7 @@ export interface StatusInputs {
   pageCache: SiteStatus["pageCache"] | null;
 }
 
-/** Ready: every pod ready, nothing left to remove or restart, WordPress installed and (with replicas) writes semi-synchronous. */
+/** Ready: every pod ready, nothing left to remove or restart, WordPress installed, and writes semi-synchronous with replicas, asynchronous alone. */
 export function assembleSiteStatus(inputs: StatusInputs): SiteStatus {
   const { spec, topology, record, primaryState } = inputs;
   const lb = topology.loadBalancer;
@@ -90,7 +90,10 @@ export function assembleSiteStatus(inputs: StatusInputs): SiteStatus {
     inputs.outdated.length === 0 &&
     inputs.wordpressRollout === null &&
     pods.every((pod) => pod.ready) &&
-    (single || semiSyncOn);
+    // With replicas, writes wait for one (semi-sync); alone, the controller has switched that off, or
+    // the next commit would wait out the semi-sync timeout for a replica that is gone (and `scale
+    // mysql 1` returned while status still said "on": found once HAProxy stopped restarting on it).
+    (single ? !semiSyncOn : semiSyncOn);
   return {
     site: spec.name,
     stateDir: inputs.stateDir,
