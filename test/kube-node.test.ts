@@ -358,8 +358,8 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         env: { KUBECONFIG: kubeconfig },
         timeoutMs: 660_000,
       });
-    /** Each pod of a component: "<image of its container> <phase> <deletion time if any>". */
-    const podImages = (component: string, container: string) =>
+    /** One line per pod of a component: the fields a jsonpath `path` picks from it. */
+    const podFields = (component: string, path: string) =>
       kubectl([
         "-n",
         SITE_NAMESPACE,
@@ -368,10 +368,16 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         "-l",
         `app.kubernetes.io/component=${component}`,
         "-o",
-        `jsonpath={range .items[*]}{.spec.containers[?(@.name=="${container}")].image} {.status.phase} {.metadata.deletionTimestamp}{"\\n"}{end}`,
+        `jsonpath={range .items[*]}${path}{"\\n"}{end}`,
       ])
         .trim()
         .split("\n");
+    /** Each pod of a component: "<image of its container> <phase> <deletion time if any>". */
+    const podImages = (component: string, container: string) =>
+      podFields(
+        component,
+        `{.spec.containers[?(@.name=="${container}")].image} {.status.phase} {.metadata.deletionTimestamp}`,
+      );
     /** Runs statements as WordPress's database account through `mysql-primary`; the rows of the last. */
     const sqlAsApp = async (database: string, ...statements: string[]) => {
       const { appPassword } = JSON.parse(readFileSync(join(siteDir, "hapress-secrets.json"), "utf8")) as {
@@ -484,27 +490,17 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
     });
 
     it("the controllers' metrics port answers a scrape from the monitoring namespace, and nothing else does", async () => {
-      const pods = (component: string, path: string) =>
-        kubectl([
-          "-n",
-          SITE_NAMESPACE,
-          "get",
-          "pods",
-          "-l",
-          `app.kubernetes.io/component=${component}`,
-          "-o",
-          `jsonpath={range .items[*]}${path}{"\\n"}{end}`,
-        ])
-          .trim()
-          .split("\n");
-      const controllers = pods("controller", "{.status.podIP} {.metadata.annotations.prometheus\\.io/port}");
+      const controllers = podFields(
+        "controller",
+        "{.status.podIP} {.metadata.annotations.prometheus\\.io/port}",
+      );
       assert.equal(controllers.length, 2, controllers.join("; "));
       const targets = controllers.map((line) => {
         const [ip, port] = line.split(" ");
         assert.equal(port, "9400", "the scrape annotation names the metrics port");
         return `http://${ip}:${port}/metrics`;
       });
-      const databases = pods("database", "{.status.podIP} {.metadata.annotations.prometheus\\.io/port}");
+      const databases = podFields("database", "{.status.podIP} {.metadata.annotations.prometheus\\.io/port}");
       assert.equal(databases.length, 3, databases.join("; "));
       const exporters = databases.map((line) => {
         const [ip, port] = line.split(" ");

@@ -14,6 +14,7 @@ import {
   type ServerPlan,
 } from "./haproxy.js";
 import { haproxyCommand, parseInfoPid, parseShowStat, type ServerState } from "./haproxy-admin.js";
+import { commandLine } from "./process-records.js";
 import type { ProcessManager } from "./processes.js";
 
 export interface LoadBalancerKeeperDeps {
@@ -201,8 +202,7 @@ export class LoadBalancerKeeper {
    */
   private async reload(): Promise<boolean> {
     const pid = this.deps.processes.info(PROCESS)?.pid;
-    const cmdline = pid ? await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "") : "";
-    if (!cmdline.split("\0").includes("-W")) return false;
+    if (!pid || !(await commandLine(pid)).split(" ").includes("-W")) return false;
     const workerBefore = await this.workerPid();
     if (workerBefore === null || !this.deps.processes.signal(PROCESS, "SIGUSR2")) return false;
     // Bounded: the new worker answers within milliseconds; 10 s covers a machine under load.

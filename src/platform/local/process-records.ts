@@ -71,7 +71,8 @@ export function liveStartTicks(pid: number): number | null {
   return procIdentity(pid)?.startTicks ?? null;
 }
 
-async function commandLine(pid: number): Promise<string> {
+/** A process's command line, its arguments joined by spaces ("" when it is gone). */
+export async function commandLine(pid: number): Promise<string> {
   try {
     return (await readFile(`/proc/${pid}/cmdline`, "utf8")).replace(/\0/g, " ");
   } catch {
