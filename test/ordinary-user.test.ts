@@ -35,6 +35,27 @@ function asUser(script: string, timeoutMs: number): { code: number | null; outpu
   return run("su", ["--login", USER, "--command", script], timeoutMs);
 }
 
+/**
+ * Each failed test's report in a TAP stream (its "not ok" line and the indented details after it),
+ * innermost first as TAP prints them, at most 4,000 characters each.
+ */
+function failedReports(tap: string): string {
+  const lines = tap.split("\n");
+  const reports: string[] = [];
+  lines.forEach((line, index) => {
+    const failed = /^(\s*)not ok \d+/.exec(line);
+    if (!failed) return;
+    const indent = (failed[1] ?? "").length;
+    const details = [line];
+    for (const next of lines.slice(index + 1)) {
+      if (next.trim() !== "" && next.length - next.trimStart().length <= indent) break;
+      details.push(next);
+    }
+    reports.push(details.join("\n").slice(0, 4000));
+  });
+  return reports.length > 0 ? reports.join("\n") : "(no failed test reported: see the end of the output)";
+}
+
 /** The user's live processes. A zombie (state Z) has ended already: its parent, or init, reaps it. */
 function userPids(uid: number): number[] {
   return readdirSync("/proc")
@@ -107,7 +128,8 @@ describe("an ordinary user runs hapress", { skip: !isRoot && "needs root to crea
     const summary = suites.output
       .split("\n")
       .filter((line) => /^# (tests|pass|fail|skipped|cancelled) /.test(line));
-    assert.equal(suites.code, 0, suites.output.slice(-20_000));
+    // The failed tests' own reports first: CI prints only the start of a long message.
+    assert.equal(suites.code, 0, `${failedReports(suites.output)}\n...\n${suites.output.slice(-10_000)}`);
     assert.ok(summary.includes("# fail 0") && summary.includes("# skipped 0"), summary.join("\n"));
     assert.ok(!summary.includes("# pass 0"), "the suites ran tests");
     assert.deepEqual(describeProcesses(userPids(uid)), [], "the user's runs left processes behind");

@@ -74,7 +74,7 @@ function before(calls: string[], first: string, then: string): void {
 }
 
 describe("the controller, through fakes of its ports", () => {
-  it("fails over a crashed primary in order: fence, save the failover, promote the most advanced replica, record, route, release", async () => {
+  it("fails over a crashed primary in order: save the failover, fence, promote the most advanced replica, record, route, release", async () => {
     const w = world();
     const c = w.controller();
     await w.round(c);
@@ -83,8 +83,10 @@ describe("the controller, through fakes of its ports", () => {
     await w.roundsUntil(c, "a new primary", () => w.platform.primary !== "mysql-0");
     assert.equal(w.platform.primary, "mysql-1", "the replica that received the most");
     for (const [first, then] of <[string, string][]>[
-      ["kill mysql-0", "saveMemory failover from mysql-0"],
-      ["saveMemory failover from mysql-0", "stopReplicationIo mysql-1"],
+      ["saveMemory failover from mysql-0 (fence pending)", "kill mysql-0"],
+      ["kill mysql-0", "stopReplicationIo mysql-1"],
+      ["stopReplicationIo mysql-1", "saveMemory failover from mysql-0"],
+      ["saveMemory failover from mysql-0", "promote mysql-1"],
       ["stopReplicationIo mysql-1", "promote mysql-1"],
       ["promote mysql-1", "recordPrimary mysql-1"],
       ["recordPrimary mysql-1", "route mysql-1"],
@@ -172,6 +174,42 @@ describe("the controller, through fakes of its ports", () => {
     });
   }
 
+  for (const restarted of [false, true]) {
+    it(`a controller that dies after writing its failover down, before its fence, is succeeded by one that fences first and finishes${restarted ? " (the old primary back, read-only, with its data)" : ""}`, async () => {
+      // Found in CI on Kubernetes, when the failover was saved after the fence: the leader died in
+      // between, and its successor made the recreated old primary primary again.
+      const w = world();
+      const first = w.controller();
+      await w.round(first);
+      w.crashPrimaryWithMysql1Ahead();
+      first.noteExit("mysql-0", "killed by SIGKILL");
+      w.platform.dieAfterSaving = (memory) => memory.failover?.fencePending === true;
+      await assert.rejects(w.round(first), /died after saveMemory failover from mysql-0 \(fence pending\)/);
+      w.platform.dieAfterSaving = null;
+      assert.ok(!w.calls.some((call) => call.startsWith("kill")), "it died before its fence");
+      if (restarted)
+        Object.assign(w.database.server("mysql-0"), { up: true, readOnly: true, semiSyncMaster: false });
+      const successor = w.controller();
+      await successor.restore();
+      await w.roundsUntil(
+        successor,
+        "the site whole again under mysql-1",
+        () =>
+          w.platform.primary === "mysql-1" &&
+          w.platform.routed === "mysql-1" &&
+          !w.platform.held.has("mysql-0") &&
+          w.database.server("mysql-0").source === "mysql-1",
+      );
+      before(w.calls, "kill mysql-0", "promote mysql-1");
+      assert.deepEqual(w.database.writable(), ["mysql-1"]);
+      assert.deepEqual(
+        w.platform.events.filter((e) => e.kind === "promoted").map((e) => e.instance),
+        ["mysql-1"],
+      );
+      assert.equal(w.platform.memory?.failover, null, "the failover's end is saved");
+    });
+  }
+
   it("does nothing once it may no longer act (leadership lost), and says why", async () => {
     const w = world();
     let leading = true;
@@ -181,7 +219,10 @@ describe("the controller, through fakes of its ports", () => {
     c.noteExit("mysql-0", "killed by SIGKILL");
     leading = false;
     for (let i = 0; i < 5; i++) await w.round(c);
-    assert.ok(!w.calls.some((call) => /^(kill|promote|recordPrimary|route)/.test(call)), w.calls.join(" | "));
+    assert.ok(
+      !w.calls.some((call) => /^(kill|promote|recordPrimary|route|saveMemory)/.test(call)),
+      w.calls.join(" | "),
+    );
     assert.ok(w.platform.events.some((e) => e.kind === "action-failed" && /leadership lost/.test(e.message)));
     assert.equal(w.platform.primary, "mysql-0");
   });

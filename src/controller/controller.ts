@@ -269,6 +269,24 @@ export class Controller {
   }
 
   /**
+   * A failover is written down before it is told or done, marked "fence pending": from then on it is
+   * carried through, by this controller (a failed step is retried by the next round) or by a successor
+   * that resumes it at once (continueFailover fences again, then finishes) instead of starting over
+   * after probing a fenced primary several times (seconds more of write outage, found by the chaos
+   * scenario controller-kill-mid-failover). Saved after the fence, as it once was, a leader killed in
+   * between left a fence nobody remembered: on Kubernetes its successor found the old primary's pod
+   * recreated with its data and made it primary again (found in CI). Nothing is written by a
+   * controller that may no longer act.
+   */
+  private async writeAheadFailover(decided: Memory): Promise<void> {
+    if (!decided.failover || this.memory.failover) return;
+    if (this.deps.mayAct && !this.deps.mayAct()) return;
+    const failover = { ...decided.failover, fencePending: true };
+    await this.deps.platform.saveMemory(savedPart({ ...this.memory, failover }));
+    this.memory = { ...this.memory, failover };
+  }
+
+  /**
    * One round: observe, decide, act. The decided memory is kept only if every action succeeded, but
    * for repairs of single replicas, which the next round repeats while they are still needed.
    */
@@ -277,26 +295,17 @@ export class Controller {
     this.lastObservation = observation;
     const decision = decide(observation, this.memory, this.deps.config);
     this.deps.metrics?.observed(observation, decision.memory, this.deps.mayAct?.() ?? true);
+    await this.writeAheadFailover(decision.memory);
     for (const event of decision.events) await this.event(event);
     let failed = false;
     for (const action of decision.actions) {
       try {
         await this.act(action);
-        // Once the old primary is fenced, the failover (or switchover) is written down before anything
-        // else: a controller killed now is resumed by its successor at once (continueFailover), instead
-        // of starting over after probing a fenced primary several times (seconds more of write outage,
-        // found by the chaos scenario controller-kill-mid-failover). Never before the fence: a resumed
-        // failover does not fence again.
-        const started =
-          (decision.memory.failover && !this.memory.failover) ||
-          (decision.memory.switchover && !this.memory.switchover);
-        if (action.kind === "fence" && started)
+        // Once the old primary is fenced, a switchover is written down before anything else: a
+        // controller killed now is resumed by its successor, which finishes or rolls it back.
+        if (action.kind === "fence" && decision.memory.switchover && !this.memory.switchover)
           await this.deps.platform.saveMemory(
-            savedPart({
-              ...this.memory,
-              failover: decision.memory.failover,
-              switchover: decision.memory.switchover,
-            }),
+            savedPart({ ...this.memory, switchover: decision.memory.switchover }),
           );
       } catch (error) {
         await this.event({

@@ -187,6 +187,23 @@ export function continueFailover(observation: Observation, memory: Memory): Deci
   const failover = memory.failover;
   if (!failover) return { actions: [], memory, events: [] };
   const replicas = observation.instances.filter((i) => isReplicaCandidate(i, failover.from));
+  if (failover.fencePending) {
+    // Written down by a controller that may have died before its fence: the old primary may still be
+    // writable, or back from a restart with its data. Fenced again (idempotent) before anything else.
+    return {
+      actions: [
+        {
+          kind: "fence",
+          instance: failover.from,
+          how: "kill",
+          reason: "resuming a failover whose fence may not have been done",
+        },
+        { kind: "stopReplicationIo", instances: replicas.map((r) => r.name) },
+      ],
+      memory: { ...memory, failover: { from: failover.from, startedAt: failover.startedAt } },
+      events: [],
+    };
+  }
   if (!hasMajority(observation) || replicas.length === 0) {
     return notice(
       memory,

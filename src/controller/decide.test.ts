@@ -463,6 +463,24 @@ describe("decide: completing a failover", () => {
   const stopped = (overrides: Partial<ReplicationView> = {}) =>
     replicaOf(0, { ioRunning: "No", ...overrides });
 
+  it("fences again first when the fence may not have been done (a controller died after writing the failover down)", () => {
+    const decision = decide(
+      observe([instance(0, { readOnly: true }), instance(1, { replication: stopped() }), instance(2)]),
+      memoryWith({ failover: { from: "mysql-0", startedAt: 99_000, fencePending: true } }),
+      config,
+    );
+    assert.deepEqual(decision.actions, [
+      {
+        kind: "fence",
+        instance: "mysql-0",
+        how: "kill",
+        reason: "resuming a failover whose fence may not have been done",
+      },
+      { kind: "stopReplicationIo", instances: ["mysql-1", "mysql-2"] },
+    ]);
+    assert.deepEqual(decision.memory.failover, { from: "mysql-0", startedAt: 99_000 });
+  });
+
   it("stops IO threads that are still running first", () => {
     const decision = decide(
       observe([dead(0), instance(1, { replication: stopped() }), instance(2)]),

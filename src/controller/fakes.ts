@@ -218,6 +218,8 @@ export class FakePlatform implements Platform {
   primary = "mysql-0";
   routed = "mysql-0";
   memory: SavedMemory | null = null;
+  /** Tests: true for the write after which the controller "dies" (the write is kept, the round fails). */
+  dieAfterSaving: ((memory: SavedMemory) => boolean) | null = null;
   /** What `hapress switchover` wrote, and the progress the controller reported on it. */
   switchoverRequest: SwitchoverRequest | null = null;
   switchoverProgress: SwitchoverProgress | null = null;
@@ -298,12 +300,14 @@ export class FakePlatform implements Platform {
 
   saveMemory(memory: SavedMemory): Promise<void> {
     const what = memory.failover
-      ? `failover from ${memory.failover.from}`
+      ? `failover from ${memory.failover.from}${memory.failover.fencePending ? " (fence pending)" : ""}`
       : memory.switchover
         ? `switchover to ${memory.switchover.to}`
         : "no failover";
     this.calls.push(`saveMemory ${what}`);
     this.memory = memory;
+    // A controller killed right after this write: saved, and nothing after it done.
+    if (this.dieAfterSaving?.(memory)) return Promise.reject(new Error(`died after saveMemory ${what}`));
     return Promise.resolve();
   }
 

@@ -73,7 +73,16 @@ export interface ActiveSwitchover {
 export interface Memory {
   failures: Record<string, number>;
   lastRecoveryAt: number | null;
-  failover: { from: string; startedAt: number } | null;
+  failover: {
+    from: string;
+    startedAt: number;
+    /**
+     * Saved before the fence, so no fence is ever done that nobody remembers: true until the fence is
+     * done. A controller resuming a failover whose fence may not have happened fences again (it is
+     * idempotent) before anything else.
+     */
+    fencePending?: boolean;
+  } | null;
   /** Kept durably, like `failover`: a restarted controller finishes or rolls back the switchover. */
   switchover: ActiveSwitchover | null;
   /** The last switchover request finished (done, rolled back or refused): never acted on again. */

@@ -9,7 +9,10 @@ import { readJsonFile, writeJsonFile } from "./files.js";
 export type SavedMemory = Pick<Memory, "failover" | "switchover" | "lastRecoveryAt" | "lastSwitchoverId">;
 
 export const savedMemorySchema = z.object({
-  failover: z.object({ from: z.string(), startedAt: z.number() }).nullable(),
+  // fencePending: absent in what earlier versions saved (they saved only after the fence).
+  failover: z
+    .object({ from: z.string(), startedAt: z.number(), fencePending: z.boolean().optional() })
+    .nullable(),
   // Absent in what earlier versions saved.
   switchover: z
     .object({

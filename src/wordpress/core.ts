@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, chown, lstat, mkdir, open, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, open, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HapressError } from "../errors.js";
 import { runProgramChecked } from "../util/process.js";
 import { giveTo, type ServiceAccount } from "../util/accounts.js";
 import { ALIVE_PHP, HEALTH_PHP, WP_CONFIG_PHP } from "./config.js";
 import { CACHE_REFRESH_MU_PLUGIN } from "./page-cache.js";
+import { DB_DROPIN_FILE, DB_DROPIN_MARK, DB_DROPIN_PHP } from "./db-dropin.js";
 
 /** Where Debian's wordpress package puts WordPress core. */
 export const DEBIAN_WORDPRESS = "/usr/share/wordpress";
@@ -93,17 +94,15 @@ export async function prepareWordpressFiles(
       await giveTo(path, { uid: 0, gid: owners.web.gid }, { recursive: false, groupReadable: true });
     else await chmod(path, 0o600);
   }
-  await writeMuPlugin(contentDir, owners);
+  await writeContentFiles(contentDir, owners);
   return { coreDir, contentDir };
 }
 
 /**
- * The page cache's refresh plugin, written at every start as a must-use plugin (loaded by WordPress
- * whatever the admin activates). The folder is content, so the workers' to change: started by root,
- * the file is made without following anything they could have put there (no symlink is followed,
- * ownership is set on the open file, never by path).
+ * The page cache's refresh plugin (a must-use plugin: loaded by WordPress whatever the admin activates)
+ * and the database drop-in, written at every start so a new hapress brings its own.
  */
-async function writeMuPlugin(contentDir: string, owners: WordpressOwners): Promise<void> {
+async function writeContentFiles(contentDir: string, owners: WordpressOwners): Promise<void> {
   const folder = join(contentDir, "mu-plugins");
   const found = await lstat(folder).catch(() => null);
   if (!found) {
@@ -112,12 +111,31 @@ async function writeMuPlugin(contentDir: string, owners: WordpressOwners): Promi
   } else if (!found.isDirectory()) {
     throw new HapressError(`${folder} is not a folder: the page cache's refresh plugin cannot be installed`);
   }
-  const path = join(folder, "hapress-cache-refresh.php");
+  await writeContentFile(join(folder, "hapress-cache-refresh.php"), CACHE_REFRESH_MU_PLUGIN, owners);
+  // A drop-in of the site's own (a caching or debugging plugin's) is left in place: it wins, and the
+  // README says what that costs (a page may fail while the primary changes).
+  const dropIn = join(contentDir, DB_DROPIN_FILE);
+  if (await isOursOrAbsent(dropIn)) await writeContentFile(dropIn, DB_DROPIN_PHP, owners);
+}
+
+/** True when nothing is at `path`, or a regular file hapress wrote (a symbolic link never is). */
+async function isOursOrAbsent(path: string): Promise<boolean> {
+  const found = await lstat(path).catch(() => null);
+  if (!found) return true;
+  if (!found.isFile()) return false;
+  return (await readFile(path, "utf8")).includes(DB_DROPIN_MARK);
+}
+
+/**
+ * A file of ours in the content folder, which is the workers' to change: started by root, it is made
+ * without following anything they could have put there (no symlink is followed, ownership is set on
+ * the open file, never by path), and PHP's workers may only read it.
+ */
+async function writeContentFile(path: string, text: string, owners: WordpressOwners): Promise<void> {
   await rm(path, { force: true });
   const file = await open(path, "wx", 0o600);
   try {
-    await file.writeFile(CACHE_REFRESH_MU_PLUGIN);
-    // PHP's workers read it: the workers' group, read-only.
+    await file.writeFile(text);
     if (owners.web) {
       await file.chown(0, owners.web.gid);
       await file.chmod(0o640);

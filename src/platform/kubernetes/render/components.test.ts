@@ -1,5 +1,6 @@
 // One test per component module of render/: each is a pure function of the spec and the secrets.
 import assert from "node:assert/strict";
+import { DB_DROPIN_PHP } from "../../../wordpress/db-dropin.js";
 import { describe, it } from "node:test";
 import { parseSpec } from "../../../spec/load.js";
 import { testSecrets as testClusterSecrets } from "../../../../test/helpers/render-variants.js";
@@ -96,6 +97,13 @@ describe("render/wordpress", () => {
       objects.some((o) => o.kind === "Job" && /^wordpress-install-[0-9a-f]{8}$/.test(o.metadata.name)),
     );
     assert.ok(named(objects, "CronJob", "wordpress-cron"));
+    // The database drop-in, from a ConfigMap, where WordPress looks for it.
+    assert.equal(
+      (named(objects, "ConfigMap", "wordpress-php")?.data as Record<string, string>)["db.php"],
+      DB_DROPIN_PHP,
+    );
+    const pod = JSON.stringify(named(objects, "Deployment", "wordpress"));
+    assert.match(pod, /"mountPath":"\/var\/www\/html\/wp-content\/db.php","subPath":"db.php"/);
   });
   it("the install Job writes through mysql-primary; cron calls WordPress by its Service name", () => {
     assert.match(JSON.stringify(installJob(context())), /mysql-primary\.shop\.svc/);

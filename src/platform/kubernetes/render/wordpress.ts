@@ -19,6 +19,7 @@ import { contentStorageClass } from "./storage.js";
 import { SECRETS_DIR } from "./secret-files.js";
 import { cronJob, installJob } from "./wordpress-jobs.js";
 import { CACHE_REFRESH_MU_PLUGIN, renderCacheProxyConfig } from "../../../wordpress/page-cache.js";
+import { DB_DROPIN_FILE, DB_DROPIN_PHP } from "../../../wordpress/db-dropin.js";
 
 export function siteUrl(ctx: Context): string | null {
   const host = ctx.spec.kubernetes.ingress.host;
@@ -130,6 +131,13 @@ export function wordpressTier(ctx: Context): K8sObject[] {
                 },
                 volumeMounts: [
                   { name: "content", mountPath: "/var/www/html/wp-content" },
+                  // The database drop-in: a read the server cut (a change of primary) is run again.
+                  {
+                    name: "php-dropins",
+                    mountPath: `/var/www/html/wp-content/${DB_DROPIN_FILE}`,
+                    subPath: DB_DROPIN_FILE,
+                    readOnly: true,
+                  },
                   // The refresh plugin, as a must-use plugin: WordPress loads it whatever is activated.
                   ...(cached
                     ? [
@@ -147,6 +155,7 @@ export function wordpressTier(ctx: Context): K8sObject[] {
             ],
             volumes: [
               { name: "content", persistentVolumeClaim: { claimName: "wordpress-content" } },
+              { name: "php-dropins", configMap: { name: "wordpress-php" } },
               ...(cached
                 ? [
                     { name: "cache-config", configMap: { name: "wordpress-cache" } },
@@ -168,6 +177,12 @@ export function wordpressTier(ctx: Context): K8sObject[] {
         selector: selector(ctx, "web"),
         ports: [{ name: "http", port: 80, targetPort: "http" }],
       },
+    },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: metadata(ctx, "wordpress-php", "web"),
+      data: { [DB_DROPIN_FILE]: DB_DROPIN_PHP },
     },
     ...(cached ? [cacheConfigMap(ctx), cachePeersService(ctx)] : []),
     pdb(ctx, "wordpress", "web", 1),
