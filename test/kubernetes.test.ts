@@ -356,6 +356,43 @@ describe(
       );
     });
 
+    it("re-clones a replica holding a transaction the primary lacks from the other replica, streaming close behind, not from the primary", async () => {
+      // A backup taken on the primary holds its commits at its end (BACKUP STAGE BLOCK_COMMIT): a
+      // clone copies a replica the leader sees streaming close behind (its hapress-observed view).
+      const primaryIp = podIp(await pod(api, "mysql-0"));
+      await eventually("mysql-1 caught up with the primary", async () => {
+        const replicaIp = podIp(await pod(api, "mysql-1"));
+        return (await gtid(replicaIp)) === (await gtid(primaryIp));
+      });
+      const uidBefore = (await pod(api, "mysql-2"))?.metadata.uid;
+      // An errant transaction: written on the replica itself (the admin may, read-only or not).
+      const errant = await connectSql(
+        { host: podIp(await pod(api, "mysql-2")), port: ADMIN_PORT },
+        { user: secrets.adminUser, password: secrets.adminPassword },
+      );
+      try {
+        await errant.query("CREATE TABLE wordpress.errant_k8s (id INT PRIMARY KEY)");
+      } finally {
+        await errant.close();
+      }
+      await eventually(
+        "mysql-2 re-cloned (a new pod), ready, and caught up with the primary",
+        async () => {
+          const current = await pod(api, "mysql-2");
+          return (
+            current !== null &&
+            current.metadata.uid !== uidBefore &&
+            isReady(current) &&
+            (await gtid(podIp(current))) === (await gtid(primaryIp))
+          );
+        },
+        300_000,
+      );
+      const init = await testCluster.logs(NAMESPACE, "mysql-2", "init");
+      assert.match(init, /data discarded/, init);
+      assert.match(init, /cloned [\d.]+ MB from mysql-1\.mysql\./, init);
+    });
+
     it("lets the rendered ServiceAccount do what the controller needs, and nothing else", async () => {
       const request = await api.call<{ status: { token: string } }>(
         "POST",

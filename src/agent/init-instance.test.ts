@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { initInstance, RECLONE_DONE_FILE } from "./init-instance.js";
+import type { ObservedState } from "../platform/kubernetes/observed.js";
+import type { CloneOptions } from "./clone.js";
+import { donorOrder, initInstance, OBSERVED_MAX_AGE_MS, RECLONE_DONE_FILE } from "./init-instance.js";
 
 describe("agent init: what a database pod does before its server starts", () => {
   let dir: string;
@@ -57,8 +59,97 @@ describe("agent init: what a database pod does before its server starts", () => 
     assert.ok(existsSync(join(dir, "conf", "replica.cnf")));
   });
 
+  it("clones from the replica the leader saw streaming; from the primary when that fails, on a clean slate", async () => {
+    record("mysql-0");
+    mkdirSync(join(dir, "observed"));
+    writeFileSync(
+      join(dir, "observed", "observation"),
+      JSON.stringify(
+        observed(new Date(), [
+          ["mysql-0", null],
+          ["mysql-1", 0],
+        ]),
+      ),
+    );
+    const tried: string[] = [];
+    const lines: string[] = [];
+    const outcome = await initInstance({
+      ...options("mysql-2"),
+      observedDir: join(dir, "observed"),
+      log: (line) => lines.push(line),
+      clone: (clone: CloneOptions) => {
+        tried.push(clone.donor.address);
+        if (clone.donor.address.startsWith("mysql-1.")) return Promise.reject(new Error("mysql-1 went away"));
+        mkdirSync(join(clone.dataDir, "mysql"), { recursive: true });
+        return Promise.resolve({
+          donor: clone.donor.name,
+          gtid: "0-100-7",
+          bytes: 1e6,
+          seconds: 1,
+          clonedAt: "",
+        });
+      },
+    });
+    assert.equal(outcome, "cloned");
+    assert.deepEqual(tried, ["mysql-1.mysql.test.svc", "mysql-0.mysql.test.svc"]);
+    assert.match(lines.join("\n"), /mysql-1 went away: cloning from mysql-0\.mysql\.test\.svc instead/);
+    assert.match(lines.join("\n"), /cloned 1\.0 MB from mysql-0\.mysql\.test\.svc/);
+  });
+
   it("refuses a corrupt primary record with the key named", async () => {
     writeFileSync(join(dir, "state", "primary"), '{"primary": "rm -rf /"}');
     await assert.rejects(initInstance(options("mysql-1")), /key 'primary'/);
+  });
+});
+
+/** The leader's published view: each instance with its lag when it streams (null: primary, or not). */
+function observed(at: Date, instances: [string, number | null][], reachable = true): ObservedState {
+  return {
+    observedAt: at.toISOString(),
+    controller: "controller-0",
+    instances: instances.map(([name, lagSeconds]) => ({
+      name,
+      reachable,
+      readOnly: lagSeconds !== null,
+      gtid: "0-100-7",
+      semiSync: null,
+      replicating: lagSeconds !== null,
+      lagSeconds,
+      error: null,
+    })),
+  };
+}
+
+describe("agent init: the donor of a clone", () => {
+  const now = new Date("2026-12-07T00:00:00Z");
+  it("a replica streaming close behind first, then the primary", () => {
+    const view = observed(now, [
+      ["mysql-0", null],
+      ["mysql-1", 2],
+      ["mysql-2", 0],
+    ]);
+    assert.deepEqual(donorOrder(view, "mysql-0", "mysql-3", now), ["mysql-2", "mysql-0"]);
+    assert.deepEqual(donorOrder(view, "mysql-0", "mysql-2", now), ["mysql-1", "mysql-0"], "never itself");
+  });
+  it("the primary alone: no replica close enough, none observed lately, nothing observed", () => {
+    assert.deepEqual(
+      donorOrder(
+        observed(now, [
+          ["mysql-0", null],
+          ["mysql-1", 30],
+        ]),
+        "mysql-0",
+        "mysql-2",
+        now,
+      ),
+      ["mysql-0"],
+    );
+    const old = observed(new Date(now.getTime() - OBSERVED_MAX_AGE_MS - 1), [
+      ["mysql-0", null],
+      ["mysql-1", 0],
+    ]);
+    assert.deepEqual(donorOrder(old, "mysql-0", "mysql-2", now), ["mysql-0"]);
+    assert.deepEqual(donorOrder(null, "mysql-1", "mysql-2", now), ["mysql-1"]);
+    assert.deepEqual(donorOrder(null, null, "mysql-1", now), ["mysql-0"], "before a primary is recorded");
   });
 });

@@ -1,10 +1,12 @@
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { HapressError } from "../errors.js";
+import { errorMessage, HapressError } from "../errors.js";
 import { serverId } from "../mysql/config.js";
 import { parsePrimaryRecord, PRIMARY_KEY, recloneKey } from "../platform/kubernetes/cluster-state.js";
-import { cloneFromDonor } from "./clone.js";
+import { parseObserved, OBSERVED_KEY, type ObservedState } from "../platform/kubernetes/observed.js";
+import { chooseDonor } from "../topology/clone-donor.js";
+import { cloneFromDonor, type CloneInfo, type CloneOptions } from "./clone.js";
 
 export interface InitInstanceOptions {
   /** The pod's host name, e.g. mysql-2: the ordinal comes from it, as in the tutorial. */
@@ -22,6 +24,49 @@ export interface InitInstanceOptions {
   donorHost?: string;
   token: string;
   log: (line: string) => void;
+  /**
+   * The mounted hapress-observed ConfigMap: the leading controller's last view of each instance. A
+   * replica streaming close behind the primary is cloned first (see chooseDonor), the primary if that
+   * fails. Absent: the primary.
+   */
+  observedDir?: string;
+  now?: () => Date;
+  /** The clone itself (tests give a fake). */
+  clone?: (options: CloneOptions) => Promise<CloneInfo>;
+}
+
+/** An observation older than this names no donor: the controller that wrote it may be gone. */
+export const OBSERVED_MAX_AGE_MS = 60_000;
+
+/**
+ * The instances to clone from, in order (pure): a replica the leader saw streaming close behind the
+ * primary (chooseDonor: a backup of the primary holds its commits at its end), then the primary; the
+ * primary alone when nothing recent was observed. Before a primary is recorded, mysql-0 (it
+ * bootstrapped the site).
+ */
+export function donorOrder(
+  observed: ObservedState | null,
+  primary: string | null,
+  self: string,
+  now: Date,
+): string[] {
+  const fallback = primary ?? "mysql-0";
+  if (!observed || !(now.getTime() - Date.parse(observed.observedAt) <= OBSERVED_MAX_AGE_MS))
+    return [fallback];
+  const candidates = observed.instances.map((i) => ({
+    name: i.name,
+    ready: i.reachable,
+    hasData: i.reachable,
+    lagSeconds: i.lagSeconds,
+  }));
+  const choice = chooseDonor(candidates, primary, self);
+  return choice !== null && choice !== fallback && choice !== self ? [choice, fallback] : [fallback];
+}
+
+async function readObserved(dir: string | undefined): Promise<ObservedState | null> {
+  if (!dir) return null;
+  const text = await readOptional(join(dir, OBSERVED_KEY));
+  return text === null ? null : parseObserved({ [OBSERVED_KEY]: text });
 }
 
 /** Next to the data folder: the re-clone token last honoured, so one marker causes one re-clone. */
@@ -87,18 +132,39 @@ export async function initInstance(
       `${options.hostname} is the recorded primary but has no data: waiting for the controller to fail over to a replica, then this pod clones from it`,
     );
   }
-  // Before anything is recorded, the site is being built in order: mysql-0 bootstrapped it.
-  const donor = options.donorHost ?? `${primary ?? "mysql-0"}.${options.peerDomain}`;
-  const info = await cloneFromDonor({
-    donor: { name: donor, address: donor, port: options.donorPort },
-    token: options.token,
-    dataDir: options.dataDir,
-    onProgress: () => undefined,
-  });
+  const donors = options.donorHost
+    ? [options.donorHost]
+    : donorOrder(
+        await readObserved(options.observedDir),
+        primary,
+        options.hostname,
+        (options.now ?? (() => new Date()))(),
+      ).map((name) => `${name}.${options.peerDomain}`);
+  const info = await cloneFromFirst(options, donors);
   if (recloneToken !== null) await writeFile(doneFile, `${recloneToken}\n`);
   await installConfig(options, "replica.cnf");
-  options.log(`cloned ${(info.bytes / 1e6).toFixed(1)} MB from ${donor} at GTID '${info.gtid}'`);
+  options.log(`cloned ${(info.bytes / 1e6).toFixed(1)} MB from ${info.donor} at GTID '${info.gtid}'`);
   return "cloned";
+}
+
+/** Clones from the first donor that gives its data; each failure is logged, the last one thrown. */
+async function cloneFromFirst(options: InitInstanceOptions, donors: string[]): Promise<CloneInfo> {
+  const clone = options.clone ?? cloneFromDonor;
+  for (const [index, donor] of donors.entries()) {
+    try {
+      return await clone({
+        donor: { name: donor, address: donor, port: options.donorPort },
+        token: options.token,
+        dataDir: options.dataDir,
+        onProgress: () => undefined,
+      });
+    } catch (error) {
+      const next = donors[index + 1];
+      if (next === undefined) throw error;
+      options.log(`${errorMessage(error)}: cloning from ${next} instead`);
+    }
+  }
+  throw new HapressError("no donor to clone from");
 }
 
 /**

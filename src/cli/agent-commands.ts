@@ -190,6 +190,10 @@ export function registerAgentCommands(program: Command): void {
       "the mounted hapress-state ConfigMap (primary record, re-clone markers)",
     )
     .requiredOption("--peer-domain <domain>", "the peers' DNS domain: mysql-N.<domain> (e.g. mysql.shop.svc)")
+    .option(
+      "--observed-dir <dir>",
+      "the mounted hapress-observed ConfigMap: a replica the controller saw streaming is cloned before the primary",
+    )
     .option("--donor-port <port>", "the donor agent's port", parseCount(1, 65535), 3307)
     .option("--donor <host>", "clone from this agent instead of the recorded primary (a manual restore)")
     .option("--hostname <name>", "the pod's host name (default: the HOSTNAME variable)")
@@ -202,6 +206,7 @@ export function registerAgentCommands(program: Command): void {
         peerDomain: string;
         donorPort: number;
         donor?: string;
+        observedDir?: string;
         hostname?: string;
       }) => {
         const token = requiredSecret("HAPRESS_CLONE_TOKEN");
@@ -215,6 +220,7 @@ export function registerAgentCommands(program: Command): void {
           peerDomain: options.peerDomain,
           donorPort: options.donorPort,
           donorHost: options.donor,
+          observedDir: options.observedDir,
           token,
           log: (line) => console.log(`agent init: ${line}`),
         });

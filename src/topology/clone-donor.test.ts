@@ -1,21 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { InstanceState } from "../mysql/client.js";
 import { chooseDonor, type DonorCandidate } from "./clone-donor.js";
 
-function replicaState(secondsBehindMaster: number | null, ioRunning = "Yes"): InstanceState {
-  return {
-    replication: { ioRunning, sqlRunning: true, secondsBehindMaster },
-  } as unknown as InstanceState;
-}
-
-const primary: DonorCandidate = { name: "mysql-0", ready: true, hasData: true, state: null };
+const primary: DonorCandidate = { name: "mysql-0", ready: true, hasData: true, lagSeconds: null };
 
 test("a streaming replica gives its data before the primary (whose commits a backup would hold)", () => {
   const candidates = [
     primary,
-    { name: "mysql-1", ready: true, hasData: true, state: replicaState(0) },
-    { name: "mysql-2", ready: false, hasData: false, state: null },
+    { name: "mysql-1", ready: true, hasData: true, lagSeconds: 0 },
+    { name: "mysql-2", ready: false, hasData: false, lagSeconds: null },
   ];
   assert.equal(chooseDonor(candidates, "mysql-0", "mysql-2"), "mysql-1");
 });
@@ -23,8 +16,8 @@ test("a streaming replica gives its data before the primary (whose commits a bac
 test("the least behind replica; never the pod being cloned", () => {
   const candidates = [
     primary,
-    { name: "mysql-1", ready: true, hasData: true, state: replicaState(3) },
-    { name: "mysql-2", ready: true, hasData: true, state: replicaState(0) },
+    { name: "mysql-1", ready: true, hasData: true, lagSeconds: 3 },
+    { name: "mysql-2", ready: true, hasData: true, lagSeconds: 0 },
   ];
   assert.equal(chooseDonor(candidates, "mysql-0", "mysql-3"), "mysql-2");
   assert.equal(chooseDonor(candidates, "mysql-0", "mysql-2"), "mysql-1");
@@ -33,8 +26,8 @@ test("the least behind replica; never the pod being cloned", () => {
 test("the primary when no replica streams close enough behind", () => {
   const candidates = [
     primary,
-    { name: "mysql-1", ready: true, hasData: true, state: replicaState(60) },
-    { name: "mysql-2", ready: true, hasData: true, state: replicaState(0, "Connecting") },
+    { name: "mysql-1", ready: true, hasData: true, lagSeconds: 60 },
+    { name: "mysql-2", ready: true, hasData: true, lagSeconds: null },
   ];
   assert.equal(chooseDonor(candidates, "mysql-0", "mysql-3"), "mysql-0");
 });
@@ -42,7 +35,7 @@ test("the primary when no replica streams close enough behind", () => {
 test("any ready instance with data when the primary is not ready; none at all otherwise", () => {
   const candidates = [
     { ...primary, ready: false },
-    { name: "mysql-1", ready: true, hasData: true, state: replicaState(null, "No") },
+    { name: "mysql-1", ready: true, hasData: true, lagSeconds: null },
   ];
   assert.equal(chooseDonor(candidates, "mysql-0", "mysql-2"), "mysql-1");
   assert.equal(chooseDonor([{ ...primary, ready: false }], "mysql-0", "mysql-1"), null);

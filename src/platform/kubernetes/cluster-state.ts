@@ -18,9 +18,12 @@ export const SWITCHOVER_PROGRESS_KEY = "switchover-progress";
 /**
  * What the leading controller last saw of each database instance, published for `hapress status`:
  * the CLI runs outside the cluster and cannot reach the pods' SQL ports, the controller can. Display
- * only: nothing decides on it, so it is written without preconditions and may lag a few seconds.
+ * only, but for a clone's choice of donor (which falls back to the primary): nothing else decides on
+ * it, so it is written without preconditions and may lag a few seconds.
  */
 export const OBSERVED_CONFIGMAP = "hapress-observed";
+/** Where the database pods' init step reads it: which replica may give a clone its data. */
+export const OBSERVED_MOUNT = "/var/run/hapress-observed";
 
 /** The key of a pod's re-clone marker: its value is a token; the init step re-clones once per token. */
 export function recloneKey(pod: string): string {

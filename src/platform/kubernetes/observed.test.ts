@@ -25,6 +25,7 @@ test("summarizeObservation: what each instance answered; nothing guessed for one
       gtid: "0-1-5",
       semiSync: true,
       replicating: null,
+      lagSeconds: null,
       error: null,
     },
     {
@@ -34,6 +35,7 @@ test("summarizeObservation: what each instance answered; nothing guessed for one
       gtid: "0-1-5",
       semiSync: null,
       replicating: true,
+      lagSeconds: 0,
       error: null,
     },
     {
@@ -43,6 +45,7 @@ test("summarizeObservation: what each instance answered; nothing guessed for one
       gtid: null,
       semiSync: null,
       replicating: null,
+      lagSeconds: null,
       error: "timeout",
     },
   ]);

@@ -4,7 +4,8 @@ import type { Observation } from "../../controller/types.js";
 
 import { OBSERVED_CONFIGMAP } from "./cluster-state.js";
 
-const OBSERVED_KEY = "observation";
+/** The ConfigMap key (and, mounted, the file) holding the summary. */
+export const OBSERVED_KEY = "observation";
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /** Content changes are published at most this often; an unchanged observation is refreshed this often. */
@@ -18,6 +19,8 @@ const observedInstanceSchema = z.object({
   gtid: z.string().nullable(),
   semiSync: z.boolean().nullable(),
   replicating: z.boolean().nullable(),
+  /** Seconds behind the primary while replicating (absent in what earlier versions published). */
+  lagSeconds: z.number().nullable().default(null),
   error: z.string().nullable(),
 });
 
@@ -36,16 +39,17 @@ export function summarizeObservation(observation: Observation, controller: strin
     controller,
     instances: observation.instances.map((i) => {
       const answered = i.reachable && !i.busy;
+      const replica = answered && i.name !== observation.primary;
+      const replicating =
+        replica && i.replication !== null && i.replication.ioRunning === "Yes" && i.replication.sqlRunning;
       return {
         name: i.name,
         reachable: i.reachable,
         readOnly: answered ? i.readOnly : null,
         gtid: answered ? i.gtidCurrent : null,
         semiSync: answered && i.name === observation.primary ? i.semiSyncMasterEnabled : null,
-        replicating:
-          answered && i.name !== observation.primary
-            ? i.replication !== null && i.replication.ioRunning === "Yes" && i.replication.sqlRunning
-            : null,
+        replicating: replica ? replicating : null,
+        lagSeconds: replicating ? (i.replication?.secondsBehind ?? null) : null,
         error: i.error,
       };
     }),

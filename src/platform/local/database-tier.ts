@@ -19,7 +19,7 @@ import {
   type PodPlan,
   type Topology,
 } from "../../topology/topology.js";
-import { chooseDonor } from "../../topology/clone-donor.js";
+import { chooseDonor, streamingLag } from "../../topology/clone-donor.js";
 import { MysqlPodProcesses, replicateFromCloneMarker } from "./mysql-pod-processes.js";
 import type { FenceBook } from "./fence-book.js";
 import { databaseInstances } from "./instances.js";
@@ -327,7 +327,7 @@ export class DatabaseTier {
       name: p.name,
       ready: this.isReady(p.name),
       hasData: existsSync(this.dataDir(p.name)),
-      state: this.observations.get(p.name)?.state ?? null,
+      lagSeconds: streamingLag(this.observations.get(p.name)?.state ?? null),
     }));
     const name = chooseDonor(candidates, this.record?.primary ?? null, forPod);
     return this.topology.mysql.find((p) => p.name === name) ?? null;

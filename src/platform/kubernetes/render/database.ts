@@ -23,7 +23,7 @@ import {
   selector,
   zoneSpread,
 } from "./common.js";
-import { STATE_CONFIGMAP, STATE_MOUNT } from "../cluster-state.js";
+import { OBSERVED_CONFIGMAP, OBSERVED_MOUNT, STATE_CONFIGMAP, STATE_MOUNT } from "../cluster-state.js";
 import {
   BACKUP_PRIVILEGES,
   connectionSettings,
@@ -210,6 +210,10 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
                 // Peers by their stable names: mysql-N.mysql.<namespace>.svc.
                 "--peer-domain",
                 `mysql.${ctx.namespace}.svc`,
+                // The leader's view of each instance: a replica streaming close behind the primary
+                // gives a clone its data before the primary does (whose commits a backup holds).
+                "--observed-dir",
+                OBSERVED_MOUNT,
               ],
               env: [secretEnv("HAPRESS_CLONE_TOKEN", "clone-token")],
               resources: resources(k.resources.agent),
@@ -220,6 +224,7 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
                 confMount,
                 { name: "config-map", mountPath: "/mnt/config-map" },
                 { name: "state", mountPath: STATE_MOUNT, readOnly: true },
+                { name: "observed", mountPath: OBSERVED_MOUNT, readOnly: true },
                 scratchMount,
               ],
             },
@@ -308,6 +313,8 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
             { name: "run", emptyDir: {} },
             { name: "config-map", configMap: { name: "mysql", defaultMode: 0o555 } },
             { name: "state", configMap: { name: STATE_CONFIGMAP, defaultMode: 0o444 } },
+            // Optional: a pod starts (and clones from the primary) before the controller's first view.
+            { name: "observed", configMap: { name: OBSERVED_CONFIGMAP, defaultMode: 0o444, optional: true } },
             {
               name: "initdb",
               configMap: {
