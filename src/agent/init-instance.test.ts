@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { ObservedState } from "../platform/kubernetes/observed.js";
+import type { ObservedState } from "../platform/kubernetes/observed-state.js";
 import type { CloneOptions } from "./clone.js";
 import { donorOrder, initInstance, OBSERVED_MAX_AGE_MS, RECLONE_DONE_FILE } from "./init-instance.js";
 

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { errorMessage, HapressError } from "../errors.js";
 import { serverId } from "../mysql/config.js";
 import { parsePrimaryRecord, PRIMARY_KEY, recloneKey } from "../platform/kubernetes/cluster-state.js";
-import { parseObserved, OBSERVED_KEY, type ObservedState } from "../platform/kubernetes/observed.js";
+import { parseObserved, OBSERVED_KEY, type ObservedState } from "../platform/kubernetes/observed-state.js";
 import { chooseDonor } from "../topology/clone-donor.js";
 import { cloneFromDonor, type CloneInfo, type CloneOptions } from "./clone.js";
 

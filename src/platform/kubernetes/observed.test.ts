@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Observation } from "../../controller/types.js";
 import { instanceView, primaryView } from "../../controller/view-fixtures.js";
-import { publishDue, PUBLISH_MIN_INTERVAL_MS, PUBLISH_REFRESH_MS, summarizeObservation } from "./observed.js";
+import {
+  publishDue,
+  PUBLISH_MIN_INTERVAL_MS,
+  PUBLISH_REFRESH_MS,
+  summarizeObservation,
+} from "./observed-state.js";
 
 test("summarizeObservation: what each instance answered; nothing guessed for one that did not", () => {
   const observation: Observation = {

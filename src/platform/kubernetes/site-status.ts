@@ -17,7 +17,7 @@ import {
   parseSavedMemory,
   STATE_CONFIGMAP,
 } from "./cluster-state.js";
-import { parseObserved, type ObservedState } from "./observed.js";
+import { parseObserved, type ObservedState } from "./observed-state.js";
 import { siteSelector } from "./apply-plan.js";
 import { ROLE_LABEL } from "./render.js";
 import { HapressError } from "../../errors.js";
