@@ -356,7 +356,7 @@ describe(
       );
     });
 
-    it("re-clones a replica holding a transaction the primary lacks from the other replica, streaming close behind, not from the primary", async () => {
+    it("re-clones a replica that cannot resume replication from the other replica, streaming close behind, not from the primary", async () => {
       // A backup taken on the primary holds its commits at its end (BACKUP STAGE BLOCK_COMMIT): a
       // clone copies a replica the leader sees streaming close behind (its hapress-observed view).
       const primaryIp = podIp(await pod(api, "mysql-0"));
@@ -365,15 +365,25 @@ describe(
         return (await gtid(replicaIp)) === (await gtid(primaryIp));
       });
       const uidBefore = (await pod(api, "mysql-2"))?.metadata.uid;
-      // An errant transaction: written on the replica itself (the admin may, read-only or not).
-      const errant = await connectSql(
+      // A position the primary never wrote: its replication stops with error 1236, which only a new
+      // clone repairs (the admin account may do this much, nothing more). The controller may start
+      // the stopped replica between two statements: then again (bounded).
+      const broken = await connectSql(
         { host: podIp(await pod(api, "mysql-2")), port: ADMIN_PORT },
         { user: secrets.adminUser, password: secrets.adminPassword },
       );
       try {
-        await errant.query("CREATE TABLE wordpress.errant_k8s (id INT PRIMARY KEY)");
+        await eventually("mysql-2 pointed at a position the primary never wrote", async () => {
+          await broken.query("STOP SLAVE");
+          const set = await broken.query("SET GLOBAL gtid_slave_pos = '0-100-999999'").then(
+            () => true,
+            () => false,
+          );
+          await broken.query("START SLAVE");
+          return set;
+        });
       } finally {
-        await errant.close();
+        await broken.close();
       }
       await eventually(
         "mysql-2 re-cloned (a new pod), ready, and caught up with the primary",
