@@ -38,6 +38,23 @@ function world(count = 3) {
     for (let i = 0; i < limit && !check(); i++) await round(c);
     assert.ok(check(), `${what} within ${limit} rounds; calls: ${calls.join(" | ")}`);
   };
+  /**
+   * A successor of a controller that died, knowing only what was saved durably (the platform's
+   * memory), runs until the site is whole again under `primary`, the old primary mysql-0 following it.
+   */
+  const successorMakesWhole = async (primary: string) => {
+    const successor = controller();
+    await successor.restore();
+    await roundsUntil(
+      successor,
+      `the site whole again under ${primary}`,
+      () =>
+        platform.primary === primary &&
+        platform.routed === primary &&
+        !platform.held.has("mysql-0") &&
+        database.server("mysql-0").source === primary,
+    );
+  };
   /** mysql-0 crashes with mysql-1 ahead of mysql-2 (which stopped applying after 5 transactions). */
   const crashPrimaryWithMysql1Ahead = () => {
     database.write(5);
@@ -63,6 +80,7 @@ function world(count = 3) {
     controller,
     round,
     roundsUntil,
+    successorMakesWhole,
     crashPrimaryWithMysql1Ahead,
     requestSwitchover,
   };
@@ -151,18 +169,7 @@ describe("the controller, through fakes of its ports", () => {
       await w.roundsUntil(first, `the first controller reaching '${step}'`, () =>
         w.platform.events.some((e) => e.kind === "action-failed" && e.message.includes(`died after ${step}`)),
       );
-      // Its successor knows only what was saved durably (the platform's memory).
-      const successor = w.controller();
-      await successor.restore();
-      await w.roundsUntil(
-        successor,
-        "the site whole again under mysql-1",
-        () =>
-          w.platform.primary === "mysql-1" &&
-          w.platform.routed === "mysql-1" &&
-          !w.platform.held.has("mysql-0") &&
-          w.database.server("mysql-0").source === "mysql-1",
-      );
+      await w.successorMakesWhole("mysql-1");
       assert.deepEqual(w.database.writable(), ["mysql-1"]);
       assert.equal(
         w.calls
@@ -189,17 +196,7 @@ describe("the controller, through fakes of its ports", () => {
       assert.ok(!w.calls.some((call) => call.startsWith("kill")), "it died before its fence");
       if (restarted)
         Object.assign(w.database.server("mysql-0"), { up: true, readOnly: true, semiSyncMaster: false });
-      const successor = w.controller();
-      await successor.restore();
-      await w.roundsUntil(
-        successor,
-        "the site whole again under mysql-1",
-        () =>
-          w.platform.primary === "mysql-1" &&
-          w.platform.routed === "mysql-1" &&
-          !w.platform.held.has("mysql-0") &&
-          w.database.server("mysql-0").source === "mysql-1",
-      );
+      await w.successorMakesWhole("mysql-1");
       before(w.calls, "kill mysql-0", "promote mysql-1");
       assert.deepEqual(w.database.writable(), ["mysql-1"]);
       assert.deepEqual(
