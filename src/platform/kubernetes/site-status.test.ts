@@ -65,6 +65,7 @@ function snapshot(overrides: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
           gtid: "0-1-9",
           semiSync: true,
           replicating: null,
+          lagSeconds: null,
           error: null,
         },
         {
@@ -74,6 +75,7 @@ function snapshot(overrides: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
           gtid: "0-1-9",
           semiSync: null,
           replicating: true,
+          lagSeconds: 0,
           error: null,
         },
       ],
