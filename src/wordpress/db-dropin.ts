@@ -3,15 +3,16 @@
  *
  * Why: a change of primary ends the old primary's client sessions (the fence kills them, so that
  * clients holding a connection reconnect through `mysql-primary` to the new one). WordPress runs a
- * query again on a new connection when its session was ended ("gone away", 2006), but not when the
- * session was ended while WordPress was still opening it (its SET NAMES, its sql_mode, the choice of
- * database): the database is then never selected, every query of the page fails at once, and
- * WordPress, unable to read its options, answers its "Database Error" page (HTTP 500). Found by the
- * Kubernetes database roll test (one uncached page in about 620) and reproduced locally by killing
- * the site's sessions while pages were read (sessions killed in their SET NAMES).
+ * query again on a new connection when its session "went away" (2006), but a connection whose session
+ * ended while WordPress was opening it (its SET NAMES, its sql_mode, the choice of database) is left
+ * never ready, and WordPress only checks that a connection is alive: every later query fails.
  *
  * What: before a query, a connection that was opened but never became ready is opened again
  * (WordPress's own reconnect, bounded by its 5 tries).
+ *
+ * Not yet (README, Limits): a first connect that fails in WordPress's constructor is recorded as an
+ * error there, and wp_set_wpdb_vars() answers the database error page (HTTP 500) before any query; the
+ * fix to build is a bounded retry in db_connect.
  */
 export const DB_DROPIN_FILE = "db.php";
 
