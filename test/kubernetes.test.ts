@@ -398,8 +398,8 @@ describe(
         },
         300_000,
       );
+      // The init step's last run (an earlier one may have discarded the data and been stopped).
       const init = await testCluster.logs(NAMESPACE, "mysql-2", "init");
-      assert.match(init, /data discarded/, init);
       assert.match(init, /cloned [\d.]+ MB from mysql-1\.mysql\./, init);
     });
 
