@@ -19,6 +19,9 @@ export const DB_DROPIN_FILE = "db.php";
 /** In our drop-in's text: a db.php without it is the site's own, and left alone. */
 export const DB_DROPIN_MARK = "Written by hapress at every start (see src/wordpress/db-dropin.ts)";
 
+/** How long a request's first connection is tried again: longer than a switchover's write outage. */
+export const FIRST_CONNECT_RETRY_SECONDS = 3;
+
 export const DB_DROPIN_PHP = `<?php
 /*
  * ${DB_DROPIN_MARK}: a connection whose session
@@ -29,6 +32,29 @@ if (!defined('ABSPATH')) {
 }
 
 class Hapress_Wpdb extends wpdb {
+  private $hapress_first_done = false;
+
+  /**
+   * A request's first connection, tried again for up to ${FIRST_CONNECT_RETRY_SECONDS} s: refused or cut while the primary
+   * changes, WordPress records the error and answers its database error page before any query.
+   */
+  public function db_connect($allow_bail = true) {
+    if ($this->hapress_first_done) {
+      return parent::db_connect($allow_bail);
+    }
+    $this->hapress_first_done = true;
+    $until = microtime(true) + ${FIRST_CONNECT_RETRY_SECONDS};
+    while (microtime(true) < $until) {
+      $this->error = null;
+      if (parent::db_connect(false) && $this->ready) {
+        return true;
+      }
+      usleep(100000);
+    }
+    $this->error = null;
+    return parent::db_connect($allow_bail);
+  }
+
   public function query($query) {
     // Opened while the server ended the session: the database was never selected.
     if (!$this->ready && !empty($this->dbh)) {
