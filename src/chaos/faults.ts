@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { HapressError } from "../errors.js";
 import { signalProcess } from "../util/process.js";
@@ -9,13 +10,37 @@ import { liveStatus, scaleTier, up, type SelfCommand } from "../platform/local/s
 import type { SiteStatus } from "../status/site-status.js";
 import { specSchema } from "../spec/schema.js";
 import { readJsonFile, statePaths } from "../state/files.js";
+import { ADMIN_PORT } from "../topology/topology.js";
+import type { Endpoint } from "../mysql/client.js";
+import { databasePods } from "./site-waits.js";
+
+/** Where a scenario can run: the local supervised processes, or a Kubernetes cluster. */
+export type ChaosTarget = "local" | "kubernetes";
+
+/** A controller event, as the report shows it. */
+export interface RunEvent {
+  time: string;
+  kind: string;
+  message: string;
+}
+
+/** The instances the writable monitor samples, and where it connects from (see WritableMonitor). */
+export interface WritableProbes {
+  instances: { name: string; endpoint: Endpoint }[];
+  localAddress?: string;
+}
 
 /**
  * How chaos reaches a site: the faults it injects and the operations it runs, as a small port, so the
  * scenarios stay the same when another target (Kubernetes) implements it.
  */
 export interface FaultPort {
+  readonly target: ChaosTarget;
   status(): Promise<SiteStatus>;
+  /** The controller's events since `since` (ms since the epoch), oldest first. */
+  events(since: number): Promise<RunEvent[]>;
+  /** How to reach each database instance's admin port, to count the writable ones. */
+  writableProbes(status: SiteStatus): WritableProbes;
   /** A signal to one process of a pod: `mysql-1`'s mariadbd, a WordPress pod's processes. */
   signalPod(pod: string, signal: NodeJS.Signals): Promise<void>;
   signalController(signal: NodeJS.Signals): Promise<void>;
@@ -35,11 +60,17 @@ export interface FaultPort {
    * (and so every client) still reaches it. Returns how to heal it.
    */
   isolate(pod: string): Promise<{ heal: () => Promise<void> }>;
+  /** A pod deleted through the API, gracefully or at once (`--force --grace-period=0`): Kubernetes only. */
+  deletePod(pod: string, options: { force: boolean }): Promise<void>;
+  /** The pod of the controller that leads now (the one whose death matters). */
+  leadingController(): Promise<string>;
 }
 
 const signal = (pid: number, name: NodeJS.Signals): void => void signalProcess(pid, name);
 
 export class LocalFaults implements FaultPort {
+  readonly target = "local";
+
   constructor(
     private readonly stateDir: string,
     private readonly self: SelfCommand,
@@ -51,6 +82,43 @@ export class LocalFaults implements FaultPort {
     const current = await liveStatus(this.stateDir);
     if (!current) throw new HapressError(`the site in ${this.stateDir} is not running: run 'hapress up'`);
     return current;
+  }
+
+  async events(since: number): Promise<RunEvent[]> {
+    const text = await readFile(statePaths(this.stateDir).events, "utf8").catch(() => "");
+    return text
+      .split("\n")
+      .filter(Boolean)
+      .flatMap((line) => {
+        try {
+          const event = JSON.parse(line) as RunEvent;
+          return Date.parse(event.time) >= since
+            ? [{ time: event.time, kind: event.kind, message: event.message }]
+            : [];
+        } catch {
+          return [];
+        }
+      });
+  }
+
+  writableProbes(status: SiteStatus): WritableProbes {
+    return {
+      instances: databasePods(status).map((p) => ({
+        name: p.name,
+        endpoint: { host: p.address.split(":")[0] ?? "", port: ADMIN_PORT },
+      })),
+      localAddress: status.pods.find((p) => p.component === "loadbalancer")?.address || undefined,
+    };
+  }
+
+  deletePod(pod: string): Promise<void> {
+    return Promise.reject(new HapressError(`deleting ${pod}: a Kubernetes fault, not a local one`));
+  }
+
+  async leadingController(): Promise<string> {
+    const controller = (await this.status()).pods.find((p) => p.component === "controller");
+    if (!controller) throw new HapressError("the controller is not running");
+    return controller.name;
   }
 
   async signalPod(pod: string, name: NodeJS.Signals): Promise<void> {

@@ -124,14 +124,30 @@ describe("the chaos matrix and its report", () => {
     assert.equal((html.match(/<svg class="timeline"/g) ?? []).length, 4);
   });
 
-  it("picks scenarios by name, list or all, and names the unknown ones", () => {
-    assert.equal(pickScenarios("all"), SCENARIOS);
-    const picked = pickScenarios("primary-kill,switchover");
+  it("picks scenarios by name, list or all for a target, and names the unknown and the other target's ones", () => {
+    const local = pickScenarios("all", "local");
+    assert.ok(Array.isArray(local));
+    assert.equal(local.length, 15, "the local matrix keeps its 15 scenarios");
+    assert.ok(local.every((s) => s.targets.includes("local")));
+    const kube = pickScenarios("all", "kubernetes");
+    assert.ok(Array.isArray(kube));
+    assert.ok(kube.some((s) => s.name === "primary-pod-force-delete"));
+    assert.ok(!kube.some((s) => s.name === "supervisor-kill"), "no supervisor on Kubernetes");
+    assert.deepEqual(
+      SCENARIOS.filter((s) => !local.includes(s) && !kube.includes(s)),
+      [],
+      "every scenario runs somewhere",
+    );
+    const picked = pickScenarios("primary-kill,switchover", "local");
     assert.ok(Array.isArray(picked));
     assert.deepEqual(
       picked.map((s) => s.name),
       ["primary-kill", "switchover"],
     );
-    assert.deepEqual(pickScenarios("primary-kill,nope"), { unknown: ["nope"] });
+    assert.deepEqual(pickScenarios("primary-kill,nope", "local"), { unknown: ["nope"], elsewhere: [] });
+    assert.deepEqual(pickScenarios("primary-kill,switchover", "kubernetes"), {
+      unknown: [],
+      elsewhere: ["primary-kill"],
+    });
   });
 });

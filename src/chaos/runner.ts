@@ -1,9 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { errorMessage, HapressError } from "../errors.js";
 import type { SiteStatus } from "../status/site-status.js";
 import type { Secrets } from "../state/secrets.js";
-import { ADMIN_PORT } from "../topology/topology.js";
-import type { FaultPort } from "./faults.js";
+import type { FaultPort, RunEvent } from "./faults.js";
 import { connectSql, type Endpoint } from "../mysql/client.js";
 import { PageReaders } from "./readers.js";
 import { RestWriter } from "./rest-writer.js";
@@ -12,12 +10,6 @@ import { bucketize, summarizeChannel, type Bucket, type ChannelSummary, type Sam
 import { databasePods, isWhole, waitForStatus } from "./site-waits.js";
 import { WritableMonitor } from "./writable-monitor.js";
 import { appWriter } from "./writer.js";
-
-export interface RunEvent {
-  time: string;
-  kind: string;
-  message: string;
-}
 
 /** One run of one scenario: what clients saw, what was lost, and whether a guarantee broke. */
 export interface ScenarioRun {
@@ -61,12 +53,17 @@ export interface ScenarioRun {
   };
 }
 
+/** The accounts the runner's clients use: the app's (writes, posts checked) and the admin's (monitor). */
+export type ChaosCredentials = Pick<
+  Secrets,
+  "appUser" | "appPassword" | "appDatabase" | "adminUser" | "adminPassword"
+>;
+
 export interface RunnerOptions {
   faults: FaultPort;
-  secrets: Secrets;
+  secrets: ChaosCredentials;
   /** The WordPress administrator the REST writer signs in as (no REST writes without it). */
   wordpressAdmin?: { user: string; password: string };
-  eventsFile: string;
   log: (line: string) => void;
   sleep: (ms: number) => Promise<void>;
   now?: () => number;
@@ -92,7 +89,11 @@ function waitFor(
 }
 
 /** The titles of this run's posts present on an instance (WordPress's tables, through the app account). */
-async function postTitlesOn(endpoint: Endpoint, secrets: Secrets, runId: string): Promise<Set<string>> {
+async function postTitlesOn(
+  endpoint: Endpoint,
+  secrets: ChaosCredentials,
+  runId: string,
+): Promise<Set<string>> {
   const session = await connectSql(
     endpoint,
     { user: secrets.appUser, password: secrets.appPassword },
@@ -106,23 +107,6 @@ async function postTitlesOn(endpoint: Endpoint, secrets: Secrets, runId: string)
   } finally {
     await session.close();
   }
-}
-
-async function eventsSince(file: string, since: number): Promise<RunEvent[]> {
-  const text = await readFile(file, "utf8").catch(() => "");
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .flatMap((line) => {
-      try {
-        const event = JSON.parse(line) as RunEvent;
-        return Date.parse(event.time) >= since
-          ? [{ time: event.time, kind: event.kind, message: event.message }]
-          : [];
-      } catch {
-        return [];
-      }
-    });
 }
 
 /**
@@ -197,14 +181,10 @@ export async function runScenario(
   }
   let latest = before;
   const monitor = new WritableMonitor(
-    () =>
-      databasePods(latest).map((p) => ({
-        name: p.name,
-        endpoint: { host: p.address.split(":")[0] ?? "", port: ADMIN_PORT },
-      })),
+    () => options.faults.writableProbes(latest).instances,
     { user: options.secrets.adminUser, password: options.secrets.adminPassword },
     50,
-    before.pods.find((p) => p.component === "loadbalancer")?.address || undefined,
+    options.faults.writableProbes(before).localAddress,
   );
   const start = now();
   writer.start();
@@ -227,7 +207,7 @@ export async function runScenario(
       waitForEvent: async (kind, timeoutMs = 60_000) => {
         const deadline = now() + timeoutMs;
         while (now() < deadline) {
-          const kinds = (await eventsSince(options.eventsFile, start)).map((e) => e.kind);
+          const kinds = (await options.faults.events(start)).map((e) => e.kind);
           if (kinds.includes(kind)) return kinds;
           await options.sleep(20);
         }
@@ -306,7 +286,7 @@ export async function runScenario(
     healedSeconds: healedAt === null ? null : (healedAt - faultAt) / 1000,
     problems,
     marks,
-    events: await eventsSince(options.eventsFile, start),
+    events: await options.faults.events(start).catch(() => []),
     timeline: {
       start,
       end,

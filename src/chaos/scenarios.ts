@@ -1,5 +1,5 @@
 import type { SiteStatus } from "../status/site-status.js";
-import type { FaultPort } from "./faults.js";
+import type { ChaosTarget, FaultPort } from "./faults.js";
 import { isWhole, newPrimary } from "./site-waits.js";
 
 /** What a scenario may use while it runs (see runner.ts). */
@@ -28,6 +28,8 @@ export interface Scenario {
   fault: string;
   /** Whether the primary must change, must not, or may (counted from the primary record's epoch). */
   failover: "required" | "forbidden" | "allowed";
+  /** Where its fault exists: a process signal is local here, a pod deleted through the API is Kubernetes'. */
+  targets: readonly ChaosTarget[];
   /** Why it cannot run on this site (skipped, and said), or null. */
   unsupported(status: SiteStatus, faults: FaultPort): string | null;
   run(ctx: ScenarioContext): Promise<void>;
@@ -80,6 +82,23 @@ async function killPrimary(ctx: ScenarioContext, how: "SIGKILL" | "SIGSTOP"): Pr
   }
 }
 
+/** Deletes a pod through the API (returns once the old pod is gone) and waits until it is ready again. */
+async function deleteAndAwaitReady(ctx: ScenarioContext, pod: string, force = false): Promise<void> {
+  ctx.mark(`delete pod ${pod}${force ? " --force" : ""}`);
+  await ctx.faults.deletePod(pod, { force });
+  await ctx.waitFor(`${pod} back and ready`, (s) => s.pods.some((p) => p.name === pod && p.ready));
+  ctx.mark(`${pod} ready`);
+}
+
+async function deletePrimaryPod(ctx: ScenarioContext, force: boolean): Promise<void> {
+  const before = await ctx.faults.status();
+  const primary = before.primary ?? "";
+  ctx.mark(`delete pod ${primary}${force ? " --force" : ""}`);
+  await ctx.faults.deletePod(primary, { force });
+  const after = await ctx.waitFor("a new primary", newPrimary(primary));
+  ctx.mark(`${after.primary ?? "?"} primary`);
+}
+
 /** Longer than the controller's failover cooldown (decide.ts, 3 s). */
 const COOLDOWN_MARGIN_MS = 4_000;
 
@@ -88,6 +107,7 @@ export const SCENARIOS: Scenario[] = [
     name: "primary-kill",
     fault: "kill -9 of the primary's mariadbd",
     failover: "required",
+    targets: ["local"],
     unsupported: needsReplicas(1),
     run: (ctx) => killPrimary(ctx, "SIGKILL"),
   },
@@ -95,6 +115,7 @@ export const SCENARIOS: Scenario[] = [
     name: "primary-hang",
     fault: "the primary's mariadbd stopped (SIGSTOP), then continued after the failover",
     failover: "required",
+    targets: ["local"],
     unsupported: needsReplicas(1),
     run: (ctx) => killPrimary(ctx, "SIGSTOP"),
   },
@@ -102,6 +123,7 @@ export const SCENARIOS: Scenario[] = [
     name: "replica-kill",
     fault: "kill -9 of a replica's mariadbd",
     failover: "forbidden",
+    targets: ["local"],
     unsupported: needsReplicas(1),
     run: async (ctx) => {
       const status = await ctx.faults.status();
@@ -117,6 +139,7 @@ export const SCENARIOS: Scenario[] = [
     fault:
       "kill -9 of the primary, then of the new primary once the site is whole and the controller's cooldown over",
     failover: "required",
+    targets: ["local"],
     unsupported: needsReplicas(2),
     run: async (ctx) => {
       await killPrimary(ctx, "SIGKILL");
@@ -132,6 +155,7 @@ export const SCENARIOS: Scenario[] = [
     fault:
       "the primary cut off by the network from the replicas and the controller (packet filter), the load balancer still reaching it; healed after the failover",
     failover: "required",
+    targets: ["local"],
     unsupported: (status, faults) => needsReplicas(2)(status) ?? faults.partitionUnsupported(),
     run: async (ctx) => {
       const before = await ctx.faults.status();
@@ -159,6 +183,7 @@ export const SCENARIOS: Scenario[] = [
     fault:
       "the primary stopped (SIGSTOP), the controller killed (kill -9) as soon as it says the failover began; its restart must finish the failover",
     failover: "required",
+    targets: ["local"],
     unsupported: needsReplicas(1),
     run: async (ctx) => {
       const before = await ctx.faults.status();
@@ -182,6 +207,7 @@ export const SCENARIOS: Scenario[] = [
     name: "majority-lost",
     fault: "the primary and a replica stopped (SIGSTOP) for 8 s: no majority, so nobody is promoted",
     failover: "forbidden",
+    targets: ["local"],
     unsupported: (status) => (database(status).length === 3 ? null : "needs exactly 3 database instances"),
     run: async (ctx) => {
       const status = await ctx.faults.status();
@@ -201,6 +227,7 @@ export const SCENARIOS: Scenario[] = [
     name: "controller-kill",
     fault: "kill -9 of the controller (the supervisor restarts it)",
     failover: "forbidden",
+    targets: ["local"],
     unsupported: () => null,
     run: async (ctx) => {
       const controller = (s: SiteStatus) => s.pods.find((p) => p.component === "controller");
@@ -218,6 +245,7 @@ export const SCENARIOS: Scenario[] = [
     name: "supervisor-kill",
     fault: "kill -9 of the supervisor, then `hapress up` (which adopts the running processes)",
     failover: "forbidden",
+    targets: ["local"],
     unsupported: () => null,
     run: async (ctx) => {
       ctx.mark("kill -9 supervisor");
@@ -232,6 +260,7 @@ export const SCENARIOS: Scenario[] = [
     fault:
       "the supervisor and every recorded process (each group's leader: its workers are left behind, as after the OOM killer) killed at once, then `hapress up`",
     failover: "allowed",
+    targets: ["local"],
     unsupported: () => null,
     run: async (ctx) => {
       ctx.mark("kill -9 everything");
@@ -245,6 +274,7 @@ export const SCENARIOS: Scenario[] = [
     name: "saturation",
     fault: "every core busy: the primary slow but alive, which must not be failed over",
     failover: "forbidden",
+    targets: ["local"],
     unsupported: () => null,
     run: async (ctx) => {
       ctx.mark("cores saturated");
@@ -258,6 +288,7 @@ export const SCENARIOS: Scenario[] = [
     name: "wordpress-kill",
     fault: "kill -9 of one WordPress pod's processes",
     failover: "forbidden",
+    targets: ["local"],
     unsupported: needsWordpress(1),
     run: async (ctx) => {
       // Each pod in turn, as for replica-kill.
@@ -270,6 +301,7 @@ export const SCENARIOS: Scenario[] = [
     name: "switchover",
     fault: "a planned switchover to the most advanced replica",
     failover: "required",
+    targets: ["local", "kubernetes"],
     unsupported: needsReplicas(1),
     run: async (ctx) => {
       ctx.mark("switchover");
@@ -281,6 +313,7 @@ export const SCENARIOS: Scenario[] = [
     name: "scale-mysql",
     fault: "scale mysql to 1 and back (the tutorial's own test); mysql-0 made primary first if need be",
     failover: "allowed",
+    targets: ["local", "kubernetes"],
     unsupported: needsReplicas(1),
     run: async (ctx) => {
       const status = await ctx.faults.status();
@@ -299,6 +332,7 @@ export const SCENARIOS: Scenario[] = [
     name: "scale-wordpress",
     fault: "scale wordpress to 1 and back",
     failover: "forbidden",
+    targets: ["local", "kubernetes"],
     unsupported: needsWordpress(2),
     run: async (ctx) => {
       const count = wordpress(await ctx.faults.status()).length;
@@ -308,13 +342,120 @@ export const SCENARIOS: Scenario[] = [
       await ctx.faults.scale("wordpress", count);
     },
   },
+  {
+    name: "primary-pod-delete",
+    fault: "the primary's pod deleted (gracefully: its containers are stopped, then the pod made again)",
+    failover: "required",
+    targets: ["kubernetes"],
+    unsupported: needsReplicas(1),
+    run: (ctx) => deletePrimaryPod(ctx, false),
+  },
+  {
+    name: "primary-pod-force-delete",
+    fault: "the primary's pod deleted at once (--force --grace-period=0)",
+    failover: "required",
+    targets: ["kubernetes"],
+    unsupported: needsReplicas(1),
+    run: (ctx) => deletePrimaryPod(ctx, true),
+  },
+  {
+    name: "replica-pod-delete",
+    fault: "a replica's pod deleted",
+    failover: "forbidden",
+    targets: ["kubernetes"],
+    unsupported: needsReplicas(1),
+    run: async (ctx) => {
+      const status = await ctx.faults.status();
+      const replicas = database(status).filter((p) => p.name !== status.primary);
+      await deleteAndAwaitReady(ctx, replicas[(ctx.run - 1) % replicas.length]?.name ?? "");
+    },
+  },
+  {
+    name: "controller-pod-delete",
+    fault: "the leading controller's pod deleted (another replica of the controller takes the lease)",
+    failover: "forbidden",
+    targets: ["kubernetes"],
+    unsupported: () => null,
+    run: async (ctx) => {
+      const leader = await ctx.faults.leadingController();
+      ctx.mark(`delete pod ${leader}`);
+      await ctx.faults.deletePod(leader, { force: false });
+      // Bounded: 600 polls of 200 ms; the lease's holder changes when another controller takes it.
+      for (let poll = 0; (await ctx.faults.leadingController().catch(() => leader)) === leader; poll++) {
+        if (poll >= 600) throw new Error(`no controller took the lease from ${leader} in 120 s`);
+        await ctx.sleep(200);
+      }
+      await ctx.waitFor("a controller leading again", (s) => s.controller.running);
+      ctx.mark("controller leading");
+    },
+  },
+  {
+    name: "controller-pod-delete-mid-failover",
+    fault:
+      "the primary's pod deleted at once, and the leading controller's pod as soon as it says the failover began: its successor must finish the failover",
+    failover: "required",
+    targets: ["kubernetes"],
+    unsupported: needsReplicas(1),
+    run: async (ctx) => {
+      const before = await ctx.faults.status();
+      const primary = before.primary ?? "";
+      const leader = await ctx.faults.leadingController();
+      ctx.mark(`delete pod ${primary} --force`);
+      await ctx.faults.deletePod(primary, { force: true });
+      const seen = await ctx.waitForEvent("failover-started");
+      await ctx.faults.deletePod(leader, { force: true });
+      ctx.mark(
+        `delete pod ${leader} --force (${seen.includes("promoted") ? "after" : "before"} the promotion)`,
+      );
+      const after = await ctx.waitFor("a new primary", newPrimary(primary));
+      ctx.mark(`${after.primary ?? "?"} primary`);
+    },
+  },
+  {
+    name: "wordpress-pod-delete",
+    fault: "a WordPress pod deleted (the Deployment makes another)",
+    failover: "forbidden",
+    targets: ["kubernetes"],
+    unsupported: needsWordpress(1),
+    run: async (ctx) => {
+      const before = wordpress(await ctx.faults.status());
+      const pod = before[(ctx.run - 1) % before.length]?.name ?? "";
+      ctx.mark(`delete pod ${pod}`);
+      await ctx.faults.deletePod(pod, { force: false });
+      // A Deployment's new pod has a new name: back to as many ready pods as before.
+      await ctx.waitFor(
+        `${before.length} WordPress pods ready`,
+        (s) => wordpress(s).length === before.length && wordpress(s).every((p) => p.ready),
+      );
+      ctx.mark("WordPress pods ready");
+    },
+  },
+  {
+    name: "database-pods-delete",
+    fault: "every database pod deleted at once",
+    failover: "allowed",
+    targets: ["kubernetes"],
+    unsupported: needsReplicas(1),
+    run: async (ctx) => {
+      const pods = database(await ctx.faults.status()).map((p) => p.name);
+      ctx.mark(`delete pods ${pods.join(", ")}`);
+      await Promise.all(pods.map((pod) => ctx.faults.deletePod(pod, { force: false })));
+      await ctx.waitFor("a primary, ready", (s) => s.primary !== null && s.ready);
+      ctx.mark("ready");
+    },
+  },
 ];
 
-/** The scenarios named by `--scenario` (a name, a comma-separated list, or `all`), or bad input. */
-export function pickScenarios(selector: string): Scenario[] | { unknown: string[] } {
-  if (selector === "all") return SCENARIOS;
+/** The scenarios named by `--scenario` (a name, a comma-separated list, or `all`) for a target, or bad input. */
+export function pickScenarios(
+  selector: string,
+  target: ChaosTarget,
+): Scenario[] | { unknown: string[]; elsewhere: string[] } {
+  const here = SCENARIOS.filter((s) => s.targets.includes(target));
+  if (selector === "all") return here;
   const names = selector.split(",").map((n) => n.trim());
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
-  if (unknown.length > 0) return { unknown };
-  return names.map((n) => SCENARIOS.find((s) => s.name === n)).filter((s): s is Scenario => s !== undefined);
+  const elsewhere = names.filter((n) => !unknown.includes(n) && !here.some((s) => s.name === n));
+  if (unknown.length + elsewhere.length > 0) return { unknown, elsewhere };
+  return names.map((n) => here.find((s) => s.name === n)).filter((s): s is Scenario => s !== undefined);
 }

@@ -1,9 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import type { Command } from "commander";
-import { LocalFaults } from "../chaos/faults.js";
+import { LocalFaults, type ChaosTarget, type FaultPort } from "../chaos/faults.js";
 import { renderReport, summarizeScenarios, type ScenarioSummary } from "../chaos/report.js";
-import { runScenario, type ScenarioRun } from "../chaos/runner.js";
+import { runScenario, type ChaosCredentials, type ScenarioRun } from "../chaos/runner.js";
 import { readSavedRuns } from "../chaos/saved-runs.js";
 import { pickScenarios, SCENARIOS, type Scenario } from "../chaos/scenarios.js";
 import { HapressError, InputError } from "../errors.js";
@@ -12,15 +12,17 @@ import { readJsonFile, statePaths } from "../state/files.js";
 import { specSchema } from "../spec/schema.js";
 import { loadSecrets } from "../state/secrets.js";
 import { sleep } from "../util/process.js";
-import { parseCount, parseSeconds, report } from "./options.js";
+import { parseCount, parseSeconds, report, type GlobalOptions } from "./options.js";
+import { addClusterOptions, targetsCluster, type ClusterTarget } from "./cluster-options.js";
 
 export interface ChaosCommandContext {
   stateDir: string;
   self: SelfCommand;
+  globals: GlobalOptions;
 }
 
 /** The scenarios `--scenario` and the older `--fault` name. */
-function selected(options: { scenario?: string; fault?: string }): Scenario[] {
+function selected(options: { scenario?: string; fault?: string }, target: ChaosTarget): Scenario[] {
   if (options.fault !== undefined) {
     const byFault: Record<string, string> = {
       kill: "primary-kill",
@@ -30,12 +32,25 @@ function selected(options: { scenario?: string; fault?: string }): Scenario[] {
     const names = byFault[options.fault];
     if (!names)
       throw new InputError(`--fault ${options.fault}: must be kill, hang or both, for example --fault kill`);
-    return pickScenarios(names) as Scenario[];
+    const picked = pickScenarios(names, target);
+    if ("unknown" in picked)
+      throw new InputError(
+        `--fault: signals reach a process on the local target only; on Kubernetes use --scenario, e.g. --scenario primary-pod-force-delete`,
+      );
+    return picked;
   }
-  const picked = pickScenarios(options.scenario ?? "all");
+  const picked = pickScenarios(options.scenario ?? "all", target);
+  const here = SCENARIOS.filter((s) => s.targets.includes(target)).map((s) => s.name);
   if ("unknown" in picked)
     throw new InputError(
-      `--scenario: no scenario ${picked.unknown.join(", ")}; the scenarios are ${SCENARIOS.map((s) => s.name).join(", ")} (or all), e.g. --scenario primary-kill`,
+      `--scenario: ${[
+        ...(picked.unknown.length ? [`no scenario ${picked.unknown.join(", ")}`] : []),
+        ...(picked.elsewhere.length
+          ? [`${picked.elsewhere.join(", ")}: not a scenario of the ${target} target`]
+          : []),
+      ].join(
+        "; ",
+      )}; the ${target} target's scenarios are ${here.join(", ")} (or all), e.g. --scenario ${here[0] ?? "all"}`,
     );
   return picked;
 }
@@ -85,10 +100,36 @@ async function reportSaved(
     throw new HapressError(`a guarantee broke in ${broken.length} saved run(s): ${broken.join(", ")}`);
 }
 
+/** The fault port of the chosen target, and the accounts the runner's clients use. */
+async function openFaults(
+  target: ChaosTarget,
+  options: ClusterTarget,
+  { stateDir, self, globals }: ChaosCommandContext,
+  log: (line: string) => void,
+): Promise<{
+  faults: FaultPort;
+  secrets: ChaosCredentials;
+  wordpressAdmin: { user: string; password: string } | undefined;
+}> {
+  if (target === "kubernetes") {
+    // Loaded only here: the Kubernetes client costs local commands a second of start-up.
+    const { openClusterChaos } = await import("./cluster-site.js");
+    const cluster = await openClusterChaos(globals, options, log);
+    return { faults: cluster.faults, secrets: cluster.credentials, wordpressAdmin: cluster.wordpressAdmin };
+  }
+  const faults = new LocalFaults(stateDir, self, log);
+  await faults.status();
+  const secrets = await loadSecrets(statePaths(stateDir).secrets);
+  const spec = await readJsonFile(statePaths(stateDir).spec, specSchema);
+  const wordpressAdmin = spec
+    ? { user: spec.site.adminUser, password: secrets.wordpressAdminPassword }
+    : undefined;
+  return { faults, secrets, wordpressAdmin };
+}
+
 /** `hapress chaos`: the fault matrix on the running site. */
 export function addChaosCommand(program: Command, context: () => ChaosCommandContext): void {
-  program
-    .command("chaos")
+  addClusterOptions(program.command("chaos"))
     .description(
       "run fault scenarios on the running site under traffic; count outages, lost writes and writers at once",
     )
@@ -111,32 +152,29 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
       "run nothing: report the runs saved with --json, one file per target side by side (e.g. --from local.json kubernetes.json --report both.html)",
     )
     .action(
-      async (options: {
-        scenario?: string;
-        fault?: string;
-        runs: number;
-        saturationSeconds: number;
-        report?: string;
-        json?: boolean;
-        from?: string[];
-      }) => {
+      async (
+        options: ClusterTarget & {
+          scenario?: string;
+          fault?: string;
+          runs: number;
+          saturationSeconds: number;
+          report?: string;
+          json?: boolean;
+          from?: string[];
+        },
+      ) => {
         if (options.scenario !== undefined && options.fault !== undefined)
           throw new InputError("--scenario and --fault: give one of them");
         if (options.from) {
           await reportSaved(options.from, options);
           return;
         }
-        const scenarios = selected(options);
-        const { stateDir, self } = context();
+        const target: ChaosTarget = targetsCluster(options) ? "kubernetes" : "local";
+        const scenarios = selected(options, target);
         // Progress goes to stderr either way: with --json, stdout holds only the JSON.
         const log = report;
-        const faults = new LocalFaults(stateDir, self, log);
+        const { faults, secrets, wordpressAdmin } = await openFaults(target, options, context(), log);
         const site = (await faults.status()).site;
-        const secrets = await loadSecrets(statePaths(stateDir).secrets);
-        const spec = await readJsonFile(statePaths(stateDir).spec, specSchema);
-        const wordpressAdmin = spec
-          ? { user: spec.site.adminUser, password: secrets.wordpressAdminPassword }
-          : undefined;
         const runs: ScenarioRun[] = [];
         for (const scenario of scenarios)
           for (let run = 1; run <= options.runs; run++) {
@@ -144,7 +182,6 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
               faults,
               secrets,
               wordpressAdmin,
-              eventsFile: statePaths(stateDir).events,
               log,
               sleep,
               saturationMs: options.saturationSeconds * 1000,
@@ -160,14 +197,14 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
         if (options.report) {
           await writeFile(
             options.report,
-            renderReport([{ target: "local", site, runs }], {
+            renderReport([{ target, site, runs }], {
               generatedAt: new Date().toISOString(),
               host: hostname(),
             }),
           );
           log(`report: ${options.report}`);
         }
-        if (options.json) console.log(JSON.stringify({ target: "local", site, runs, summary }, null, 2));
+        if (options.json) console.log(JSON.stringify({ target, site, runs, summary }, null, 2));
         else for (const s of summary) console.log(summaryLine(s));
         const broken = runs.filter((r) => r.problems.length > 0);
         if (broken.length > 0)

@@ -16,6 +16,8 @@ import { refuseRemovingPrimary } from "../state/primary.js";
 import { sleep } from "../util/process.js";
 import { requestSwitchover } from "../state/switchover-client.js";
 import { ClusterSwitchoverStore } from "../platform/kubernetes/cluster-switchover.js";
+import { KubeFaults } from "../chaos/kube-faults.js";
+import type { ChaosCredentials } from "../chaos/runner.js";
 import { report, type GlobalOptions } from "./options.js";
 import { checkNamespace, type ClusterTarget } from "./cluster-options.js";
 
@@ -183,4 +185,45 @@ export async function switchoverClusterSite(
   );
   const store = new ClusterSwitchoverStore(site.kc.makeApiClient(CoreV1Api), site.namespace);
   return requestSwitchover(store, { ...request, pollMs: 100, sleep });
+}
+
+/**
+ * `chaos --kubernetes`: the fault port of the site on the cluster, and the accounts its clients use,
+ * read from the site's Secret (what a user who may read it has; nothing is written).
+ */
+export async function openClusterChaos(
+  globals: GlobalOptions,
+  target: ClusterTarget,
+  log: (line: string) => void,
+): Promise<{
+  faults: KubeFaults;
+  credentials: ChaosCredentials;
+  wordpressAdmin: { user: string; password: string };
+}> {
+  const site = await openClusterSite(globals, target);
+  const secret = await site.kc
+    .makeApiClient(CoreV1Api)
+    .readNamespacedSecret({ name: SECRET_NAME, namespace: site.namespace })
+    .catch((error: unknown) => {
+      throw new InputError(
+        `cannot read Secret ${SECRET_NAME} in namespace ${site.namespace} (is the site applied there?): ${apiMessage(error)}`,
+        { cause: error },
+      );
+    });
+  const value = (key: string): string => {
+    const encoded = secret.data?.[key];
+    if (!encoded) throw new InputError(`Secret ${SECRET_NAME} has no '${key}'`);
+    return Buffer.from(encoded, "base64").toString("utf8");
+  };
+  return {
+    faults: new KubeFaults(site.kc, site.spec, site.namespace, log, sleep),
+    credentials: {
+      appUser: value("app-user"),
+      appPassword: value("app-password"),
+      appDatabase: value("app-database"),
+      adminUser: value("admin-user"),
+      adminPassword: value("admin-password"),
+    },
+    wordpressAdmin: { user: site.spec.site.adminUser, password: value("wordpress-admin-password") },
+  };
 }

@@ -28,7 +28,7 @@ function buildProgram(): Command {
   addInspectCommands(program, globals);
   addServiceCommands(program, local);
   addBackupCommands(program, local);
-  addChaosCommand(program, local);
+  addChaosCommand(program, () => ({ ...local(), globals: globals() }));
   addRunCommands(program, globals);
   addRenderCommand(program, globals);
   registerApplyCommand(program, globals);

@@ -126,7 +126,8 @@ export function clusterSiteStatus(spec: Spec, snapshot: ClusterSnapshot, now: Da
         restarts: (pod.status?.containerStatuses ?? []).reduce((sum, c) => sum + c.restartCount, 0),
         phase,
         gtid: observed?.gtid ?? null,
-        lagSeconds: null,
+        // The controller's view (a few seconds old at most): what "whole again" waits for.
+        lagSeconds: observed?.lagSeconds ?? null,
         semiSync: observed?.semiSync ?? null,
         readOnly: observed?.readOnly ?? null,
         message: message ?? observed?.error ?? null,

@@ -1,0 +1,240 @@
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  type CoreV1Event,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
+import { errorMessage, HapressError } from "../errors.js";
+import { apiMessage, apiStatus } from "../platform/kubernetes/cluster.js";
+import { clusterSiteStatus, readClusterSnapshot } from "../platform/kubernetes/site-status.js";
+import type { Spec } from "../spec/schema.js";
+import type { SiteStatus } from "../status/site-status.js";
+import { ADMIN_PORT, MYSQL_PORT } from "../topology/topology.js";
+import type { FaultPort, RunEvent, WritableProbes } from "./faults.js";
+import { databasePods } from "./site-waits.js";
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/**
+ * The fault port of a site on Kubernetes: only what a cluster user has (the API: delete a pod, scale,
+ * read the site's objects and the controller's Events). Its clients reach the site by the Services'
+ * cluster addresses and the pods' addresses, which a cluster node or a pod reaches (see README, Chaos
+ * on Kubernetes). Signals to a process, a partition and the local-only faults are not offered here:
+ * the scenarios that need them are the local target's.
+ */
+export class KubeFaults implements FaultPort {
+  readonly target = "kubernetes";
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private serviceAddresses: { mysqlPrimary: string; http: string | null } | null = null;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly spec: Spec,
+    private readonly namespace: string,
+    private readonly log: (line: string) => void,
+    private readonly sleep: (ms: number) => Promise<void>,
+    private readonly timeoutMs = 300_000,
+  ) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
+    this.coordination = kc.makeApiClient(CoordinationV1Api);
+  }
+
+  /** The site's status, its endpoints the Services' cluster addresses (no cluster DNS needed). */
+  async status(): Promise<SiteStatus> {
+    const snapshot = await readClusterSnapshot(this.kc, this.spec.name, this.namespace);
+    const status = clusterSiteStatus(this.spec, snapshot, new Date());
+    if (!status.running) throw new HapressError(`no site ${this.spec.name} in namespace ${this.namespace}`);
+    const addresses = await this.resolveServices();
+    return {
+      ...status,
+      endpoints: {
+        ...status.endpoints,
+        mysqlPrimary: addresses.mysqlPrimary,
+        ...(addresses.http ? { http: addresses.http } : {}),
+      },
+    };
+  }
+
+  private async resolveServices(): Promise<{ mysqlPrimary: string; http: string | null }> {
+    if (this.serviceAddresses) return this.serviceAddresses;
+    const clusterIp = async (name: string): Promise<string | null> => {
+      try {
+        const service = await this.core.readNamespacedService({ name, namespace: this.namespace });
+        return service.spec?.clusterIP ?? null;
+      } catch (error) {
+        if (apiStatus(error) === 404) return null;
+        throw new HapressError(`cannot read Service ${name}: ${apiMessage(error)}`, { cause: error });
+      }
+    };
+    const [primary, web] = await Promise.all([clusterIp("mysql-primary"), clusterIp("wordpress")]);
+    if (!primary) throw new HapressError(`no Service mysql-primary in namespace ${this.namespace}`);
+    this.serviceAddresses = {
+      mysqlPrimary: `${primary}:${MYSQL_PORT}`,
+      http: web ? `http://${web}` : null,
+    };
+    return this.serviceAddresses;
+  }
+
+  async events(since: number): Promise<RunEvent[]> {
+    const list = await this.core.listNamespacedEvent({
+      namespace: this.namespace,
+      fieldSelector: "source=hapress-controller",
+    });
+    return list.items
+      .map((e: CoreV1Event) => ({
+        time: String(
+          e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? "",
+        ),
+        kind: e.reason ?? "",
+        message: e.message ?? "",
+      }))
+      .map((e) => ({ ...e, time: new Date(e.time).toISOString() }))
+      .filter((e) => Date.parse(e.time) >= since)
+      .sort((a, b) => a.time.localeCompare(b.time));
+  }
+
+  writableProbes(status: SiteStatus): WritableProbes {
+    return {
+      instances: databasePods(status)
+        .filter((p) => p.address !== "")
+        .map((p) => ({ name: p.name, endpoint: { host: p.address, port: ADMIN_PORT } })),
+    };
+  }
+
+  /** Returns once the pod that was deleted is gone (its name may already hold the new pod). */
+  async deletePod(pod: string, options: { force: boolean }): Promise<void> {
+    const uid = await this.podUid(pod);
+    if (uid === null) throw new HapressError(`no pod ${pod} in namespace ${this.namespace}`);
+    await this.core
+      .deleteNamespacedPod({
+        name: pod,
+        namespace: this.namespace,
+        ...(options.force ? { gracePeriodSeconds: 0 } : {}),
+      })
+      .catch((error: unknown) => {
+        throw new HapressError(`cannot delete pod ${pod}: ${apiMessage(error)}`, { cause: error });
+      });
+    const polls = Math.ceil(this.timeoutMs / 200);
+    for (let poll = 0; poll < polls; poll++) {
+      if ((await this.podUid(pod)) !== uid) return;
+      await this.sleep(200);
+    }
+    throw new HapressError(
+      `pod ${pod} still there ${Math.round(this.timeoutMs / 1000)} s after its deletion`,
+    );
+  }
+
+  private async podUid(pod: string): Promise<string | null> {
+    try {
+      return (
+        (await this.core.readNamespacedPod({ name: pod, namespace: this.namespace })).metadata?.uid ?? null
+      );
+    } catch (error) {
+      if (apiStatus(error) === 404) return null;
+      throw new HapressError(`cannot read pod ${pod}: ${apiMessage(error)}`, { cause: error });
+    }
+  }
+
+  async leadingController(): Promise<string> {
+    const lease = await this.coordination.readNamespacedLease({
+      name: "hapress-controller",
+      namespace: this.namespace,
+    });
+    // The holder is `<pod>_<random>` (a restarted container is a new candidate).
+    const holder = lease.spec?.holderIdentity ?? "";
+    if (!holder) throw new HapressError("no controller holds the lease");
+    return holder.replace(/_[0-9a-f]+$/, "");
+  }
+
+  /** `kubectl scale`, then waits (bounded) until that many pods of the tier are ready. */
+  async scale(tier: "mysql" | "wordpress", replicas: number): Promise<void> {
+    const body = { spec: { replicas } };
+    try {
+      if (tier === "mysql")
+        await this.apps.patchNamespacedStatefulSetScale(
+          { name: "mysql", namespace: this.namespace, body },
+          mergePatch,
+        );
+      else
+        await this.apps.patchNamespacedDeploymentScale(
+          { name: "wordpress", namespace: this.namespace, body },
+          mergePatch,
+        );
+    } catch (error) {
+      throw new HapressError(`cannot scale ${tier} to ${replicas}: ${apiMessage(error)}`, { cause: error });
+    }
+    this.log(`scaled ${tier} to ${replicas}; waiting for its pods`);
+    const polls = Math.ceil(this.timeoutMs / 500);
+    let last = "";
+    for (let poll = 0; poll < polls; poll++) {
+      try {
+        const pods = (await this.status()).pods.filter((p) => p.component === tier);
+        if (pods.length === replicas && pods.every((p) => p.ready)) return;
+        last = pods.map((p) => `${p.name}${p.ready ? "" : " (not ready)"}`).join(", ");
+      } catch (error) {
+        last = errorMessage(error);
+      }
+      await this.sleep(500);
+    }
+    throw new HapressError(
+      `${tier} did not reach ${replicas} ready pod(s) in ${Math.round(this.timeoutMs / 1000)} s (last: ${last})`,
+    );
+  }
+
+  async switchover(to: string | null): Promise<void> {
+    // Loaded here: the request store is the CLI's, and most runs never switch over.
+    const { ClusterSwitchoverStore } = await import("../platform/kubernetes/cluster-switchover.js");
+    const { requestSwitchover } = await import("../state/switchover-client.js");
+    await requestSwitchover(new ClusterSwitchoverStore(this.core, this.namespace), {
+      to,
+      deadlineMs: 10_000,
+      onStep: this.log,
+      pollMs: 100,
+      sleep: this.sleep,
+    });
+  }
+
+  private unsupported(fault: string): Promise<never> {
+    return Promise.reject(
+      new HapressError(`${fault}: not a fault of the Kubernetes target (a local scenario's)`),
+    );
+  }
+
+  signalPod(pod: string, signal: NodeJS.Signals): Promise<void> {
+    return this.unsupported(`${signal} to ${pod}`);
+  }
+
+  signalController(signal: NodeJS.Signals): Promise<void> {
+    return this.unsupported(`${signal} to the controller`);
+  }
+
+  signalSupervisor(): Promise<void> {
+    return this.unsupported("the supervisor (there is none on Kubernetes)");
+  }
+
+  killSite(): Promise<void> {
+    return this.unsupported("every process killed");
+  }
+
+  up(): Promise<void> {
+    return this.unsupported("hapress up");
+  }
+
+  saturate(): { stop: () => Promise<void> } {
+    throw new HapressError("saturating the cores: not a fault of the Kubernetes target");
+  }
+
+  partitionUnsupported(): string | null {
+    return "a NetworkPolicy partition is not built yet on the Kubernetes target";
+  }
+
+  isolate(pod: string): Promise<{ heal: () => Promise<void> }> {
+    return this.unsupported(`a partition around ${pod}`);
+  }
+}
