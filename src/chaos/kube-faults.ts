@@ -3,6 +3,7 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   type CoreV1Event,
+  Exec,
   type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
@@ -15,15 +16,16 @@ import type { SiteStatus } from "../status/site-status.js";
 import { ADMIN_PORT, MYSQL_PORT } from "../topology/topology.js";
 import type { FaultPort, RunEvent, WritableProbes } from "./faults.js";
 import { databasePods } from "./site-waits.js";
+import { Writable } from "node:stream";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /**
  * The fault port of a site on Kubernetes: only what a cluster user has (the API: delete a pod, scale,
- * read the site's objects and the controller's Events). Its clients reach the site by the Services'
- * cluster addresses and the pods' addresses, which a cluster node or a pod reaches (see README, Chaos
- * on Kubernetes). Signals to a process, a partition and the local-only faults are not offered here:
- * the scenarios that need them are the local target's.
+ * read the site's objects and the controller's Events, `exec` into the site's own containers). Its
+ * clients reach the site by the Services' cluster addresses and the pods' addresses, which a cluster
+ * node or a pod reaches (see README, Chaos on Kubernetes). A partition and the local-only faults (the
+ * supervisor, every process at once, the cores saturated) are not offered here.
  */
 export class KubeFaults implements FaultPort {
   readonly target = "kubernetes";
@@ -206,8 +208,74 @@ export class KubeFaults implements FaultPort {
     );
   }
 
-  signalPod(pod: string, signal: NodeJS.Signals): Promise<void> {
-    return this.unsupported(`${signal} to ${pod}`);
+  /**
+   * A signal to a database pod's mariadbd, sent from the pod's own `mariadb` container (`exec`, as a
+   * user with `pods/exec` can): the pod shares one process namespace, so mariadbd is not PID 1 there.
+   * SIGCONT to a pod already gone (fenced, deleted) has nothing left to continue: said, not an error.
+   */
+  async signalPod(pod: string, signal: NodeJS.Signals): Promise<void> {
+    const found = (await this.status()).pods.find((p) => p.name === pod);
+    if (found?.component !== "mysql")
+      throw new HapressError(
+        `${signal} to ${pod}: on Kubernetes only a database pod's mariadbd is signalled (delete a WordPress pod instead)`,
+      );
+    // No procps in the image: mariadbd is found by name in /proc, and signalled by the shell's kill.
+    const script = `n=0; for p in /proc/[0-9]*; do if [ "$(cat "$p/comm" 2>/dev/null)" = mariadbd ]; then kill -${signal.replace(/^SIG/, "")} "\${p#/proc/}" && n=$((n+1)); fi; done; echo "$n"`;
+    let signalled: number;
+    try {
+      signalled = Number((await this.exec(pod, "mariadb", ["sh", "-c", script])).trim());
+    } catch (error) {
+      if (signal !== "SIGCONT") throw error;
+      this.log(`SIGCONT to ${pod}: nothing to continue (${errorMessage(error)})`);
+      return;
+    }
+    if (signalled === 0 && signal !== "SIGCONT")
+      throw new HapressError(`${signal} to ${pod}: no mariadbd running in its mariadb container`);
+  }
+
+  /** Runs a command in a container (bounded: 20 s); its standard output, or an error with its output. */
+  private async exec(pod: string, container: string, command: string[]): Promise<string> {
+    let stdout = "";
+    let stderr = "";
+    const sink = (append: (text: string) => void) =>
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          append(chunk.toString("utf8"));
+          done();
+        },
+      });
+    const result = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new HapressError(`exec in ${pod}/${container}: no answer in 20 s`)),
+        20_000,
+      );
+      new Exec(this.kc)
+        .exec(
+          this.namespace,
+          pod,
+          container,
+          command,
+          sink((t) => (stdout += t)),
+          sink((t) => (stderr += t)),
+          null,
+          false,
+          (status) => {
+            clearTimeout(timer);
+            if (status.status === "Success") resolve(stdout);
+            else
+              reject(
+                new HapressError(
+                  `exec in ${pod}/${container} failed: ${status.message ?? status.reason ?? "?"} ${stderr.trim()}`,
+                ),
+              );
+          },
+        )
+        .catch((error: unknown) => {
+          clearTimeout(timer);
+          reject(new HapressError(`exec in ${pod}/${container}: ${apiMessage(error)}`, { cause: error }));
+        });
+    });
+    return result;
   }
 
   signalController(signal: NodeJS.Signals): Promise<void> {

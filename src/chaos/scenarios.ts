@@ -53,19 +53,21 @@ const needsWordpress = (n: number) => (status: SiteStatus) =>
     ? null
     : `needs ${n} WordPress pod(s) (the site has ${wordpress(status).length})`;
 
-/** The pod's first process id now (0 when it has none). */
-function firstPid(status: SiteStatus, pod: string): number {
-  return status.pods.find((p) => p.name === pod)?.pids[0] ?? 0;
+/** What changes when a pod's process is started again: its first process id (local), its restarts (both). */
+function incarnation(status: SiteStatus, pod: string): { pid: number; restarts: number } {
+  const found = status.pods.find((p) => p.name === pod);
+  return { pid: found?.pids[0] ?? 0, restarts: found?.restarts ?? 0 };
 }
 
 /** Kills a pod's processes and waits (bounded) until a new one runs and the pod is ready. */
 async function killAndAwaitRestart(ctx: ScenarioContext, pod: string, label: string): Promise<void> {
-  const before = firstPid(await ctx.faults.status(), pod);
+  const before = incarnation(await ctx.faults.status(), pod);
   ctx.mark(label);
   await ctx.faults.signalPod(pod, "SIGKILL");
   await ctx.waitFor(`${pod} restarted`, (s) => {
-    const now = firstPid(s, pod);
-    return now !== 0 && now !== before && s.pods.some((p) => p.name === pod && p.ready);
+    const now = incarnation(s, pod);
+    const restarted = (now.pid !== 0 && now.pid !== before.pid) || now.restarts > before.restarts;
+    return restarted && s.pods.some((p) => p.name === pod && p.ready);
   });
   ctx.mark(`${pod} restarted`);
 }
@@ -107,7 +109,7 @@ export const SCENARIOS: Scenario[] = [
     name: "primary-kill",
     fault: "kill -9 of the primary's mariadbd",
     failover: "required",
-    targets: ["local"],
+    targets: ["local", "kubernetes"],
     unsupported: needsReplicas(1),
     run: (ctx) => killPrimary(ctx, "SIGKILL"),
   },
@@ -115,7 +117,7 @@ export const SCENARIOS: Scenario[] = [
     name: "primary-hang",
     fault: "the primary's mariadbd stopped (SIGSTOP), then continued after the failover",
     failover: "required",
-    targets: ["local"],
+    targets: ["local", "kubernetes"],
     unsupported: needsReplicas(1),
     run: (ctx) => killPrimary(ctx, "SIGSTOP"),
   },
@@ -123,7 +125,7 @@ export const SCENARIOS: Scenario[] = [
     name: "replica-kill",
     fault: "kill -9 of a replica's mariadbd",
     failover: "forbidden",
-    targets: ["local"],
+    targets: ["local", "kubernetes"],
     unsupported: needsReplicas(1),
     run: async (ctx) => {
       const status = await ctx.faults.status();
@@ -139,7 +141,7 @@ export const SCENARIOS: Scenario[] = [
     fault:
       "kill -9 of the primary, then of the new primary once the site is whole and the controller's cooldown over",
     failover: "required",
-    targets: ["local"],
+    targets: ["local", "kubernetes"],
     unsupported: needsReplicas(2),
     run: async (ctx) => {
       await killPrimary(ctx, "SIGKILL");
@@ -207,7 +209,7 @@ export const SCENARIOS: Scenario[] = [
     name: "majority-lost",
     fault: "the primary and a replica stopped (SIGSTOP) for 8 s: no majority, so nobody is promoted",
     failover: "forbidden",
-    targets: ["local"],
+    targets: ["local", "kubernetes"],
     unsupported: (status) => (database(status).length === 3 ? null : "needs exactly 3 database instances"),
     run: async (ctx) => {
       const status = await ctx.faults.status();

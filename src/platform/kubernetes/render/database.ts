@@ -189,6 +189,12 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
           affinity: antiAffinity(ctx, "database"),
           topologySpreadConstraints: zoneSpread(ctx, "database"),
           terminationGracePeriodSeconds: 60,
+          // One process namespace for the pod's containers (the restricted profile allows it): mariadbd
+          // is then not its container's PID 1, which ignores SIGKILL and SIGSTOP sent from inside, so
+          // `hapress chaos --kubernetes` can kill or hang it with `exec`, as a crash or a hang would.
+          // The containers run as the same user and the agent already mounts the data: it sees
+          // nothing new.
+          shareProcessNamespace: true,
           initContainers: [
             {
               // The tutorial's init-mysql and clone-mysql in one: server-id from the ordinal, config
