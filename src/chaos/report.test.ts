@@ -145,9 +145,9 @@ describe("the chaos matrix and its report", () => {
       ["primary-kill", "switchover"],
     );
     assert.deepEqual(pickScenarios("primary-kill,nope", "local"), { unknown: ["nope"], elsewhere: [] });
-    assert.deepEqual(pickScenarios("primary-kill,switchover", "kubernetes"), {
+    assert.deepEqual(pickScenarios("supervisor-kill,switchover", "kubernetes"), {
       unknown: [],
-      elsewhere: ["primary-kill"],
+      elsewhere: ["supervisor-kill"],
     });
   });
 });
