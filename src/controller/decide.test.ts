@@ -79,6 +79,17 @@ describe("decide: a healthy cluster", () => {
       config,
     );
     assert.deepEqual(alone.actions, [{ kind: "setSemiSync", instance: "mysql-0", enabled: false }]);
+    // Scaled to one while the replicas are still leaving (`kubectl scale --replicas=1`): off at once,
+    // not after every commit waited out the timeout for replicas that no longer acknowledge.
+    const scaledDown = decide(
+      {
+        ...observe([healthyPrimary(0, { semiSyncMasterEnabled: true }), instance(1), instance(2)]),
+        desiredInstances: 1,
+      },
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(scaledDown.actions, [{ kind: "setSemiSync", instance: "mysql-0", enabled: false }]);
   });
 
   it("fences a second writable instance and does not touch provisioning ones", () => {

@@ -137,7 +137,9 @@ function keepHealthy(observation: Observation, primary: InstanceView, memory: Me
   const streaming = others.some(
     (r) => r.replication?.ioRunning === "Yes" && r.replication.masterHost === primary.address,
   );
-  const alone = observation.instances.length === 1;
+  // Alone too when the tier is being scaled to one instance (`kubectl scale`): the replicas leaving
+  // stop acknowledging, and every commit would wait out the semi-sync timeout (30 s) before they go.
+  const alone = observation.instances.length === 1 || observation.desiredInstances === 1;
   if (alone && primary.semiSyncMasterEnabled) {
     actions.push({ kind: "setSemiSync", instance: primary.name, enabled: false });
   } else if (!alone && streaming && !primary.semiSyncMasterEnabled) {
