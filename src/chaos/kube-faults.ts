@@ -10,7 +10,7 @@ import {
 } from "@kubernetes/client-node";
 import { errorMessage, HapressError } from "../errors.js";
 import { apiMessage, apiStatus } from "../platform/kubernetes/cluster.js";
-import { clusterSiteStatus, readClusterSnapshot } from "../platform/kubernetes/site-status.js";
+import { clusterSiteStatus, eventTime, readClusterSnapshot } from "../platform/kubernetes/site-status.js";
 import type { Spec } from "../spec/schema.js";
 import type { SiteStatus } from "../status/site-status.js";
 import { ADMIN_PORT, MYSQL_PORT } from "../topology/topology.js";
@@ -89,14 +89,7 @@ export class KubeFaults implements FaultPort {
       fieldSelector: "source=hapress-controller",
     });
     return list.items
-      .map((e: CoreV1Event) => ({
-        time: String(
-          e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? "",
-        ),
-        kind: e.reason ?? "",
-        message: e.message ?? "",
-      }))
-      .map((e) => ({ ...e, time: new Date(e.time).toISOString() }))
+      .map((e: CoreV1Event) => ({ time: eventTime(e), kind: e.reason ?? "", message: e.message ?? "" }))
       .filter((e) => Date.parse(e.time) >= since)
       .sort((a, b) => a.time.localeCompare(b.time));
   }

@@ -32,12 +32,8 @@ function selected(options: { scenario?: string; fault?: string }, target: ChaosT
     const names = byFault[options.fault];
     if (!names)
       throw new InputError(`--fault ${options.fault}: must be kill, hang or both, for example --fault kill`);
-    const picked = pickScenarios(names, target);
-    if ("unknown" in picked)
-      throw new InputError(
-        `--fault: signals reach a process on the local target only; on Kubernetes use --scenario, e.g. --scenario primary-pod-force-delete`,
-      );
-    return picked;
+    // Both scenarios run on both targets.
+    return pickScenarios(names, target) as Scenario[];
   }
   const picked = pickScenarios(options.scenario ?? "all", target);
   const here = SCENARIOS.filter((s) => s.targets.includes(target)).map((s) => s.name);

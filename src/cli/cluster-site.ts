@@ -206,7 +206,9 @@ export async function openClusterChaos(
     .readNamespacedSecret({ name: SECRET_NAME, namespace: site.namespace })
     .catch((error: unknown) => {
       throw new InputError(
-        `cannot read Secret ${SECRET_NAME} in namespace ${site.namespace} (is the site applied there?): ${apiMessage(error)}`,
+        apiStatus(error) === 404
+          ? `no Secret ${SECRET_NAME} in namespace ${site.namespace}: is site ${site.spec.name} applied there? (hapress apply, or --namespace NAME)`
+          : `cannot read Secret ${SECRET_NAME} in namespace ${site.namespace}: ${apiMessage(error)}`,
         { cause: error },
       );
     });

@@ -80,7 +80,8 @@ function podPhase(pod: V1Pod): { phase: string; message: string | null } {
   return { phase: (pod.status?.phase ?? "unknown").toLowerCase(), message: pod.status?.message ?? null };
 }
 
-function eventTime(event: CoreV1Event): string {
+/** When an Event happened, to the millisecond when the reporter gave its eventTime (ISO 8601; "" when unknown). */
+export function eventTime(event: CoreV1Event): string {
   const time =
     event.eventTime ?? event.lastTimestamp ?? event.firstTimestamp ?? event.metadata.creationTimestamp;
   return time ? new Date(time).toISOString() : "";

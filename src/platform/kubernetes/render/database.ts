@@ -222,7 +222,12 @@ export function mariadbStatefulSet(ctx: Context): K8sObject {
                 OBSERVED_MOUNT,
               ],
               env: [secretEnv("HAPRESS_CLONE_TOKEN", "clone-token")],
-              resources: resources(k.resources.agent),
+              // A clone is a backup received and prepared, as the backup Job's: mariadb-backup's
+              // prepare (a 100 MB buffer pool) beside Node.js. With the agent's 96Mi, a re-clone of an
+              // 80 MB database was OOM-killed at its prepare, again and again (found by chaos
+              // --kubernetes). An init container's request counts only when larger than the pod's
+              // containers' sum, so this costs the scheduler nothing.
+              resources: resources(k.resources.backup),
               // It writes only to its volumes: the data, the config, and scratch space for a clone.
               securityContext: { readOnlyRootFilesystem: true },
               volumeMounts: [
