@@ -201,7 +201,8 @@ export const specSchema = z
             controller: resources.default({ cpu: "50m", memory: "96Mi" }),
             agent: resources.default({ cpu: "50m", memory: "96Mi" }),
             /**
-             * The backup Job and the database pods' init step (a clone): Node.js receiving the stream
+             * The backup Job, the binary-log archiver and the database pods' init step (a clone):
+             * Node.js receiving the stream
              * beside mariadb-backup preparing it (its buffer pool is 100 MB); measured at 131 MiB on a
              * small site, OOM-killed at 96Mi.
              */

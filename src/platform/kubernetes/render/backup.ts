@@ -216,6 +216,10 @@ export function backupObjects(ctx: Context): K8sObject[] {
               ctx,
               {
                 name: "archiver",
+                // The Kubernetes client beside mariadb-binlog writing the logs it catches up on (their
+                // pages count against the container): OOM-killed at the agent's 96Mi in a crash loop
+                // after a chaos run's writes (found by chaos --kubernetes); the backup Job's 256Mi.
+                resources: resources(ctx.spec.kubernetes.resources.backup),
                 args: [
                   "agent",
                   "cluster-archive",
