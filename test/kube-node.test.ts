@@ -12,6 +12,7 @@ import { chromium } from "playwright-core";
 import { RestWriter } from "../src/chaos/rest-writer.js";
 import type { ScenarioRun } from "../src/chaos/runner.js";
 import { SCENARIOS } from "../src/chaos/scenarios.js";
+import { assertRunHeld } from "./helpers/chaos-runs.js";
 import { cookieHeader } from "../src/wordpress/sign-in.js";
 import { eventually, runCli } from "./helpers/site.js";
 import { kubectlBinary, TestCluster } from "./kube/cluster.js";
@@ -1141,22 +1142,8 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
         "every Kubernetes scenario ran, in order",
       );
       for (const run of runs) {
-        const seen = JSON.stringify({
-          writes: run.writes,
-          reads: run.reads,
-          marks: run.marks.map((m) => `${((m.at - run.timeline.start) / 1000).toFixed(2)} s ${m.label}`),
-          events: run.events.map((e) => `${e.time} ${e.kind}: ${e.message}`),
-        });
         assert.equal(run.skipped, null, `${run.scenario} ran on 3 instances and 2 WordPress pods`);
-        assert.equal(run.lost, 0, `${run.scenario}: acknowledged writes lost: ${seen}`);
-        assert.equal(run.postsLost, 0, `${run.scenario}: acknowledged posts lost: ${seen}`);
-        assert.ok(run.mostWriters <= 1, `${run.scenario}: ${run.mostWriters} writers at once: ${seen}`);
-        assert.ok(run.acknowledged > 0, `${run.scenario}: writes went on: ${seen}`);
-        assert.ok(run.reads.requests > 0, `${run.scenario}: pages were read: ${seen}`);
-        assert.ok(run.healedSeconds !== null, `${run.scenario}: whole again: ${seen}`);
-        const due = expected.find((s) => s.name === run.scenario)?.failover;
-        if (due === "required") assert.ok(run.failovers >= 1, `${run.scenario}: a failover: ${seen}`);
-        if (due === "forbidden") assert.equal(run.failovers, 0, `${run.scenario}: no failover: ${seen}`);
+        assertRunHeld(run);
       }
       console.log(
         `chaos on the real node:\n${runs.map((r) => `  ${r.scenario}: write outage ${(r.writes.longestOutageMs / 1000).toFixed(2)} s, read outage ${(r.reads.longestOutageMs / 1000).toFixed(2)} s, whole again ${r.healedSeconds?.toFixed(1) ?? "-"} s, ${r.failovers} failover(s), ${r.acknowledged} writes and ${r.postsAcknowledged} posts acknowledged`).join("\n")}`,

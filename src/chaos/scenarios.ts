@@ -101,6 +101,30 @@ async function deletePrimaryPod(ctx: ScenarioContext, force: boolean): Promise<v
   ctx.mark(`${after.primary ?? "?"} primary`);
 }
 
+/**
+ * The primary stopped (SIGSTOP); the leading controller stopped by `stopLeader` (which says how) as
+ * soon as it says the failover began; its successor must finish the failover. SIGCONT at the end.
+ */
+async function hangPrimaryAndStopLeader(
+  ctx: ScenarioContext,
+  stopLeader: () => Promise<string>,
+): Promise<void> {
+  const primary = (await ctx.faults.status()).primary ?? "";
+  ctx.mark(`SIGSTOP ${primary}`);
+  await ctx.faults.signalPod(primary, "SIGSTOP");
+  try {
+    const seen = await ctx.waitForEvent("failover-started");
+    const how = await stopLeader();
+    // Said as it was: the stop may land after the promotion on a fast machine.
+    ctx.mark(`${how} (${seen.includes("promoted") ? "after" : "before"} the promotion)`);
+    const after = await ctx.waitFor("a new primary", newPrimary(primary));
+    ctx.mark(`${after.primary ?? "?"} primary`);
+  } finally {
+    await ctx.faults.signalPod(primary, "SIGCONT");
+    ctx.mark(`SIGCONT ${primary}`);
+  }
+}
+
 /** Longer than the controller's failover cooldown (decide.ts, 3 s). */
 const COOLDOWN_MARGIN_MS = 4_000;
 
@@ -187,23 +211,11 @@ export const SCENARIOS: Scenario[] = [
     failover: "required",
     targets: ["local"],
     unsupported: needsReplicas(1),
-    run: async (ctx) => {
-      const before = await ctx.faults.status();
-      const primary = before.primary ?? "";
-      ctx.mark(`SIGSTOP ${primary}`);
-      await ctx.faults.signalPod(primary, "SIGSTOP");
-      try {
-        const seen = await ctx.waitForEvent("failover-started");
+    run: (ctx) =>
+      hangPrimaryAndStopLeader(ctx, async () => {
         await ctx.faults.signalController("SIGKILL");
-        // Said as it was: the kill may land after the promotion on a fast machine.
-        ctx.mark(`kill -9 controller (${seen.includes("promoted") ? "after" : "before"} the promotion)`);
-        const after = await ctx.waitFor("a new primary", newPrimary(primary));
-        ctx.mark(`${after.primary ?? "?"} primary`);
-      } finally {
-        await ctx.faults.signalPod(primary, "SIGCONT");
-        ctx.mark(`SIGCONT ${primary}`);
-      }
-    },
+        return "kill -9 controller";
+      }),
   },
   {
     name: "majority-lost",
@@ -403,23 +415,11 @@ export const SCENARIOS: Scenario[] = [
     run: async (ctx) => {
       // A hung primary, not a deleted one: a pod made again at once may be the primary again before
       // any failover begins (see primary-pod-force-delete), and then there is nothing to interrupt.
-      const before = await ctx.faults.status();
-      const primary = before.primary ?? "";
       const leader = await ctx.faults.leadingController();
-      ctx.mark(`SIGSTOP ${primary}`);
-      await ctx.faults.signalPod(primary, "SIGSTOP");
-      try {
-        const seen = await ctx.waitForEvent("failover-started");
+      await hangPrimaryAndStopLeader(ctx, async () => {
         await ctx.faults.deletePod(leader, { force: true });
-        ctx.mark(
-          `delete pod ${leader} --force (${seen.includes("promoted") ? "after" : "before"} the promotion)`,
-        );
-        const after = await ctx.waitFor("a new primary", newPrimary(primary));
-        ctx.mark(`${after.primary ?? "?"} primary`);
-      } finally {
-        await ctx.faults.signalPod(primary, "SIGCONT");
-        ctx.mark(`SIGCONT ${primary}`);
-      }
+        return `delete pod ${leader} --force`;
+      });
     },
   },
   {
