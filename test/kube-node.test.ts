@@ -1121,10 +1121,22 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       writeFileSync(specFile, original);
     });
 
-    it("hapress chaos --kubernetes runs every Kubernetes scenario once: nothing acknowledged lost, never two writers, failovers where due, whole again; its report shows in Chromium", async () => {
+    it("hapress chaos --kubernetes --in-cluster runs every Kubernetes scenario once from a runner pod: nothing acknowledged lost, never two writers, failovers where due, whole again; the runner leaves nothing behind; its report shows in Chromium", async () => {
       const reportFile = join(siteDir, "chaos-kubernetes.html");
+      // From a pod, as from a laptop that reaches only the API: the runner reaches the Services.
       const result = await runCli(
-        ["chaos", "--kubernetes", "--scenario", "all", "--runs", "1", "--json", "--report", reportFile],
+        [
+          "chaos",
+          "--kubernetes",
+          "--in-cluster",
+          "--scenario",
+          "all",
+          "--runs",
+          "1",
+          "--json",
+          "--report",
+          reportFile,
+        ],
         { cwd: siteDir, env: { KUBECONFIG: kubeconfig }, timeoutMs: 1_800_000 },
       );
       const parsed = JSON.parse(result.stdout || "{}") as { target?: string; runs?: ScenarioRun[] };
@@ -1135,6 +1147,34 @@ describe("a real single-node cluster (scripts/test-cluster.sh)", { skip: !isRoot
       assert.deepEqual(broken, [], `guarantees broken:\n${broken.join("\n")}\n${result.stderr.slice(-4000)}`);
       assert.equal(result.code, 0, result.stderr.slice(-4000));
       assert.equal(parsed.target, "kubernetes");
+      assert.match(result.stderr, /starting the chaos runner hapress-chaos-[0-9a-f]{6} in namespace site/);
+      // Its progress came back while it ran (a run's own line), and nothing of it stays.
+      assert.match(result.stderr, /primary-kill #1: mysql-\d -> mysql-\d, write outage/);
+      const left = kubectl([
+        "-n",
+        SITE_NAMESPACE,
+        "get",
+        "pods,networkpolicies,roles,rolebindings,serviceaccounts,configmaps",
+        "-l",
+        "app.kubernetes.io/name=hapress-chaos",
+        "-o",
+        "name",
+      ]).trim();
+      assert.equal(left, "", "the runner and its objects removed");
+      assert.equal(
+        kubectl([
+          "-n",
+          SITE_NAMESPACE,
+          "get",
+          "pods",
+          "-l",
+          "hapress.io/chaos-partition",
+          "-o",
+          "name",
+        ]).trim(),
+        "",
+        "no pod left cut off",
+      );
       const expected = SCENARIOS.filter((s) => s.targets.includes("kubernetes"));
       assert.deepEqual(
         runs.map((r) => r.scenario),

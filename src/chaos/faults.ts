@@ -36,6 +36,8 @@ export interface WritableProbes {
  */
 export interface FaultPort {
   readonly target: ChaosTarget;
+  /** How often a scenario waiting for an event looks again (a file read locally, an API call on Kubernetes). */
+  readonly eventPollMs: number;
   status(): Promise<SiteStatus>;
   /** The controller's events since `since` (ms since the epoch), oldest first. */
   events(since: number): Promise<RunEvent[]>;
@@ -70,6 +72,7 @@ const signal = (pid: number, name: NodeJS.Signals): void => void signalProcess(p
 
 export class LocalFaults implements FaultPort {
   readonly target = "local";
+  readonly eventPollMs = 20;
 
   constructor(
     private readonly stateDir: string,

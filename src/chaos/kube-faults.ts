@@ -5,15 +5,22 @@ import {
   type CoreV1Event,
   Exec,
   type KubeConfig,
+  NetworkingV1Api,
   PatchStrategy,
   setHeaderOptions,
 } from "@kubernetes/client-node";
 import { errorMessage, HapressError } from "../errors.js";
 import { apiMessage, apiStatus } from "../platform/kubernetes/cluster.js";
-import { clusterSiteStatus, eventTime, readClusterSnapshot } from "../platform/kubernetes/site-status.js";
+import {
+  clusterSiteStatus,
+  eventTime,
+  LEASE_NAME,
+  readClusterSnapshot,
+} from "../platform/kubernetes/site-status.js";
 import type { Spec } from "../spec/schema.js";
 import type { SiteStatus } from "../status/site-status.js";
 import { ADMIN_PORT, MYSQL_PORT } from "../topology/topology.js";
+import { KubePartition } from "./kube-partition.js";
 import type { FaultPort, RunEvent, WritableProbes } from "./faults.js";
 import { databasePods } from "./site-waits.js";
 import { Writable } from "node:stream";
@@ -22,14 +29,18 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /**
  * The fault port of a site on Kubernetes: only what a cluster user has (the API: delete a pod, scale,
- * read the site's objects and the controller's Events, `exec` into the site's own containers). Its
- * clients reach the site by the Services' cluster addresses and the pods' addresses, which a cluster
- * node or a pod reaches (see README, Chaos on Kubernetes). A partition and the local-only faults (the
- * supervisor, every process at once, the cores saturated) are not offered here.
+ * read the site's objects and the controller's Events, `exec` into the site's own containers, add a
+ * NetworkPolicy). Its clients reach the site by the Services' cluster addresses and the pods'
+ * addresses, which a cluster node or a pod reaches (see README, Chaos on Kubernetes). The local-only
+ * faults (the supervisor, every process at once, the cores saturated) are not offered here.
  */
 export class KubeFaults implements FaultPort {
   readonly target = "kubernetes";
+  /** Each look at the Events is an API call: 10 a second at most. */
+  readonly eventPollMs = 100;
   private readonly core: CoreV1Api;
+  private readonly partition: KubePartition;
+  private partitionProblem: string | null = "the site's NetworkPolicies were not read yet";
   private readonly apps: AppsV1Api;
   private readonly coordination: CoordinationV1Api;
   private serviceAddresses: { mysqlPrimary: string; http: string | null } | null = null;
@@ -45,6 +56,7 @@ export class KubeFaults implements FaultPort {
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
     this.coordination = kc.makeApiClient(CoordinationV1Api);
+    this.partition = new KubePartition(this.core, kc.makeApiClient(NetworkingV1Api), spec.name, namespace);
   }
 
   /** The site's status, its endpoints the Services' cluster addresses (no cluster DNS needed). */
@@ -138,7 +150,7 @@ export class KubeFaults implements FaultPort {
 
   async leadingController(): Promise<string> {
     const lease = await this.coordination.readNamespacedLease({
-      name: "hapress-controller",
+      name: LEASE_NAME,
       namespace: this.namespace,
     });
     // The holder is `<pod>_<random>` (a restarted container is a new candidate).
@@ -292,10 +304,18 @@ export class KubeFaults implements FaultPort {
   }
 
   partitionUnsupported(): string | null {
-    return "a NetworkPolicy partition is not built yet on the Kubernetes target";
+    return this.partitionProblem;
   }
 
-  isolate(pod: string): Promise<{ heal: () => Promise<void> }> {
-    return this.unsupported(`a partition around ${pod}`);
+  /** Whether a pod can be cut off here (see KubePartition.problem), read once before the runs. */
+  async readPartitionSupport(): Promise<void> {
+    this.partitionProblem = await this.partition.problem();
+  }
+
+  async isolate(pod: string): Promise<{ heal: () => Promise<void> }> {
+    if ((await this.podUid(pod)) === null)
+      throw new HapressError(`no pod ${pod} in namespace ${this.namespace}`);
+    await this.partition.isolate(pod);
+    return { heal: () => this.partition.heal() };
   }
 }

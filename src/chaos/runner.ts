@@ -205,14 +205,15 @@ export async function runScenario(
         return latest;
       },
       waitForEvent: async (kind, timeoutMs = 60_000) => {
+        const wanted = typeof kind === "string" ? [kind] : kind;
         const deadline = now() + timeoutMs;
         while (now() < deadline) {
           const kinds = (await options.faults.events(start)).map((e) => e.kind);
-          if (kinds.includes(kind)) return kinds;
-          await options.sleep(20);
+          if (kinds.some((k) => wanted.includes(k))) return kinds;
+          await options.sleep(options.faults.eventPollMs);
         }
         throw new HapressError(
-          `timed out after ${Math.round(timeoutMs / 1000)} s waiting for a '${kind}' event`,
+          `timed out after ${Math.round(timeoutMs / 1000)} s waiting for a '${wanted.join("' or '")}' event`,
         );
       },
       mark: (label) => {

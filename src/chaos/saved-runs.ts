@@ -50,12 +50,17 @@ export async function readSavedRuns(path: string): Promise<RunSet> {
       cause: error,
     });
   }
+  return parseSavedRuns(value, `--from ${path}`);
+}
+
+/** Runs as `hapress chaos --json` prints them (`source` names where they came from in an error). */
+export function parseSavedRuns(value: unknown, source: string): RunSet {
   const parsed = savedRuns.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.length ? `field '${issue.path.join(".")}'` : "the document";
     throw new InputError(
-      `--from ${path}: ${field}: ${issue?.message ?? "does not fit"}; the file must be what 'hapress chaos --json' printed, e.g. ${EXAMPLE}`,
+      `${source}: ${field}: ${issue?.message ?? "does not fit"}; the file must be what 'hapress chaos --json' printed, e.g. ${EXAMPLE}`,
     );
   }
   // Checked above for what the report reads; the rest of each run is carried as it was printed.

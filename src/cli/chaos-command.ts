@@ -1,8 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { LocalFaults, type ChaosTarget, type FaultPort } from "../chaos/faults.js";
-import { renderReport, summarizeScenarios, type ScenarioSummary } from "../chaos/report.js";
+import { renderReport, summarizeScenarios, type RunSet, type ScenarioSummary } from "../chaos/report.js";
+import { resultLine } from "../chaos/result-line.js";
 import { runScenario, type ChaosCredentials, type ScenarioRun } from "../chaos/runner.js";
 import { readSavedRuns } from "../chaos/saved-runs.js";
 import { pickScenarios, SCENARIOS, type Scenario } from "../chaos/scenarios.js";
@@ -96,6 +97,33 @@ async function reportSaved(
     throw new HapressError(`a guarantee broke in ${broken.length} saved run(s): ${broken.join(", ")}`);
 }
 
+/** The report file, the JSON or the summary lines of a set of runs (made here or by the in-cluster runner). */
+async function reportRuns(
+  set: RunSet,
+  options: { report?: string; json?: boolean },
+  log: (line: string) => void,
+): Promise<void> {
+  const summary = summarizeScenarios(set.runs);
+  if (options.report) {
+    await writeFile(
+      options.report,
+      renderReport([set], { generatedAt: new Date().toISOString(), host: hostname() }),
+    );
+    log(`report: ${options.report}`);
+  }
+  if (options.json) console.log(JSON.stringify({ ...set, summary }, null, 2));
+  else for (const s of summary) console.log(summaryLine(s));
+}
+
+/** A run that broke a guarantee makes the command fail (after its report), naming each. */
+function throwIfBroken(runs: readonly ScenarioRun[]): void {
+  const broken = runs.filter((r) => r.problems.length > 0);
+  if (broken.length > 0)
+    throw new HapressError(
+      `a guarantee broke in ${broken.length} run(s): ${broken.map((r) => `${r.scenario} #${r.run}: ${r.problems.join("; ")}`).join(" | ")}`,
+    );
+}
+
 /** The fault port of the chosen target, and the accounts the runner's clients use. */
 async function openFaults(
   target: ChaosTarget,
@@ -147,6 +175,13 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
       "--from <files...>",
       "run nothing: report the runs saved with --json, one file per target side by side (e.g. --from local.json kubernetes.json --report both.html)",
     )
+    .option(
+      "--in-cluster",
+      "with --kubernetes: run the scenarios from a pod of the hapress image in the site's namespace (for a machine that reaches only the API, such as a laptop); its runs come back here",
+    )
+    .addOption(
+      new Option("--emit-result", "(the in-cluster runner's own) print the runs as one line").hideHelp(),
+    )
     .action(
       async (
         options: ClusterTarget & {
@@ -157,6 +192,8 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
           report?: string;
           json?: boolean;
           from?: string[];
+          inCluster?: boolean;
+          emitResult?: boolean;
         },
       ) => {
         if (options.scenario !== undefined && options.fault !== undefined)
@@ -167,6 +204,23 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
         }
         const target: ChaosTarget = targetsCluster(options) ? "kubernetes" : "local";
         const scenarios = selected(options, target);
+        if (options.inCluster) {
+          if (target !== "kubernetes")
+            throw new InputError(
+              "--in-cluster runs the scenarios from a pod in the site's namespace: it goes with --kubernetes (or --context, --namespace)",
+            );
+          // Loaded only here, as the other Kubernetes code.
+          const { runChaosInCluster } = await import("./chaos-in-cluster.js");
+          const set = await runChaosInCluster(
+            context().globals,
+            options,
+            { scenarios: scenarios.map((s) => s.name), runs: options.runs },
+            report,
+          );
+          await reportRuns(set, options, report);
+          throwIfBroken(set.runs);
+          return;
+        }
         // Progress goes to stderr either way: with --json, stdout holds only the JSON.
         const log = report;
         const { faults, secrets, wordpressAdmin } = await openFaults(target, options, context(), log);
@@ -189,24 +243,11 @@ export function addChaosCommand(program: Command, context: () => ChaosCommandCon
               );
             if (result.skipped) break;
           }
-        const summary = summarizeScenarios(runs);
-        if (options.report) {
-          await writeFile(
-            options.report,
-            renderReport([{ target, site, runs }], {
-              generatedAt: new Date().toISOString(),
-              host: hostname(),
-            }),
-          );
-          log(`report: ${options.report}`);
-        }
-        if (options.json) console.log(JSON.stringify({ target, site, runs, summary }, null, 2));
-        else for (const s of summary) console.log(summaryLine(s));
-        const broken = runs.filter((r) => r.problems.length > 0);
-        if (broken.length > 0)
-          throw new HapressError(
-            `a guarantee broke in ${broken.length} run(s): ${broken.map((r) => `${r.scenario} #${r.run}: ${r.problems.join("; ")}`).join(" | ")}`,
-          );
+        const set: RunSet = { target, site, runs };
+        // Inside the in-cluster runner: the runs go back to the command that started it, on one line.
+        if (options.emitResult) console.log(resultLine(set));
+        else await reportRuns(set, options, log);
+        throwIfBroken(runs);
       },
     );
 }

@@ -33,7 +33,7 @@ function withNamespace(spec: Spec, namespace: string | undefined): Spec {
 }
 
 /** The spec (its name and namespace say which site) and the cluster, both checked before any change. */
-async function openClusterSite(globals: GlobalOptions, target: ClusterTarget): Promise<ClusterSite> {
+export async function openClusterSite(globals: GlobalOptions, target: ClusterTarget): Promise<ClusterSite> {
   checkNamespace(target.namespace);
   const file = globals.file ?? "hapress.yaml";
   const spec = withNamespace(
@@ -217,8 +217,10 @@ export async function openClusterChaos(
     if (!encoded) throw new InputError(`Secret ${SECRET_NAME} has no '${key}'`);
     return Buffer.from(encoded, "base64").toString("utf8");
   };
+  const faults = new KubeFaults(site.kc, site.spec, site.namespace, log, sleep);
+  await faults.readPartitionSupport();
   return {
-    faults: new KubeFaults(site.kc, site.spec, site.namespace, log, sleep),
+    faults,
     credentials: {
       appUser: value("app-user"),
       appPassword: value("app-password"),

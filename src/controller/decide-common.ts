@@ -3,9 +3,20 @@ import type { Decision, InstanceView, Memory, Observation } from "./types.js";
 // Small rules shared by the controller's decisions (decide.ts, decide-failover.ts, decide-switchover.ts).
 
 /** A decision that only says something, once: the same notice is not repeated every round. */
-export function notice(memory: Memory, instance: string | null, kind: string, message: string): Decision {
-  if (memory.lastNotice === message) return { actions: [], memory, events: [] };
-  return { actions: [], memory: { ...memory, lastNotice: message }, events: [{ kind, instance, message }] };
+/**
+ * An event said once while the situation lasts: again only when `key` (the message by default)
+ * changes. A message that carries a detail changing every round (a probe's error) gives a key
+ * without it, or it would repeat every round.
+ */
+export function notice(
+  memory: Memory,
+  instance: string | null,
+  kind: string,
+  message: string,
+  key: string = message,
+): Decision {
+  if (memory.lastNotice === key) return { actions: [], memory, events: [] };
+  return { actions: [], memory: { ...memory, lastNotice: key }, events: [{ kind, instance, message }] };
 }
 
 export function isReplicaCandidate(instance: InstanceView, primary: string): boolean {

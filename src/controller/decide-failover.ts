@@ -66,6 +66,8 @@ export function decideOnUnreachablePrimary(
       primary.name,
       "primary-slow",
       `${primary.name} does not answer probes (${primary.error ?? "no answer"}) but its replicas still hear from it: alive, not failing over`,
+      // Once, not each time the probe's error changes (a filtered port times out, then refuses).
+      `primary-slow ${primary.name}`,
     );
   }
   const replicas = observation.instances.filter((i) => isReplicaCandidate(i, primary.name));

@@ -260,6 +260,10 @@ describe("decide: primary dead", () => {
     assert.equal(decision.memory.failover, null);
     const first = decide(slow, memoryWith({ failures: { "mysql-0": 9 } }), config);
     assert.equal(first.events[0]?.kind, "primary-slow");
+    // Said once while it lasts, even as the probe's error changes (seen behind a NetworkPolicy: a
+    // timeout, then a refusal, round after round).
+    const refused = observe([dead(0, { error: "connect ECONNREFUSED" }), instance(1), instance(2)]);
+    assert.deepEqual(decide(refused, first.memory, config).events, []);
   });
 
   it("asks for more probes when replicas stream from it but cannot tell (no heartbeats configured)", () => {

@@ -115,6 +115,12 @@ describe("rendered manifests", () => {
     );
     assert.match(policies, /"values":\["backup"\]\}\]\}\}\],"ports":\[\{"protocol":"TCP","port":3307\}\]/);
     assert.match(policies, /"values":\["archive"\]\}\]\}\}\],"ports":\[\{"protocol":"TCP","port":3306\}\]/);
+    // A pod chaos labels as partitioned is left out of the database pods' allowances (only then can a
+    // NetworkPolicy of its own cut it off).
+    assert.match(
+      policies,
+      /"podSelector":\{"matchLabels":\{[^}]*\},"matchExpressions":\[\{"key":"hapress.io\/chaos-partition","operator":"DoesNotExist"\}\]\}/,
+    );
 
     const nightly = render(variants["nightly backups to an existing claim, no binary-log archive"] ?? {});
     const scheduled = find(nightly, "CronJob", "hapress-backup").spec as {

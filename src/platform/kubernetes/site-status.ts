@@ -41,7 +41,8 @@ export interface ClusterSnapshot {
   events: CoreV1Event[];
 }
 
-const LEASE_NAME = "hapress-controller";
+/** The controller leader election's Lease. */
+export const LEASE_NAME = "hapress-controller";
 
 const COMPONENTS: Record<string, PodStatus["component"]> = {
   database: "mysql",

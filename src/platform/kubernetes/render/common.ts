@@ -17,6 +17,13 @@ export type K8sObject = {
 /** The label the controller sets on the primary pod; `mysql-primary` selects on it. */
 export const ROLE_LABEL = "hapress.io/role";
 
+/**
+ * A database pod carrying this label is left out of the site's own network allowances, so that
+ * `hapress chaos --kubernetes` can cut it off with a NetworkPolicy of its own (a policy can only add
+ * allowances, never take one away). Only chaos sets it, on one pod, for the length of one scenario.
+ */
+export const CHAOS_PARTITION_LABEL = "hapress.io/chaos-partition";
+
 export const SECRET_NAME = "hapress-credentials";
 
 export const APP_USER = "wordpress";
@@ -130,7 +137,8 @@ export function podTemplateOf<Spec>(
   const spec = object.spec as Record<string, unknown> | undefined;
   type Template = { metadata?: { labels?: Record<string, string> }; spec: Spec };
   let template: Template | undefined;
-  if (object.kind === "CronJob")
+  if (object.kind === "Pod") template = { metadata: object.metadata, spec: spec as Spec };
+  else if (object.kind === "CronJob")
     template = (spec?.jobTemplate as { spec: { template: Template } }).spec.template;
   else if (["Deployment", "StatefulSet", "Job"].includes(object.kind)) template = spec?.template as Template;
   return template ? { labels: template.metadata?.labels ?? {}, spec: template.spec } : null;

@@ -8,7 +8,14 @@ import {
   MYSQLD_EXPORTER_PORT,
   SUPERVISOR_METRICS_PORT,
 } from "../../../topology/topology.js";
-import { type Component, type Context, type K8sObject, metadata, selector } from "./common.js";
+import {
+  CHAOS_PARTITION_LABEL,
+  type Component,
+  type Context,
+  type K8sObject,
+  metadata,
+  selector,
+} from "./common.js";
 import { wordpressServingPort } from "./wordpress.js";
 import { ARCHIVER_HEALTH_PORT } from "./backup.js";
 
@@ -22,13 +29,17 @@ function policy(
   name: string,
   component: Component,
   rules: { ingress?: Rule[]; egress?: Rule[] },
+  podsLeftOut: Rule[] = [],
 ): K8sObject {
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",
     metadata: metadata(ctx, name, component),
     spec: {
-      podSelector: { matchLabels: selector(ctx, component) },
+      podSelector: {
+        matchLabels: selector(ctx, component),
+        ...(podsLeftOut.length ? { matchExpressions: podsLeftOut } : {}),
+      },
       policyTypes: [...(rules.ingress ? ["Ingress"] : []), ...(rules.egress ? ["Egress"] : [])],
       ...(rules.ingress ? { ingress: rules.ingress } : {}),
       ...(rules.egress ? { egress: rules.egress } : {}),
@@ -47,6 +58,7 @@ function policy(
  * - the backup Job: to the agents (3307) and the API server; the archiver: to 3306 and the API server;
  * - the install Job: to 3306 only; cron: to 3306 and to WordPress (it requests wp-cron.php);
  * - every pod: DNS.
+ * A database pod labelled CHAOS_PARTITION_LABEL is left out of its allowances (chaos cuts it off).
  * The optional NFS server has its own namespace and policies (render/storage.ts).
  */
 export function networkPolicies(ctx: Context): K8sObject[] {
@@ -86,19 +98,25 @@ export function networkPolicies(ctx: Context): K8sObject[] {
       metadata: metadata(ctx, "default-deny", "database"),
       spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
     },
-    policy(ctx, "mysql", "database", {
-      ingress: [
-        { from: pods(["web", "install", "cron", "controller", "database"]), ports: tcp(MYSQL_PORT) },
-        { from: pods(["database"]), ports: tcp(AGENT_PORT) },
-        // The controller: the admin port, and the agent's server watch (its key allows nothing else).
-        { from: pods(["controller"]), ports: tcp(ADMIN_PORT, AGENT_PORT) },
-        // A backup reads a replica's stream (the clone token's channel); the archiver, the binary logs.
-        { from: pods(["backup"]), ports: tcp(AGENT_PORT) },
-        { from: pods(["archive"]), ports: tcp(MYSQL_PORT) },
-        ...(ctx.spec.metrics.mysqldExporter ? [fromMonitoring(MYSQLD_EXPORTER_PORT)] : []),
-      ],
-      egress: [{ to: pods(["database"]), ports: tcp(MYSQL_PORT, AGENT_PORT) }, dns],
-    }),
+    policy(
+      ctx,
+      "mysql",
+      "database",
+      {
+        ingress: [
+          { from: pods(["web", "install", "cron", "controller", "database"]), ports: tcp(MYSQL_PORT) },
+          { from: pods(["database"]), ports: tcp(AGENT_PORT) },
+          // The controller: the admin port, and the agent's server watch (its key allows nothing else).
+          { from: pods(["controller"]), ports: tcp(ADMIN_PORT, AGENT_PORT) },
+          // A backup reads a replica's stream (the clone token's channel); the archiver, the binary logs.
+          { from: pods(["backup"]), ports: tcp(AGENT_PORT) },
+          { from: pods(["archive"]), ports: tcp(MYSQL_PORT) },
+          ...(ctx.spec.metrics.mysqldExporter ? [fromMonitoring(MYSQLD_EXPORTER_PORT)] : []),
+        ],
+        egress: [{ to: pods(["database"]), ports: tcp(MYSQL_PORT, AGENT_PORT) }, dns],
+      },
+      [{ key: CHAOS_PARTITION_LABEL, operator: "DoesNotExist" }],
+    ),
     policy(ctx, "hapress-controller", "controller", {
       // Its probes come from the kubelet on the node (allowed by every common CNI without a rule).
       ingress: [{ ports: tcp(CONTROLLER_HEALTH_PORT) }, fromMonitoring(CONTROLLER_METRICS_PORT)],
