@@ -62,6 +62,13 @@ export interface FaultPort {
    * (and so every client) still reaches it. Returns how to heal it.
    */
   isolate(pod: string): Promise<{ heal: () => Promise<void> }>;
+  /**
+   * The primary's open replication streams ended from its side (its binlog dump threads killed
+   * through the admin port), as a cut cable ends them; its replicas then connect again, through
+   * whatever the network lets through. Returns how many it ended. Kubernetes only: a local
+   * partition drops open connections already.
+   */
+  endReplicationStreams(pod: string): Promise<number>;
   /** A pod deleted through the API, gracefully or at once (`--force --grace-period=0`): Kubernetes only. */
   deletePod(pod: string, options: { force: boolean }): Promise<void>;
   /** The pod of the controller that leads now (the one whose death matters). */
@@ -116,6 +123,14 @@ export class LocalFaults implements FaultPort {
 
   deletePod(pod: string): Promise<void> {
     return Promise.reject(new HapressError(`deleting ${pod}: a Kubernetes fault, not a local one`));
+  }
+
+  endReplicationStreams(pod: string): Promise<number> {
+    return Promise.reject(
+      new HapressError(
+        `ending ${pod}'s replication streams: a Kubernetes fault (a local partition drops them)`,
+      ),
+    );
   }
 
   async leadingController(): Promise<string> {

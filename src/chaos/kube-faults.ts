@@ -21,6 +21,7 @@ import type { Spec } from "../spec/schema.js";
 import type { SiteStatus } from "../status/site-status.js";
 import { ADMIN_PORT, MYSQL_PORT } from "../topology/topology.js";
 import { KubePartition } from "./kube-partition.js";
+import { connectSql } from "../mysql/client.js";
 import type { FaultPort, RunEvent, WritableProbes } from "./faults.js";
 import { databasePods } from "./site-waits.js";
 import { Writable } from "node:stream";
@@ -51,6 +52,8 @@ export class KubeFaults implements FaultPort {
     private readonly namespace: string,
     private readonly log: (line: string) => void,
     private readonly sleep: (ms: number) => Promise<void>,
+    /** The site's admin account (from its Secret), for the faults that speak SQL. */
+    private readonly admin: { user: string; password: string },
     private readonly timeoutMs = 300_000,
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
@@ -112,6 +115,23 @@ export class KubeFaults implements FaultPort {
         .filter((p) => p.address !== "")
         .map((p) => ({ name: p.name, endpoint: { host: p.address, port: ADMIN_PORT } })),
     };
+  }
+
+  async endReplicationStreams(pod: string): Promise<number> {
+    const address = (await this.status()).pods.find((p) => p.name === pod)?.address;
+    if (!address) throw new HapressError(`${pod} has no address`);
+    const session = await connectSql({ host: address, port: ADMIN_PORT }, this.admin, {
+      connectTimeoutMs: 2_000,
+    });
+    try {
+      const streams = await session.query(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+      );
+      for (const row of streams) await session.query(`KILL CONNECTION ${Number(row.ID)}`);
+      return streams.length;
+    } finally {
+      await session.close();
+    }
   }
 
   /** Returns once the pod that was deleted is gone (its name may already hold the new pod). */

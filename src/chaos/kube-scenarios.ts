@@ -14,39 +14,69 @@ import {
 /** How long a partition the controller rightly rides out is held before it is healed. */
 const PARTITION_HOLD_MS = 10_000;
 
-/**
- * The primary's pod cut off by a NetworkPolicy but for the WordPress path. What follows depends on
- * the network plugin: one that ends open connections silences the replication streams too, and the
- * primary must be failed over (fenced by deleting its pod); one that keeps them (kube-router's,
- * Calico's) leaves the replicas hearing it, and the controller, which alone lost it, must say so and
- * not fail over a primary that still serves. Either way the controller must notice: a run where it
- * says nothing means the policy cut nothing (does the cluster's plugin enforce NetworkPolicies?).
- */
-async function partitionPrimaryPod(ctx: ScenarioContext): Promise<void> {
+/** Waits (bounded) for another instance to be the primary and ready; marks it. */
+async function awaitNewPrimary(ctx: ScenarioContext, old: string): Promise<void> {
+  const after = await ctx.waitFor(
+    "a new primary, ready",
+    (s) => s.primary !== null && s.primary !== old && s.pods.some((p) => p.name === s.primary && p.ready),
+  );
+  ctx.mark(`${after.primary ?? "?"} primary`);
+}
+
+/** The primary's pod cut off by a NetworkPolicy (see FaultPort.isolate) while `during` runs; healed after. */
+async function withPrimaryCutOff(
+  ctx: ScenarioContext,
+  during: (primary: string) => Promise<void>,
+): Promise<void> {
   const primary = (await ctx.faults.status()).primary ?? "";
   ctx.mark(`NetworkPolicy around ${primary}`);
   const partition = await ctx.faults.isolate(primary);
   try {
-    const seen = await ctx.waitForEvent(["primary-slow", "failover-started"]).catch((error: unknown) => {
-      throw new Error(
-        `the controller never noticed the partition: does the cluster's network plugin enforce NetworkPolicies? (${String(error)})`,
-      );
-    });
-    if (seen.includes("failover-started")) {
-      const after = await ctx.waitFor(
-        "a new primary, ready",
-        (s) =>
-          s.primary !== null && s.primary !== primary && s.pods.some((p) => p.name === s.primary && p.ready),
-      );
-      ctx.mark(`${after.primary ?? "?"} primary`);
-    } else {
-      ctx.mark("controller cut off; replicas still hear the primary");
-      await ctx.sleep(PARTITION_HOLD_MS);
-    }
+    await during(primary);
   } finally {
     await partition.heal();
     ctx.mark("NetworkPolicy removed");
   }
+}
+
+/**
+ * Waits (bounded) until the controller says it lost the primary (the policy is in force: the network
+ * plugin applies it a moment after it is made) or began a failover; which of the two. Neither means
+ * the policy cut nothing: does the cluster's network plugin enforce NetworkPolicies?
+ */
+async function policyInForce(ctx: ScenarioContext): Promise<"primary-slow" | "failover-started"> {
+  const seen = await ctx.waitForEvent(["primary-slow", "failover-started"]).catch((error: unknown) => {
+    throw new Error(
+      `the controller never noticed the partition: does the cluster's network plugin enforce NetworkPolicies? (${String(error)})`,
+    );
+  });
+  return seen.includes("failover-started") ? "failover-started" : "primary-slow";
+}
+
+/**
+ * The policy alone. What follows depends on the network plugin: one that ends open connections
+ * silences the replication streams too, and the primary must be failed over (fenced by deleting its
+ * pod); one that keeps them (kube-router, Calico) leaves the replicas hearing it, and the controller,
+ * which alone lost it, must say so and not fail over a primary that still serves.
+ */
+async function policyAlone(ctx: ScenarioContext, primary: string): Promise<void> {
+  if ((await policyInForce(ctx)) === "failover-started") return awaitNewPrimary(ctx, primary);
+  ctx.mark("controller cut off; replicas still hear the primary");
+  await ctx.sleep(PARTITION_HOLD_MS);
+}
+
+/**
+ * The policy, then (once in force) the primary's open replication streams ended as a cut cable ends
+ * them: the replicas cannot connect again and hear nothing, so the primary must be failed over while
+ * WordPress still reaches it. The hard case of a partition: the old primary stays up and reachable by
+ * clients, and must neither acknowledge a write the new primary lacks nor be writable beside it.
+ */
+async function policyAndStreamsCut(ctx: ScenarioContext, primary: string): Promise<void> {
+  if ((await policyInForce(ctx)) === "primary-slow") {
+    const ended = await ctx.faults.endReplicationStreams(primary);
+    ctx.mark(`${ended} replication stream(s) of ${primary} ended`);
+  }
+  await awaitNewPrimary(ctx, primary);
 }
 
 export const KUBERNETES_SCENARIOS: Scenario[] = [
@@ -142,7 +172,16 @@ export const KUBERNETES_SCENARIOS: Scenario[] = [
     failover: "allowed",
     targets: ["kubernetes"],
     unsupported: (status, faults) => needsReplicas(2)(status) ?? faults.partitionUnsupported(),
-    run: partitionPrimaryPod,
+    run: (ctx) => withPrimaryCutOff(ctx, (primary) => policyAlone(ctx, primary)),
+  },
+  {
+    name: "primary-network-policy-streams-cut",
+    fault:
+      "the same NetworkPolicy, then the primary's open replication streams ended (its binlog dump threads killed), as a cut cable ends them: WordPress still reaches it; healed after the failover",
+    failover: "required",
+    targets: ["kubernetes"],
+    unsupported: (status, faults) => needsReplicas(2)(status) ?? faults.partitionUnsupported(),
+    run: (ctx) => withPrimaryCutOff(ctx, (primary) => policyAndStreamsCut(ctx, primary)),
   },
   {
     name: "database-pods-delete",

@@ -217,7 +217,10 @@ export async function openClusterChaos(
     if (!encoded) throw new InputError(`Secret ${SECRET_NAME} has no '${key}'`);
     return Buffer.from(encoded, "base64").toString("utf8");
   };
-  const faults = new KubeFaults(site.kc, site.spec, site.namespace, log, sleep);
+  const faults = new KubeFaults(site.kc, site.spec, site.namespace, log, sleep, {
+    user: value("admin-user"),
+    password: value("admin-password"),
+  });
   await faults.readPartitionSupport();
   return {
     faults,
