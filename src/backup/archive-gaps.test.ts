@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { archiveGaps } from "./archive-gaps.js";
+import { addToRuns, archiveGaps, gapsInRuns, type GtidRun } from "./archive-gaps.js";
 import { archiveLagBytes, resumeFile } from "./binlog-archiver.js";
 import type { ArchivedSegment } from "./replay-plan.js";
 
@@ -32,6 +32,31 @@ describe("holes in the binary-log archive", () => {
       archiveGaps([segment("000001-mysql-0", 100, [1, 2, 3]), segment("000002-mysql-1", 101, [7, 8])]),
       [{ after: "0-100-3", next: "0-101-7", segment: "000002-mysql-1" }],
     );
+  });
+
+  it("continues through a segment that overlaps what is held and goes further", () => {
+    assert.deepEqual(
+      archiveGaps([
+        segment("000001-mysql-0", 100, [1, 2, 3, 4]),
+        segment("000002-mysql-1", 101, [3, 4, 5]),
+        segment("000003-mysql-2", 102, [2, 3, 4, 5, 6, 9]),
+      ]),
+      [{ after: "0-102-6", next: "0-102-9", segment: "000003-mysql-2" }],
+    );
+  });
+
+  it("keeps a handful of runs, not one object per transaction", () => {
+    const runs: GtidRun[] = [];
+    for (let seq = 1; seq <= 100_000; seq++) addToRuns(runs, { domain: 0, server: 100, seq });
+    addToRuns(runs, { domain: 1, server: 100, seq: 7 });
+    for (let seq = 100_005; seq <= 100_010; seq++) addToRuns(runs, { domain: 0, server: 101, seq });
+    assert.deepEqual(runs, [
+      { first: { domain: 0, server: 100, seq: 1 }, last: { domain: 0, server: 100, seq: 100_000 } },
+      { first: { domain: 0, server: 101, seq: 100_005 }, last: { domain: 0, server: 101, seq: 100_010 } },
+    ]);
+    assert.deepEqual(gapsInRuns([{ name: "000001-mysql-0", runs }]), [
+      { after: "0-100-100000", next: "0-101-100005", segment: "000001-mysql-0" },
+    ]);
   });
 
   it("reports a hole inside one segment (a file purged before it was copied)", () => {

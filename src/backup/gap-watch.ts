@@ -1,6 +1,6 @@
 import { errorMessage } from "../errors.js";
-import { archiveGaps, type ArchiveGap } from "./archive-gaps.js";
-import { scanArchive, type ArchiveScanCache } from "./replay.js";
+import { gapsInRuns, type ArchiveGap } from "./archive-gaps.js";
+import { scanArchiveRuns, type ArchiveRunsCache } from "./replay.js";
 
 /** How often the archive is checked for holes (only files that changed are read again). */
 export const GAP_CHECK_INTERVAL_MS = 30_000;
@@ -11,7 +11,7 @@ export const GAP_CHECK_INTERVAL_MS = 30_000;
  * hole once. Used by the local supervisor and by the archiver pod on Kubernetes.
  */
 export class ArchiveGapWatch {
-  private readonly scanned: ArchiveScanCache = new Map();
+  private readonly scanned: ArchiveRunsCache = new Map();
   private found: ArchiveGap[] = [];
   private checking = false;
   private lastCheck = -Infinity;
@@ -33,9 +33,9 @@ export class ArchiveGapWatch {
     if (this.checking || this.deps.now() - this.lastCheck < GAP_CHECK_INTERVAL_MS) return;
     this.checking = true;
     this.lastCheck = this.deps.now();
-    void scanArchive(archiveDir, this.scanned)
+    void scanArchiveRuns(archiveDir, this.scanned)
       .then((segments) => {
-        const gaps = archiveGaps(segments);
+        const gaps = gapsInRuns(segments);
         const known = new Set(this.found.map((g) => `${g.after}>${g.next}`));
         for (const gap of gaps) if (!known.has(`${gap.after}>${gap.next}`)) this.deps.onGap(gap);
         this.found = gaps;

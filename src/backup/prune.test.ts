@@ -2,14 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { segmentsToPrune } from "./prune.js";
 import { archiveFolderForRestore, isArchiveFolder } from "./archive-folder.js";
-import type { ArchivedSegment } from "./replay-plan.js";
+import { addToRuns, type GtidRun, type SegmentRuns } from "./archive-gaps.js";
 
-function segment(name: string, seqs: number[]): ArchivedSegment {
-  return {
-    name,
-    files: [`${name}/mysql-bin.000001`],
-    transactions: seqs.map((seq) => ({ gtid: { domain: 0, server: 100, seq }, time: 1_700_000_000 + seq })),
-  };
+function segment(name: string, seqs: number[]): SegmentRuns {
+  const runs: GtidRun[] = [];
+  for (const seq of seqs) addToRuns(runs, { domain: 0, server: 100, seq });
+  return { name, runs };
 }
 
 describe("archive retention", () => {

@@ -3,8 +3,9 @@ import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { listBackups } from "./list.js";
 import { DEFAULT_ARCHIVE, isArchiveFolder } from "./archive-folder.js";
-import { positionOf, type ArchivedSegment } from "./replay-plan.js";
-import { scanArchive } from "./replay.js";
+import type { SegmentRuns } from "./archive-gaps.js";
+import { positionOf } from "./replay-plan.js";
+import { scanArchiveRuns } from "./replay.js";
 import { backupsToPrune, type Retention } from "./schedule.js";
 
 /**
@@ -13,16 +14,13 @@ import { backupsToPrune, type Retention } from "./schedule.js";
  * history. The newest segment is the one being written: never removed. With no backup, nothing goes
  * (the archive is all there is).
  */
-export function segmentsToPrune(
-  segments: readonly ArchivedSegment[],
-  oldestKeptGtid: string | null,
-): string[] {
+export function segmentsToPrune(segments: readonly SegmentRuns[], oldestKeptGtid: string | null): string[] {
   if (oldestKeptGtid === null) return [];
   const covered = positionOf(oldestKeptGtid).get(0);
   if (covered === undefined) return [];
   return segments
     .slice(0, -1)
-    .filter((segment) => segment.transactions.every((t) => t.gtid.domain !== 0 || t.gtid.seq <= covered))
+    .filter((segment) => segment.runs.every((run) => run.last.seq <= covered))
     .map((segment) => segment.name);
 }
 
@@ -60,7 +58,8 @@ export async function pruneBackups(
   const oldestKept = kept
     .filter((b) => b.archive === archive)
     .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt))[0];
-  const segments = await scanArchive(join(root, archive));
+  // Runs, not every transaction: the backup pod's memory stays the same whatever the archive holds.
+  const segments = await scanArchiveRuns(join(root, archive), new Map());
   for (const name of segmentsToPrune(segments, oldestKept?.gtid ?? null)) {
     await rm(join(root, archive, name), { recursive: true, force: true });
     removed.push(`archive segment ${archive}/${name}`);

@@ -8,6 +8,7 @@ import { PRIVATE_FILES_ENV } from "../mysql/config.js";
 import { lookupAccount } from "../util/accounts.js";
 import { runProgramChecked, sleep } from "../util/process.js";
 import { withSystemDirs } from "../util/system-path.js";
+import { addToRuns, type GtidRun, type SegmentRuns } from "./archive-gaps.js";
 import { archivedFiles } from "./binlog-archiver.js";
 import {
   parseBinlogTransactions,
@@ -19,68 +20,84 @@ import {
 /** mariadb-binlog prints event times in its local time zone: UTC, so they parse as UTC. */
 const BINLOG_ENV = { ...process.env, TZ: "UTC", PATH: withSystemDirs(process.env.PATH) };
 
-/** What was read of each archived file, kept while its size and time stay the same. */
-export type ArchiveScanCache = Map<
-  string,
-  { size: number; mtimeMs: number; transactions: ArchivedTransaction[] }
->;
-
-/**
- * Reads what every segment of the archive holds (its transactions' GTIDs and times), in order. With a
- * cache, only files that changed since the last scan are read again (the one being written, new ones).
- */
-export async function scanArchive(archiveDir: string, cache?: ArchiveScanCache): Promise<ArchivedSegment[]> {
+/** The archive's segment folders (`<epoch>-<pod>`) in order, each with its binary log files. */
+function archiveSegments(archiveDir: string): { name: string; files: string[] }[] {
   if (!existsSync(archiveDir)) return [];
-  const names = readdirSync(archiveDir, { withFileTypes: true })
+  return readdirSync(archiveDir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && /^\d{6}-mysql-\d+$/.test(entry.name))
     .map((entry) => entry.name)
-    .sort();
+    .sort()
+    .map((name) => ({
+      name,
+      files: archivedFiles(join(archiveDir, name)).map((file) => join(archiveDir, name, file)),
+    }))
+    .filter((segment) => segment.files.length > 0);
+}
+
+/**
+ * Reads what every segment of the archive holds (its transactions' GTIDs and times), in order: for
+ * the one-off commands (restore, prune, backups), which need the times.
+ */
+export async function scanArchive(archiveDir: string): Promise<ArchivedSegment[]> {
   const segments: ArchivedSegment[] = [];
-  const present = new Set<string>();
-  for (const name of names) {
-    const files = archivedFiles(join(archiveDir, name)).map((file) => join(archiveDir, name, file));
-    if (files.length === 0) continue;
-    if (!cache) {
-      segments.push({ name, files, transactions: await transactionsOf(files) });
-      continue;
-    }
+  for (const { name, files } of archiveSegments(archiveDir)) {
     const transactions: ArchivedTransaction[] = [];
+    await eachTransaction(files, (transaction) => transactions.push(transaction));
+    segments.push({ name, files, transactions });
+  }
+  return segments;
+}
+
+/** What was read of each archived file (domain 0's runs), kept while its size and time stay the same. */
+export type ArchiveRunsCache = Map<string, { size: number; mtimeMs: number; runs: GtidRun[] }>;
+
+/**
+ * Domain 0's runs of every segment, in order, for the gap check of a long-running archiver: only
+ * files that changed since the last scan are read again (the one being written, new ones), and what
+ * is kept is a few runs per file whatever the number of transactions (see GtidRun).
+ */
+export async function scanArchiveRuns(archiveDir: string, cache: ArchiveRunsCache): Promise<SegmentRuns[]> {
+  const segments: SegmentRuns[] = [];
+  const present = new Set<string>();
+  for (const { name, files } of archiveSegments(archiveDir)) {
+    const runs: GtidRun[] = [];
     for (const file of files) {
       present.add(file);
       const { size, mtimeMs } = statSync(file);
       let known = cache.get(file);
       if (!known || known.size !== size || known.mtimeMs !== mtimeMs) {
-        known = { size, mtimeMs, transactions: await transactionsOf([file]) };
+        const fileRuns: GtidRun[] = [];
+        await eachTransaction([file], ({ gtid }) => addToRuns(fileRuns, gtid));
+        known = { size, mtimeMs, runs: fileRuns };
         cache.set(file, known);
       }
-      // Not push(...): a file may hold more transactions than a call's arguments can.
-      for (const transaction of known.transactions) transactions.push(transaction);
+      runs.push(...known.runs);
     }
-    segments.push({ name, files, transactions });
+    segments.push({ name, runs });
   }
-  if (cache) for (const file of [...cache.keys()]) if (!present.has(file)) cache.delete(file);
+  for (const file of [...cache.keys()]) if (!present.has(file)) cache.delete(file);
   return segments;
 }
 
 /**
- * The transactions of binary log files, streamed line by line (a log can be far larger than memory
- * should hold). A file still being written may end in a partial event: mariadb-binlog then reports an
- * error after the complete ones, which is fine here (the plan never goes past what was read).
+ * The transactions of binary log files, streamed line by line to `found` (a log can be far larger
+ * than memory should hold). A file still being written may end in a partial event: mariadb-binlog
+ * then reports an error after the complete ones, which is fine here (the plan never goes past what
+ * was read).
  */
-function transactionsOf(files: string[]): Promise<ReturnType<typeof parseBinlogTransactions>> {
+function eachTransaction(files: string[], found: (transaction: ArchivedTransaction) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     // Only the events' headers are read: no row decoding (the GTID lines are there either way).
     const child = spawn("mariadb-binlog", files, {
       env: BINLOG_ENV,
       stdio: ["ignore", "pipe", "ignore"],
     });
-    const found: ReturnType<typeof parseBinlogTransactions> = [];
     const lines = createInterface({ input: child.stdout });
     lines.on("line", (line) => {
-      if (line.includes("GTID ")) found.push(...parseBinlogTransactions(line));
+      if (line.includes("GTID ")) for (const transaction of parseBinlogTransactions(line)) found(transaction);
     });
     child.on("error", (error) => reject(new HapressError("cannot run mariadb-binlog", { cause: error })));
-    child.on("close", () => resolve(found));
+    child.on("close", () => resolve());
   });
 }
 

@@ -246,16 +246,55 @@ export class KubeFaults implements FaultPort {
       );
     // No procps in the image: mariadbd is found by name in /proc, and signalled by the shell's kill.
     const script = `n=0; for p in /proc/[0-9]*; do if [ "$(cat "$p/comm" 2>/dev/null)" = mariadbd ]; then kill -${signal.replace(/^SIG/, "")} "\${p#/proc/}" && n=$((n+1)); fi; done; echo "$n"`;
+    const before = signal === "SIGKILL" ? await this.mariadbContainer(pod) : null;
     let signalled: number;
     try {
       signalled = Number((await this.exec(pod, "mariadb", ["sh", "-c", script])).trim());
     } catch (error) {
+      // mariadbd is the container's main process: once it dies the runtime kills what else runs
+      // in the container, the exec'd shell too, which may not have printed its count yet (exit
+      // 137). The kill then did land, as the container's new run or its end shows.
+      if (before && /exit code 137\b/.test(errorMessage(error)) && (await this.containerEnded(pod, before))) {
+        this.log(`SIGKILL to ${pod}: its mariadb container ended with mariadbd (the exec with it)`);
+        return;
+      }
       if (signal !== "SIGCONT") throw error;
       this.log(`SIGCONT to ${pod}: nothing to continue (${errorMessage(error)})`);
       return;
     }
     if (signalled === 0 && signal !== "SIGCONT")
       throw new HapressError(`${signal} to ${pod}: no mariadbd running in its mariadb container`);
+  }
+
+  /** The run of a pod's mariadb container now: its id, restarts, whether it runs (null: the pod is gone). */
+  private async mariadbContainer(
+    pod: string,
+  ): Promise<{ id: string; restarts: number; running: boolean } | null> {
+    try {
+      const found = await this.core.readNamespacedPod({ name: pod, namespace: this.namespace });
+      const container = found.status?.containerStatuses?.find((c) => c.name === "mariadb");
+      return {
+        id: container?.containerID ?? "",
+        restarts: container?.restartCount ?? 0,
+        running: container?.state?.running !== undefined,
+      };
+    } catch (error) {
+      if (apiStatus(error) === 404) return null;
+      throw new HapressError(`cannot read pod ${pod}: ${apiMessage(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Whether the mariadb container's run seen before has ended: the pod gone, its container
+   * restarted, or stopped (bounded: 100 looks, 100 ms apart, for the kubelet to report it).
+   */
+  private async containerEnded(pod: string, before: { id: string; restarts: number }): Promise<boolean> {
+    for (let look = 0; look < 100; look++) {
+      const now = await this.mariadbContainer(pod);
+      if (!now || now.restarts > before.restarts || now.id !== before.id || !now.running) return true;
+      await this.sleep(100);
+    }
+    return false;
   }
 
   /** Runs a command in a container (bounded: 20 s); its standard output, or an error with its output. */
