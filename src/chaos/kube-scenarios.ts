@@ -10,16 +10,14 @@ import {
   type Scenario,
   type ScenarioContext,
 } from "./scenario-steps.js";
+import { newPrimaryReady } from "./site-waits.js";
 
 /** How long a partition the controller rightly rides out is held before it is healed. */
 const PARTITION_HOLD_MS = 10_000;
 
 /** Waits (bounded) for another instance to be the primary and ready; marks it. */
 async function awaitNewPrimary(ctx: ScenarioContext, old: string): Promise<void> {
-  const after = await ctx.waitFor(
-    "a new primary, ready",
-    (s) => s.primary !== null && s.primary !== old && s.pods.some((p) => p.name === s.primary && p.ready),
-  );
+  const after = await ctx.waitFor("a new primary, ready", newPrimaryReady(old));
   ctx.mark(`${after.primary ?? "?"} primary`);
 }
 

@@ -1,7 +1,7 @@
 // The parts scenarios are made of: what a scenario is and may use, and the steps several share.
 import type { SiteStatus } from "../status/site-status.js";
 import type { ChaosTarget, FaultPort } from "./faults.js";
-import { newPrimary } from "./site-waits.js";
+import { newPrimary, readyWithPodBack } from "./site-waits.js";
 
 /** What a scenario may use while it runs (see runner.ts). */
 export interface ScenarioContext {
@@ -98,7 +98,12 @@ export async function deletePrimaryPod(ctx: ScenarioContext, force: boolean): Pr
   const primary = before.primary ?? "";
   ctx.mark(`delete pod ${primary}${force ? " --force" : ""}`);
   await ctx.faults.deletePod(primary, { force });
-  const after = await ctx.waitFor("a new primary", newPrimary(primary));
+  // Deleted at once, the pod is made again on the same volume and may be the primary again before
+  // the controller concludes that it died (the scenario allows no failover then); a graceful delete
+  // stops it first, and the controller must fail over.
+  const after = force
+    ? await ctx.waitFor(`a primary, ready, and ${primary} back`, readyWithPodBack(primary))
+    : await ctx.waitFor("a new primary", newPrimary(primary));
   ctx.mark(`${after.primary ?? "?"} primary`);
 }
 

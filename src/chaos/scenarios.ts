@@ -13,7 +13,7 @@ import {
   wordpress,
   type Scenario,
 } from "./scenario-steps.js";
-import { isWhole } from "./site-waits.js";
+import { isWhole, newPrimaryReady } from "./site-waits.js";
 
 export type { Scenario, ScenarioContext } from "./scenario-steps.js";
 
@@ -80,13 +80,7 @@ const LOCAL_AND_SHARED_SCENARIOS: Scenario[] = [
       const partition = await ctx.faults.isolate(primary);
       try {
         // Not the whole site ready: the old primary cannot rejoin before the network heals.
-        const after = await ctx.waitFor(
-          "a new primary, ready",
-          (s) =>
-            s.primary !== null &&
-            s.primary !== primary &&
-            s.pods.some((p) => p.name === s.primary && p.ready),
-        );
+        const after = await ctx.waitFor("a new primary, ready", newPrimaryReady(primary));
         ctx.mark(`${after.primary ?? "?"} primary`);
       } finally {
         await partition.heal();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { SiteStatus } from "../status/site-status.js";
-import { isWhole, newPrimary, waitForStatus } from "./site-waits.js";
+import { isWhole, newPrimary, newPrimaryReady, readyWithPodBack, waitForStatus } from "./site-waits.js";
 
 function status(changes: Partial<SiteStatus> = {}, lag: number | null = 0): SiteStatus {
   return {
@@ -28,6 +28,27 @@ test("a new primary: another one, and the site ready", () => {
   assert.equal(newPrimary("mysql-0")(status()), false);
   assert.equal(newPrimary("mysql-0")(status({ primary: "mysql-1" })), true);
   assert.equal(newPrimary("mysql-0")(status({ primary: "mysql-1", ready: false })), false);
+});
+
+test("a new primary ready: another one whose pod is ready, the rest of the site as it may be", () => {
+  const notReady = (name: string) => (p: SiteStatus["pods"][number]) =>
+    p.name === name ? { ...p, ready: false } : p;
+  assert.equal(newPrimaryReady("mysql-0")(status()), false);
+  assert.equal(newPrimaryReady("mysql-0")(status({ primary: "mysql-1", ready: false })), true);
+  const partitioned = status({ primary: "mysql-1", ready: false });
+  assert.equal(
+    newPrimaryReady("mysql-0")({ ...partitioned, pods: partitioned.pods.map(notReady("mysql-1")) }),
+    false,
+  );
+});
+
+test("ready with a deleted pod back: the site ready and that pod ready, whoever is the primary", () => {
+  const back = status();
+  assert.equal(readyWithPodBack("mysql-0")(back), true, "back as the primary, no failover");
+  assert.equal(readyWithPodBack("mysql-0")(status({ primary: "mysql-1" })), true, "failed over");
+  const missing = { ...back, pods: back.pods.filter((p) => p.name !== "mysql-0") };
+  assert.equal(readyWithPodBack("mysql-0")(missing), false, "not made again yet");
+  assert.equal(readyWithPodBack("mysql-0")(status({ ready: false })), false);
 });
 
 test("the wait is bounded and names what it waited for and what it last saw", async () => {

@@ -32,6 +32,22 @@ export function isWhole(status: SiteStatus): boolean {
 export const newPrimary = (from: string | null) => (status: SiteStatus) =>
   status.primary !== null && status.primary !== from && status.ready;
 
+/**
+ * The primary has changed from `from` and its pod is ready; not the whole site, which cannot be
+ * ready while a partition keeps the old primary from rejoining.
+ */
+export const newPrimaryReady = (from: string | null) => (status: SiteStatus) =>
+  status.primary !== null &&
+  status.primary !== from &&
+  status.pods.some((p) => p.name === status.primary && p.ready);
+
+/**
+ * The site ready with `pod`, deleted, back and ready: whoever is the primary now (a pod made again at
+ * once may be the primary again before the controller concludes that it died).
+ */
+export const readyWithPodBack = (pod: string) => (status: SiteStatus) =>
+  status.primary !== null && status.ready && status.pods.some((p) => p.name === pod && p.ready);
+
 export interface WaitOptions {
   /** Where the status comes from (the CLI's `status`, the supervisor, a test site). */
   status: () => Promise<SiteStatus>;

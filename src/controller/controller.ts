@@ -126,7 +126,8 @@ export class Controller {
    * by the chaos scenario primary-partition). It is seen as it is, down.
    */
   private async probeUnlessFenced(instance: DatabaseInstance): Promise<InstanceView> {
-    if (this.memory.failover?.from !== instance.name) return this.probe(instance);
+    const failover = this.memory.failover;
+    if (failover?.from !== instance.name || failover.awaitingFrom) return this.probe(instance);
     return this.unanswered(instance, "fenced for the failover in progress (not probed)", false);
   }
 
@@ -143,6 +144,7 @@ export class Controller {
       gtidBinlog: "",
       replication: null,
       semiSyncMasterEnabled: false,
+      serverStartedAt: null,
     };
   }
 
@@ -176,6 +178,7 @@ export class Controller {
         gtidCurrent: state.gtidCurrentPos,
         gtidBinlog: state.gtidBinlogPos,
         semiSyncMasterEnabled: state.semiSyncMasterEnabled,
+        serverStartedAt: state.uptimeSeconds === null ? null : probeStartedAt - state.uptimeSeconds * 1000,
         replication: state.replication
           ? {
               masterHost: state.replication.masterHost,

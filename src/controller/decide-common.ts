@@ -28,7 +28,27 @@ export function isAlive(instance: InstanceView): boolean {
   return (instance.reachable || instance.busy) && instance.exited === null;
 }
 
-export function hasMajority(observation: Observation): boolean {
-  const reachable = observation.instances.filter(isAlive).length;
-  return reachable * 2 > observation.instances.length;
+/**
+ * How many instances the tier has: those listed, or as many as the platform wants when it lists fewer.
+ * On Kubernetes a pod deleted and not made again yet is not listed, and its StatefulSet (OrderedReady)
+ * makes the pods again one at a time: counting only the listed ones once let a lone first pod be "a
+ * majority of one" and be promoted without the replica that held acknowledged writes it lacked.
+ */
+export function memberCount(observation: Observation): number {
+  return Math.max(observation.instances.length, observation.desiredInstances ?? 0);
+}
+
+/** The instances alive but `replaced` (the primary being failed over: its data does not choose). */
+export function aliveOthers(observation: Observation, replaced: string): InstanceView[] {
+  return observation.instances.filter((i) => i.name !== replaced && isAlive(i));
+}
+
+/**
+ * A majority of the tier's members is alive without the primary being replaced. Under semi-sync one
+ * replica's acknowledgement suffices, so an acknowledged write may be on any one replica: with three
+ * instances the failover must hear both replicas, however the old primary answers (a pod being deleted
+ * or made again still answers, read-only).
+ */
+export function hasMajority(observation: Observation, replaced: string): boolean {
+  return aliveOthers(observation, replaced).length * 2 > memberCount(observation);
 }

@@ -1,5 +1,5 @@
 import { gtidProgress } from "./gtid.js";
-import { hasMajority, isReplicaCandidate, notice } from "./decide-common.js";
+import { aliveOthers, hasMajority, isReplicaCandidate, memberCount, notice } from "./decide-common.js";
 import type {
   Action,
   ControllerConfig,
@@ -95,13 +95,13 @@ export function decideOnUnreachablePrimary(
       `${primary.name} is unreachable, but the last recovery was under ${config.cooldownMs} ms ago: waiting`,
     );
   }
-  if (!hasMajority(observation)) {
-    const reachable = observation.instances.filter((i) => i.reachable).map((i) => i.name);
+  if (!hasMajority(observation, primary.name)) {
+    const alive = aliveOthers(observation, primary.name).map((i) => i.name);
     return notice(
       memory,
       primary.name,
       "failover-refused",
-      `${primary.name} is unreachable but only ${reachable.length} of ${observation.instances.length} instances are reachable (${reachable.join(", ") || "none"}): no majority, no promotion`,
+      `${primary.name} is unreachable but only ${alive.length} of the other ${memberCount(observation) - 1} instances answer (${alive.join(", ") || "none"}); a promotion needs ${Math.floor(memberCount(observation) / 2) + 1}: no majority, no promotion`,
     );
   }
   if (replicas.length === 0) {
@@ -143,7 +143,11 @@ export function decideOnUnreachablePrimary(
     // The promotion's event gives this outage: not the primary's return.
     memory: {
       ...memory,
-      failover: { from: primary.name, startedAt: observation.at },
+      failover: {
+        from: primary.name,
+        startedAt: observation.at,
+        lostAt: memory.primaryDown?.since ?? observation.at,
+      },
       lastNotice: null,
       primaryDown: null,
     },
@@ -185,6 +189,70 @@ export function pickCandidate(instances: InstanceView[]): InstanceView | null {
   return sorted[0] ?? null;
 }
 
+/**
+ * The instances that answer but cannot be promoted yet (a pod being deleted or made again, a replica
+ * not ready) and received more than `candidate`: the only copy of an acknowledged write may be there
+ * (one replica's acknowledgement suffices), so the failover waits until they are replicas it can
+ * choose.
+ */
+function receivedMoreThan(observation: Observation, candidate: InstanceView, replaced: string): string[] {
+  const floor = receivedProgress(candidate);
+  return observation.instances
+    .filter((i) => i.name !== replaced && i.name !== candidate.name && i.reachable)
+    .filter((i) => receivedProgress(i) > floor)
+    .map((i) => i.name);
+}
+
+/**
+ * The instances but the old primary whose server started after the primary was lost. Such a replica
+ * may have dropped transactions it received and acknowledged but had not applied (relay-log-recovery
+ * discards them at start, and the primary that could send them again is gone); and a primary whose
+ * replicas all stopped releases the commits waiting for their acknowledgement when it stops itself
+ * (MariaDB commits them and answers OK). Either way the old primary alone surely holds every
+ * acknowledged write. Chaos found it: every database pod deleted at once, a replica promoted, and 2 to
+ * 13 acknowledged writes only the old primary had were lost when it was re-cloned.
+ */
+function restartedSinceLost(observation: Observation, from: string, lostAt: number): string[] {
+  return observation.instances
+    .filter((i) => i.name !== from && i.serverStartedAt !== null && i.serverStartedAt > lostAt)
+    .map((i) => i.name);
+}
+
+/**
+ * The old primary answers again (its pod made again, read-only) with transactions no replica
+ * received: it stays the primary, and the next rounds make it writable and its replicas follow it.
+ * Unless a replica was already made writable by this failover (a controller that died after the
+ * promotion): that one has taken writes, and the old primary must not be writable beside it.
+ */
+function keepOldPrimary(
+  observation: Observation,
+  memory: Memory,
+  old: InstanceView,
+  best: InstanceView | null,
+): Decision | null {
+  const promotedAlready = observation.instances.some(
+    (i) => i.name !== old.name && i.reachable && !i.readOnly,
+  );
+  if (promotedAlready || (best && gtidProgress(old.gtidBinlog) <= receivedProgress(best))) return null;
+  const failover = memory.failover;
+  return {
+    actions: [],
+    memory: {
+      ...memory,
+      failover: null,
+      lastNotice: null,
+      primaryDown: { instance: old.name, since: failover?.lostAt ?? failover?.startedAt ?? observation.at },
+    },
+    events: [
+      {
+        kind: "failover-abandoned",
+        instance: old.name,
+        message: `${old.name} answers again with transactions no replica received (GTID ${old.gtidBinlog || "empty"}; ${best ? `${best.name} received ${best.replication?.gtidIoPos || best.gtidCurrent || "nothing"}` : "no replica to compare"}): it stays the primary, its replicas follow it again`,
+      },
+    ],
+  };
+}
+
 export function continueFailover(observation: Observation, memory: Memory): Decision {
   const failover = memory.failover;
   if (!failover) return { actions: [], memory, events: [] };
@@ -202,11 +270,23 @@ export function continueFailover(observation: Observation, memory: Memory): Deci
         },
         { kind: "stopReplicationIo", instances: replicas.map((r) => r.name) },
       ],
-      memory: { ...memory, failover: { from: failover.from, startedAt: failover.startedAt } },
+      memory: {
+        ...memory,
+        failover: {
+          from: failover.from,
+          startedAt: failover.startedAt,
+          ...(failover.lostAt === undefined ? {} : { lostAt: failover.lostAt }),
+        },
+      },
       events: [],
     };
   }
-  if (!hasMajority(observation) || replicas.length === 0) {
+  const old = observation.instances.find((i) => i.name === failover.from);
+  if (failover.awaitingFrom && old?.reachable) {
+    const kept = keepOldPrimary(observation, memory, old, pickCandidate(replicas));
+    if (kept) return kept;
+  }
+  if (!hasMajority(observation, failover.from) || replicas.length === 0) {
     return notice(
       memory,
       failover.from,
@@ -224,6 +304,28 @@ export function continueFailover(observation: Observation, memory: Memory): Deci
   }
   const candidate = pickCandidate(replicas);
   if (!candidate) return { actions: [], memory, events: [] };
+  const restarted = restartedSinceLost(observation, failover.from, failover.lostAt ?? failover.startedAt);
+  if (restarted.length > 0 && !old?.reachable) {
+    // Released (it may be held down by the fence) and probed from now on, until it answers.
+    const waiting = notice(
+      { ...memory, failover: { ...failover, awaitingFrom: true } },
+      failover.from,
+      "failover-waiting",
+      `${restarted.join(", ")} started again after ${failover.from} was lost and may have dropped writes they acknowledged: waiting for ${failover.from}, which holds every acknowledged write, to answer before promoting`,
+    );
+    return failover.awaitingFrom
+      ? waiting
+      : { ...waiting, actions: [{ kind: "release", instance: failover.from }] };
+  }
+  const ahead = receivedMoreThan(observation, candidate, failover.from);
+  if (ahead.length > 0) {
+    return notice(
+      memory,
+      candidate.name,
+      "failover-waiting",
+      `waiting for ${ahead.join(", ")}, which received more than ${candidate.name}, to be ready before promoting`,
+    );
+  }
   if (candidate.replication && !candidate.replication.relayApplied) {
     return notice(
       memory,
@@ -238,7 +340,7 @@ export function continueFailover(observation: Observation, memory: Memory): Deci
   // once held the routing, and with it every write, for as long as the lock (found by a test). A
   // re-point that fails is retried by the next round's repairs (keepHealthy).
   const actions: Action[] = [
-    { kind: "promote", instance: candidate.name, semiSync: observation.instances.length > 1 },
+    { kind: "promote", instance: candidate.name, semiSync: memberCount(observation) > 1 },
     { kind: "recordPrimary", instance: candidate.name, reason: `failover from ${failover.from}` },
     { kind: "route", instance: candidate.name },
     { kind: "release", instance: failover.from },

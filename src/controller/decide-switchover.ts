@@ -1,4 +1,5 @@
 import type { SwitchoverRequest } from "../state/switchover-request.js";
+import { memberCount } from "./decide-common.js";
 import { pickCandidate } from "./decide-failover.js";
 import { gtidContains } from "./gtid.js";
 import type { Action, ActiveSwitchover, Decision, InstanceView, Memory, Observation } from "./types.js";
@@ -176,7 +177,7 @@ export function continueSwitchover(observation: Observation, memory: Memory): De
     `${switchover.to} did not apply everything of ${switchover.from} (GTID ${from.gtidBinlog || "empty"}) within ${(switchover.deadlineAt - switchover.startedAt) / 1000} s: rolled back, ${switchover.from} is writable again`,
     [
       ...silenceTarget,
-      ...(observation.instances.length > 1
+      ...(memberCount(observation) > 1
         ? [{ kind: "setSemiSync", instance: from.name, enabled: true } satisfies Action]
         : []),
       { kind: "setWritable", instance: from.name },
@@ -210,7 +211,7 @@ function completeSwitchover(
     }));
   return {
     actions: [
-      { kind: "promote", instance: to.name, semiSync: observation.instances.length > 1 },
+      { kind: "promote", instance: to.name, semiSync: memberCount(observation) > 1 },
       { kind: "recordPrimary", instance: to.name, reason: `switchover from ${switchover.from}` },
       { kind: "route", instance: to.name },
       ...report(switchover, "done", message),

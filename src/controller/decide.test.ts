@@ -90,6 +90,14 @@ describe("decide: a healthy cluster", () => {
       config,
     );
     assert.deepEqual(scaledDown.actions, [{ kind: "setSemiSync", instance: "mysql-0", enabled: false }]);
+    // Listed alone because its replicas' pods are being made again (Kubernetes): still three wanted,
+    // so commits keep waiting for a replica's acknowledgement.
+    const othersMissing = decide(
+      { ...observe([healthyPrimary(0, { semiSyncMasterEnabled: true })]), desiredInstances: 3 },
+      emptyMemory(),
+      config,
+    );
+    assert.deepEqual(othersMissing.actions, []);
   });
 
   it("fences a second writable instance and does not touch provisioning ones", () => {
@@ -249,8 +257,26 @@ describe("decide: primary dead", () => {
       { kind: "fence", instance: "mysql-0", how: "kill", reason: "unreachable for 3 probes" },
       { kind: "stopReplicationIo", instances: ["mysql-1", "mysql-2"] },
     ]);
-    assert.deepEqual(decision.memory.failover, { from: "mysql-0", startedAt: 100_000 });
+    // Lost when it first failed a probe: here the same round (decideRounds repeats one observation).
+    assert.deepEqual(decision.memory.failover, { from: "mysql-0", startedAt: 100_000, lostAt: 100_000 });
     assert.equal(decision.events[0]?.kind, "failover-started");
+    const lostEarlier = decide(
+      observe([dead(0), instance(1), instance(2)], "mysql-0", 103_000),
+      decideRounds(
+        observe([dead(0), instance(1), instance(2)], "mysql-0", 101_000),
+        config.failureThreshold - 1,
+      ).memory,
+      config,
+    );
+    assert.equal(lostEarlier.memory.failover?.lostAt, 101_000, "when it was first seen down");
+  });
+
+  it("counts a primary whose pod is gone as down from then", () => {
+    const gone = decide(observe([instance(1), instance(2)], "mysql-0", 101_000), emptyMemory(), config);
+    assert.equal(gone.events[0]?.kind, "no-primary");
+    assert.deepEqual(gone.memory.primaryDown, { instance: "mysql-0", since: 101_000 });
+    const later = decide(observe([instance(1), instance(2)], "mysql-0", 102_000), gone.memory, config);
+    assert.deepEqual(later.memory.primaryDown, { instance: "mysql-0", since: 101_000 });
   });
 
   it("never fails over a primary that does not answer while its replicas still hear from it", () => {
@@ -358,7 +384,7 @@ describe("decide: primary dead", () => {
     assert.equal(first.events[0]?.kind, "failover-refused");
     assert.match(
       first.events[0]?.message ?? "",
-      /only 1 of 3 instances are reachable \(mysql-1\): no majority/,
+      /only 1 of the other 2 instances answer \(mysql-1\); a promotion needs 2: no majority/,
     );
     const again = decide(minority, first.memory, config);
     assert.deepEqual(again.events, [], "the same refusal is not repeated every round");
@@ -525,6 +551,177 @@ describe("decide: completing a failover", () => {
     assert.equal(decision.memory.failover, null);
     assert.equal(decision.memory.lastRecoveryAt, 100_000);
     assert.equal(decision.events[0]?.kind, "promoted");
+  });
+
+  it("counts the wanted instances that are not listed (pods made again one at a time) against the majority", () => {
+    // Every pod deleted at once; its StatefulSet made mysql-1 again first: one listed, three wanted.
+    const firstBack = { ...observe([instance(1, { replication: stopped() })]), desiredInstances: 3 };
+    const waiting = decide(firstBack, failingOver, config);
+    assert.deepEqual(waiting.actions, [], "one of three is no majority");
+    assert.equal(waiting.events[0]?.kind, "failover-waiting");
+    const both = {
+      ...observe([dead(0), instance(1, { replication: stopped() }), instance(2, { replication: stopped() })]),
+      desiredInstances: 3,
+    };
+    assert.equal(decide(both, failingOver, config).actions[0]?.kind, "promote");
+  });
+
+  it("never counts the primary being replaced towards the majority, however it answers", () => {
+    // The old primary's pod made again answers (read-only), the other replica is not back yet: the
+    // write only mysql-2 acknowledged may be missing from mysql-1.
+    const oldBack = observe([
+      instance(0, { replication: null, gtidCurrent: "0-100-60" }),
+      instance(1, { replication: stopped({ gtidIoPos: "0-100-50" }), gtidCurrent: "0-100-50" }),
+      dead(2),
+    ]);
+    const decision = decide(oldBack, failingOver, config);
+    assert.deepEqual(decision.actions, []);
+    assert.equal(decision.events[0]?.kind, "failover-waiting");
+  });
+
+  it("waits for an instance that answers but is not ready yet when it received more than the candidate", () => {
+    const notReady = observe([
+      dead(0),
+      instance(1, { gtidCurrent: "0-100-50", replication: stopped({ gtidIoPos: "0-100-50" }) }),
+      instance(2, {
+        provisioning: true,
+        gtidCurrent: "0-100-53",
+        replication: stopped({ gtidIoPos: "0-100-53" }),
+      }),
+    ]);
+    const waiting = decide(notReady, failingOver, config);
+    assert.deepEqual(waiting.actions, []);
+    assert.match(waiting.events[0]?.message ?? "", /waiting for mysql-2, which received more than mysql-1/);
+    const ready = observe([
+      dead(0),
+      instance(1, { gtidCurrent: "0-100-50", replication: stopped({ gtidIoPos: "0-100-50" }) }),
+      instance(2, { gtidCurrent: "0-100-53", replication: stopped({ gtidIoPos: "0-100-53" }) }),
+    ]);
+    assert.deepEqual(decide(ready, waiting.memory, config).actions[0], {
+      kind: "promote",
+      instance: "mysql-2",
+      semiSync: true,
+    });
+    // Not ready but behind (or level): nothing to wait for.
+    const behind = observe([
+      dead(0),
+      instance(1, { gtidCurrent: "0-100-50", replication: stopped({ gtidIoPos: "0-100-50" }) }),
+      instance(2, {
+        provisioning: true,
+        gtidCurrent: "0-100-48",
+        replication: stopped({ gtidIoPos: "0-100-48" }),
+      }),
+    ]);
+    assert.equal(decide(behind, failingOver, config).actions[0]?.kind, "promote");
+  });
+
+  describe("replicas started again after the primary was lost (every database pod deleted at once)", () => {
+    // Lost at 99_000; both replicas' servers started at 99_500, after it.
+    const lost = memoryWith({ failover: { from: "mysql-0", startedAt: 99_800, lostAt: 99_000 } });
+    const restartedReplica = (ordinal: number, gtid: string) =>
+      instance(ordinal, {
+        gtidCurrent: gtid,
+        replication: stopped({ gtidIoPos: gtid }),
+        serverStartedAt: 99_500,
+      });
+
+    it("releases the old primary and waits for it to answer instead of promoting", () => {
+      const decision = decide(
+        observe([dead(0), restartedReplica(1, "0-100-50"), restartedReplica(2, "0-100-49")]),
+        lost,
+        config,
+      );
+      assert.deepEqual(decision.actions, [{ kind: "release", instance: "mysql-0" }]);
+      assert.equal(decision.memory.failover?.awaitingFrom, true);
+      assert.match(
+        decision.events[0]?.message ?? "",
+        /mysql-1, mysql-2 started again after mysql-0 was lost .*waiting for mysql-0/,
+      );
+      const again = decide(
+        observe([dead(0), restartedReplica(1, "0-100-50"), restartedReplica(2, "0-100-49")]),
+        decision.memory,
+        config,
+      );
+      assert.deepEqual(again.actions, [], "released once, then only waited for");
+      assert.deepEqual(again.events, []);
+    });
+
+    it("keeps the old primary when it comes back with writes no replica received", () => {
+      const awaiting = memoryWith({
+        failover: { from: "mysql-0", startedAt: 99_800, lostAt: 99_000, awaitingFrom: true },
+      });
+      const back = observe([
+        instance(0, { replication: null, gtidCurrent: "0-100-52", gtidBinlog: "0-100-52" }),
+        restartedReplica(1, "0-100-50"),
+        restartedReplica(2, "0-100-49"),
+      ]);
+      const decision = decide(back, awaiting, config);
+      assert.deepEqual(decision.actions, []);
+      assert.equal(decision.memory.failover, null);
+      assert.equal(decision.events[0]?.kind, "failover-abandoned");
+      // The next round sees the recorded primary answering, read-only: it is made writable again.
+      const next = decide(back, decision.memory, config);
+      assert.deepEqual(next.actions[0], { kind: "setWritable", instance: "mysql-0" });
+    });
+
+    it("promotes as usual when the old primary comes back with nothing more than the best replica", () => {
+      const awaiting = memoryWith({
+        failover: { from: "mysql-0", startedAt: 99_800, lostAt: 99_000, awaitingFrom: true },
+      });
+      const back = observe([
+        instance(0, { replication: null, gtidCurrent: "0-100-50", gtidBinlog: "0-100-50" }),
+        restartedReplica(1, "0-100-50"),
+        restartedReplica(2, "0-100-49"),
+      ]);
+      assert.deepEqual(decide(back, awaiting, config).actions[0], {
+        kind: "promote",
+        instance: "mysql-1",
+        semiSync: true,
+      });
+    });
+
+    it("never makes the old primary writable again beside a replica this failover already promoted", () => {
+      const awaiting = memoryWith({
+        failover: { from: "mysql-0", startedAt: 99_800, lostAt: 99_000, awaitingFrom: true },
+      });
+      const decision = decide(
+        observe([
+          instance(0, { replication: null, gtidCurrent: "0-100-52", gtidBinlog: "0-100-52" }),
+          instance(1, {
+            readOnly: false,
+            replication: null,
+            gtidCurrent: "0-100-50",
+            serverStartedAt: 99_500,
+          }),
+          restartedReplica(2, "0-100-49"),
+        ]),
+        awaiting,
+        config,
+      );
+      assert.notEqual(decision.events[0]?.kind, "failover-abandoned");
+      assert.equal(decision.actions[0]?.kind, "promote");
+    });
+
+    it("does not wait for replicas that ran through the outage", () => {
+      const decision = decide(
+        observe([
+          dead(0),
+          instance(1, {
+            gtidCurrent: "0-100-50",
+            replication: stopped({ gtidIoPos: "0-100-50" }),
+            serverStartedAt: 50_000,
+          }),
+          instance(2, {
+            gtidCurrent: "0-100-49",
+            replication: stopped({ gtidIoPos: "0-100-49" }),
+            serverStartedAt: 50_000,
+          }),
+        ]),
+        lost,
+        config,
+      );
+      assert.equal(decision.actions[0]?.kind, "promote");
+    });
   });
 
   it("never picks a lagging replica over one that received more, and waits for it to apply its relay log", () => {

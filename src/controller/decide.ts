@@ -1,5 +1,5 @@
 import { hasErrantTransactions } from "./gtid.js";
-import { isAlive, isReplicaCandidate, notice } from "./decide-common.js";
+import { isAlive, isReplicaCandidate, memberCount, notice } from "./decide-common.js";
 import { continueFailover, decideOnUnreachablePrimary } from "./decide-failover.js";
 import { rollOutdated } from "./decide-roll.js";
 import { continueSwitchover, isNewRequest, refuseSwitchover, startSwitchover } from "./decide-switchover.js";
@@ -47,7 +47,12 @@ export function decide(observation: Observation, memory: Memory, config: Control
   const primary = observation.instances.find((i) => i.name === observation.primary);
   if (!primary) {
     const why = `the recorded primary ${observation.primary} is not an instance`;
-    return refusing(why, notice(next, null, "no-primary", why));
+    // Gone is down (its pod deleted and not made again yet): when, a failover needs to know.
+    const down =
+      next.primaryDown?.instance === observation.primary
+        ? next.primaryDown
+        : { instance: observation.primary, since: observation.at };
+    return refusing(why, notice({ ...next, primaryDown: down }, null, "no-primary", why));
   }
   if (primary.provisioning)
     return refusing(`the primary ${primary.name} is being provisioned`, {
@@ -139,7 +144,9 @@ function keepHealthy(observation: Observation, primary: InstanceView, memory: Me
   );
   // Alone too when the tier is being scaled to one instance (`kubectl scale`): the replicas leaving
   // stop acknowledging, and every commit would wait out the semi-sync timeout (30 s) before they go.
-  const alone = observation.instances.length === 1 || observation.desiredInstances === 1;
+  // Not when the others' pods are only missing for a moment (deleted, made again): commits wait for
+  // them, and none is acknowledged that no replica has.
+  const alone = memberCount(observation) === 1 || observation.desiredInstances === 1;
   if (alone && primary.semiSyncMasterEnabled) {
     actions.push({ kind: "setSemiSync", instance: primary.name, enabled: false });
   } else if (!alone && streaming && !primary.semiSyncMasterEnabled) {

@@ -151,6 +151,7 @@ export class FakeDatabase implements InstancePort {
           }
         : null,
       semiSyncMasterEnabled: server.semiSyncMaster,
+      uptimeSeconds: null,
       semiSyncMasterActive: server.semiSyncMaster,
       semiSyncMasterClients: 0,
       semiSyncSlaveActive: server.source !== null,

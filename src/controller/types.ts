@@ -43,6 +43,12 @@ export interface InstanceView extends DatabaseInstance {
   gtidBinlog: string;
   replication: ReplicationView | null;
   semiSyncMasterEnabled: boolean;
+  /**
+   * When its server started, on the controller's clock (from its uptime; null when it did not answer
+   * or did not say). A replica whose server started after the primary was lost may have dropped what
+   * it had received and acknowledged but not applied (relay-log-recovery discards it at start).
+   */
+  serverStartedAt: number | null;
 }
 
 export interface Observation {
@@ -82,6 +88,13 @@ export interface Memory {
      * idempotent) before anything else.
      */
     fencePending?: boolean;
+    /** When the primary was first seen down (absent in what earlier versions saved: `startedAt`). */
+    lostAt?: number;
+    /**
+     * Set when a replica's server started after `lostAt`: only the old primary surely has every
+     * acknowledged write, so it is released, probed again, and heard before anyone is promoted.
+     */
+    awaitingFrom?: boolean;
   } | null;
   /** Kept durably, like `failover`: a restarted controller finishes or rolls back the switchover. */
   switchover: ActiveSwitchover | null;

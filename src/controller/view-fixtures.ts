@@ -40,6 +40,7 @@ export function instanceView(ordinal: number, overrides: Partial<InstanceView> =
     gtidBinlog: "0-100-10",
     replication: replicaOf(0),
     semiSyncMasterEnabled: false,
+    serverStartedAt: null,
     ...overrides,
   };
 }

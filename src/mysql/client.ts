@@ -168,6 +168,8 @@ export interface InstanceState {
     heartbeatPeriodMs: number;
   } | null;
   semiSyncMasterEnabled: boolean;
+  /** Seconds since the server started (null when it does not say). */
+  uptimeSeconds: number | null;
   semiSyncMasterActive: boolean;
   semiSyncMasterClients: number;
   semiSyncSlaveActive: boolean;
@@ -193,7 +195,7 @@ export async function readInstanceState(session: SqlSession): Promise<InstanceSt
     "SELECT @@global.read_only AS readOnly, @@global.gtid_current_pos AS current, @@global.gtid_binlog_pos AS binlog, @@global.gtid_slave_pos AS slave, @@global.rpl_semi_sync_master_enabled AS semiMaster, @@global.max_connections AS maxConnections",
   );
   const statusRows = await session.query(
-    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_slave_status', 'Rpl_semi_sync_master_clients', 'Threads_connected', 'Connection_errors_max_connections', 'Aborted_connects', 'Slave_received_heartbeats', 'Slave_heartbeat_period')",
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_slave_status', 'Rpl_semi_sync_master_clients', 'Threads_connected', 'Connection_errors_max_connections', 'Aborted_connects', 'Slave_received_heartbeats', 'Slave_heartbeat_period', 'Uptime')",
   );
   const status = new Map(statusRows.map((row) => [asString(row.Variable_name), asString(row.Value)]));
   const slaveRows = await session.query("SHOW SLAVE STATUS");
@@ -223,6 +225,7 @@ export async function readInstanceState(session: SqlSession): Promise<InstanceSt
         }
       : null,
     semiSyncMasterEnabled: Number(variables?.semiMaster) === 1,
+    uptimeSeconds: status.has("Uptime") ? Number(status.get("Uptime")) : null,
     semiSyncMasterActive: status.get("Rpl_semi_sync_master_status") === "ON",
     semiSyncMasterClients: Number(status.get("Rpl_semi_sync_master_clients") ?? 0),
     semiSyncSlaveActive: status.get("Rpl_semi_sync_slave_status") === "ON",

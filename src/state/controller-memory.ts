@@ -11,7 +11,13 @@ export type SavedMemory = Pick<Memory, "failover" | "switchover" | "lastRecovery
 export const savedMemorySchema = z.object({
   // fencePending: absent in what earlier versions saved (they saved only after the fence).
   failover: z
-    .object({ from: z.string(), startedAt: z.number(), fencePending: z.boolean().optional() })
+    .object({
+      from: z.string(),
+      startedAt: z.number(),
+      fencePending: z.boolean().optional(),
+      lostAt: z.number().optional(),
+      awaitingFrom: z.boolean().optional(),
+    })
     .nullable(),
   // Absent in what earlier versions saved.
   switchover: z
