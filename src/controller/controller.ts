@@ -123,7 +123,8 @@ export class Controller {
    * The primary a failover is moving away from was killed by its owner and is held down until the
    * failover releases it: probing it tells nothing, and costs a whole connect timeout per round when
    * the network drops its packets (a partitioned primary: three rounds, 2.3 s of write outage, found
-   * by the chaos scenario primary-partition). It is seen as it is, down.
+   * by the chaos scenario primary-partition). It is seen as it is, down. Unless the failover released
+   * it to hear it (`awaitingFrom`: its replicas restarted, and it alone surely holds every write).
    */
   private async probeUnlessFenced(instance: DatabaseInstance): Promise<InstanceView> {
     const failover = this.memory.failover;

@@ -48,10 +48,7 @@ export function decide(observation: Observation, memory: Memory, config: Control
   if (!primary) {
     const why = `the recorded primary ${observation.primary} is not an instance`;
     // Gone is down (its pod deleted and not made again yet): when, a failover needs to know.
-    const down =
-      next.primaryDown?.instance === observation.primary
-        ? next.primaryDown
-        : { instance: observation.primary, since: observation.at };
+    const down = downSince(next, observation.primary, observation.at);
     return refusing(why, notice({ ...next, primaryDown: down }, null, "no-primary", why));
   }
   if (primary.provisioning)
@@ -72,10 +69,7 @@ export function decide(observation: Observation, memory: Memory, config: Control
   // A primary whose owner reported its exit is gone even if this round's probe got an answer (it
   // was in flight when the process died; what it read predates the crash).
   if (!primary.reachable || primary.exited !== null) {
-    const down =
-      next.primaryDown?.instance === primary.name
-        ? next.primaryDown
-        : { instance: primary.name, since: observation.at };
+    const down = downSince(next, primary.name, observation.at);
     return refusing(
       `the primary ${primary.name} is not answering: nothing to switch over from`,
       decideOnUnreachablePrimary(observation, primary, { ...next, primaryDown: down }, config),
@@ -89,6 +83,11 @@ export function decide(observation: Observation, memory: Memory, config: Control
 }
 
 export { pickCandidate } from "./decide-failover.js";
+
+/** The primary's outage as remembered, or one starting now. */
+function downSince(memory: Memory, primary: string, at: number): NonNullable<Memory["primaryDown"]> {
+  return memory.primaryDown?.instance === primary ? memory.primaryDown : { instance: primary, since: at };
+}
 
 /** Remembers, per replica, when its progress marker last moved. */
 function trackProgress(observation: Observation, memory: Memory): Memory["progress"] {
