@@ -6,6 +6,7 @@ import {
   Exec,
   type KubeConfig,
   NetworkingV1Api,
+  type V1Pod,
   PatchStrategy,
   setHeaderOptions,
 } from "@kubernetes/client-node";
@@ -118,7 +119,7 @@ export class KubeFaults implements FaultPort {
   }
 
   async endReplicationStreams(pod: string): Promise<number> {
-    const address = (await this.status()).pods.find((p) => p.name === pod)?.address;
+    const address = (await this.readPod(pod))?.status?.podIP;
     if (!address) throw new HapressError(`${pod} has no address`);
     const session = await connectSql({ host: address, port: ADMIN_PORT }, this.admin, {
       connectTimeoutMs: 2_000,
@@ -158,10 +159,13 @@ export class KubeFaults implements FaultPort {
   }
 
   private async podUid(pod: string): Promise<string | null> {
+    return (await this.readPod(pod))?.metadata?.uid ?? null;
+  }
+
+  /** The pod as the API has it now; null when there is none of that name. */
+  private async readPod(pod: string): Promise<V1Pod | null> {
     try {
-      return (
-        (await this.core.readNamespacedPod({ name: pod, namespace: this.namespace })).metadata?.uid ?? null
-      );
+      return await this.core.readNamespacedPod({ name: pod, namespace: this.namespace });
     } catch (error) {
       if (apiStatus(error) === 404) return null;
       throw new HapressError(`cannot read pod ${pod}: ${apiMessage(error)}`, { cause: error });
@@ -270,18 +274,14 @@ export class KubeFaults implements FaultPort {
   private async mariadbContainer(
     pod: string,
   ): Promise<{ id: string; restarts: number; running: boolean } | null> {
-    try {
-      const found = await this.core.readNamespacedPod({ name: pod, namespace: this.namespace });
-      const container = found.status?.containerStatuses?.find((c) => c.name === "mariadb");
-      return {
-        id: container?.containerID ?? "",
-        restarts: container?.restartCount ?? 0,
-        running: container?.state?.running !== undefined,
-      };
-    } catch (error) {
-      if (apiStatus(error) === 404) return null;
-      throw new HapressError(`cannot read pod ${pod}: ${apiMessage(error)}`, { cause: error });
-    }
+    const found = await this.readPod(pod);
+    if (!found) return null;
+    const container = found.status?.containerStatuses?.find((c) => c.name === "mariadb");
+    return {
+      id: container?.containerID ?? "",
+      restarts: container?.restartCount ?? 0,
+      running: container?.state?.running !== undefined,
+    };
   }
 
   /**
