@@ -59,7 +59,7 @@ export async function pruneBackups(
     .filter((b) => b.archive === archive)
     .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt))[0];
   // Runs, not every transaction: the backup pod's memory stays the same whatever the archive holds.
-  const segments = await scanArchiveRuns(join(root, archive), new Map());
+  const segments = await scanArchiveRuns(join(root, archive));
   for (const name of segmentsToPrune(segments, oldestKept?.gtid ?? null)) {
     await rm(join(root, archive, name), { recursive: true, force: true });
     removed.push(`archive segment ${archive}/${name}`);

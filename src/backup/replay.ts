@@ -36,7 +36,7 @@ function archiveSegments(archiveDir: string): { name: string; files: string[] }[
 
 /**
  * Reads what every segment of the archive holds (its transactions' GTIDs and times), in order: for
- * the one-off commands (restore, prune, backups), which need the times.
+ * restore and `hapress backups`, which need the times.
  */
 export async function scanArchive(archiveDir: string): Promise<ArchivedSegment[]> {
   const segments: ArchivedSegment[] = [];
@@ -52,11 +52,15 @@ export async function scanArchive(archiveDir: string): Promise<ArchivedSegment[]
 export type ArchiveRunsCache = Map<string, { size: number; mtimeMs: number; runs: GtidRun[] }>;
 
 /**
- * Domain 0's runs of every segment, in order, for the gap check of a long-running archiver: only
- * files that changed since the last scan are read again (the one being written, new ones), and what
- * is kept is a few runs per file whatever the number of transactions (see GtidRun).
+ * Domain 0's runs of every segment, in order, for the gap check of a long-running archiver and for
+ * pruning: what is kept is a few runs per file whatever the number of transactions (see GtidRun).
+ * With a cache, only files that changed since the last scan are read again (the one being written,
+ * new ones).
  */
-export async function scanArchiveRuns(archiveDir: string, cache: ArchiveRunsCache): Promise<SegmentRuns[]> {
+export async function scanArchiveRuns(
+  archiveDir: string,
+  cache: ArchiveRunsCache = new Map(),
+): Promise<SegmentRuns[]> {
   const segments: SegmentRuns[] = [];
   const present = new Set<string>();
   for (const { name, files } of archiveSegments(archiveDir)) {
